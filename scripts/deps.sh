@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages Joulie needs to build, test and run the demo.
+# As root: installs them with apt-get. Otherwise: prints the exact command and exits 1.
+set -euo pipefail
+
+PACKAGES=(
+  g++ meson ninja-build pkg-config git
+  libssl-dev rapidjson-dev libfmt-dev libcxxopts-dev libyaml-cpp-dev libc-ares-dev catch2
+  python3 python3-pytest openssl kubectl-or-skip prometheus umoci
+)
+
+# kubectl is not a Debian 12 package; tests that need it skip with a message when it is absent.
+wanted=()
+for p in "${PACKAGES[@]}"; do
+  [ "$p" = kubectl-or-skip ] && continue
+  wanted+=("$p")
+done
+
+missing=()
+for p in "${wanted[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "joulie: missing Debian packages. Install them with:" >&2
+  echo "  sudo apt-get update && sudo apt-get install -y ${missing[*]}" >&2
+  exit 1
+fi
+echo "joulie: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
