@@ -6,15 +6,11 @@ set -euo pipefail
 PACKAGES=(
   g++ meson ninja-build pkg-config git
   libssl-dev rapidjson-dev libfmt-dev libcxxopts-dev libyaml-cpp-dev libc-ares-dev catch2
-  python3 python3-pytest openssl kubectl-or-skip prometheus umoci
+  python3 python3-pytest openssl prometheus umoci
 )
 
-# kubectl is not a Debian 12 package; tests that need it skip with a message when it is absent.
-wanted=()
-for p in "${PACKAGES[@]}"; do
-  [ "$p" = kubectl-or-skip ] && continue
-  wanted+=("$p")
-done
+# kubectl is not a Debian 12 package: tests that need it skip with a message when it is absent.
+wanted=("${PACKAGES[@]}")
 
 missing=()
 for p in "${wanted[@]}"; do
