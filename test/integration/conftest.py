@@ -1,0 +1,107 @@
+"""Fixtures for Joulie's integration tests (see harness.py for the classes they return).
+
+* ``certs`` (session): CA + server + client certificates.
+* ``apiserver`` (function): a fresh HTTPS test API server with the default users.
+* ``apiserver_factory`` (function): ``apiserver_factory(tls=False, history=5, ...)`` for servers
+  with other options; all are stopped at teardown.
+* ``kube`` (function): the API under test -- the real cluster when ``JOULIE_E2E_KUBECONFIG`` is set,
+  else a fresh test API server. Scenario tests written against it run on both tiers.
+* ``cluster`` (function): only the external cluster; skips (with the reason) when it is not set.
+* ``joulie_bin`` / ``build_dir`` (session): the binary under test (env JOULIE_BIN, set by meson)
+  and the build directory (JOULIE_BUILD_DIR).
+* ``procs`` (function): start subprocesses with captured output; always stopped at teardown, and
+  their output tails are printed when the test fails.
+"""
+
+import os
+from pathlib import Path
+
+import pytest
+
+from harness import REPO, ApiServer, Certs, ExternalCluster, Procs
+
+E2E_ENV = "JOULIE_E2E_KUBECONFIG"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    setattr(item, "rep_" + rep.when, rep)
+
+
+def _failed(request):
+    rep = getattr(request.node, "rep_call", None)
+    return rep is not None and rep.failed
+
+
+@pytest.fixture(scope="session")
+def certs(tmp_path_factory):
+    return Certs(tmp_path_factory.mktemp("certs"))
+
+
+@pytest.fixture
+def apiserver_factory(tmp_path, certs, request):
+    servers = []
+
+    def make(**options):
+        options.setdefault("certs", certs)
+        srv = ApiServer(tmp_path / ("kapi-%d" % len(servers)), **options)
+        servers.append(srv)
+        return srv.start()
+    yield make
+    for srv in servers:
+        srv.close()
+        if _failed(request):
+            print("----- test API server log (%s) -----\n%s" % (srv.workdir, srv.log_tail()))
+
+
+@pytest.fixture
+def apiserver(apiserver_factory):
+    return apiserver_factory()
+
+
+def _external(tmp_path):
+    path = os.environ.get(E2E_ENV)
+    return ExternalCluster(path, tmp_path / "external") if path else None
+
+
+@pytest.fixture
+def cluster(tmp_path):
+    if not os.environ.get(E2E_ENV):
+        pytest.skip("%s is not set: the external-cluster tier is skipped" % E2E_ENV)
+    c = _external(tmp_path)
+    yield c
+    c.cleanup()
+
+
+@pytest.fixture
+def kube(tmp_path, apiserver_factory):
+    c = _external(tmp_path)
+    if c is None:
+        yield apiserver_factory()
+        return
+    yield c
+    c.cleanup()
+
+
+@pytest.fixture(scope="session")
+def build_dir():
+    return Path(os.environ.get("JOULIE_BUILD_DIR") or REPO / "build")
+
+
+@pytest.fixture(scope="session")
+def joulie_bin(build_dir):
+    path = Path(os.environ.get("JOULIE_BIN") or build_dir / "joulie")
+    if not path.exists():
+        pytest.skip("joulie binary not found at %s (build it, or run through meson test)" % path)
+    return path
+
+
+@pytest.fixture
+def procs(tmp_path, request):
+    p = Procs(tmp_path / "procs")
+    yield p
+    p.stop_all()
+    if _failed(request) and p.procs:
+        print(p.report())
