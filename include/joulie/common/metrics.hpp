@@ -2,8 +2,15 @@
 // A small Prometheus registry: counters, gauges and histograms in labelled families, with series
 // removal (nodes that leave management disappear from /metrics). Exposition is text format 0.0.4
 // and must pass `promtool check metrics`. Thread-safe: families may be updated from any thread.
+//
+// Naming mistakes are programming errors found by the first unit test that registers the
+// family, so registration throws std::invalid_argument for them: a metric or label name that is
+// not a valid Prometheus name, a counter whose name does not end in "_total", a non-counter
+// whose name does, a histogram with an "le" label, or re-registering a name with another type
+// or other label names. Nothing that comes from outside the process can trigger these.
 
 #include <atomic>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -40,6 +47,13 @@ class Histogram {
   void observe(double v);
   // Cumulative counts per bucket (same order as bounds), plus +Inf as the last element.
   std::vector<uint64_t> cumulative_counts() const;
+  // Buckets, sum and count read together, so an exposition never shows them disagreeing.
+  struct Snapshot {
+    std::vector<uint64_t> cumulative_counts;  // last = +Inf = count
+    double sum = 0.0;
+    uint64_t count = 0;
+  };
+  Snapshot snapshot() const;
   double sum() const;
   uint64_t count() const;
   const std::vector<double>& bounds() const { return bounds_; }
@@ -61,7 +75,9 @@ class Family {
   Family(std::string name, std::string help, std::vector<std::string> label_names,
          std::function<std::unique_ptr<M>()> make);
 
-  // Creates the series on first use. label_values.size() must equal label_names().size().
+  // Creates the series on first use. label_values.size() must equal label_names().size()
+  // (a mismatch is logged and the tuple is padded/truncated rather than crashing). The
+  // reference stays valid until that series is removed.
   M& with(const LabelValues& label_values);
   void remove(const LabelValues& label_values);
   // Removes every series whose value for label `label_name` equals `value` (e.g. node="n3").
@@ -71,8 +87,9 @@ class Family {
   const std::string& name() const { return name_; }
   const std::string& help() const { return help_; }
   const std::vector<std::string>& label_names() const { return label_names_; }
-  // Snapshot for exposition, sorted by label values.
-  std::vector<std::pair<LabelValues, const M*>> series() const;
+  // Snapshot for exposition, sorted by label values. The shared pointers keep each series
+  // alive while it is being read even if another thread removes it meanwhile.
+  std::vector<std::pair<LabelValues, std::shared_ptr<const M>>> series() const;
 
  private:
   std::string name_;
@@ -80,12 +97,18 @@ class Family {
   std::vector<std::string> label_names_;
   std::function<std::unique_ptr<M>()> make_;
   mutable std::mutex mutex_;
-  std::map<LabelValues, std::unique_ptr<M>> children_;
+  std::map<LabelValues, std::shared_ptr<M>> children_;
 };
+
+// Defined in metrics.cpp for the three metric kinds.
+extern template class Family<Counter>;
+extern template class Family<Gauge>;
+extern template class Family<Histogram>;
 
 class Registry {
  public:
   Registry();  // registers nothing; call add_process_metrics() for process_* series
+  ~Registry();
   Registry(const Registry&) = delete;
   Registry& operator=(const Registry&) = delete;
 

@@ -1,0 +1,120 @@
+#pragma once
+// One node's actuator: turns "this node should be capped at W per package" into writes through
+// the node's route (SPEC §5.3–§5.5).
+//
+//   RAPL first (host powercap or the simulator's rapl action). When RAPL is unavailable (no
+//   zones, write refused, firmware lock, simulator blocked/error) and the mode allows it, the
+//   DVFS controller takes over, fed by the route's power source. RAPL is probed again when the
+//   cap changes and otherwise after `rapl_retry` (no retry-spin); once it applies again, the DVFS
+//   throttle is put back to 0 through the route that applied it.
+//
+// Not thread-safe: one caller (the node's reconcile loop) at a time.
+
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "joulie/agent/control.hpp"
+#include "joulie/agent/cpufreq.hpp"
+#include "joulie/agent/dvfs_controller.hpp"
+#include "joulie/agent/host_files.hpp"
+#include "joulie/agent/http_route.hpp"
+#include "joulie/agent/rapl.hpp"
+#include "joulie/common/clock.hpp"
+
+namespace joulie::agent {
+
+enum class ControlRoute { none, host, http };
+enum class ControlMode { automatic, rapl, dvfs };  // TelemetryProfile mode auto|rapl|dvfs
+enum class SourceType { none, host, http, prometheus };
+
+// What a resolved TelemetryProfile (or the host defaults) says about one node's CPU.
+struct RouteConfig {
+  ControlRoute control = ControlRoute::host;
+  ControlMode mode = ControlMode::automatic;
+  std::string control_endpoint;  // may contain {node}
+  std::chrono::nanoseconds control_timeout = kDefaultHttpTimeout;
+  SourceType source = SourceType::host;
+  std::string telemetry_endpoint;  // may contain {node}
+  std::chrono::nanoseconds telemetry_timeout = kDefaultHttpTimeout;
+
+  bool operator==(const RouteConfig&) const = default;
+};
+
+struct ActuatorContext {
+  std::filesystem::path sysfs_root = "/host-sys";
+  std::filesystem::path state_dir = "/var/lib/joulie";
+  uint64_t dvfs_min_freq_khz = 1500000;
+  bool host_allowed = true;  // false in pool mode: there is no host to write
+  DvfsSettings dvfs;
+  std::chrono::nanoseconds rapl_retry = std::chrono::minutes(5);
+  HttpClientPool* pool = nullptr;  // required for http routes
+  const Clock* clock = &RealClock::instance();
+};
+
+// The providers one route gives a node. For HTTP, `rapl` and `dvfs` are the same object.
+struct RouteProviders {
+  std::vector<std::unique_ptr<ControlProvider>> owned;
+  ControlProvider* rapl = nullptr;
+  ControlProvider* dvfs = nullptr;
+  std::unique_ptr<TelemetryProvider> telemetry;
+  std::string no_telemetry_reason;  // why `telemetry` is null
+  std::string setup_error;          // the route cannot be used at all (bad endpoint, bad record)
+  std::shared_ptr<HostFiles> host_files;
+  RaplEnergyTelemetry* host_energy = nullptr;
+  DvfsControl* host_dvfs = nullptr;
+};
+
+RouteProviders make_route_providers(const std::string& node, const RouteConfig& route,
+                                    const ActuatorContext& context);
+
+class NodeActuator {
+ public:
+  NodeActuator(std::string node, ActuatorContext context);
+  ~NodeActuator() = default;
+  NodeActuator(const NodeActuator&) = delete;
+  NodeActuator& operator=(const NodeActuator&) = delete;
+
+  // Switches to `route`. A different route first undoes what the old one applied (DVFS back to
+  // p = 0 through the old route; host originals restored).
+  void set_route(const RouteConfig& route);
+  // Test seam: use these providers for `route` instead of building them.
+  void set_route(const RouteConfig& route, RouteProviders providers);
+
+  // One pass: applies `cap_watts` (per package); nullopt = no cap wanted, which releases
+  // whatever was applied. Returns what to report.
+  ControlOutcome reconcile(std::optional<double> cap_watts);
+
+  // Restores the node (SIGTERM, NodePowerProfile deleted, route change).
+  ControlOutcome release();
+
+  const RouteConfig& route() const { return route_; }
+  const DvfsController& dvfs_controller() const { return controller_; }
+  bool dvfs_active() const { return dvfs_active_; }
+  const std::optional<TelemetrySample>& last_sample() const { return last_sample_; }
+  // Host-route objects for metrics (null on other routes).
+  RaplEnergyTelemetry* host_energy() const { return providers_.host_energy; }
+  DvfsControl* host_dvfs() const { return providers_.host_dvfs; }
+
+ private:
+  ControlOutcome run_dvfs(double cap_watts, SystemTime now);
+  void restore_throttle();
+
+  std::string node_;
+  ActuatorContext context_;
+  RouteConfig route_;
+  RouteProviders providers_;
+  bool has_route_ = false;
+  DvfsController controller_;
+  bool dvfs_active_ = false;
+  bool throttle_written_ = false;  // a non-zero throttle may be in force on the DVFS route
+  std::optional<ControlOutcome> rapl_failure_;
+  std::optional<double> rapl_failure_cap_;
+  SystemTime rapl_retry_at_{};
+  std::optional<TelemetrySample> last_sample_;
+};
+
+}  // namespace joulie::agent

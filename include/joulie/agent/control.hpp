@@ -1,0 +1,69 @@
+#pragma once
+// The agent's two hardware-facing roles (STYLE.md):
+//   ControlProvider   applies a cap or a throttle on one node (host RAPL, host cpufreq, HTTP);
+//   TelemetryProvider reads the node's CPU package power with a freshness flag (host energy
+//                     counters, HTTP).
+
+#include <chrono>
+#include <optional>
+#include <string>
+
+#include "joulie/common/clock.hpp"
+#include "joulie/common/result.hpp"
+
+namespace joulie::agent {
+
+enum class Backend { none, rapl, dvfs };
+enum class ApplyResult { none, applied, blocked, error };
+
+const char* backend_name(Backend backend);
+const char* result_name(ApplyResult result);
+
+// What one control call did; becomes NodePowerProfile status (SPEC §5.8). Messages carry no
+// per-sample numbers so that status is written only when something really changes.
+struct ControlOutcome {
+  Backend backend = Backend::none;
+  ApplyResult result = ApplyResult::none;
+  std::string message;
+  std::optional<double> applied_cap_watts;
+  // The failure meant "this backend does not exist / cannot be used here" (no RAPL zones, no
+  // cpufreq, refused by firmware or simulator) rather than a transient error.
+  bool unavailable = false;
+
+  bool ok() const { return result == ApplyResult::applied; }
+  bool operator==(const ControlOutcome&) const = default;
+};
+
+class ControlProvider {
+ public:
+  virtual ~ControlProvider() = default;
+  // Package power cap, W per CPU package.
+  virtual ControlOutcome apply_cap(double watts) = 0;
+  // Frequency throttle in [0,100] %. `cap_watts` is the cap the throttle serves (the HTTP
+  // contract sends it along; host backends ignore it).
+  virtual ControlOutcome apply_throttle(int pct, std::optional<double> cap_watts) = 0;
+  // Gives the node back the settings it had before this provider first wrote anything.
+  virtual ControlOutcome restore() = 0;
+  // Whether the backend exists here at all (cheap probe; no writes).
+  virtual Status available() { return Status::success(); }
+};
+
+struct TelemetrySample {
+  std::optional<double> watts;  // package power summed over packages; empty = missing
+  SystemTime timestamp{};       // when the power was measured (simulator `ts` when given)
+  std::string missing_reason;   // why `watts` is empty; stable text, no numbers
+  // CPU packages summed into `watts`: the cap is per package, so the DVFS band is cap × packages.
+  int packages = 1;
+
+  bool fresh(SystemTime now, std::chrono::nanoseconds ttl) const {
+    return watts.has_value() && now - timestamp <= ttl;
+  }
+};
+
+class TelemetryProvider {
+ public:
+  virtual ~TelemetryProvider() = default;
+  virtual TelemetrySample sample() = 0;
+};
+
+}  // namespace joulie::agent

@@ -1,0 +1,108 @@
+#pragma once
+// The HTTP simulator route (SPEC §5.6): telemetry by GET, control by POST, over keep-alive
+// connections shared by every node of the process (pool mode drives thousands of nodes through
+// one simulator).
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "joulie/agent/control.hpp"
+#include "joulie/common/clock.hpp"
+#include "joulie/common/result.hpp"
+
+namespace joulie::agent {
+
+inline constexpr std::chrono::nanoseconds kDefaultHttpTimeout = std::chrono::seconds(2);
+
+// An endpoint split into what httplib needs: "http://sim:8080/telemetry/n1?x=1" →
+// {"http://sim:8080", "/telemetry/n1?x=1"}. Only http and https are accepted.
+struct HttpUrl {
+  std::string origin;  // scheme://host:port — the connection key
+  std::string target;  // path + query, at least "/"
+};
+Result<HttpUrl> parse_http_url(std::string_view url);
+
+// Keep-alive HTTP clients, kept per origin and lent out one request at a time, so concurrent
+// callers never share a connection and sequential calls reuse one. Thread-safe.
+class HttpClientPool {
+ public:
+  struct Response {
+    int status = 0;
+    std::string body;
+  };
+
+  explicit HttpClientPool(std::size_t max_idle_per_origin = 16);
+  ~HttpClientPool();
+  HttpClientPool(const HttpClientPool&) = delete;
+  HttpClientPool& operator=(const HttpClientPool&) = delete;
+
+  // Transport failures are errors (Errc::unavailable for connection failures, Errc::timeout when
+  // no complete answer came within `timeout`); any HTTP status is a response.
+  Result<Response> get(const std::string& url, std::chrono::nanoseconds timeout);
+  Result<Response> post_json(const std::string& url, const std::string& body,
+                             std::chrono::nanoseconds timeout);
+
+  // Connections opened so far (tests check reuse).
+  std::size_t connections_created() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Parses a telemetry reply body. Pure (exposed for tests and fuzzing): `received_at` dates a
+// sample without `ts`.
+TelemetrySample parse_telemetry_reply(std::string_view body, SystemTime received_at);
+
+class HttpTelemetry final : public TelemetryProvider {
+ public:
+  HttpTelemetry(HttpClientPool& pool, std::string url, std::chrono::nanoseconds timeout,
+                const Clock& clock)
+      : pool_(pool), url_(std::move(url)), timeout_(timeout), clock_(clock) {}
+  TelemetrySample sample() override;
+
+ private:
+  HttpClientPool& pool_;
+  std::string url_;
+  std::chrono::nanoseconds timeout_;
+  const Clock& clock_;
+};
+
+// Interprets a control reply. Pure (exposed for tests and fuzzing).
+ControlOutcome interpret_control_reply(Backend backend,
+                                       const Result<HttpClientPool::Response>& reply,
+                                       std::string_view action);
+
+class HttpControl final : public ControlProvider {
+ public:
+  HttpControl(HttpClientPool& pool, std::string node, std::string url,
+              std::chrono::nanoseconds timeout, const Clock& clock)
+      : pool_(pool),
+        node_(std::move(node)),
+        url_(std::move(url)),
+        timeout_(timeout),
+        clock_(clock) {}
+
+  // POST {"node","action":"rapl.set_power_cap_watts","capWatts":W,"throttlePct":-1,"ts"}.
+  ControlOutcome apply_cap(double watts) override;
+  // POST {"node","action":"dvfs.set_throttle_pct","capWatts":cap or 0,"throttlePct":p,"ts"}.
+  ControlOutcome apply_throttle(int pct, std::optional<double> cap_watts) override;
+  // §5.6 has no "uncap" action: restoring means throttle 0 when a throttle was applied.
+  ControlOutcome restore() override;
+
+  // The body POSTed for an action (exposed for tests).
+  std::string control_body(std::string_view action, double cap_watts, int throttle_pct) const;
+
+ private:
+  HttpClientPool& pool_;
+  std::string node_;
+  std::string url_;
+  std::chrono::nanoseconds timeout_;
+  const Clock& clock_;
+  int last_throttle_pct_ = 0;
+};
+
+}  // namespace joulie::agent

@@ -1,0 +1,43 @@
+#pragma once
+// Names shared by the operator, the agent and the CRDs: API group, label and annotation keys,
+// profile values, and the canonical NodePowerProfile name of a node (SPEC.md §3).
+
+#include <string>
+#include <string_view>
+
+namespace joulie::api {
+
+inline constexpr std::string_view kGroup = "joulie.io";
+inline constexpr std::string_view kVersion = "v1alpha1";
+inline constexpr std::string_view kApiVersion = "joulie.io/v1alpha1";
+inline constexpr std::string_view kNodePowerProfileKind = "NodePowerProfile";
+inline constexpr std::string_view kTelemetryProfileKind = "TelemetryProfile";
+
+// Node label carrying the supply side of the scheduling contract (key configurable).
+inline constexpr std::string_view kPowerProfileLabel = "joulie.io/power-profile";
+// Node annotation: RFC 3339 time the current drain started.
+inline constexpr std::string_view kDrainingSinceAnnotation = "joulie.io/draining-since";
+// Label on NodePowerProfiles the operator owns; objects without it are never touched.
+inline constexpr std::string_view kManagedByLabel = "joulie.io/managed-by";
+inline constexpr std::string_view kManagedByOperator = "operator";
+// Default node selector and reserved label of the operator (SPEC.md §4.1).
+inline constexpr std::string_view kManagedLabel = "joulie.io/managed";
+inline constexpr std::string_view kDefaultNodeSelector = "joulie.io/managed=true";
+inline constexpr std::string_view kReservedLabel = "joulie.io/reserved";
+
+// Profile values (spec.profile and the node label).
+inline constexpr std::string_view kProfilePerformance = "performance";
+inline constexpr std::string_view kProfileEco = "eco";
+// Label value only: a node still running the performance profile while its
+// performance-sensitive pods finish.
+inline constexpr std::string_view kProfileDrainingPerformance = "draining-performance";
+
+// Kubernetes object names are DNS subdomains: at most 253 characters.
+inline constexpr std::size_t kMaxObjectNameLength = 253;
+
+// The NodePowerProfile name for node `node`: "node-" + node when it only holds [a-z0-9-];
+// otherwise a readable lower-cased form plus "-" + FNV-1a-32 of the original name in hex, so
+// that distinct node names never map to the same object ("a.b" vs "a-b").
+std::string canonical_profile_name(std::string_view node);
+
+}  // namespace joulie::api

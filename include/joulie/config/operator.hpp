@@ -1,0 +1,47 @@
+#pragma once
+// `joulie operator` configuration (SPEC §4.1).
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "joulie/common/duration.hpp"
+#include "joulie/config/global.hpp"
+
+namespace joulie::config {
+
+enum class PolicyType { static_partition, queue_aware_v1, rule_swap_v1 };
+
+// The command-line spelling: "static_partition", "queue_aware_v1", "rule_swap_v1".
+std::string_view policy_flag_name(PolicyType policy);
+
+struct OperatorConfig {
+  GlobalConfig global;
+  PolicyType policy = PolicyType::static_partition;
+  Duration interval = std::chrono::minutes(1);
+  // Label selectors are kept as text here; the policy area parses them (see cli.cpp).
+  std::string node_selector = "joulie.io/managed=true";
+  std::string reserved_label = "joulie.io/reserved";
+  std::string profile_label = "joulie.io/power-profile";
+  double performance_cap_watts = 5000;
+  double eco_cap_watts = 120;
+  double static_hp_frac = 0.5;
+  double queue_hp_base_frac = 0.6;
+  // Not validated against each other: the queue policy clamps them (SPEC §4.4 hygiene).
+  int64_t queue_hp_min = 1;
+  int64_t queue_hp_max = 1000000;
+  int64_t queue_perf_per_hp_node = 10;
+  Duration drain_timeout = Duration::zero();  // zero: never force a downgrade
+  bool leader_elect = false;
+  std::string leader_election_namespace;  // POD_NAMESPACE; empty = not set in the environment
+  std::string leader_election_id = "joulie-operator";
+  Duration lease_duration = std::chrono::seconds(15);
+  Duration renew_deadline = std::chrono::seconds(10);
+  Duration retry_period = std::chrono::seconds(2);
+  bool once = false;
+  bool dry_run = false;
+  OutputFormat output = OutputFormat::text;  // with --once
+};
+
+}  // namespace joulie::config

@@ -1,0 +1,270 @@
+#include "joulie/agent/actuator.hpp"
+
+#include <fmt/format.h>
+#include <algorithm>
+
+#include "joulie/api/resolution.hpp"
+#include "joulie/common/log.hpp"
+
+namespace joulie::agent {
+
+namespace {
+
+std::string watts_text(double watts) { return fmt::format("{:g} W", watts); }
+
+}  // namespace
+
+RouteProviders make_route_providers(const std::string& node, const RouteConfig& route,
+                                    const ActuatorContext& context) {
+  RouteProviders providers;
+  const Clock& clock = *context.clock;
+  bool need_host_files = route.control == ControlRoute::host;
+  if (need_host_files && !context.host_allowed) {
+    providers.setup_error = "host control is not available in pool mode (no HTTP control route)";
+  } else if (need_host_files) {
+    auto record = std::make_shared<FailSafeRecord>(context.sysfs_root, context.state_dir, node);
+    if (Status loaded = record->load(); !loaded.ok()) {
+      // Never write over settings we could not put back.
+      providers.setup_error = "fail-safe record unusable: " + loaded.error().message;
+    } else {
+      providers.host_files = std::make_shared<HostFiles>(context.sysfs_root, std::move(record));
+      auto rapl = std::make_unique<RaplControl>(*providers.host_files);
+      auto dvfs = std::make_unique<DvfsControl>(*providers.host_files, context.dvfs_min_freq_khz);
+      providers.rapl = rapl.get();
+      providers.dvfs = dvfs.get();
+      providers.host_dvfs = dvfs.get();
+      providers.owned.push_back(std::move(rapl));
+      providers.owned.push_back(std::move(dvfs));
+    }
+  } else if (route.control == ControlRoute::http) {
+    std::string url = api::expand_endpoint(route.control_endpoint, node);
+    if (auto parsed = parse_http_url(url); !parsed.ok()) {
+      providers.setup_error = "control endpoint unusable: " + parsed.error().message;
+    } else if (context.pool == nullptr) {
+      providers.setup_error = "no HTTP client pool configured";
+    } else {
+      auto http =
+          std::make_unique<HttpControl>(*context.pool, node, url, route.control_timeout, clock);
+      providers.rapl = http.get();
+      providers.dvfs = http.get();
+      providers.owned.push_back(std::move(http));
+    }
+  }
+
+  switch (route.source) {
+    case SourceType::none:
+      providers.no_telemetry_reason = "the TelemetryProfile sets no CPU power source";
+      break;
+    case SourceType::prometheus:
+      providers.no_telemetry_reason = "prometheus source not supported";
+      break;
+    case SourceType::host:
+      if (!context.host_allowed) {
+        providers.no_telemetry_reason = "host power source is not available in pool mode";
+      } else {
+        auto energy = std::make_unique<RaplEnergyTelemetry>(context.sysfs_root, clock);
+        providers.host_energy = energy.get();
+        providers.telemetry = std::move(energy);
+      }
+      break;
+    case SourceType::http: {
+      std::string url = api::expand_endpoint(route.telemetry_endpoint, node);
+      if (auto parsed = parse_http_url(url); !parsed.ok()) {
+        providers.no_telemetry_reason = "telemetry endpoint unusable: " + parsed.error().message;
+      } else if (context.pool == nullptr) {
+        providers.no_telemetry_reason = "no HTTP client pool configured";
+      } else {
+        providers.telemetry =
+            std::make_unique<HttpTelemetry>(*context.pool, url, route.telemetry_timeout, clock);
+      }
+      break;
+    }
+  }
+  return providers;
+}
+
+NodeActuator::NodeActuator(std::string node, ActuatorContext context)
+    : node_(std::move(node)), context_(context), controller_(context.dvfs) {}
+
+void NodeActuator::set_route(const RouteConfig& route) {
+  if (has_route_ && route == route_) {
+    return;
+  }
+  set_route(route, make_route_providers(node_, route, context_));
+}
+
+void NodeActuator::set_route(const RouteConfig& route, RouteProviders providers) {
+  if (has_route_) {
+    ControlOutcome released = release();
+    if (released.result == ApplyResult::error) {
+      log::warn("agent", "could not undo the previous route's settings",
+                {{"node", node_}, {"error", released.message}});
+    }
+  }
+  route_ = route;
+  providers_ = std::move(providers);
+  has_route_ = true;
+  rapl_failure_.reset();
+  rapl_failure_cap_.reset();
+  dvfs_active_ = false;
+  last_sample_.reset();
+  controller_.reset();
+  throttle_written_ = false;
+}
+
+void NodeActuator::restore_throttle() {
+  if (!throttle_written_ || providers_.dvfs == nullptr) {
+    controller_.reset();
+    dvfs_active_ = false;
+    return;
+  }
+  ControlOutcome reset = providers_.dvfs->apply_throttle(0, std::nullopt);
+  if (reset.ok()) {
+    throttle_written_ = false;
+    controller_.reset();
+    dvfs_active_ = false;
+    log::info("agent", "DVFS throttle restored to 0 after RAPL became available",
+              {{"node", node_}});
+  } else {
+    // Tried again on the next pass; the RAPL cap is in force meanwhile.
+    log::warn("agent", "restoring the DVFS throttle failed",
+              {{"node", node_}, {"error", reset.message}});
+  }
+}
+
+ControlOutcome NodeActuator::reconcile(std::optional<double> cap_watts) {
+  if (!has_route_) {
+    set_route(RouteConfig{});
+  }
+  if (route_.control == ControlRoute::none) {
+    return {Backend::none, ApplyResult::none,
+            "CPU control is disabled by the TelemetryProfile (controls.cpu none)", std::nullopt};
+  }
+  if (!providers_.setup_error.empty()) {
+    bool pool_mode = route_.control == ControlRoute::host && !context_.host_allowed;
+    return {Backend::none, pool_mode ? ApplyResult::blocked : ApplyResult::error,
+            providers_.setup_error, std::nullopt};
+  }
+  if (!cap_watts) {
+    ControlOutcome released = release();
+    if (released.result == ApplyResult::error) {
+      return released;
+    }
+    return {Backend::none, ApplyResult::none, "no CPU cap requested", std::nullopt};
+  }
+  double cap = *cap_watts;
+  SystemTime now = context_.clock->now();
+
+  if (route_.mode != ControlMode::dvfs && providers_.rapl != nullptr) {
+    bool retry = !rapl_failure_ || rapl_failure_cap_ != cap || now >= rapl_retry_at_;
+    if (retry) {
+      ControlOutcome rapl = providers_.rapl->apply_cap(cap);
+      if (rapl.ok()) {
+        if (rapl_failure_) {
+          log::info("agent", "RAPL available again", {{"node", node_}});
+        }
+        rapl_failure_.reset();
+        if (dvfs_active_ || throttle_written_) {
+          restore_throttle();
+        }
+        return rapl;
+      }
+      if (!rapl_failure_ || rapl_failure_->message != rapl.message) {
+        log::warn(
+            "agent", "RAPL cap not applied",
+            {{"node", node_}, {"result", result_name(rapl.result)}, {"reason", rapl.message}});
+      }
+      rapl_failure_ = rapl;
+      rapl_failure_cap_ = cap;
+      rapl_retry_at_ = now + std::chrono::duration_cast<SystemTime::duration>(context_.rapl_retry);
+    }
+    if (route_.mode == ControlMode::rapl) {
+      return *rapl_failure_;
+    }
+  }
+  return run_dvfs(cap, now);
+}
+
+ControlOutcome NodeActuator::run_dvfs(double cap, SystemTime now) {
+  std::string why_not_rapl;
+  if (route_.mode == ControlMode::automatic && rapl_failure_) {
+    why_not_rapl = rapl_failure_->message;
+    if (why_not_rapl.rfind("RAPL unavailable", 0) != 0) {
+      why_not_rapl = "RAPL unavailable: " + why_not_rapl;
+    }
+  }
+  auto with_rapl_reason = [&](std::string message) {
+    return why_not_rapl.empty() ? message : why_not_rapl + "; " + message;
+  };
+  if (providers_.dvfs == nullptr) {
+    return {Backend::none, ApplyResult::blocked, with_rapl_reason("no DVFS route"), std::nullopt};
+  }
+  if (Status usable = providers_.dvfs->available(); !usable.ok()) {
+    return {Backend::none, ApplyResult::blocked,
+            with_rapl_reason("DVFS unavailable: " + usable.error().message), std::nullopt};
+  }
+  if (!providers_.telemetry) {
+    return {Backend::dvfs, ApplyResult::blocked,
+            with_rapl_reason("DVFS has no power input: " + providers_.no_telemetry_reason),
+            std::nullopt};
+  }
+  dvfs_active_ = true;
+  TelemetrySample sample = providers_.telemetry->sample();
+  last_sample_ = sample;
+  std::optional<PowerSample> power;
+  if (sample.watts) {
+    power = PowerSample{*sample.watts, sample.timestamp};
+  }
+  // The cap is per package and the sample sums the packages.
+  double node_cap = cap * std::max(1, sample.packages);
+  DvfsDecision decision = controller_.observe(node_cap, power, now);
+  if (decision.change()) {
+    ControlOutcome written = providers_.dvfs->apply_throttle(decision.throttle_pct, cap);
+    if (!written.ok()) {
+      written.backend = Backend::dvfs;
+      written.message = with_rapl_reason(written.message);
+      return written;
+    }
+    controller_.commit(decision, now);
+    throttle_written_ = true;
+    log::info("agent", "DVFS throttle changed",
+              {{"node", node_},
+               {"throttle_pct", controller_.throttle_pct()},
+               {"step", dvfs_step_name(decision.step)}});
+  }
+  std::string message = fmt::format("DVFS throttle {}% holding the {} cap",
+                                    controller_.throttle_pct(), watts_text(cap));
+  if (decision.step == DvfsStep::hold_missing) {
+    message += "; power input missing: " + sample.missing_reason;
+  } else if (decision.step == DvfsStep::hold_stale) {
+    message += "; power input stale";
+  }
+  return {Backend::dvfs, ApplyResult::applied, with_rapl_reason(message), cap};
+}
+
+ControlOutcome NodeActuator::release() {
+  std::vector<ControlProvider*> targets;
+  for (ControlProvider* provider : {providers_.rapl, providers_.dvfs}) {
+    if (provider != nullptr && (targets.empty() || targets.front() != provider)) {
+      targets.push_back(provider);
+    }
+  }
+  ControlOutcome result{Backend::none, ApplyResult::none, "original settings restored",
+                        std::nullopt};
+  for (ControlProvider* provider : targets) {
+    ControlOutcome restored = provider->restore();
+    if (restored.result == ApplyResult::error && result.result != ApplyResult::error) {
+      result = restored;
+    }
+  }
+  if (result.result != ApplyResult::error) {
+    controller_.reset();
+    dvfs_active_ = false;
+    throttle_written_ = false;
+  }
+  rapl_failure_.reset();
+  rapl_failure_cap_.reset();
+  return result;
+}
+
+}  // namespace joulie::agent

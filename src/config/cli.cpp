@@ -1,0 +1,186 @@
+#include "joulie/config/cli.hpp"
+
+#include <fmt/format.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include "config/flag_set.hpp"
+#include "config/modes.hpp"
+
+namespace joulie::config {
+namespace {
+
+using detail::FlagSet;
+using detail::FlagSpec;
+
+constexpr const char* kCommandsHelp =
+    "joulie: energy-aware power profiles for Kubernetes nodes\n"
+    "\n"
+    "Usage:\n"
+    "  joulie operator [flags]              run the cluster operator\n"
+    "  joulie agent [flags]                 run the node agent\n"
+    "  joulie version [--output text|json]  print the version\n"
+    "  joulie help [command]                print this help, or one command's\n"
+    "\n"
+    "Every flag can also be set through its environment variable; a flag wins over the\n"
+    "environment, which wins over the default. Durations use Go syntax: 500ms, 20s, 1m, 1h30m.\n"
+    "Exit codes: 0 success, 1 runtime failure, 2 usage error.\n";
+
+std::vector<FlagSpec> concat(std::vector<FlagSpec> a, const std::vector<FlagSpec>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+std::vector<FlagSpec> version_flag_specs() {
+  return {{"output", "", "text", "text or json", "FORMAT"}};
+}
+
+std::string operator_usage() {
+  return fmt::format(
+      "Usage: joulie operator [flags]\n\n"
+      "Runs the cluster operator: policy, per-node state machine, NodePowerProfiles and node\n"
+      "labels.\n\nGlobal flags:\n{}\nOperator flags:\n{}",
+      detail::flag_usage(detail::global_flag_specs(detail::kOperatorMetricsAddr)),
+      detail::flag_usage(detail::operator_flag_specs()));
+}
+
+std::string agent_usage() {
+  return fmt::format(
+      "Usage: joulie agent [flags]\n\n"
+      "Runs the node agent: applies the node's NodePowerProfile through RAPL, DVFS or an HTTP\n"
+      "simulator and reports what it applied.\n\nGlobal flags:\n{}\nAgent flags:\n{}",
+      detail::flag_usage(detail::global_flag_specs(detail::kAgentMetricsAddr)),
+      detail::flag_usage(detail::agent_flag_specs()));
+}
+
+std::string version_usage() {
+  return fmt::format("Usage: joulie version [flags]\n\nFlags:\n{}",
+                     detail::flag_usage(version_flag_specs()));
+}
+
+std::string full_usage() {
+  return fmt::format(
+      "{}\nGlobal flags (operator and agent; --metrics-addr defaults to {} for the operator, "
+      "{} for the agent):\n{}\nOperator flags:\n{}\nAgent flags:\n{}\nVersion flags:\n{}",
+      kCommandsHelp, detail::kOperatorMetricsAddr, detail::kAgentMetricsAddr,
+      detail::flag_usage(detail::global_flag_specs(detail::kOperatorMetricsAddr)),
+      detail::flag_usage(detail::operator_flag_specs()),
+      detail::flag_usage(detail::agent_flag_specs()), detail::flag_usage(version_flag_specs()));
+}
+
+Invocation help(std::string text) {
+  Invocation inv;
+  inv.command = Command::help;
+  inv.help_text = std::move(text);
+  return inv;
+}
+
+Error usage_error(std::string message) { return Error(Errc::invalid_argument, std::move(message)); }
+
+}  // namespace
+
+Result<Invocation> parse_command_line(const std::vector<std::string>& args, const EnvLookup& env) {
+  if (args.empty()) {
+    return usage_error(
+        "missing command (operator, agent, version or help); run \"joulie help\" for usage");
+  }
+  const std::string& command = args.front();
+  std::vector<std::string> rest(args.begin() + 1, args.end());
+
+  if (command == "help" || command == "--help" || command == "-h") {
+    if (rest.empty()) {
+      return help(full_usage());
+    }
+    if (rest.size() > 1) {
+      return usage_error(fmt::format("unexpected argument \"{}\" for \"joulie help\"", rest[1]));
+    }
+    if (rest[0] == "operator") {
+      return help(operator_usage());
+    }
+    if (rest[0] == "agent") {
+      return help(agent_usage());
+    }
+    if (rest[0] == "version") {
+      return help(version_usage());
+    }
+    return usage_error(
+        fmt::format("unknown command \"{}\" (want operator, agent, version or help)", rest[0]));
+  }
+
+  if (command == "version") {
+    FlagSet flags("version", version_flag_specs());
+    if (auto status = flags.parse(rest); !status) {
+      return status.error();
+    }
+    if (flags.help_requested()) {
+      return help(version_usage());
+    }
+    detail::Resolver r(flags, env);
+    Invocation inv;
+    inv.command = Command::version;
+    inv.output = r.choice("output", OutputFormat::text,
+                          {{"text", OutputFormat::text}, {"json", OutputFormat::json}});
+    if (r.error()) {
+      return *r.error();
+    }
+    return inv;
+  }
+
+  if (command == "operator") {
+    FlagSet flags("operator", concat(detail::global_flag_specs(detail::kOperatorMetricsAddr),
+                                     detail::operator_flag_specs()));
+    if (auto status = flags.parse(rest); !status) {
+      return status.error();
+    }
+    if (flags.help_requested()) {
+      return help(operator_usage());
+    }
+    auto config = detail::read_operator(flags, env);
+    if (!config) {
+      return config.error();
+    }
+    Invocation inv;
+    inv.command = Command::operator_mode;
+    inv.operator_config = std::move(config).value();
+    return inv;
+  }
+
+  if (command == "agent") {
+    FlagSet flags("agent", concat(detail::global_flag_specs(detail::kAgentMetricsAddr),
+                                  detail::agent_flag_specs()));
+    if (auto status = flags.parse(rest); !status) {
+      return status.error();
+    }
+    if (flags.help_requested()) {
+      return help(agent_usage());
+    }
+    auto config = detail::read_agent(flags, env);
+    if (!config) {
+      return config.error();
+    }
+    Invocation inv;
+    inv.command = Command::agent_mode;
+    inv.agent_config = std::move(config).value();
+    return inv;
+  }
+
+  return usage_error(
+      fmt::format("unknown command \"{}\" (want operator, agent, version or help)", command));
+}
+
+std::string version_text(std::string_view version, std::string_view commit, OutputFormat output) {
+  if (output == OutputFormat::text) {
+    return fmt::format("joulie {} ({})\n", version, commit);
+  }
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+  writer.StartObject();
+  writer.Key("version");
+  writer.String(version.data(), static_cast<rapidjson::SizeType>(version.size()));
+  writer.Key("commit");
+  writer.String(commit.data(), static_cast<rapidjson::SizeType>(commit.size()));
+  writer.EndObject();
+  return std::string(buffer.GetString(), buffer.GetSize()) + "\n";
+}
+
+}  // namespace joulie::config

@@ -1,0 +1,206 @@
+"""Hostile or broken API server answers never crash the transport: a raw HTTP server in this test
+answers with malformed JSON, non-objects, deep nesting, multi-MiB bodies, non-Status errors and
+broken watch streams, and the probe must end with a typed error (exit 1), not a signal."""
+
+import http.server
+import json
+import os
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from harness import to_yaml
+
+
+@pytest.fixture
+def probe(build_dir):
+    path = build_dir / "test" / "support" / "kube_probe"
+    if not path.exists():
+        pytest.skip("kube_probe not built at %s" % path)
+    return path
+
+
+class Rogue:
+    """Serves ``routes[path_without_query] = callable(handler)``; records request headers."""
+
+    def __init__(self):
+        self.routes = {}
+        self.requests = []
+        rogue = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                rogue.requests.append((self.path, dict(self.headers)))
+                action = rogue.routes.get(self.path.split("?")[0])
+                if action is None:
+                    self.send_error(404)
+                    return
+                action(self)
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def rogue(tmp_path):
+    r = Rogue()
+    yield r
+    r.close()
+
+
+def body(status, data, content_type="application/json"):
+    def answer(h):
+        h.send_response(status)
+        h.send_header("Content-Type", content_type)
+        h.send_header("Content-Length", str(len(data)))
+        h.end_headers()
+        h.wfile.write(data)
+    return answer
+
+
+def stream(chunks, end="clean", pause=0.0):
+    """A chunked watch stream; end: "clean" (terminating chunk), "abort" (close the socket) or
+    "hang" (send nothing more)."""
+    def answer(h):
+        h.send_response(200)
+        h.send_header("Content-Type", "application/json")
+        h.send_header("Transfer-Encoding", "chunked")
+        h.end_headers()
+        for c in chunks:
+            h.wfile.write(b"%x\r\n%s\r\n" % (len(c), c))
+            h.wfile.flush()
+            time.sleep(pause)
+        if end == "clean":
+            h.wfile.write(b"0\r\n\r\n")
+        elif end == "hang":
+            time.sleep(30)
+        h.close_connection = True
+    return answer
+
+
+def kubeconfig(tmp_path, port):
+    path = tmp_path / "kubeconfig"
+    path.write_text(to_yaml({
+        "apiVersion": "v1", "kind": "Config", "current-context": "r",
+        "clusters": [{"name": "r", "cluster": {"server": "http://127.0.0.1:%d" % port}}],
+        "users": [{"name": "u", "user": {"token": "t"}}],
+        "contexts": [{"name": "r", "context": {"cluster": "r", "user": "u"}}]}))
+    return path
+
+
+def run(probe, cfg, *args, timeout=60):
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": "/nonexistent"}
+    return subprocess.run([str(probe), "--kubeconfig", str(cfg), "--max-attempts", "1"] +
+                          [str(a) for a in args], capture_output=True, text=True, env=env,
+                          timeout=timeout)
+
+
+def failed(r, *fragments):
+    assert r.returncode == 1, "expected exit 1 (typed error), got %d:\nstdout: %s\nstderr: %s" % (
+        r.returncode, r.stdout[-1000:], r.stderr[-1000:])
+    for f in fragments:
+        assert f in r.stderr, "%r not in stderr: %s" % (f, r.stderr)
+    return r.stderr
+
+
+EVENT = b'{"type":"ADDED","object":{"kind":"Node","metadata":{"name":"n1","resourceVersion":"5"}}}\n'
+
+
+@pytest.mark.parametrize("data,fragment", [
+    (b"{not json", "malformed JSON"),
+    (b"[1,2,3]", "not an object"),
+    (b"", "malformed JSON"),
+    (b'{"a":' + b"[" * 200000, "nested deeper"),
+    (b"\x00\xff" * (3 << 20), "malformed JSON"),
+])
+def test_bad_bodies_are_parse_errors(probe, rogue, tmp_path, data, fragment):
+    rogue.routes["/api/v1/nodes/x"] = body(200, data)
+    failed(run(probe, kubeconfig(tmp_path, rogue.port), "get", "nodes", "x"), "ParseError", fragment)
+
+
+def test_multi_mib_valid_body_and_user_agent(probe, rogue, tmp_path):
+    items = [{"metadata": {"name": "node-%06d" % i}} for i in range(60000)]
+    data = json.dumps({"kind": "NodeList", "metadata": {"resourceVersion": "9"}, "items": items})
+    assert len(data) > 2 << 20
+    rogue.routes["/api/v1/nodes"] = body(200, data.encode())
+    r = run(probe, kubeconfig(tmp_path, rogue.port), "list", "nodes")
+    assert r.returncode == 0, r.stderr
+    assert len(json.loads(r.stdout)["items"]) == 60000
+    headers = rogue.requests[-1][1]
+    assert headers.get("User-Agent", "").startswith("joulie/")
+    assert headers.get("Authorization") == "Bearer t"
+
+
+def test_non_status_error_bodies_are_typed_by_http_code(probe, rogue, tmp_path):
+    cfg = kubeconfig(tmp_path, rogue.port)
+    rogue.routes["/api/v1/nodes/html"] = body(403, b"<html><body>denied by proxy</body></html>",
+                                              "text/html")
+    err = failed(run(probe, cfg, "get", "nodes", "html"), "Forbidden (403)", "denied by proxy")
+    rogue.routes["/api/v1/nodes/huge"] = body(502, b"x" * (4 << 20), "text/plain")
+    err = failed(run(probe, cfg, "get", "nodes", "huge"), "(502)")
+    assert len(err) < 1000  # summarised, never echoed in full
+    rogue.routes["/api/v1/nodes/status"] = body(
+        409, json.dumps({"kind": "Status", "code": 409, "reason": "Conflict",
+                         "message": "the object has been modified"}).encode())
+    failed(run(probe, cfg, "get", "nodes", "status"), "Conflict (409): the object has been modified")
+
+
+def test_watch_cut_mid_event(probe, rogue, tmp_path):
+    cfg = kubeconfig(tmp_path, rogue.port)
+    rogue.routes["/api/v1/nodes"] = stream([EVENT + EVENT[:30]], end="clean")
+    r = run(probe, cfg, "watch", "nodes")
+    failed(r, "cut mid-event")
+    assert json.loads(r.stdout.splitlines()[0])["name"] == "n1"  # the whole event came through
+
+    rogue.routes["/api/v1/nodes"] = stream([EVENT, EVENT[:40]], end="abort")
+    failed(run(probe, cfg, "watch", "nodes"), "watch stream broken")
+
+
+def test_watch_event_split_across_chunks_and_garbage(probe, rogue, tmp_path):
+    cfg = kubeconfig(tmp_path, rogue.port)
+    pieces = [EVENT[:10], EVENT[10:50], EVENT[50:] + EVENT[:5], EVENT[5:]]
+    rogue.routes["/api/v1/nodes"] = stream(pieces, end="clean", pause=0.02)
+    r = run(probe, cfg, "watch", "nodes")
+    assert r.returncode == 0, r.stderr
+    assert [json.loads(l)["name"] for l in r.stdout.splitlines()] == ["n1", "n1"]
+
+    rogue.routes["/api/v1/nodes"] = stream([EVENT, b"garbage line\n"], end="clean")
+    failed(run(probe, cfg, "watch", "nodes"), "ParseError")
+    rogue.routes["/api/v1/nodes"] = stream([b"[" * 100000 + b"\n"], end="clean")
+    failed(run(probe, cfg, "watch", "nodes"), "ParseError")
+
+
+def test_watch_410_inside_the_stream_and_before_it(probe, rogue, tmp_path):
+    cfg = kubeconfig(tmp_path, rogue.port)
+    gone = (b'{"type":"ERROR","object":{"kind":"Status","status":"Failure","code":410,'
+            b'"reason":"Expired","message":"too old resource version"}}\n')
+    rogue.routes["/api/v1/nodes"] = stream([EVENT, gone], end="hang")
+    r = run(probe, cfg, "watch", "nodes", timeout=20)
+    failed(r, "Expired (410): too old resource version")
+    rogue.routes["/api/v1/nodes"] = body(410, json.dumps(
+        {"kind": "Status", "code": 410, "reason": "Gone", "message": "gone"}).encode())
+    failed(run(probe, cfg, "watch", "nodes"), "Gone (410)")
+
+
+def test_idle_watch_is_ended_with_an_error(probe, rogue, tmp_path):
+    cfg = kubeconfig(tmp_path, rogue.port)
+    rogue.routes["/api/v1/nodes"] = stream([EVENT], end="hang")
+    started = time.monotonic()
+    r = run(probe, cfg, "watch", "nodes", "--idle-timeout", "1s", timeout=20)
+    failed(r, "watch idle")
+    assert time.monotonic() - started < 10
