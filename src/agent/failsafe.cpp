@@ -136,7 +136,7 @@ Status FailSafeRecord::load() {
     }
   }
   rapidjson::Document doc;
-  doc.Parse(content.data(), content.size());
+  doc.Parse<rapidjson::kParseIterativeFlag>(content.data(), content.size());
   if (doc.HasParseError() || !doc.IsObject()) {
     return Error(Errc::parse, fmt::format("state record {} is not a JSON object", file_.string()));
   }

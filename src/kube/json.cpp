@@ -67,7 +67,7 @@ Result<rapidjson::Document> parse_object(std::string_view text, int max_depth) {
     DepthLimiter limiter(handler, max_depth);
     rapidjson::MemoryStream stream(text.data(), text.size());
     rapidjson::Reader reader;
-    parse_result = reader.Parse<rapidjson::kParseDefaultFlags>(stream, limiter);
+    parse_result = reader.Parse<rapidjson::kParseFullPrecisionFlag>(stream, limiter);
     too_deep = limiter.too_deep();
     return !parse_result.IsError();
   };

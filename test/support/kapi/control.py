@@ -51,7 +51,11 @@ class FaultRule:
     def error(self):
         if self.code == 429:
             return errors.too_many_requests(self.retry_after if self.retry_after is not None else 1)
-        err = errors.ApiError(self.code, {500: "InternalError", 503: "ServiceUnavailable",
+        err = errors.ApiError(self.code, {400: "BadRequest", 401: "Unauthorized",
+                                          403: "Forbidden", 404: "NotFound",
+                                          409: "Conflict", 410: "Expired",
+                                          422: "Invalid", 500: "InternalError",
+                                          503: "ServiceUnavailable",
                                           504: "Timeout"}.get(self.code, "InternalError"),
                               self.message or "injected failure (kapi fault injection)")
         if self.retry_after is not None:

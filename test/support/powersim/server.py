@@ -19,6 +19,7 @@ def rfc3339(t):
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive: the agent reuses connections
+    disable_nagle_algorithm = True  # header and body are separate writes: no delayed-ACK stalls
     server_version = "powersim/1"
 
     def log_message(self, fmt, *args):  # quiet unless asked
@@ -193,6 +194,9 @@ class Handler(BaseHTTPRequestHandler):
 class PowerSimServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver's default backlog of 5 overflows when pool agents open their keep-alive
+    # connections together: dropped handshakes then look like 1 s stalls and reset connections.
+    request_queue_size = 256
 
     def __init__(self, address, model=None, hang_seconds=30.0, verbose=False):
         super().__init__(address, Handler)

@@ -45,3 +45,9 @@ TEST_CASE("RFC 3339 round trip") {
   CHECK_FALSE(joulie::parse_rfc3339("yesterday").ok());
   CHECK_FALSE(joulie::parse_rfc3339("2026-11-29T10:00:00").ok());
 }
+
+TEST_CASE("RFC 3339 times outside the clock's range are rejected, not overflowed") {
+  CHECK_FALSE(joulie::parse_rfc3339("1013-11-29T10:00:00Z").ok());
+  CHECK_FALSE(joulie::parse_rfc3339("9999-01-01T00:00:00Z").ok());
+  CHECK(joulie::parse_rfc3339("2261-01-01T00:00:00Z").ok());
+}

@@ -1,0 +1,111 @@
+#pragma once
+// The ActuationAdapter (STYLE.md roles): where the operator's bytes are written. Two halves:
+//  - pure planning: from what a node has (cached label, annotation, NodePowerProfile) and what it
+//    should have, the ordered list of writes — empty when nothing differs (SPEC §4.6 "a pass in
+//    which nothing changed makes zero write requests");
+//  - execution against kube::Api: create or merge-patch NodePowerProfiles, merge-patch node
+//    labels/annotations, delete on release; the first failure stops that node's list so the
+//    ordering guarantee holds (a node is never labelled eco before its profile says eco is safe,
+//    nor given a performance label before its profile is performance).
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "joulie/api/types.hpp"
+#include "joulie/common/result.hpp"
+#include "joulie/kube/api.hpp"
+#include "joulie/operator/context.hpp"
+
+namespace joulie::operator_mode {
+
+// A label or annotation edit: leave it, set it to `value`, or remove it (merge patch null).
+struct FieldChange {
+  enum class Op { keep, set, remove };
+  Op op = Op::keep;
+  std::string value;
+
+  static FieldChange keep() { return {}; }
+  static FieldChange set(std::string v) { return {Op::set, std::move(v)}; }
+  static FieldChange remove() { return {Op::remove, {}}; }
+  bool touches() const { return op != Op::keep; }
+  bool operator==(const FieldChange&) const = default;
+};
+
+enum class WriteKind { create_profile, patch_profile, delete_profile, patch_node };
+std::string_view to_string(WriteKind kind);
+
+struct Write {
+  WriteKind kind = WriteKind::patch_node;
+  std::string name;                // NodePowerProfile name, or node name for patch_node
+  api::NodePowerProfileSpec spec;  // create_profile / patch_profile
+  FieldChange label;               // patch_node
+  FieldChange draining_since;      // patch_node
+};
+
+// Does the cached object already carry this spec?
+bool spec_matches(const NppInfo& current, const api::NodePowerProfileSpec& desired);
+
+struct NodeWriteInput {
+  std::string node;
+  std::optional<std::string> label;           // current label value
+  std::optional<std::string> draining_since;  // current annotation value
+  std::optional<NppInfo> profile;             // current NodePowerProfile with the canonical name
+  std::string target_label;
+  FieldChange target_draining_since;  // keep / set / remove, already decided
+  api::NodePowerProfileSpec target_spec;
+};
+
+// Ordered writes: profile then label, except a downgrade to eco (label first, then profile).
+std::vector<Write> plan_node_writes(const NodeWriteInput& input);
+
+struct ReleaseInput {
+  std::string node;
+  bool node_exists = true;  // a deleted node needs no label patch
+  std::optional<std::string> label;
+  std::optional<std::string> draining_since;
+  std::vector<std::string> profiles;  // operator-managed NodePowerProfiles to delete
+};
+
+// A node leaving management: label and annotation removed first (while its profile still marks
+// it as once managed, so a failed patch is retried), then its profiles deleted.
+std::vector<Write> plan_release_writes(const ReleaseInput& input);
+
+// The merge-patch body of a patch_node write: {"metadata":{"labels":{...},"annotations":{...}}}.
+std::string node_patch_body(const Write& write, std::string_view label_key);
+
+// ---- execution ---------------------------------------------------------------------------------
+
+// Asked before every request; false (leadership lost, shutting down) stops writing at once.
+using WriteGate = std::function<bool()>;
+
+struct ExecuteOutcome {
+  std::size_t completed = 0;  // writes that took effect (or were already in effect)
+  std::size_t requests = 0;   // write requests sent (re-reads excluded)
+  Status status;              // the first failure; later writes of the list were not attempted
+};
+
+class ActuationAdapter {
+ public:
+  ActuationAdapter(kube::Api& api, std::string label_key, WriteGate gate = {});
+
+  // Runs `writes` in order, stopping at the first failure. Recoveries done in place:
+  // create → AlreadyExists: read it, patch it if it is ours, refuse if it is not;
+  // patch profile → NotFound: create it; delete → NotFound: done; node patch → NotFound when
+  // removing marks: done; node patch → Conflict: re-read the node and retry once.
+  ExecuteOutcome execute(const std::vector<Write>& writes);
+
+ private:
+  Status create_profile(const Write& w, ExecuteOutcome& out);
+  Status patch_profile(const Write& w, ExecuteOutcome& out);
+  Status delete_profile(const Write& w, ExecuteOutcome& out);
+  Status patch_node(const Write& w, ExecuteOutcome& out);
+
+  kube::Api& api_;
+  std::string label_key_;
+  WriteGate gate_;
+};
+
+}  // namespace joulie::operator_mode

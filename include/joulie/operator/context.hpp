@@ -1,0 +1,178 @@
+#pragma once
+// The ContextProvider (STYLE.md roles): informer caches of nodes, pods and operator-managed
+// NodePowerProfiles, kept as tiny projections, turned into a Snapshot per pass. Pod counts are
+// maintained incrementally from pod callbacks, so a pass never walks 150 000 pods.
+
+#include <rapidjson/document.h>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "joulie/common/clock.hpp"
+#include "joulie/kube/api.hpp"
+#include "joulie/kube/informer.hpp"
+#include "joulie/policy/classify.hpp"
+#include "joulie/policy/selector.hpp"
+
+namespace joulie::metrics {
+class Registry;
+}
+
+namespace joulie::operator_mode {
+
+// ---- projections ------------------------------------------------------------------------------
+
+struct NodeProjectionConfig {
+  policy::Selector selector;
+  std::string reserved_label;
+  std::string profile_label;
+};
+
+// What the operator keeps of a Node. Eligibility is decided at decode time, so the labels the
+// selector reads are not stored.
+struct NodeInfo {
+  std::string uid;
+  std::optional<std::string> profile_label;   // value of the power-profile label
+  std::optional<std::string> draining_since;  // raw joulie.io/draining-since annotation
+  bool managed = false;
+
+  bool operator==(const NodeInfo&) const = default;
+};
+std::optional<NodeInfo> project_node(const rapidjson::Value& node,
+                                     const NodeProjectionConfig& config);
+
+struct PodInfo {
+  kube::InternedString node;  // spec.nodeName; empty while the pod is pending
+  policy::PodClass pod_class = policy::PodClass::general;
+  bool counted = false;  // not terminating, not finished
+
+  bool perf_sensitive() const { return counted && policy::is_performance_sensitive(pod_class); }
+  bool operator==(const PodInfo&) const = default;
+};
+std::optional<PodInfo> project_pod(const rapidjson::Value& pod, std::string_view profile_label,
+                                   kube::StringInterner& interner);
+
+// An operator-managed NodePowerProfile, read leniently: a value the operator would not write
+// (unknown profile, missing cap) simply compares unequal and gets patched.
+struct NppInfo {
+  std::string node_name;
+  std::string profile;
+  std::optional<double> cap_watts;
+  std::optional<std::string> policy_name;
+
+  bool operator==(const NppInfo&) const = default;
+};
+// nullopt for objects without joulie.io/managed-by=operator (never touched).
+std::optional<NppInfo> project_npp(const rapidjson::Value& object);
+
+// ---- incremental pod counts ------------------------------------------------------------------
+
+// Performance-sensitive counted pods per node and cluster-wide (pending ones included).
+// Thread-safe. The mutators return the node whose count just reached zero, if any.
+class PodCounts {
+ public:
+  std::optional<std::string> add(const PodInfo& pod);
+  std::optional<std::string> remove(const PodInfo& pod);
+  std::optional<std::string> update(const PodInfo& old, const PodInfo& now);
+
+  std::int64_t on_node(const std::string& node) const;
+  std::int64_t cluster() const;
+  // Copy of the per-node counts (nodes with at least one pod).
+  std::unordered_map<std::string, std::int64_t> per_node() const;
+
+ private:
+  std::optional<std::string> change(const PodInfo& pod, std::int64_t delta);
+
+  mutable std::mutex mutex_;
+  std::unordered_map<std::string, std::int64_t> per_node_;
+  std::int64_t cluster_ = 0;
+};
+
+// ---- the snapshot ----------------------------------------------------------------------------
+
+struct ManagedNode {
+  std::string name;
+  std::string uid;
+  std::optional<std::string> label;
+  std::optional<std::string> draining_since;
+  std::int64_t perf_pods = 0;
+};
+
+// A node outside management that still carries the operator's label or annotation.
+struct MarkedNode {
+  std::string name;
+  std::optional<std::string> label;
+  std::optional<std::string> draining_since;
+};
+
+struct Snapshot {
+  std::vector<ManagedNode> managed;  // sorted byte-wise by name
+  std::vector<MarkedNode> unmanaged_marked;
+  std::map<std::string, NppInfo> npps;  // operator-managed NodePowerProfiles by name
+  bool pods_known = false;              // pod cache synced and healthy
+  std::int64_t cluster_perf_pods = 0;
+  SystemTime now{};
+};
+
+// ---- the provider ------------------------------------------------------------------------------
+
+struct ContextOptions {
+  NodeProjectionConfig nodes;
+  std::chrono::milliseconds read_idle_timeout{180000};
+  int64_t page_size = 500;
+  metrics::Registry* metrics = nullptr;
+  const Clock* clock = nullptr;  // RealClock when null
+};
+
+class ContextProvider {
+ public:
+  ContextProvider(kube::Api& api, ContextOptions options);
+  ~ContextProvider();
+  ContextProvider(const ContextProvider&) = delete;
+  ContextProvider& operator=(const ContextProvider&) = delete;
+
+  // Register before start(). Called on informer threads: must be quick.
+  // A node entered or left management (added, deleted, relabelled, cordoned, reserved).
+  void on_managed_set_changed(std::function<void()> fn) { managed_changed_ = std::move(fn); }
+  // The last performance-sensitive pod left a node labelled draining-performance.
+  void on_drain_complete(std::function<void(const std::string& node)> fn) {
+    drain_complete_ = std::move(fn);
+  }
+
+  void start();
+  void stop();
+
+  bool synced() const;
+  // Waits for all three caches; false on timeout.
+  bool wait_synced(std::chrono::milliseconds timeout) const;
+  // "nodes=true pods=false nodepowerprofiles=true" for error messages and /readyz.
+  std::string sync_status() const;
+  bool pods_known() const;
+
+  Snapshot snapshot(SystemTime now) const;
+
+  const PodCounts& pod_counts() const { return counts_; }
+
+ private:
+  void pod_count_dropped(const std::optional<std::string>& node);
+
+  ContextOptions options_;
+  kube::StringInterner interner_;
+  PodCounts counts_;
+  std::function<void()> managed_changed_;
+  std::function<void(const std::string&)> drain_complete_;
+  std::unique_ptr<kube::Informer<NodeInfo>> nodes_;
+  std::unique_ptr<kube::Informer<PodInfo>> pods_;
+  std::unique_ptr<kube::Informer<NppInfo>> npps_;
+};
+
+}  // namespace joulie::operator_mode

@@ -1,0 +1,25 @@
+#pragma once
+// The operator's metric families (SPEC §4.7), registered once on a Registry.
+
+#include <string>
+
+#include "joulie/common/metrics.hpp"
+
+namespace joulie::operator_mode {
+
+struct OperatorMetrics {
+  explicit OperatorMetrics(metrics::Registry& registry);
+
+  metrics::Family<metrics::Gauge>& node_state;          // {node,state}
+  metrics::Family<metrics::Gauge>& node_profile_label;  // {node,profile}
+  metrics::Family<metrics::Counter>& transitions;       // {node,from_state,to_state,result}
+  metrics::Family<metrics::Histogram>& reconcile_duration;
+  metrics::Family<metrics::Counter>& reconcile_errors;
+  metrics::Family<metrics::Gauge>& planned_nodes;  // {profile}
+  metrics::Family<metrics::Gauge>& is_leader;
+
+  // Drops every per-node series of a node that left management.
+  void remove_node(const std::string& node);
+};
+
+}  // namespace joulie::operator_mode

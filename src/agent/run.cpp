@@ -1,0 +1,311 @@
+// `joulie agent`: wires configuration, the Kubernetes client, the daemon (informers + node
+// workers), the status writer, metrics/probes and signals together (SPEC §5).
+#include "joulie/agent/run.hpp"
+
+#include <pthread.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <condition_variable>
+#include <csignal>
+#include <cstdint>
+#include <ctime>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "joulie/agent/daemon.hpp"
+#include "joulie/agent/failsafe.hpp"
+#include "joulie/common/http_endpoint.hpp"
+#include "joulie/common/log.hpp"
+#include "joulie/common/metrics.hpp"
+#include "joulie/config/cli.hpp"
+#include "joulie/kube/client.hpp"
+#include "joulie/kube/config.hpp"
+
+// Bounds of the executable's code, defined by the GNU linker.
+extern "C" char __executable_start;  // NOLINT(bugprone-reserved-identifier)
+extern "C" char etext;
+
+namespace joulie::agent {
+
+namespace {
+
+constexpr auto kOnceSyncTimeout = std::chrono::seconds(60);
+constexpr auto kOnceFlushTimeout = std::chrono::seconds(15);
+constexpr auto kShutdownFlushTimeout = std::chrono::seconds(2);
+// Pool mode drives thousands of simulated nodes over HTTP: a few requests in flight hide the
+// simulator's latency (measured: see docs/benchmarks.md). Daemonset mode has one node.
+constexpr std::size_t kPoolWorkers = 8;
+
+std::string join(const std::vector<std::string>& parts, char sep) {
+  std::string out;
+  for (const auto& p : parts) {
+    if (!out.empty()) {
+      out += sep;
+    }
+    out += p;
+  }
+  return out;
+}
+
+// SIGTERM/SIGINT are blocked in every thread and collected by one watcher thread, so that no
+// library thread is interrupted and shutdown (restoring the host) happens in ordinary code.
+class SignalWatcher {
+ public:
+  SignalWatcher() {
+    sigemptyset(&set_);
+    sigaddset(&set_, SIGTERM);
+    sigaddset(&set_, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set_, nullptr);
+  }
+  ~SignalWatcher() {
+    done_ = true;
+    if (thread_.joinable()) {
+      thread_.join();
+    }
+    pthread_sigmask(SIG_UNBLOCK, &set_, nullptr);
+  }
+  SignalWatcher(const SignalWatcher&) = delete;
+  SignalWatcher& operator=(const SignalWatcher&) = delete;
+
+  void start(std::function<void(int)> on_signal) {
+    on_signal_ = std::move(on_signal);
+    thread_ = std::thread([this] {
+      timespec timeout{0, 100 * 1000 * 1000};
+      while (!done_) {
+        int sig = sigtimedwait(&set_, nullptr, &timeout);
+        if (sig > 0) {
+          on_signal_(sig);
+        }
+      }
+    });
+  }
+
+ private:
+  sigset_t set_;
+  std::atomic<bool> done_{false};
+  std::function<void(int)> on_signal_;
+  std::thread thread_;
+};
+
+// The kernel maps up to 64 KiB of the executable around every code page fault ("fault-around").
+// The agent touches little of its (static, OpenSSL-carrying) code in steady state, yet that
+// policy keeps most of the text resident: several MiB of RSS on every node of the cluster.
+// Mapping text pages only as they are used, and letting go of the start-up ones once, keeps
+// the daemon's footprint to what it runs (SPEC §7: ≤ 8 MiB). Failure only costs memory.
+void map_code_on_demand(bool drop_resident) {
+  const long page = sysconf(_SC_PAGESIZE);
+  if (page <= 0) {
+    return;
+  }
+  auto start = reinterpret_cast<std::uintptr_t>(&__executable_start) &
+               ~(static_cast<std::uintptr_t>(page) - 1);
+  auto end = reinterpret_cast<std::uintptr_t>(&etext);
+  if (end <= start) {
+    return;
+  }
+  void* base = reinterpret_cast<void*>(start);
+  if (madvise(base, end - start, MADV_RANDOM) != 0) {
+    log::debug("agent", "madvise(MADV_RANDOM) on the code failed", {{"errno", errno}});
+    return;
+  }
+  if (drop_resident) {
+    // Clean, read-only file pages: they come back from the page cache when next used.
+    (void)madvise(base, end - start, MADV_DONTNEED);
+  }
+}
+
+int restore_only(const config::AgentConfig& config) {
+  if (config.node.empty()) {
+    log::error("agent", "--restore needs --node (NODE_NAME): the state record is per node");
+    return config::kExitUsage;
+  }
+  Status restored = restore_from_state_dir(config.sysfs_root, config.state_dir, config.node);
+  if (!restored.ok()) {
+    log::error(
+        "agent", "restoring the original settings failed",
+        {{"node", config.node}, {"state_dir", config.state_dir}, {"error", restored.error()}});
+    return config::kExitRuntimeError;
+  }
+  log::info("agent", "original settings restored (or nothing was recorded)",
+            {{"node", config.node}, {"state_dir", config.state_dir}});
+  return config::kExitOk;
+}
+
+DaemonOptions daemon_options(const config::AgentConfig& config, metrics::Registry& registry) {
+  DaemonOptions o;
+  o.pool_mode = config.mode == config::AgentMode::pool;
+  o.node = config.node;
+  o.pool_node_selector = config.pool_node_selector;
+  o.pool_shards = static_cast<std::uint32_t>(std::max(1, config.pool_shards));
+  o.pool_shard_id = static_cast<std::uint32_t>(std::max(0, config.pool_shard_id));
+  o.workers = o.pool_mode ? kPoolWorkers : 1;
+  o.registry = &registry;
+  NodeControllerContext& n = o.controller;
+  n.simulate_only = config.simulate_only;
+  n.interval = config.interval;
+  n.actuator.sysfs_root = config.sysfs_root;
+  n.actuator.state_dir = config.state_dir;
+  n.actuator.dvfs_min_freq_khz =
+      static_cast<uint64_t>(std::max<int64_t>(0, config.dvfs_min_freq_khz));
+  n.actuator.dvfs.ema_alpha = config.dvfs_ema_alpha;
+  n.actuator.dvfs.high_margin_w = config.dvfs_high_margin_w;
+  n.actuator.dvfs.low_margin_w = config.dvfs_low_margin_w;
+  n.actuator.dvfs.step_pct = config.dvfs_step_pct;
+  n.actuator.dvfs.cooldown = config.dvfs_cooldown;
+  n.actuator.dvfs.trip_count = config.dvfs_trip_count;
+  n.actuator.dvfs.telemetry_ttl = config.telemetry_ttl;
+  return o;
+}
+
+}  // namespace
+
+int run_agent(const config::AgentConfig& config) {
+  if (config.restore) {
+    return restore_only(config);
+  }
+  const bool pool_mode = config.mode == config::AgentMode::pool;
+  if (!pool_mode) {
+    if (config.node.empty()) {
+      log::error("agent", "daemonset mode needs --node (NODE_NAME)");
+      return config::kExitUsage;
+    }
+    if (Status name_ok = validate_record_name(config.node); !name_ok.ok()) {
+      log::error("agent", "unusable --node", {{"error", name_ok.error()}});
+      return config::kExitUsage;
+    }
+  }
+
+  // Declared before everything that threads may still touch while this function unwinds.
+  std::mutex stop_mutex;
+  std::condition_variable stop_cv;
+  std::atomic<bool> stopping{false};
+  SignalWatcher signals;  // before any thread exists, so every thread inherits the mask
+
+  metrics::Registry& registry = metrics::default_registry();
+  registry.add_process_metrics();
+
+  // ---- Kubernetes client ------------------------------------------------------------------------
+  auto cluster = kube::load_config(kube::ConfigSources::from_environment(
+      join(config.global.kubeconfig, ':'), config.global.context));
+  if (!cluster.ok()) {
+    log::error("agent", "cannot load the Kubernetes configuration", {{"error", cluster.error()}});
+    return config::kExitRuntimeError;
+  }
+  kube::ClientOptions client_options;
+  client_options.qps = config.global.kube_qps;
+  client_options.burst = config.global.kube_burst;
+  client_options.metrics = &registry;
+  auto client = kube::Client::create(std::move(*cluster), client_options);
+  if (!client.ok()) {
+    log::error("agent", "cannot create the Kubernetes client", {{"error", client.error()}});
+    return config::kExitRuntimeError;
+  }
+
+  AgentDaemon daemon(**client, daemon_options(config, registry));
+  log::info("agent", "starting",
+            {{"mode", config::agent_mode_name(config.mode)},
+             {"node", config.node},
+             {"interval", format_duration(config.interval)},
+             {"simulate_only", config.simulate_only},
+             {"once", config.once},
+             {"sysfs_root", config.sysfs_root},
+             {"state_dir", config.state_dir},
+             {"server", (*client)->config().source}});
+  if (pool_mode) {
+    log::info("agent", "pool mode",
+              {{"selector", config.pool_node_selector},
+               {"shards", config.pool_shards},
+               {"shard_id", config.pool_shard_id}});
+  }
+
+  // ---- probes and metrics (a one-shot run serves none) ------------------------------------------
+  std::unique_ptr<HttpEndpoint> endpoint;
+  if (!config.once) {
+    endpoint = std::make_unique<HttpEndpoint>(config.global.metrics_addr, registry, [&daemon] {
+      if (daemon.synced()) {
+        return Readiness{true, ""};
+      }
+      return Readiness{false, "caches not synced: " + daemon.sync_status()};
+    });
+    if (Status s = endpoint->start(); !s.ok()) {
+      log::error("agent", "cannot serve metrics", {{"error", s.error()}});
+      return config::kExitRuntimeError;
+    }
+    log::info("agent", "serving /metrics, /healthz, /readyz",
+              {{"addr", config.global.metrics_addr}, {"port", endpoint->port()}});
+  }
+
+  signals.start([&](int sig) {
+    log::info("agent", "signal received; restoring the node(s) and stopping",
+              {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+    {
+      std::lock_guard lock(stop_mutex);
+      stopping = true;
+    }
+    stop_cv.notify_all();
+  });
+
+  if (!daemon.start(stopping)) {
+    return config::kExitOk;  // stopped before anything was applied
+  }
+  const auto sync_deadline = std::chrono::steady_clock::now() + kOnceSyncTimeout;
+  while (!daemon.wait_synced(std::chrono::milliseconds(100))) {
+    if (stopping) {
+      daemon.stop();
+      return config::kExitOk;
+    }
+    if (config.once && std::chrono::steady_clock::now() >= sync_deadline) {
+      log::error("agent",
+                 "caches did not sync in time; is the API server reachable and are the "
+                 "CRDs installed?",
+                 {{"synced", daemon.sync_status()}});
+      daemon.stop();
+      return config::kExitRuntimeError;
+    }
+  }
+  log::info("agent", "caches synced", {{"nodes", daemon.owned_nodes()}});
+
+  if (config.once) {
+    std::size_t errors = daemon.run_pass(true);
+    bool flushed = daemon.status_writer().flush(kOnceFlushTimeout);
+    daemon.stop();
+    if (!flushed) {
+      log::error("agent", "status could not be written",
+                 {{"pending", daemon.status_writer().pending()}});
+    }
+    log::info("agent", "one pass done; settings stay applied",
+              {{"nodes", daemon.owned_nodes()}, {"errors", errors}});
+    return errors == 0 && flushed ? config::kExitOk : config::kExitRuntimeError;
+  }
+
+  map_code_on_demand(false);
+  std::thread runner([&daemon] {
+    daemon.run_pass(false);
+    map_code_on_demand(true);  // start-up code paths are done with
+    daemon.run();
+  });
+  {
+    std::unique_lock lock(stop_mutex);
+    stop_cv.wait(lock, [&] { return stopping.load(); });
+  }
+  daemon.stop();
+  runner.join();
+  bool restored = daemon.release_all();
+  (void)daemon.status_writer().flush(kShutdownFlushTimeout);
+  if (restored) {
+    log::info("agent", "original settings restored; exiting");
+  } else {
+    log::error("agent",
+               "some settings could not be restored; the fail-safe record is kept for "
+               "`joulie agent --restore`");
+  }
+  return config::kExitOk;
+}
+
+}  // namespace joulie::agent

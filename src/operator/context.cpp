@@ -1,0 +1,307 @@
+#include "joulie/operator/context.hpp"
+
+#include <algorithm>
+#include <utility>
+
+#include "joulie/api/names.hpp"
+#include "joulie/common/log.hpp"
+
+namespace joulie::operator_mode {
+
+namespace {
+
+const rapidjson::Value* member(const rapidjson::Value& object, std::string_view name) {
+  if (!object.IsObject()) {
+    return nullptr;
+  }
+  auto it = object.FindMember(rapidjson::StringRef(name.data(), name.size()));
+  return it == object.MemberEnd() ? nullptr : &it->value;
+}
+
+std::optional<std::string> string_member(const rapidjson::Value* object, std::string_view name) {
+  if (object == nullptr) {
+    return std::nullopt;
+  }
+  const rapidjson::Value* v = member(*object, name);
+  if (v == nullptr || !v->IsString()) {
+    return std::nullopt;
+  }
+  return std::string(v->GetString(), v->GetStringLength());
+}
+
+}  // namespace
+
+// ---- projections ------------------------------------------------------------------------------
+
+std::optional<NodeInfo> project_node(const rapidjson::Value& node,
+                                     const NodeProjectionConfig& config) {
+  const rapidjson::Value* metadata = member(node, "metadata");
+  if (metadata == nullptr || !metadata->IsObject()) {
+    return std::nullopt;
+  }
+  const rapidjson::Value* labels = member(*metadata, "labels");
+  if (labels != nullptr && !labels->IsObject()) {
+    labels = nullptr;  // malformed: treated as no labels (the node is then not selected)
+  }
+  policy::LabelLookup lookup = [labels](std::string_view key) -> std::optional<std::string_view> {
+    if (labels == nullptr) {
+      return std::nullopt;
+    }
+    const rapidjson::Value* v = member(*labels, key);
+    if (v == nullptr || !v->IsString()) {
+      return std::nullopt;
+    }
+    return std::string_view(v->GetString(), v->GetStringLength());
+  };
+
+  NodeInfo info;
+  info.uid = string_member(metadata, "uid").value_or("");
+  info.profile_label = string_member(labels, config.profile_label);
+  info.draining_since =
+      string_member(member(*metadata, "annotations"), api::kDrainingSinceAnnotation);
+  bool unschedulable = false;
+  if (const rapidjson::Value* spec = member(node, "spec")) {
+    const rapidjson::Value* u = member(*spec, "unschedulable");
+    unschedulable = u != nullptr && u->IsBool() && u->GetBool();
+  }
+  auto reserved = lookup(config.reserved_label);
+  info.managed =
+      config.selector.matches(lookup) && reserved != std::string_view("true") && !unschedulable;
+  return info;
+}
+
+std::optional<PodInfo> project_pod(const rapidjson::Value& pod, std::string_view profile_label,
+                                   kube::StringInterner& interner) {
+  if (!pod.IsObject()) {
+    return std::nullopt;
+  }
+  PodInfo info;
+  auto node = string_member(member(pod, "spec"), "nodeName");
+  if (node && !node->empty()) {
+    info.node = interner.intern(*node);
+  }
+  info.pod_class = policy::classify_pod_json(pod, profile_label);
+  info.counted = policy::is_counted_pod_json(pod);
+  return info;
+}
+
+std::optional<NppInfo> project_npp(const rapidjson::Value& object) {
+  const rapidjson::Value* metadata = member(object, "metadata");
+  if (metadata == nullptr) {
+    return std::nullopt;
+  }
+  if (string_member(member(*metadata, "labels"), api::kManagedByLabel) !=
+      std::string(api::kManagedByOperator)) {
+    return std::nullopt;
+  }
+  NppInfo info;
+  const rapidjson::Value* spec = member(object, "spec");
+  info.node_name = string_member(spec, "nodeName").value_or("");
+  info.profile = string_member(spec, "profile").value_or("");
+  if (spec != nullptr) {
+    if (const rapidjson::Value* cpu = member(*spec, "cpu")) {
+      const rapidjson::Value* cap = member(*cpu, "packagePowerCapWatts");
+      if (cap != nullptr && cap->IsNumber()) {
+        info.cap_watts = cap->GetDouble();
+      }
+    }
+    info.policy_name = string_member(member(*spec, "policy"), "name");
+  }
+  return info;
+}
+
+// ---- pod counts --------------------------------------------------------------------------------
+
+std::optional<std::string> PodCounts::change(const PodInfo& pod, std::int64_t delta) {
+  if (!pod.perf_sensitive()) {
+    return std::nullopt;
+  }
+  std::lock_guard lock(mutex_);
+  cluster_ += delta;
+  const std::string& node = pod.node.str();
+  if (node.empty()) {
+    return std::nullopt;
+  }
+  auto it = per_node_.try_emplace(node, 0).first;
+  it->second += delta;
+  if (it->second <= 0) {
+    per_node_.erase(it);
+    if (delta < 0) {
+      return node;
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> PodCounts::add(const PodInfo& pod) { return change(pod, +1); }
+
+std::optional<std::string> PodCounts::remove(const PodInfo& pod) { return change(pod, -1); }
+
+std::optional<std::string> PodCounts::update(const PodInfo& old, const PodInfo& now) {
+  // Add first so that a pod moving between classes on the same node never shows a transient 0.
+  change(now, +1);
+  return change(old, -1);
+}
+
+std::int64_t PodCounts::on_node(const std::string& node) const {
+  std::lock_guard lock(mutex_);
+  auto it = per_node_.find(node);
+  return it == per_node_.end() ? 0 : it->second;
+}
+
+std::int64_t PodCounts::cluster() const {
+  std::lock_guard lock(mutex_);
+  return cluster_;
+}
+
+std::unordered_map<std::string, std::int64_t> PodCounts::per_node() const {
+  std::lock_guard lock(mutex_);
+  return per_node_;
+}
+
+// ---- provider ----------------------------------------------------------------------------------
+
+ContextProvider::ContextProvider(kube::Api& api, ContextOptions options)
+    : options_(std::move(options)) {
+  auto base = [&](const kube::Resource& r, std::string name) {
+    kube::InformerOptions o;
+    o.resource = r;
+    o.page_size = options_.page_size;
+    o.read_idle_timeout = options_.read_idle_timeout;
+    o.metrics = options_.metrics;
+    o.clock = options_.clock;
+    o.name = std::move(name);
+    return o;
+  };
+
+  NodeProjectionConfig node_config = options_.nodes;
+  nodes_ = std::make_unique<kube::Informer<NodeInfo>>(
+      api, base(kube::resources::nodes, "nodes"),
+      [node_config](const rapidjson::Value& o) { return project_node(o, node_config); });
+
+  // Pod data counts as unavailable once the watch has been broken for longer than the read-idle
+  // timeout (SPEC §4.5): then nothing is downgraded.
+  auto pod_options = base(kube::resources::pods, "pods");
+  pod_options.unhealthy_after = options_.read_idle_timeout;
+  std::string key = options_.nodes.profile_label;
+  pods_ = std::make_unique<kube::Informer<PodInfo>>(
+      api, std::move(pod_options),
+      [this, key](const rapidjson::Value& o) { return project_pod(o, key, interner_); });
+
+  auto npp_options = base(kube::resources::node_power_profiles, "nodepowerprofiles");
+  npp_options.label_selector =
+      std::string(api::kManagedByLabel) + "=" + std::string(api::kManagedByOperator);
+  npps_ = std::make_unique<kube::Informer<NppInfo>>(api, std::move(npp_options), project_npp);
+
+  nodes_->on_add([this](const std::string&, const NodeInfo& n) {
+    if (n.managed && managed_changed_) {
+      managed_changed_();
+    }
+  });
+  nodes_->on_update([this](const std::string&, const NodeInfo& old, const NodeInfo& now) {
+    if (old.managed != now.managed && managed_changed_) {
+      managed_changed_();
+    }
+  });
+  nodes_->on_delete([this](const std::string&, const NodeInfo& last) {
+    if (last.managed && managed_changed_) {
+      managed_changed_();
+    }
+  });
+
+  pods_->on_add([this](const std::string&, const PodInfo& p) { counts_.add(p); });
+  pods_->on_update([this](const std::string&, const PodInfo& old, const PodInfo& now) {
+    pod_count_dropped(counts_.update(old, now));
+  });
+  pods_->on_delete(
+      [this](const std::string&, const PodInfo& last) { pod_count_dropped(counts_.remove(last)); });
+}
+
+ContextProvider::~ContextProvider() { stop(); }
+
+void ContextProvider::pod_count_dropped(const std::optional<std::string>& node) {
+  if (!node || !drain_complete_) {
+    return;
+  }
+  auto info = nodes_->get(*node);
+  if (info && info->managed && info->profile_label == api::kProfileDrainingPerformance) {
+    drain_complete_(*node);
+  }
+}
+
+void ContextProvider::start() {
+  nodes_->start();
+  pods_->start();
+  npps_->start();
+}
+
+void ContextProvider::stop() {
+  npps_->stop();
+  pods_->stop();
+  nodes_->stop();
+}
+
+bool ContextProvider::synced() const {
+  return nodes_->synced() && pods_->synced() && npps_->synced();
+}
+
+bool ContextProvider::wait_synced(std::chrono::milliseconds timeout) const {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (const kube::InformerEngine* i : {static_cast<const kube::InformerEngine*>(nodes_.get()),
+                                        static_cast<const kube::InformerEngine*>(pods_.get()),
+                                        static_cast<const kube::InformerEngine*>(npps_.get())}) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (!i->wait_synced(std::max(left, std::chrono::milliseconds(0)))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string ContextProvider::sync_status() const {
+  auto b = [](bool v) { return v ? "true" : "false"; };
+  return std::string("nodes=") + b(nodes_->synced()) + " pods=" + b(pods_->synced()) +
+         " nodepowerprofiles=" + b(npps_->synced());
+}
+
+bool ContextProvider::pods_known() const { return pods_->synced() && pods_->healthy(); }
+
+Snapshot ContextProvider::snapshot(SystemTime now) const {
+  Snapshot s;
+  s.now = now;
+  // Read the counts before the nodes: a count read slightly late only errs towards "still has
+  // pods" for a node that is being drained, never the other way round for a fresh pod.
+  s.pods_known = pods_known();
+  auto per_node = counts_.per_node();
+  s.cluster_perf_pods = counts_.cluster();
+  nodes_->read([&](const kube::Informer<NodeInfo>::Map& nodes) {
+    s.managed.reserve(nodes.size());
+    for (const auto& [name, info] : nodes) {
+      if (info.managed) {
+        ManagedNode m;
+        m.name = name;
+        m.uid = info.uid;
+        m.label = info.profile_label;
+        m.draining_since = info.draining_since;
+        auto it = per_node.find(name);
+        m.perf_pods = it == per_node.end() ? 0 : it->second;
+        s.managed.push_back(std::move(m));
+      } else if (info.profile_label || info.draining_since) {
+        s.unmanaged_marked.push_back({name, info.profile_label, info.draining_since});
+      }
+    }
+  });
+  std::sort(s.managed.begin(), s.managed.end(),
+            [](const ManagedNode& a, const ManagedNode& b) { return a.name < b.name; });
+  std::sort(s.unmanaged_marked.begin(), s.unmanaged_marked.end(),
+            [](const MarkedNode& a, const MarkedNode& b) { return a.name < b.name; });
+  npps_->read([&](const kube::Informer<NppInfo>::Map& npps) {
+    for (const auto& [name, info] : npps) {
+      s.npps.emplace(name, info);
+    }
+  });
+  return s;
+}
+
+}  // namespace joulie::operator_mode

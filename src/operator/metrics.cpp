@@ -1,0 +1,37 @@
+#include "joulie/operator/metrics.hpp"
+
+namespace joulie::operator_mode {
+
+OperatorMetrics::OperatorMetrics(metrics::Registry& registry)
+    : node_state(registry.gauge("joulie_operator_node_state",
+                                "1 for the node's current state, 0 for the other two",
+                                {"node", "state"})),
+      node_profile_label(registry.gauge("joulie_operator_node_profile_label",
+                                        "1 for the node's current power-profile label value",
+                                        {"node", "profile"})),
+      transitions(registry.counter("joulie_operator_state_transitions_total",
+                                   "State machine transitions by result",
+                                   {"node", "from_state", "to_state", "result"})),
+      reconcile_duration(registry.histogram("joulie_operator_reconcile_duration_seconds",
+                                            "Duration of one reconcile pass")),
+      reconcile_errors(registry.counter("joulie_operator_reconcile_errors_total",
+                                        "Failed node writes during reconcile passes")),
+      planned_nodes(registry.gauge("joulie_operator_planned_nodes",
+                                   "Managed nodes the policy wants in each profile", {"profile"})),
+      is_leader(registry.gauge("joulie_operator_is_leader",
+                               "1 while this process holds the leader lease (or runs without "
+                               "leader election)")) {
+  // Present from the start so that dashboards and promtool see every family.
+  reconcile_errors.with({});
+  is_leader.with({});
+  planned_nodes.with({"performance"});
+  planned_nodes.with({"eco"});
+}
+
+void OperatorMetrics::remove_node(const std::string& node) {
+  node_state.remove_matching("node", node);
+  node_profile_label.remove_matching("node", node);
+  transitions.remove_matching("node", node);
+}
+
+}  // namespace joulie::operator_mode

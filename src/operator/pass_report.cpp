@@ -1,0 +1,100 @@
+#include "joulie/operator/pass_report.hpp"
+
+#include <fmt/format.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <cmath>
+#include <string_view>
+
+namespace joulie::operator_mode {
+
+namespace {
+
+using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
+
+void str(JsonWriter& w, std::string_view s) {
+  w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+}
+
+// Whole watts print as integers (5000, not 5000.0), like the reference.
+void number(JsonWriter& w, double v) {
+  if (std::isfinite(v) && v == std::floor(v) && std::fabs(v) < 9e15) {
+    w.Int64(static_cast<int64_t>(v));
+  } else {
+    w.Double(v);
+  }
+}
+
+std::string watts(double v) {
+  if (v == std::floor(v) && std::fabs(v) < 9e15) {
+    return fmt::format("{}", static_cast<int64_t>(v));
+  }
+  return fmt::format("{}", v);
+}
+
+}  // namespace
+
+std::string format_pass_json(const PassResult& r) {
+  rapidjson::StringBuffer buffer;
+  JsonWriter w(buffer);
+  w.StartObject();
+  w.Key("policy");
+  str(w, r.policy);
+  w.Key("dryRun");
+  w.Bool(r.dry_run);
+  w.Key("managed");
+  w.Int64(r.managed);
+  w.Key("performance");
+  w.Int64(r.performance);
+  w.Key("nodes");
+  w.StartArray();
+  for (const auto& n : r.nodes) {
+    w.StartObject();
+    w.Key("node");
+    str(w, n.node);
+    w.Key("state");
+    str(w, policy::to_string(n.state));
+    w.Key("profile");
+    str(w, api::to_string(n.profile));
+    w.Key("label");
+    str(w, n.label);
+    w.Key("capWatts");
+    number(w, n.cap_watts);
+    w.Key("perfPods");
+    if (n.perf_pods) {
+      w.Int64(*n.perf_pods);
+    } else {
+      w.Null();
+    }
+    w.Key("changed");
+    w.Bool(n.changed);
+    w.Key("result");
+    str(w, policy::to_string(n.result));
+    if (!n.error.empty()) {
+      w.Key("error");
+      str(w, n.error);
+    }
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+  return {buffer.GetString(), buffer.GetSize()};
+}
+
+std::string format_pass_text(const PassResult& r) {
+  std::string out = fmt::format("policy={} dryRun={} managed={} performance={}\n", r.policy,
+                                r.dry_run, r.managed, r.performance);
+  out += fmt::format("{:<24} {:<20} {:<12} {:<21} {:>9} {:>9} {:<8} {}\n", "NODE", "STATE",
+                     "PROFILE", "LABEL", "CAP(W)", "PERFPODS", "CHANGED", "RESULT");
+  for (const auto& n : r.nodes) {
+    out += fmt::format("{:<24} {:<20} {:<12} {:<21} {:>9} {:>9} {:<8} {}{}\n", n.node,
+                       policy::to_string(n.state), api::to_string(n.profile), n.label,
+                       watts(n.cap_watts), n.perf_pods ? std::to_string(*n.perf_pods) : "?",
+                       n.changed ? "yes" : "no", policy::to_string(n.result),
+                       n.error.empty() ? "" : " error: " + n.error);
+  }
+  return out;
+}
+
+}  // namespace joulie::operator_mode

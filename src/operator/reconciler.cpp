@@ -1,0 +1,480 @@
+#include "joulie/operator/reconciler.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <utility>
+
+#include "joulie/api/names.hpp"
+#include "joulie/common/log.hpp"
+
+namespace joulie::operator_mode {
+
+namespace {
+
+using policy::GuardResult;
+using policy::NodeState;
+
+constexpr NodeState kStates[] = {NodeState::active_performance, NodeState::draining_performance,
+                                 NodeState::active_eco};
+
+std::string event_message(const policy::GuardDecision& d, NodeState from, std::int64_t pods,
+                          std::string_view policy_name) {
+  switch (d.event) {
+    case policy::NodeEvent::power_profile_changed:
+      return fmt::format("power profile {} -> {} (policy {})", policy::to_string(from),
+                         policy::to_string(d.next), policy_name);
+    case policy::NodeEvent::downgrade_deferred:
+      return fmt::format(
+          "downgrade to eco deferred: {} performance-sensitive pod(s) on the node; labelled "
+          "draining-performance until they finish",
+          pods);
+    case policy::NodeEvent::drain_forced:
+      return fmt::format(
+          "drain timeout reached: moved to eco with {} performance-sensitive "
+          "pod(s) still on the node",
+          pods);
+    case policy::NodeEvent::none:
+      break;
+  }
+  return {};
+}
+
+}  // namespace
+
+Reconciler::Reconciler(ReconcilerOptions options, ActuationAdapter& actuation,
+                       OperatorMetrics* metrics, EventSink events, const Clock& clock)
+    : options_(std::move(options)),
+      actuation_(actuation),
+      metrics_(metrics),
+      events_(std::move(events)),
+      clock_(clock) {}
+
+void Reconciler::set_leader(bool leading) {
+  if (metrics_ != nullptr) {
+    metrics_->is_leader.with({}).set(leading ? 1 : 0);
+  }
+}
+
+std::optional<SteadyTime> Reconciler::next_retry() const {
+  std::optional<SteadyTime> earliest;
+  for (const auto& [key, retry] : retries_) {
+    if (!earliest || retry.next < *earliest) {
+      earliest = retry.next;
+    }
+  }
+  return earliest;
+}
+
+const policy::PolicyPlan& Reconciler::plan_for(const Snapshot& snapshot, PassKind kind) {
+  std::vector<std::string> names;
+  names.reserve(snapshot.managed.size());
+  for (const auto& n : snapshot.managed) {
+    names.push_back(n.name);
+  }
+  if (kind == PassKind::reguard && plan_ && names == plan_nodes_) {
+    return *plan_;
+  }
+  policy::PolicyInput input;
+  input.managed_nodes = names;
+  if (snapshot.pods_known) {
+    input.perf_sensitive_pods = snapshot.cluster_perf_pods;
+  }
+  input.now = snapshot.now;
+  auto planned = policy::plan(options_.policy, input);
+  if (!planned.ok()) {
+    // validate() rejects such configurations at start-up; keep every node performance (safe).
+    log::error("operator", "policy failed; keeping nodes in performance",
+               {{"error", planned.error()}});
+    policy::PolicyPlan safe;
+    safe.policy_name = policy::spec_name(options_.policy.kind);
+    for (const auto& n : names) {
+      safe.nodes.push_back({n, api::Profile::performance});
+    }
+    safe.performance_nodes = static_cast<std::int64_t>(names.size());
+    plan_ = std::move(safe);
+  } else {
+    plan_ = std::move(*planned);
+  }
+  plan_nodes_ = std::move(names);
+  desired_.clear();
+  for (const auto& d : plan_->nodes) {
+    desired_[d.node] = d.profile;
+  }
+  return *plan_;
+}
+
+Reconciler::Text Reconciler::resolve(std::unordered_map<std::string, Expectation<Text>>& map,
+                                     const std::string& key, const Text& cached, SteadyTime now) {
+  auto it = map.find(key);
+  if (it == map.end()) {
+    return cached;
+  }
+  if (it->second.value == cached || now >= it->second.expires) {
+    map.erase(it);
+    return cached;
+  }
+  return it->second.value;
+}
+
+std::optional<NppInfo> Reconciler::resolve_profile(const std::string& name,
+                                                   const Snapshot& snapshot, SteadyTime now) {
+  std::optional<NppInfo> cached;
+  if (auto it = snapshot.npps.find(name); it != snapshot.npps.end()) {
+    cached = it->second;
+  }
+  auto it = expected_profile_.find(name);
+  if (it == expected_profile_.end()) {
+    return cached;
+  }
+  if (it->second.value == cached || now >= it->second.expires) {
+    expected_profile_.erase(it);
+    return cached;
+  }
+  return it->second.value;
+}
+
+void Reconciler::remember(const std::vector<Write>& writes, SteadyTime now) {
+  const SteadyTime expires = now + options_.expectation_ttl;
+  auto text = [](const FieldChange& c) -> Text {
+    return c.op == FieldChange::Op::set ? Text(c.value) : std::nullopt;
+  };
+  for (const Write& w : writes) {
+    switch (w.kind) {
+      case WriteKind::create_profile:
+      case WriteKind::patch_profile: {
+        NppInfo info;
+        info.node_name = w.spec.node_name;
+        info.profile = std::string(api::to_string(w.spec.profile));
+        info.cap_watts = w.spec.package_power_cap_watts;
+        info.policy_name = w.spec.policy_name;
+        expected_profile_[w.name] = {std::move(info), expires};
+        break;
+      }
+      case WriteKind::delete_profile:
+        expected_profile_[w.name] = {std::nullopt, expires};
+        break;
+      case WriteKind::patch_node:
+        if (w.label.touches()) {
+          expected_label_[w.name] = {text(w.label), expires};
+        }
+        if (w.draining_since.touches()) {
+          expected_annotation_[w.name] = {text(w.draining_since), expires};
+        }
+        break;
+    }
+  }
+}
+
+bool Reconciler::in_backoff(const std::string& key, SteadyTime now) const {
+  auto it = retries_.find(key);
+  return it != retries_.end() && now < it->second.next;
+}
+
+void Reconciler::failed(const std::string& key, const Error& error, SteadyTime now) {
+  Retry& r = retries_[key];
+  ++r.failures;
+  auto delay = options_.retry_initial;
+  for (int i = 1; i < r.failures && delay < options_.retry_max; ++i) {
+    delay *= 2;
+  }
+  delay = std::min(delay, options_.retry_max);
+  r.next = now + delay;
+  if (metrics_ != nullptr) {
+    metrics_->reconcile_errors.with({}).inc();
+  }
+  log::error("operator", "node write failed; will retry",
+             {{"node", key},
+              {"error", error},
+              {"attempt", r.failures},
+              {"retry_in_ms", static_cast<std::int64_t>(delay.count())}});
+}
+
+void Reconciler::reconcile_node(const ManagedNode& node, api::Profile desired,
+                                const Snapshot& snapshot, SteadyTime now, PassResult& result) {
+  const Text label = resolve(expected_label_, node.name, node.label, now);
+  const Text annotation = resolve(expected_annotation_, node.name, node.draining_since, now);
+  const std::string profile_name = api::canonical_profile_name(node.name);
+  const std::optional<NppInfo> profile = resolve_profile(profile_name, snapshot, now);
+
+  policy::GuardInput in;
+  in.current =
+      policy::state_from_label(label ? std::optional<std::string_view>(*label) : std::nullopt);
+  in.desired = desired;
+  if (snapshot.pods_known) {
+    in.perf_sensitive_pods = node.perf_pods;
+  }
+  if (annotation) {
+    if (auto t = parse_rfc3339(*annotation); t.ok()) {
+      in.draining_since = *t;
+    }
+  }
+  in.drain_timeout = options_.drain_timeout;
+  in.now = snapshot.now;
+  const policy::GuardDecision decision = policy::evaluate_guard(in);
+
+  const policy::DesiredWrite target = policy::desired_write(
+      decision.next, options_.policy.performance_cap_watts, options_.policy.eco_cap_watts);
+  NodeWriteInput wi;
+  wi.node = node.name;
+  wi.label = label;
+  wi.draining_since = annotation;
+  wi.profile = profile;
+  wi.target_label = std::string(target.label);
+  if (decision.next == NodeState::draining_performance) {
+    wi.target_draining_since = decision.draining_since == policy::DrainingSinceWrite::set
+                                   ? FieldChange::set(format_rfc3339(snapshot.now))
+                                   : FieldChange::keep();
+  } else {
+    wi.target_draining_since = FieldChange::remove();
+  }
+  wi.target_spec.node_name = node.name;
+  wi.target_spec.profile = target.profile;
+  wi.target_spec.package_power_cap_watts = target.cap_watts;
+  wi.target_spec.policy_name = std::string(policy::spec_name(options_.policy.kind));
+  const std::vector<Write> writes = plan_node_writes(wi);
+
+  NodeOutcome out;
+  out.node = node.name;
+  out.state = decision.next;
+  out.profile = target.profile;
+  out.label = wi.target_label;
+  out.cap_watts = target.cap_watts;
+  out.perf_pods = in.perf_sensitive_pods;
+  out.changed = !writes.empty();
+  out.result = decision.result;
+  if (out.result == GuardResult::unchanged && out.changed) {
+    out.result = GuardResult::applied;  // e.g. a first label or a recreated profile
+  }
+
+  bool effective = true;
+  if (writes.empty()) {
+    retries_.erase(node.name);  // nothing left to retry
+  } else if (!options_.dry_run) {
+    if (in_backoff(node.name, now)) {
+      out.error = "waiting to retry after an earlier failure";
+      effective = false;
+    } else {
+      ExecuteOutcome done = actuation_.execute(writes);
+      result.write_requests += done.requests;
+      // Writes that took effect are remembered even if a later one failed.
+      remember(std::vector<Write>(writes.begin(), writes.begin() + done.completed), now);
+      if (!done.status.ok()) {
+        out.error = done.status.error().describe();
+        failed(node.name, done.status.error(), now);
+        effective = false;
+      } else {
+        retries_.erase(node.name);
+      }
+    }
+  } else {
+    result.write_requests += writes.size();  // dry run: what would be sent
+  }
+
+  if (!effective) {
+    ++result.failed_nodes;
+    out.state = in.current;
+    out.label = label.value_or("");
+    out.result = GuardResult::unchanged;
+  } else if (!options_.dry_run) {
+    if (metrics_ != nullptr) {
+      for (const auto& t : decision.transitions) {
+        metrics_->transitions
+            .with({node.name, std::string(policy::to_string(t.from)),
+                   std::string(policy::to_string(t.to)), std::string(policy::to_string(t.result))})
+            .inc();
+      }
+    }
+    if (events_ && decision.event != policy::NodeEvent::none) {
+      kube::EventType type = decision.event == policy::NodeEvent::drain_forced
+                                 ? kube::EventType::warning
+                                 : kube::EventType::normal;
+      events_({node.name, node.uid}, type, std::string(policy::reason(decision.event)),
+              event_message(decision, in.current, node.perf_pods,
+                            policy::spec_name(options_.policy.kind)));
+    }
+  }
+  result.nodes.push_back(std::move(out));
+}
+
+void Reconciler::release_nodes(const Snapshot& snapshot, SteadyTime now, PassResult& result) {
+  std::unordered_set<std::string> managed;
+  for (const auto& n : snapshot.managed) {
+    managed.insert(n.name);
+  }
+  // Operator-managed profiles that must go, by the node they name.
+  std::map<std::string, std::vector<std::string>> doomed;
+  for (const auto& [name, cached] : snapshot.npps) {
+    auto info = resolve_profile(name, snapshot, now);
+    if (!info) {
+      continue;
+    }
+    const bool node_managed = managed.contains(info->node_name);
+    if (!node_managed || name != api::canonical_profile_name(info->node_name)) {
+      doomed[info->node_name].push_back(name);
+    }
+  }
+
+  std::vector<ReleaseInput> releases;
+  for (const auto& m : snapshot.unmanaged_marked) {
+    const Text label = resolve(expected_label_, m.name, m.label, now);
+    const Text annotation = resolve(expected_annotation_, m.name, m.draining_since, now);
+    auto d = doomed.find(m.name);
+    // Only nodes the operator evidently managed are cleaned; a label someone set by hand on a
+    // node we never managed is left alone.
+    const bool ours = d != doomed.end() || previously_managed_.contains(m.name) || annotation;
+    if (!ours || (!label && !annotation && d == doomed.end())) {
+      continue;
+    }
+    ReleaseInput r;
+    r.node = m.name;
+    r.label = label;
+    r.draining_since = annotation;
+    if (d != doomed.end()) {
+      r.profiles = std::move(d->second);
+      doomed.erase(d);
+    }
+    releases.push_back(std::move(r));
+  }
+  for (auto& [node, profiles] : doomed) {
+    ReleaseInput r;
+    r.node = node;
+    r.node_exists = false;  // not marked, or gone: nothing to patch
+    r.profiles = std::move(profiles);
+    // A duplicate profile of a managed node is deleted without touching the node's marks.
+    releases.push_back(std::move(r));
+  }
+
+  for (const auto& r : releases) {
+    const std::vector<Write> writes = plan_release_writes(r);
+    if (writes.empty()) {
+      retries_.erase(r.node.empty() ? "<no node>" : r.node);
+      continue;
+    }
+    if (options_.dry_run) {
+      result.write_requests += writes.size();
+      result.released.push_back(r.node);
+      continue;
+    }
+    const std::string key = r.node.empty() ? "<no node>" : r.node;
+    if (in_backoff(key, now)) {
+      continue;
+    }
+    ExecuteOutcome done = actuation_.execute(writes);
+    result.write_requests += done.requests;
+    remember(std::vector<Write>(writes.begin(), writes.begin() + done.completed), now);
+    if (!done.status.ok()) {
+      ++result.failed_nodes;
+      failed(key, done.status.error(), now);
+    } else {
+      retries_.erase(key);
+      result.released.push_back(r.node);
+    }
+  }
+}
+
+PassResult Reconciler::run_pass(const Snapshot& snapshot, PassKind kind) {
+  const SteadyTime started = clock_.monotonic();
+  PassResult result;
+  result.policy = std::string(policy::config_name(options_.policy.kind));
+  result.dry_run = options_.dry_run;
+  result.pods_known = snapshot.pods_known;
+
+  const policy::PolicyPlan& plan = plan_for(snapshot, kind);
+  result.managed = static_cast<std::int64_t>(snapshot.managed.size());
+  result.performance = plan.performance_nodes;
+
+  const SteadyTime now = clock_.monotonic();
+  result.nodes.reserve(snapshot.managed.size());
+  for (const auto& node : snapshot.managed) {
+    auto it = desired_.find(node.name);
+    api::Profile desired = it == desired_.end() ? api::Profile::performance : it->second;
+    reconcile_node(node, desired, snapshot, now, result);
+  }
+  release_nodes(snapshot, now, result);
+
+  // Forget retry state of nodes that no longer exist anywhere.
+  std::unordered_set<std::string> managed;
+  for (const auto& n : snapshot.managed) {
+    managed.insert(n.name);
+  }
+  std::erase_if(retries_, [&](const auto& entry) {
+    return !managed.contains(entry.first) &&
+           std::none_of(snapshot.unmanaged_marked.begin(), snapshot.unmanaged_marked.end(),
+                        [&](const MarkedNode& m) { return m.name == entry.first; }) &&
+           std::none_of(snapshot.npps.begin(), snapshot.npps.end(),
+                        [&](const auto& p) { return p.second.node_name == entry.first; });
+  });
+
+  result.seconds = std::chrono::duration<double>(clock_.monotonic() - started).count();
+  publish(result, managed);
+  previously_managed_ = std::move(managed);
+  log_summary(result);
+  return result;
+}
+
+void Reconciler::publish(const PassResult& result, const std::unordered_set<std::string>& managed) {
+  if (metrics_ == nullptr) {
+    return;
+  }
+  metrics_->reconcile_duration.with({}).observe(result.seconds);
+  metrics_->planned_nodes.with({"performance"}).set(static_cast<double>(result.performance));
+  metrics_->planned_nodes.with({"eco"}).set(
+      static_cast<double>(result.managed - result.performance));
+  for (const auto& n : result.nodes) {
+    for (NodeState s : kStates) {
+      metrics_->node_state.with({n.node, std::string(policy::to_string(s))})
+          .set(s == n.state ? 1 : 0);
+    }
+    for (NodeState s : kStates) {
+      const std::string value(policy::label_value(s));
+      metrics_->node_profile_label.with({n.node, value}).set(value == n.label ? 1 : 0);
+    }
+  }
+  for (const auto& name : previously_managed_) {
+    if (!managed.contains(name)) {
+      metrics_->remove_node(name);
+    }
+  }
+}
+
+void Reconciler::log_summary(const PassResult& result) const {
+  constexpr std::size_t kMaxNamed = 20;
+  std::string changed;
+  std::size_t count = 0;
+  std::int64_t deferred = 0;
+  for (const auto& n : result.nodes) {
+    if (n.result == GuardResult::deferred) {
+      ++deferred;
+    }
+    if (!n.changed || !n.error.empty()) {
+      continue;  // failed nodes are counted in `failed` and logged on their own
+    }
+    if (count < kMaxNamed) {
+      changed += (changed.empty() ? "" : ",") + n.node + "=" + n.label;
+    }
+    ++count;
+  }
+  if (count > kMaxNamed) {
+    changed += fmt::format(",...(+{})", count - kMaxNamed);
+  }
+  std::string released;
+  for (const auto& r : result.released) {
+    released += (released.empty() ? "" : ",") + r;
+  }
+  log::info("operator", result.dry_run ? "reconcile pass (dry run)" : "reconcile pass",
+            {{"policy", result.policy},
+             {"managed", result.managed},
+             {"performance", result.performance},
+             {"changed", changed.empty() ? std::string("none") : changed},
+             {"deferred", deferred},
+             {"released", released.empty() ? std::string("none") : released},
+             {"writes", result.write_requests},
+             {"failed", result.failed_nodes},
+             {"pods_known", result.pods_known},
+             {"duration_ms", std::round(result.seconds * 1e6) / 1e3}});
+}
+
+}  // namespace joulie::operator_mode

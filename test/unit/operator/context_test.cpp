@@ -1,0 +1,104 @@
+#include "joulie/operator/context.hpp"
+
+#include <catch2/catch.hpp>
+
+#include "fixture.hpp"
+
+using joulie::kube::StringInterner;
+using joulie::kube::testing::parse_json;
+using joulie::operator_mode::NodeProjectionConfig;
+using joulie::operator_mode::PodCounts;
+using joulie::operator_mode::PodInfo;
+using joulie::operator_mode::project_node;
+using joulie::operator_mode::project_npp;
+using joulie::operator_mode::project_pod;
+using joulie::operator_mode::testing::node_json;
+using joulie::policy::PodClass;
+
+namespace {
+
+NodeProjectionConfig config() {
+  return {*joulie::policy::parse_selector("joulie.io/managed=true"), "joulie.io/reserved",
+          "joulie.io/power-profile"};
+}
+
+}  // namespace
+
+TEST_CASE("context: node eligibility is decided at decode time") {
+  auto c = config();
+  CHECK(project_node(parse_json(node_json("a")), c)->managed);
+  CHECK_FALSE(project_node(parse_json(node_json("a", "", false)), c)->managed);
+  CHECK_FALSE(
+      project_node(parse_json(node_json("a", "\"joulie.io/reserved\":\"true\"")), c)->managed);
+  CHECK(project_node(parse_json(node_json("a", "\"joulie.io/reserved\":\"false\"")), c)->managed);
+  CHECK_FALSE(project_node(parse_json(node_json("a", "", true, "", true)), c)->managed);
+  auto n = project_node(parse_json(node_json("a", "\"joulie.io/power-profile\":\"eco\"", true,
+                                             "\"joulie.io/draining-since\":\"x\"")),
+                        c);
+  CHECK(n->profile_label == "eco");
+  CHECK(n->draining_since == "x");
+  CHECK(n->uid == "uid-a");
+  // Garbage never crashes: a node without metadata is left out, bad labels mean unselected.
+  CHECK_FALSE(project_node(parse_json("[1]"), c));
+  CHECK_FALSE(project_node(parse_json(R"({"metadata":{"labels":7}})"), c)->managed);
+}
+
+TEST_CASE("context: pods are projected to node, class and counted flag") {
+  StringInterner interner;
+  auto p = project_pod(parse_json(R"({"metadata":{"name":"p"},"spec":{"nodeName":"n1",
+      "nodeSelector":{"joulie.io/power-profile":"performance"}},"status":{"phase":"Running"}})"),
+                       "joulie.io/power-profile", interner);
+  REQUIRE(p);
+  CHECK(p->node.str() == "n1");
+  CHECK(p->pod_class == PodClass::performance_only);
+  CHECK(p->perf_sensitive());
+  auto done = project_pod(parse_json(R"({"metadata":{"name":"p"},"spec":{"nodeName":"n1",
+      "nodeSelector":{"joulie.io/power-profile":"performance"}},"status":{"phase":"Succeeded"}})"),
+                          "joulie.io/power-profile", interner);
+  CHECK_FALSE(done->perf_sensitive());
+  auto general = project_pod(parse_json(R"({"metadata":{"name":"p"},"spec":{}})"),
+                             "joulie.io/power-profile", interner);
+  CHECK(general->node.empty_string());
+  CHECK_FALSE(general->perf_sensitive());
+  CHECK(sizeof(PodInfo) <= 24);
+}
+
+TEST_CASE("context: pod counts are incremental and report a node reaching zero") {
+  StringInterner interner;
+  PodCounts counts;
+  PodInfo perf{interner.intern("n1"), PodClass::performance_only, true};
+  PodInfo unknown{interner.intern("n1"), PodClass::unknown, true};
+  PodInfo pending{{}, PodClass::performance_only, true};
+  PodInfo eco{interner.intern("n1"), PodClass::eco_only, true};
+  CHECK_FALSE(counts.add(perf));
+  CHECK_FALSE(counts.add(unknown));
+  CHECK_FALSE(counts.add(pending));
+  CHECK_FALSE(counts.add(eco));
+  CHECK(counts.on_node("n1") == 2);
+  CHECK(counts.cluster() == 3);
+  CHECK_FALSE(counts.remove(perf));
+  PodInfo finished = unknown;
+  finished.counted = false;
+  CHECK(counts.update(unknown, finished) == std::optional<std::string>("n1"));
+  CHECK(counts.on_node("n1") == 0);
+  CHECK(counts.cluster() == 1);
+  CHECK_FALSE(counts.remove(eco));
+  // Scheduling a pending pod moves it onto the node without changing the cluster count.
+  PodInfo scheduled = pending;
+  scheduled.node = interner.intern("n2");
+  CHECK_FALSE(counts.update(pending, scheduled));
+  CHECK(counts.on_node("n2") == 1);
+  CHECK(counts.cluster() == 1);
+}
+
+TEST_CASE("context: only profiles labelled managed-by=operator are projected") {
+  CHECK_FALSE(project_npp(parse_json(R"({"metadata":{"name":"x"},"spec":{"nodeName":"n"}})")));
+  auto p = project_npp(parse_json(R"({"metadata":{"name":"x","labels":{"joulie.io/managed-by":
+      "operator"}},"spec":{"nodeName":"n","profile":"eco","cpu":{"packagePowerCapWatts":120},
+      "policy":{"name":"static-partition-v1"}}})"));
+  REQUIRE(p);
+  CHECK(p->node_name == "n");
+  CHECK(p->profile == "eco");
+  CHECK(p->cap_watts == 120);
+  CHECK(p->policy_name == "static-partition-v1");
+}

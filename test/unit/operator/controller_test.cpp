@@ -1,0 +1,95 @@
+#include "joulie/operator/controller.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <thread>
+#include <vector>
+
+#include "../kube/fake_api.hpp"
+
+using namespace std::chrono_literals;
+using joulie::kube::testing::wait_until;
+using joulie::operator_mode::Controller;
+using joulie::operator_mode::ControllerOptions;
+using joulie::operator_mode::PassKind;
+
+namespace {
+
+struct Harness {
+  std::mutex mutex;
+  std::vector<PassKind> kinds;
+  std::atomic<bool> open{true};
+  std::unique_ptr<Controller> controller;
+  std::thread thread;
+
+  explicit Harness(ControllerOptions options) {
+    controller = std::make_unique<Controller>(
+        options,
+        [this](PassKind kind) -> std::optional<joulie::SteadyTime> {
+          std::lock_guard lock(mutex);
+          kinds.push_back(kind);
+          return std::nullopt;
+        },
+        [this] { return open.load(); });
+  }
+  void start() {
+    thread = std::thread([this] { controller->run(); });
+  }
+  ~Harness() {
+    controller->stop();
+    if (thread.joinable()) {
+      thread.join();
+    }
+  }
+  std::vector<PassKind> seen() {
+    std::lock_guard lock(mutex);
+    return kinds;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("controller: the first pass re-plans at once; a burst of node events is one re-plan") {
+  Harness h({std::chrono::hours(1), 100ms});
+  h.start();
+  REQUIRE(wait_until([&] { return h.seen().size() == 1; }));
+  CHECK(h.seen()[0] == PassKind::replan);
+  for (int i = 0; i < 20; ++i) {
+    h.controller->request_replan();
+  }
+  REQUIRE(wait_until([&] { return h.seen().size() == 2; }));
+  CHECK(h.seen()[1] == PassKind::replan);
+  // Nothing else is queued: the burst coalesced (bounded look, the debounce is 100 ms).
+  CHECK_FALSE(wait_until([&] { return h.seen().size() > 2; }, 400ms));
+}
+
+TEST_CASE("controller: a drain completion re-guards without re-planning") {
+  Harness h({std::chrono::hours(1), 100ms});
+  h.start();
+  REQUIRE(wait_until([&] { return h.seen().size() == 1; }));
+  h.controller->request_reguard();
+  REQUIRE(wait_until([&] { return h.seen().size() == 2; }));
+  CHECK(h.seen()[1] == PassKind::reguard);
+}
+
+TEST_CASE("controller: the interval tick re-plans") {
+  Harness h({200ms, 100ms});
+  h.start();
+  REQUIRE(wait_until([&] { return h.seen().size() >= 3; }, 5s));
+  for (auto k : h.seen()) {
+    CHECK(k == PassKind::replan);
+  }
+}
+
+TEST_CASE("controller: no pass runs while the gate is closed (standby)") {
+  Harness h({std::chrono::hours(1), 100ms});
+  h.open = false;
+  h.start();
+  h.controller->request_reguard();
+  CHECK_FALSE(wait_until([&] { return !h.seen().empty(); }, 300ms));
+  h.open = true;
+  h.controller->notify();
+  REQUIRE(wait_until([&] { return h.seen().size() == 1; }));
+  CHECK(h.seen()[0] == PassKind::replan);
+}

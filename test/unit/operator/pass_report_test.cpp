@@ -1,0 +1,39 @@
+#include "joulie/operator/pass_report.hpp"
+
+#include <catch2/catch.hpp>
+
+#include "fixture.hpp"
+
+using joulie::operator_mode::format_pass_json;
+using joulie::operator_mode::format_pass_text;
+using joulie::operator_mode::testing::Fixture;
+
+TEST_CASE("pass report: --output json is exactly the documented object") {
+  Fixture f;
+  f.add_node("n1");
+  f.add_node("n2");
+  f.perf_pods["n2"] = 0;
+  auto r = f.pass();
+  CHECK(format_pass_json(r) ==
+        R"({"policy":"static_partition","dryRun":false,"managed":2,"performance":1,"nodes":[)"
+        R"({"node":"n1","state":"ActivePerformance","profile":"performance","label":"performance",)"
+        R"("capWatts":5000,"perfPods":0,"changed":true,"result":"applied"},)"
+        R"({"node":"n2","state":"ActiveEco","profile":"eco","label":"eco","capWatts":120,)"
+        R"("perfPods":0,"changed":true,"result":"applied"}]})");
+  r = f.pass();
+  CHECK(format_pass_json(r).find(R"("changed":false,"result":"unchanged")") != std::string::npos);
+}
+
+TEST_CASE("pass report: unknown pod data is null; fractional caps keep their fraction") {
+  Fixture f;
+  f.add_node("n1");
+  f.pods_known = false;
+  f.options.policy.performance_cap_watts = 250.5;
+  f.restart();
+  auto r = f.pass();
+  auto json = format_pass_json(r);
+  CHECK(json.find(R"("capWatts":250.5,"perfPods":null)") != std::string::npos);
+  auto text = format_pass_text(r);
+  CHECK(text.find("policy=static_partition dryRun=false managed=1 performance=1") == 0);
+  CHECK(text.find("n1") != std::string::npos);
+}

@@ -1,0 +1,350 @@
+#include "joulie/operator/reconciler.hpp"
+
+#include <catch2/catch.hpp>
+
+#include "fixture.hpp"
+
+using namespace std::chrono_literals;
+using joulie::Errc;
+using joulie::Error;
+using joulie::operator_mode::PassKind;
+using joulie::operator_mode::testing::Fixture;
+using joulie::operator_mode::testing::kNodes;
+using joulie::operator_mode::testing::kNpps;
+using joulie::operator_mode::testing::Verb;
+using joulie::policy::GuardResult;
+using joulie::policy::NodeState;
+
+namespace {
+
+std::vector<std::string> write_order(const Fixture& f) {
+  std::vector<std::string> out;
+  for (const auto& w : f.writes) {
+    const char* verb = w.verb == Verb::create   ? "create"
+                       : w.verb == Verb::patch  ? "patch"
+                       : w.verb == Verb::remove ? "delete"
+                                                : "update";
+    out.push_back(std::string(verb) + " " + w.resource);
+  }
+  return out;
+}
+
+double metric(Fixture& f, const std::string& needle) {
+  std::string text = f.registry.expose();
+  auto pos = text.find("\n" + needle + " ");
+  if (pos == std::string::npos) {
+    return -1;
+  }
+  return std::stod(text.substr(pos + needle.size() + 2));
+}
+
+}  // namespace
+
+TEST_CASE("reconciler: first pass labels and profiles the managed nodes only") {
+  Fixture f;
+  for (auto n : {"n1", "n2", "n3", "n4"}) {
+    f.add_node(n);
+  }
+  f.add_node("reserved", "\"joulie.io/reserved\":\"true\"");
+  f.add_node("cordoned", "", true, "", true);
+  f.add_node("other", "", false);
+
+  auto r = f.pass();
+  CHECK(r.managed == 4);
+  CHECK(r.performance == 2);
+  CHECK(f.label("n1") == "performance");
+  CHECK(f.label("n2") == "performance");
+  CHECK(f.label("n3") == "eco");
+  CHECK(f.label("n4") == "eco");
+  auto p1 = f.profile("n1");
+  REQUIRE(p1);
+  CHECK(p1->profile == "performance");
+  CHECK(p1->cap_watts == 5000);
+  CHECK(p1->policy_name == "static-partition-v1");
+  CHECK(p1->node_name == "n1");
+  CHECK(f.profile("n3")->cap_watts == 120);
+  for (auto n : {"reserved", "cordoned", "other"}) {
+    CHECK_FALSE(f.label(n));
+    CHECK_FALSE(f.profile(n));
+  }
+  CHECK(f.api.count_objects(kNpps) == 4);
+  CHECK(r.nodes[0].result == GuardResult::applied);
+  CHECK(r.nodes[0].changed);
+  CHECK(r.failed_nodes == 0);
+}
+
+TEST_CASE("reconciler: a pass in which nothing changed makes zero write requests") {
+  Fixture f;
+  for (auto n : {"n1", "n2", "n3"}) {
+    f.add_node(n);
+  }
+  f.perf_pods["n3"] = 0;
+  f.pass();
+  f.writes.clear();
+  f.clock.advance(1min);
+  auto r = f.pass();
+  CHECK(f.writes.empty());
+  CHECK(r.write_requests == 0);
+  for (const auto& n : r.nodes) {
+    CHECK_FALSE(n.changed);
+    CHECK(n.result == GuardResult::unchanged);
+  }
+}
+
+TEST_CASE("reconciler: writes are trusted until the cache catches up (no duplicate writes)") {
+  Fixture f;
+  f.add_node("n1");
+  f.add_node("n2");
+  auto stale = f.snapshot();  // taken before any write, like a cache the echo has not reached
+  f.reconciler->run_pass(stale, PassKind::replan);
+  f.writes.clear();
+  f.reconciler->run_pass(stale, PassKind::reguard);
+  CHECK(f.writes.empty());
+  f.pass();  // the cache has caught up: still nothing to write
+  CHECK(f.writes.empty());
+}
+
+TEST_CASE("reconciler: upgrade writes the profile first, downgrade the label first") {
+  Fixture f;
+  f.add_node("n1");
+  f.options.policy.static_hp_frac = 1.0;
+  f.restart();
+  f.pass();
+  REQUIRE(f.label("n1") == "performance");
+
+  f.options.policy.static_hp_frac = 0.0;
+  f.restart();
+  f.writes.clear();
+  f.pass();
+  CHECK(write_order(f) == std::vector<std::string>{"patch nodes", "patch nodepowerprofiles"});
+  CHECK(f.label("n1") == "eco");
+  CHECK(f.profile("n1")->profile == "eco");
+
+  f.options.policy.static_hp_frac = 1.0;
+  f.restart();
+  f.writes.clear();
+  f.pass();
+  CHECK(write_order(f) == std::vector<std::string>{"patch nodepowerprofiles", "patch nodes"});
+  CHECK(f.label("n1") == "performance");
+  CHECK(f.profile("n1")->cap_watts == 5000);
+}
+
+TEST_CASE("reconciler: a busy node drains; the last pod leaving completes the downgrade") {
+  Fixture f;
+  f.add_node("n1");
+  f.options.policy.static_hp_frac = 1.0;
+  f.restart();
+  f.pass();
+  f.options.policy.static_hp_frac = 0.0;
+  f.restart();
+  f.perf_pods["n1"] = 2;
+
+  auto r = f.pass();
+  CHECK(r.nodes[0].state == NodeState::draining_performance);
+  CHECK(r.nodes[0].result == GuardResult::deferred);
+  CHECK(f.label("n1") == "draining-performance");
+  auto since = f.annotation("n1");
+  REQUIRE(since);
+  CHECK(f.profile("n1")->profile == "performance");  // cap stays up while draining
+  CHECK(f.profile("n1")->cap_watts == 5000);
+  REQUIRE(f.events.size() == 1);
+  CHECK(f.events[0].reason == "DowngradeDeferred");
+
+  // Repeated deferrals: no writes, no more events, but the metric counts them.
+  f.writes.clear();
+  for (int i = 0; i < 3; ++i) {
+    f.clock.advance(1min);
+    f.pass(PassKind::reguard);
+  }
+  CHECK(f.writes.empty());
+  CHECK(f.events.size() == 1);
+  CHECK(f.annotation("n1") == since);
+  CHECK(metric(f,
+               "joulie_operator_state_transitions_total{node=\"n1\",from_state="
+               "\"DrainingPerformance\",to_state=\"ActiveEco\",result=\"deferred\"}") == 3);
+
+  f.perf_pods["n1"] = 0;
+  r = f.pass(PassKind::reguard);
+  CHECK(r.nodes[0].state == NodeState::active_eco);
+  CHECK(f.label("n1") == "eco");
+  CHECK_FALSE(f.annotation("n1"));
+  CHECK(f.profile("n1")->profile == "eco");
+  CHECK(f.events.back().reason == "PowerProfileChanged");
+}
+
+TEST_CASE("reconciler: draining-since survives a restart and the drain is forced at the timeout") {
+  Fixture f;
+  f.add_node("n1", "\"joulie.io/power-profile\":\"performance\"");
+  f.options.policy.static_hp_frac = 0.0;
+  f.options.drain_timeout = 10min;
+  f.restart();
+  f.perf_pods["n1"] = 1;
+  f.pass();
+  auto since = f.annotation("n1");
+  REQUIRE(since);
+
+  f.clock.advance(6min);
+  f.restart();  // a new operator process: only the annotation remembers the start
+  f.writes.clear();
+  auto r = f.pass();
+  CHECK(f.writes.empty());
+  CHECK(f.annotation("n1") == since);
+  CHECK(r.nodes[0].state == NodeState::draining_performance);
+
+  f.clock.advance(4min);
+  r = f.pass();
+  CHECK(r.nodes[0].state == NodeState::active_eco);
+  CHECK(r.nodes[0].result == GuardResult::forced);
+  CHECK(f.label("n1") == "eco");
+  CHECK_FALSE(f.annotation("n1"));
+  CHECK(f.events.back().reason == "DrainForced");
+}
+
+TEST_CASE("reconciler: a drain is cancelled when the policy wants performance again") {
+  Fixture f;
+  f.add_node("n1", "\"joulie.io/power-profile\":\"performance\"");
+  f.options.policy.static_hp_frac = 0.0;
+  f.restart();
+  f.perf_pods["n1"] = 1;
+  f.pass();
+  REQUIRE(f.label("n1") == "draining-performance");
+
+  f.options.policy.static_hp_frac = 1.0;
+  f.restart();
+  auto r = f.pass();
+  CHECK(r.nodes[0].state == NodeState::active_performance);
+  CHECK(f.label("n1") == "performance");
+  CHECK_FALSE(f.annotation("n1"));
+}
+
+TEST_CASE("reconciler: nothing is downgraded while pod data is unknown") {
+  Fixture f;
+  f.add_node("n1", "\"joulie.io/power-profile\":\"performance\"");
+  f.options.policy.static_hp_frac = 0.0;
+  f.restart();
+  f.pods_known = false;
+  auto r = f.pass();
+  CHECK(r.nodes[0].state == NodeState::active_performance);
+  CHECK_FALSE(r.nodes[0].perf_pods);
+  CHECK(f.label("n1") == "performance");
+  CHECK(f.profile("n1")->profile == "performance");
+}
+
+TEST_CASE("reconciler: one node's failure does not stop the others and is retried") {
+  Fixture f;
+  for (auto n : {"n1", "n2", "n3", "n4"}) {
+    f.add_node(n);
+  }
+  // n1 is first: its profile is created, then its label patch (the first patch) fails.
+  f.api.fail_next(Verb::patch, Error(Errc::server_error, "boom", 500, "InternalError"));
+  auto r = f.pass();
+  CHECK(r.failed_nodes == 1);
+  CHECK_FALSE(r.nodes[0].error.empty());
+  CHECK_FALSE(f.label("n1"));
+  CHECK(f.label("n2") == "performance");
+  CHECK(f.label("n3") == "eco");
+  CHECK(f.label("n4") == "eco");
+  CHECK(metric(f, "joulie_operator_reconcile_errors_total") == 1);
+  REQUIRE(f.reconciler->next_retry());
+
+  // Within the backoff the node is left alone; after it, it is written.
+  f.writes.clear();
+  f.pass(PassKind::reguard);
+  CHECK(f.writes.empty());
+  f.clock.advance(2s);
+  r = f.pass(PassKind::reguard);
+  CHECK(r.failed_nodes == 0);
+  CHECK(f.label("n1") == "performance");
+  CHECK_FALSE(f.reconciler->next_retry());
+}
+
+TEST_CASE("reconciler: a conflict on a node patch is re-read and retried in the pass") {
+  Fixture f;
+  f.add_node("n1");
+  f.api.fail_next(Verb::patch, Error(Errc::conflict, "modified", 409, "Conflict"));
+  auto r = f.pass();
+  CHECK(r.failed_nodes == 0);
+  CHECK(f.label("n1") == "performance");
+  CHECK(f.api.calls(Verb::get) >= 1);
+}
+
+TEST_CASE("reconciler: nodes leaving management are released; foreign profiles untouched") {
+  Fixture f;
+  for (auto n : {"n1", "n2", "n3", "n4"}) {
+    f.add_node(n);
+  }
+  f.api.put(kNpps, R"({"apiVersion":"joulie.io/v1alpha1","kind":"NodePowerProfile",
+    "metadata":{"name":"handmade"},"spec":{"nodeName":"n4","profile":"eco"}})");
+  f.options.policy.static_hp_frac = 0.0;
+  f.restart();
+  f.perf_pods["n3"] = 1;
+  f.pass();
+  REQUIRE(f.label("n3") == "draining-performance");
+  REQUIRE(f.annotation("n3"));
+
+  // n1 deselected, n2 cordoned, n3 reserved while draining, n4 deleted.
+  f.add_node("n1", "\"joulie.io/power-profile\":\"eco\"", false);
+  f.api.put(kNodes, joulie::operator_mode::testing::node_json(
+                        "n2", "\"joulie.io/power-profile\":\"eco\"", true, "", true));
+  f.api.put(kNodes,
+            joulie::operator_mode::testing::node_json(
+                "n3",
+                "\"joulie.io/reserved\":\"true\",\"joulie.io/power-profile\":"
+                "\"draining-performance\"",
+                true, fmt::format("\"joulie.io/draining-since\":\"{}\"", *f.annotation("n3"))));
+  f.api.erase(kNodes, "n4");
+  auto r = f.pass();
+  CHECK(r.managed == 0);
+  for (auto n : {"n1", "n2", "n3"}) {
+    CHECK_FALSE(f.label(n));
+    CHECK_FALSE(f.annotation(n));
+    CHECK_FALSE(f.profile(n));
+  }
+  CHECK_FALSE(f.profile("n4"));
+  CHECK(f.api.object(kNpps, "handmade"));  // not ours: never touched
+  CHECK(f.registry.expose().find("node=\"n1\"") == std::string::npos);
+
+  f.writes.clear();
+  f.pass();
+  CHECK(f.writes.empty());
+}
+
+TEST_CASE("reconciler: a profile with the canonical name that is not ours is never modified") {
+  Fixture f;
+  f.add_node("n1");
+  f.api.put(kNpps, R"({"apiVersion":"joulie.io/v1alpha1","kind":"NodePowerProfile",
+    "metadata":{"name":"node-n1"},"spec":{"nodeName":"n1","profile":"eco"}})");
+  auto r = f.pass();
+  CHECK(r.failed_nodes == 1);
+  auto o = f.api.object(kNpps, "node-n1");
+  CHECK(std::string((*o)["spec"]["profile"].GetString()) == "eco");
+  CHECK_FALSE(f.label("n1"));  // the profile could not be made performance: no label either
+}
+
+TEST_CASE("reconciler: dry run computes the result and writes nothing") {
+  Fixture f;
+  f.add_node("n1");
+  f.add_node("n2");
+  f.options.dry_run = true;
+  f.restart();
+  auto r = f.pass();
+  CHECK(f.writes.empty());
+  CHECK(r.dry_run);
+  CHECK(r.write_requests == 4);
+  CHECK(r.nodes[0].changed);
+  CHECK(r.nodes[1].label == "eco");
+  CHECK(f.events.empty());
+}
+
+TEST_CASE("reconciler: per-node metrics follow the nodes") {
+  Fixture f;
+  f.add_node("n1");
+  f.add_node("n2");
+  f.pass();
+  CHECK(metric(f, "joulie_operator_node_state{node=\"n1\",state=\"ActivePerformance\"}") == 1);
+  CHECK(metric(f, "joulie_operator_node_state{node=\"n2\",state=\"ActiveEco\"}") == 1);
+  CHECK(metric(f, "joulie_operator_node_state{node=\"n2\",state=\"ActivePerformance\"}") == 0);
+  CHECK(metric(f, "joulie_operator_node_profile_label{node=\"n2\",profile=\"eco\"}") == 1);
+  CHECK(metric(f, "joulie_operator_planned_nodes{profile=\"performance\"}") == 1);
+  CHECK(metric(f, "joulie_operator_reconcile_duration_seconds_count") == 1);
+}
