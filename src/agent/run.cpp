@@ -22,6 +22,8 @@
 #include "joulie/agent/failsafe.hpp"
 #include "joulie/common/http_endpoint.hpp"
 #include "joulie/common/log.hpp"
+#include "joulie/common/signal_watcher.hpp"
+#include "joulie/common/strings.hpp"
 #include "joulie/common/metrics.hpp"
 #include "joulie/config/cli.hpp"
 #include "joulie/kube/client.hpp"
@@ -41,57 +43,6 @@ constexpr auto kShutdownFlushTimeout = std::chrono::seconds(2);
 // Pool mode drives thousands of simulated nodes over HTTP: a few requests in flight hide the
 // simulator's latency (measured: see docs/benchmarks.md). Daemonset mode has one node.
 constexpr std::size_t kPoolWorkers = 8;
-
-std::string join(const std::vector<std::string>& parts, char sep) {
-  std::string out;
-  for (const auto& p : parts) {
-    if (!out.empty()) {
-      out += sep;
-    }
-    out += p;
-  }
-  return out;
-}
-
-// SIGTERM/SIGINT are blocked in every thread and collected by one watcher thread, so that no
-// library thread is interrupted and shutdown (restoring the host) happens in ordinary code.
-class SignalWatcher {
- public:
-  SignalWatcher() {
-    sigemptyset(&set_);
-    sigaddset(&set_, SIGTERM);
-    sigaddset(&set_, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &set_, nullptr);
-  }
-  ~SignalWatcher() {
-    done_ = true;
-    if (thread_.joinable()) {
-      thread_.join();
-    }
-    pthread_sigmask(SIG_UNBLOCK, &set_, nullptr);
-  }
-  SignalWatcher(const SignalWatcher&) = delete;
-  SignalWatcher& operator=(const SignalWatcher&) = delete;
-
-  void start(std::function<void(int)> on_signal) {
-    on_signal_ = std::move(on_signal);
-    thread_ = std::thread([this] {
-      timespec timeout{0, 100 * 1000 * 1000};
-      while (!done_) {
-        int sig = sigtimedwait(&set_, nullptr, &timeout);
-        if (sig > 0) {
-          on_signal_(sig);
-        }
-      }
-    });
-  }
-
- private:
-  sigset_t set_;
-  std::atomic<bool> done_{false};
-  std::function<void(int)> on_signal_;
-  std::thread thread_;
-};
 
 // The kernel maps up to 64 KiB of the executable around every code page fault ("fault-around").
 // The agent touches little of its (static, OpenSSL-carrying) code in steady state, yet that

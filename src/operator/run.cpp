@@ -15,6 +15,8 @@
 
 #include "joulie/common/http_endpoint.hpp"
 #include "joulie/common/log.hpp"
+#include "joulie/common/signal_watcher.hpp"
+#include "joulie/common/strings.hpp"
 #include "joulie/common/metrics.hpp"
 #include "joulie/config/cli.hpp"
 #include "joulie/kube/client.hpp"
@@ -63,61 +65,6 @@ policy::PolicyConfig policy_config(const config::OperatorConfig& c) {
   p.eco_cap_watts = c.eco_cap_watts;
   return p;
 }
-
-std::string join(const std::vector<std::string>& parts, char sep) {
-  std::string out;
-  for (const auto& p : parts) {
-    if (!out.empty()) {
-      out += sep;
-    }
-    out += p;
-  }
-  return out;
-}
-
-// SIGTERM/SIGINT are blocked in every thread and collected by one watcher thread, so that no
-// library thread is interrupted and shutdown happens in ordinary code.
-class SignalWatcher {
- public:
-  SignalWatcher() {
-    sigemptyset(&set_);
-    sigaddset(&set_, SIGTERM);
-    sigaddset(&set_, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &set_, nullptr);
-  }
-  ~SignalWatcher() {
-    done_ = true;
-    if (thread_.joinable()) {
-      thread_.join();
-    }
-    pthread_sigmask(SIG_UNBLOCK, &set_, nullptr);
-  }
-  SignalWatcher(const SignalWatcher&) = delete;
-  SignalWatcher& operator=(const SignalWatcher&) = delete;
-
-  // `on_signal` runs on the watcher thread.
-  void start(std::function<void(int)> on_signal) {
-    on_signal_ = std::move(on_signal);
-    thread_ = std::thread([this] {
-      timespec timeout{0, 100 * 1000 * 1000};
-      while (!done_) {
-        int sig = sigtimedwait(&set_, nullptr, &timeout);
-        if (sig > 0) {
-          received_ = sig;
-          on_signal_(sig);
-        }
-      }
-    });
-  }
-  bool received() const { return received_.load() != 0; }
-
- private:
-  sigset_t set_;
-  std::atomic<bool> done_{false};
-  std::atomic<int> received_{0};
-  std::function<void(int)> on_signal_;
-  std::thread thread_;
-};
 
 }  // namespace
 

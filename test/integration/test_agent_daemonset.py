@@ -26,8 +26,10 @@ def test_eco_cap_is_written_to_every_package_and_reported(apiserver, procs, joul
     agent = start_agent(procs, joulie_bin, apiserver, tmp_path, tree=tree)
     port = metrics_port(agent)
 
-    wait_for(lambda: limits(tree) == [180_000_000, 180_000_000], what="both package caps")
-    assert limit_uw(tree, 0, mmio=True) == 180_000_000
+    # The agent writes the package zones, then the mmio zone: wait for the whole apply.
+    wait_for(lambda: limits(tree) == [180_000_000, 180_000_000]
+             and limit_uw(tree, 0, mmio=True) == 180_000_000,
+             what="both package caps and the mmio zone")
     assert tree.path(SUBZONE_LIMIT).read_bytes() == sub_before  # sub-zones never written
 
     status = wait_for(lambda: (lambda s: s if s.get("result") == "applied" else None)(
