@@ -57,7 +57,7 @@ def sim_rate(port, nodes, parallel=8):
                   % (port, i) for i in range(nodes))
     t0 = time.monotonic()
     subprocess.run(["curl", "-s", "-Z", "--parallel-max", str(parallel), "-K", "-"], input=cfg,
-                   text=True, check=True)
+                   text=True, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return nodes / (time.monotonic() - t0)
 
 
@@ -158,13 +158,14 @@ def pool_once(a, t, workdir, kind):
             agent = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=fe)
         port = benchlib.log_port(err, agent, timeout=120)
         count0 = sim_count(sim_port) if kind == "stub" else None
-        durations, last = [], 0
+        durations, last, cpu_marks = [], 0, []
         deadline = time.monotonic() + a.pool_seconds
         while time.monotonic() < deadline:
             text = benchlib.scrape(port)
             n = benchlib.metric(text, "joulie_agent_pass_duration_seconds_count") or 0
             if n > last:
                 durations.append(benchlib.metric(text, "joulie_agent_last_pass_duration_seconds"))
+                cpu_marks.append((n, cpu_seconds(agent.pid)))
                 last = n
             t.load.sample()
             time.sleep(0.2)  # sampling period of the benchmark, not synchronisation
@@ -185,8 +186,12 @@ def pool_once(a, t, workdir, kind):
         rss, hwm = rss_bytes(agent.pid), hwm_bytes(agent.pid)
         t.check("pool %s: RSS" % kind, rss, benchlib.mib(rss), "<= 64 MiB", rss <= 64 * MIB,
                 "peak (VmHWM) %s" % benchlib.mib(hwm))
-        cpu = cpu_seconds(agent.pid)
-        t.info("pool %s: agent CPU" % kind, "%.1f s" % cpu, "total since start (%d passes)" % last)
+        (n0, c0), (n1, c1) = cpu_marks[0], cpu_marks[-1]
+        per = (c1 - c0) / max(1, n1 - n0)
+        t.info("pool %s: agent CPU per pass" % kind, "%.2f s" % per,
+               "%.0f us per node; between the first and the last pass seen (%d passes); the "
+               "machine has 2 cores shared with the simulator and the API server" % (
+                   per * 1e6 / a.nodes, n1 - n0))
     finally:
         stop(agent)
         stop(sim)
