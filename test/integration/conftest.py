@@ -11,6 +11,9 @@
   and the build directory (JOULIE_BUILD_DIR).
 * ``procs`` (function): start subprocesses with captured output; always stopped at teardown, and
   their output tails are printed when the test fails.
+* ``kube_probe`` / ``informer_probe`` (session): the test drivers of the Kubernetes transport
+  (a :class:`kube_probe_support.KubeProbe`) and of the informer / leader election (a path); skip
+  when they are not built.
 """
 
 import os
@@ -19,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from harness import REPO, ApiServer, Certs, ExternalCluster, Procs
+from kube_probe_support import KubeProbe, built_probe
 
 E2E_ENV = "JOULIE_E2E_KUBECONFIG"
 
@@ -96,6 +100,16 @@ def joulie_bin(build_dir):
     if not path.exists():
         pytest.skip("joulie binary not found at %s (build it, or run through meson test)" % path)
     return path
+
+
+@pytest.fixture(scope="session")
+def kube_probe(build_dir):
+    return KubeProbe(built_probe(build_dir, "kube_probe"))
+
+
+@pytest.fixture(scope="session")
+def informer_probe(build_dir):
+    return built_probe(build_dir, "informer_probe")
 
 
 @pytest.fixture

@@ -6,7 +6,8 @@ What it gives tests (through the fixtures in conftest.py):
   ``kapi.joulie.test``) and per-user client certificates (CN = user), made with the ``openssl``
   CLI once per session.
 * :class:`ApiServer` -- the test Kubernetes API server (``test/support/kapi``) as a subprocess:
-  HTTPS by default, users ``admin``/``operator``/``agent``/``viewer``/``nobody`` with random tokens,
+  HTTPS by default, users ``admin``/``operator``/``agent``/``agent-pool``/``viewer``/``nobody``
+  (operator and agent rules rendered from manifests/, see DEFAULT_USERS) with random tokens,
   a kubeconfig writer, ``kubectl`` runner, raw API calls, watches, and the test controls (request
   counters, fault injection, cutting watches, compaction, stop/start listening, token rotation).
 * :class:`ExternalCluster` -- the same read/write methods against a real API server named by
@@ -17,6 +18,8 @@ What it gives tests (through the fixtures in conftest.py):
 No method sleeps blindly: every wait is a bounded poll of a condition (:func:`wait_for`).
 """
 
+import collections.abc
+import functools
 import http.client
 import json
 import os
@@ -42,17 +45,54 @@ CRDS_DIR = REPO / "crds"
 PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
 SERVER_HOSTNAME = "kapi.joulie.test"
 
-#: Users every ApiServer knows (tokens are random per server). ``agent`` matches SPEC.md's agent.
-DEFAULT_USERS = {
+#: Users with hand-written rules (tokens are random per server).
+STATIC_USERS = {
     "admin": [{"verbs": ["*"], "resources": ["*"]}],
-    "operator": [{"verbs": ["*"], "resources": ["*"]}],
-    "agent": [{"verbs": ["get", "list", "watch"], "resources": ["nodepowerprofiles",
-                                                               "telemetryprofiles", "nodes"]},
-              {"verbs": ["update", "patch"], "resources": ["nodepowerprofiles/status",
-                                                          "telemetryprofiles/status"]}],
     "viewer": [{"verbs": ["get", "list", "watch"], "resources": ["*"]}],
     "nobody": [],
 }
+
+#: Namespace of the manifests (and so of the operator's leader-election Lease).
+MANIFESTS_NAMESPACE = "joulie-system"
+
+#: Users whose rules are exactly what the manifests grant a ServiceAccount:
+#: user -> (kustomize directory, ServiceAccount namespace, ServiceAccount name).
+MANIFEST_USERS = {
+    "operator": ("manifests/overlays/daemonset", MANIFESTS_NAMESPACE, "joulie-operator"),
+    "agent": ("manifests/overlays/daemonset", MANIFESTS_NAMESPACE, "joulie-agent"),
+    "agent-pool": ("manifests/overlays/pool", MANIFESTS_NAMESPACE, "joulie-agent"),
+}
+
+
+@functools.lru_cache(maxsize=None)
+def _default_users():
+    from rbac_support import service_account_rules     # renders with kubectl kustomize
+    users = {"admin": STATIC_USERS["admin"]}
+    for user, (directory, namespace, name) in MANIFEST_USERS.items():
+        users[user] = service_account_rules(directory, namespace, name)
+    users.update((k, v) for k, v in STATIC_USERS.items() if k != "admin")
+    return users
+
+
+class _DefaultUsers(collections.abc.Mapping):
+    """The users every ApiServer knows: ``admin`` (everything), ``operator``/``agent`` (the
+    manifests' RBAC for joulie-system/joulie-operator and joulie-system/joulie-agent in the
+    daemonset overlay), ``agent-pool`` (joulie-system/joulie-agent in the pool overlay),
+    ``viewer`` (read everything) and ``nobody``. The manifests are rendered on first use, once per
+    session (rbac_support.py); the rules are enforced by the test API server, so a rule missing
+    from the manifests fails the scenario that needs it."""
+
+    def __getitem__(self, key):
+        return _default_users()[key]
+
+    def __iter__(self):
+        return iter(_default_users())
+
+    def __len__(self):
+        return len(_default_users())
+
+
+DEFAULT_USERS = _DefaultUsers()
 
 MERGE_PATCH = "application/merge-patch+json"
 
@@ -216,11 +256,59 @@ class KubeClient:
     ``_target(user)`` -> (base url, ssl context or None, headers) and ``kubeconfig(user)``."""
 
     kubectl_timeout = 60
+    #: True on a real cluster (:class:`ExternalCluster`), where the test-server controls skip.
+    external = False
+    #: Labels every object a test creates should carry (the external tier deletes by them).
+    test_labels = {}
 
     def __init__(self, workdir):
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.kube_cache = self.workdir / "kubectl-cache"
+        self._delete_later = []
+
+    # -- naming and clean-up (what makes a scenario safe to run on a shared, real cluster)
+    def unique_name(self, name):
+        """``name`` for this run: unchanged on a fresh test server, suffixed with the run id on
+        an external cluster (where another run's or a real object may hold the plain name)."""
+        return name
+
+    def selector(self, extra=""):
+        """A label selector for this run's objects, ANDed with ``extra`` (may be empty)."""
+        terms = ["%s=%s" % kv for kv in self.test_labels.items()]
+        return ",".join(terms + ([extra] if extra else []))
+
+    def delete_later(self, path):
+        """Delete ``path`` at :meth:`cleanup` (objects that cannot carry ``test_labels``, such as
+        a Lease a probe creates)."""
+        self._delete_later.append(path)
+
+    def cleanup(self):
+        """Best-effort deletion of what :meth:`delete_later` recorded."""
+        for path in self._delete_later:
+            try:
+                self.request("DELETE", path, timeout=10)
+            except OSError:
+                pass
+        self._delete_later = []
+
+    # -- kubeconfig pieces, for tests that write kubeconfig variants with the same credentials
+    def cluster_entry(self):
+        """The kubeconfig ``cluster`` entry (server, CA...) that :meth:`kubeconfig` uses."""
+        entry = {"server": self.url}
+        if getattr(self, "ca_file", None):
+            entry["certificate-authority"] = self.ca_file
+        return entry
+
+    def user_entry(self, user="admin"):
+        """The kubeconfig ``user`` entry (credentials) of ``user``: here its bearer token."""
+        token = self.bearer_token(user)
+        return {"token": token} if token else {}
+
+    def bearer_token(self, user="admin"):
+        """The bearer token requests for ``user`` carry, or None (certificates, no auth)."""
+        auth = self._target(user)[2].get("Authorization", "")
+        return auth[len("Bearer "):] if auth.startswith("Bearer ") else None
 
     # -- raw API
     def _connection(self, user, timeout):
@@ -294,6 +382,12 @@ class KubeClient:
     def wait_for(self, predicate, timeout=10.0, interval=0.05, what=None):
         """See :func:`wait_for`."""
         return wait_for(predicate, timeout, interval, what)
+
+    def ensure_namespace(self, name):
+        """Create Namespace ``name`` unless it exists (as admin)."""
+        r = self.request("POST", "/api/v1/namespaces",
+                         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+        assert r.code in (201, 409), "creating namespace %s: %s" % (name, r)
 
     def apply_crds(self, directory=None):
         """Apply every ``crds/*.yaml`` of the repository (kubectl when installed, else the API with
@@ -524,6 +618,16 @@ class ApiServer(KubeClient):
     def count(self, verb, resource):
         return self.counters()["requests"].get(verb, {}).get(resource, 0)
 
+    def forbidden(self, user=None):
+        """Requests refused with 403 since the last reset: {verb: {resource: n}} for ``user``, or
+        {user: {verb: {resource: n}}} for everyone when ``user`` is None."""
+        by_user = self.counters()["forbidden"]
+        return by_user if user is None else by_user.get(user, {})
+
+    def forbidden_messages(self):
+        """The Status messages of the latest 403 answers (oldest first)."""
+        return self.counters()["forbiddenMessages"]
+
     def reset_counters(self):
         self.control("POST", "counters/reset")
 
@@ -572,7 +676,9 @@ class ApiServer(KubeClient):
         self.tokens[user] = token
 
     def add_user(self, name, token, rules):
-        """Add (or replace) a user with ``rules`` (list of {"verbs": [...], "resources": [...]})."""
+        """Add (or replace) a user with ``rules``: RBAC PolicyRules ({"apiGroups", "resources",
+        "verbs", optional "resourceNames"/"namespace"}) or the short form ({"verbs",
+        "resources"}); see test/support/kapi/auth.py."""
         self.control("POST", "users", {"name": name, "token": token, "rules": rules})
         self.users[name] = rules
         self.tokens[name] = token
@@ -588,6 +694,8 @@ class ExternalCluster(KubeClient):
 
     Everything a test creates should carry ``self.test_labels`` so :meth:`cleanup` can delete it.
     Test-server controls (counters, fault injection...) skip the calling test."""
+
+    external = True
 
     def __init__(self, kubeconfig_path, workdir):
         super().__init__(workdir)
@@ -621,6 +729,7 @@ class ExternalCluster(KubeClient):
         self._token = user.get("token")
         if not self._token and user.get("tokenFile"):
             self._token = Path(user["tokenFile"]).read_text().strip()
+        self._cluster_entry, self._user_entry = cluster, user
 
     def _target(self, user):
         return self.url, self._ctx, ({"Authorization": "Bearer " + self._token} if self._token else {})
@@ -628,13 +737,25 @@ class ExternalCluster(KubeClient):
     def kubeconfig(self, user="admin", **_):
         return self.path
 
+    def unique_name(self, name):
+        return "%s-%s" % (name, self.run_id)
+
+    def cluster_entry(self):
+        return dict(self._cluster_entry)
+
+    def user_entry(self, user="admin"):
+        """The kubeconfig's own credentials (whatever ``user`` asks for: there is only one)."""
+        return dict(self._user_entry)
+
     def _wait_crds_established(self, files):
         for f in files:
             self.kubectl("wait", "--for=condition=Established", "--timeout=60s", "-f", f)
 
     def cleanup(self, kinds=("nodepowerprofiles", "telemetryprofiles", "pods", "nodes")):
-        """Delete everything labelled with this run's label (best effort)."""
-        selector = ",".join("%s=%s" % kv for kv in self.test_labels.items())
+        """Delete everything labelled with this run's label and what :meth:`delete_later`
+        recorded (best effort)."""
+        super().cleanup()
+        selector = self.selector()
         for kind in kinds:
             self.kubectl("delete", kind, "-A" if kind == "pods" else "--ignore-not-found", "-l",
                          selector, "--wait=false", check=False)
@@ -642,9 +763,9 @@ class ExternalCluster(KubeClient):
     def _needs_test_server(self, *_, **__):
         pytest.skip("needs the test API server's controls (not available on an external cluster)")
 
-    counters = count = reset_counters = writes_since_reset = fail_next = add_latency = \
-        clear_faults = cut_watches = compact = stop_listening = start_listening = set_token = \
-        add_user = seed = state = open_watches = _needs_test_server
+    counters = count = forbidden = forbidden_messages = reset_counters = writes_since_reset = \
+        fail_next = add_latency = clear_faults = cut_watches = compact = stop_listening = \
+        start_listening = set_token = add_user = seed = state = open_watches = _needs_test_server
 
 
 # --------------------------------------------------------------------------------- processes

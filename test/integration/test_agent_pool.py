@@ -24,7 +24,7 @@ def test_three_shards_partition_thirty_nodes_and_follow_node_changes(apiserver, 
     agents = []
     for shard in range(SHARDS):
         agents.append(start_agent(procs, joulie_bin, apiserver, tmp_path, node=None,
-                                  interval="1s", name="pool-%d" % shard,
+                                  interval="1s", name="pool-%d" % shard, user="agent-pool",
                                   args=["--mode", "pool", "--pool-shards", SHARDS,
                                         "--pool-shard-id", shard]))
     ports = [metrics_port(a) for a in agents]

@@ -314,10 +314,10 @@ def test_authentication_and_authorization(srv):
 
 
 def test_token_rotation(srv):
-    old = srv.tokens["agent"]
-    assert srv.api("GET", NODES, user="agent")[0] == 200
-    srv.set_token("agent", "rotated-token")
-    assert srv.api("GET", NODES, user="agent")[0] == 200
+    old = srv.tokens["viewer"]
+    assert srv.api("GET", NODES, user="viewer")[0] == 200
+    srv.set_token("viewer", "rotated-token")
+    assert srv.api("GET", NODES, user="viewer")[0] == 200
     assert srv.api("GET", NODES, user="token:" + old)[0] == 401
 
 

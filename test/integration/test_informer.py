@@ -1,8 +1,10 @@
-"""The node informer (test/support/informer_probe) against the test API server under faults.
+"""The node informer (test/support/informer_probe): its cache must end equal to a fresh list.
 
-While nodes are created, relabelled and deleted in the background, the watch is cut, history is
-compacted (410), list requests fail with 500 and 429 + Retry-After, and the server stops and
-starts listening. Afterwards the informer's cache must equal a fresh list.
+On both tiers (``kube``): a paginated initial sync, and nodes created, relabelled and deleted in
+the background (on a real cluster the informer selects the run's label, so only the test's nodes
+count). On the test server only (``apiserver``), the same churn under faults: the watch is cut,
+history is compacted (410), list requests fail with 500 and 429 + Retry-After, and the server
+stops and starts listening.
 """
 
 import json
@@ -10,24 +12,16 @@ import random
 import signal
 import threading
 import time
-
-import pytest
+from urllib.parse import urlencode
 
 from harness import wait_for
 
 NODES = "/api/v1/nodes"
 
 
-def node(name, labels):
-    return {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name, "labels": labels}}
-
-
-@pytest.fixture
-def probe_bin(build_dir):
-    path = build_dir / "test" / "support" / "informer_probe"
-    if not path.exists():
-        pytest.skip("informer_probe not built at %s" % path)
-    return path
+def node(kube, name, labels):
+    return {"apiVersion": "v1", "kind": "Node",
+            "metadata": {"name": name, "labels": dict(kube.test_labels, **labels)}}
 
 
 class Probe:
@@ -48,16 +42,18 @@ class Probe:
         return status, {d["key"]: d["labels"] for d in map(json.loads, lines[1:])}
 
 
-def start_probe(procs, probe_bin, apiserver, tmp_path, *extra):
+def start_probe(procs, informer_probe, kube, tmp_path, *extra):
     dump = tmp_path / "cache.jsonl"
-    proc = procs.start("informer", [probe_bin, "informer", "--kubeconfig",
-                                    apiserver.kubeconfig("admin"), "--dump", dump, *extra])
+    selector = ["--label-selector", kube.selector()] if kube.selector() else []
+    proc = procs.start("informer", [informer_probe, "informer", "--kubeconfig",
+                                    kube.kubeconfig("admin"), "--dump", dump, *selector, *extra])
     proc.wait_for_log(r"^READY$", 10, stream="stdout")  # SIGUSR1 before its handler would kill it
     return Probe(proc, dump)
 
 
-def fresh_list(apiserver):
-    items = apiserver.get(NODES)["items"]
+def fresh_list(kube):
+    query = "?" + urlencode({"labelSelector": kube.selector()}) if kube.selector() else ""
+    items = kube.get(NODES + query)["items"]
     return {n["metadata"]["name"]: n["metadata"].get("labels") or {} for n in items}
 
 
@@ -65,9 +61,9 @@ class Churn(threading.Thread):
     """Creates, relabels and deletes nodes until stopped; errors (injected faults, a server that
     is not listening) are ignored: the final fresh list is the truth."""
 
-    def __init__(self, apiserver):
+    def __init__(self, kube):
         super().__init__(daemon=True)
-        self.apiserver = apiserver
+        self.kube = kube
         self.stopping = threading.Event()
         self.paused = threading.Event()
         self.quiet = threading.Event()  # acknowledges `paused`: no write in flight
@@ -75,7 +71,7 @@ class Churn(threading.Thread):
         self.writes = 0
 
     def run(self):
-        names = sorted(fresh_list(self.apiserver))  # then tracked locally: no list requests
+        names = sorted(fresh_list(self.kube))  # then tracked locally: no list requests
         i = 0
         while not self.stopping.is_set():
             if self.paused.is_set():
@@ -87,20 +83,21 @@ class Churn(threading.Thread):
             try:
                 op = self.rng.choice(["create", "create", "label", "delete"])
                 if op == "create" or not names:
-                    name = "churn-%04d" % i
-                    r = self.apiserver.request("POST", NODES, node(name, {"gen": str(i)}), timeout=3)
+                    name = self.kube.unique_name("churn-%04d" % i)
+                    r = self.kube.request("POST", NODES, node(self.kube, name, {"gen": str(i)}),
+                                          timeout=3)
                     if r.code < 300:
                         names.append(name)
                 elif op == "label":
                     name = self.rng.choice(names)
-                    r = self.apiserver.request(
+                    r = self.kube.request(
                         "PATCH", "%s/%s" % (NODES, name),
                         {"metadata": {"labels": {"gen": str(i), "joulie.io/power-profile":
                                                  self.rng.choice(["eco", "performance"])}}},
                         timeout=3)
                 else:
                     name = self.rng.choice(names)
-                    r = self.apiserver.request("DELETE", "%s/%s" % (NODES, name), timeout=3)
+                    r = self.kube.request("DELETE", "%s/%s" % (NODES, name), timeout=3)
                     if r.code < 300:
                         names.remove(name)
                 if r.code < 300:
@@ -114,14 +111,14 @@ class Churn(threading.Thread):
         self.join(10)
 
 
-def converge(probe, apiserver, timeout=60):
+def converge(probe, kube, timeout=60):
     """Wait until the probe's cache equals a fresh list; return the last status."""
     last = {}
 
     def equal():
         status, cache = probe.dump()
         last["status"], last["diff"] = status, None
-        expected = fresh_list(apiserver)
+        expected = fresh_list(kube)
         if cache == expected:
             return status
         missing = sorted(set(expected) - set(cache))[:5]
@@ -137,22 +134,45 @@ def converge(probe, apiserver, timeout=60):
             print("last difference:", last["diff"], "status:", last.get("status"))
 
 
-def test_initial_sync_paginated(apiserver, procs, probe_bin, tmp_path):
-    for i in range(23):
-        assert apiserver.request("POST", NODES, node("n%02d" % i, {"i": str(i)})).code == 201
-    probe = start_probe(procs, probe_bin, apiserver, tmp_path, "--page-size", "5")
-    status = converge(probe, apiserver, 20)
+def create_nodes(kube, prefix, n):
+    for i in range(n):
+        r = kube.request("POST", NODES, node(kube, kube.unique_name("%s%02d" % (prefix, i)),
+                                             {"i": str(i)}))
+        assert r.code == 201, r
+
+
+def test_initial_sync_paginated(kube, procs, informer_probe, tmp_path):
+    create_nodes(kube, "n", 23)
+    if not kube.external:
+        kube.reset_counters()
+    probe = start_probe(procs, informer_probe, kube, tmp_path, "--page-size", "5")
+    status = converge(probe, kube, 20)
     assert status["synced"] and status["healthy"]
     assert status["size"] == 23
-    assert apiserver.count("list", "nodes") >= 5  # 23 nodes in pages of 5
+    if not kube.external:
+        assert kube.count("list", "nodes") >= 5  # 23 nodes in pages of 5
 
 
-def test_informer_survives_faults_and_converges(apiserver, procs, probe_bin, tmp_path):
-    for i in range(40):
-        assert apiserver.request("POST", NODES, node("base-%02d" % i, {"i": str(i)})).code == 201
+def test_informer_follows_churn(kube, procs, informer_probe, tmp_path):
+    create_nodes(kube, "base-", 10)
+    probe = start_probe(procs, informer_probe, kube, tmp_path, "--page-size", "4")
+    converge(probe, kube, 20)
+    churn = Churn(kube)
+    churn.start()
+    try:
+        wait_for(lambda: churn.writes >= 40, 60, what="40 writes by the background churn")
+    finally:
+        churn.stop()
+    status = converge(probe, kube, 30)
+    assert status["synced"] and status["healthy"]
+    assert probe.proc.alive()
+
+
+def test_informer_survives_faults_and_converges(apiserver, procs, informer_probe, tmp_path):
+    create_nodes(apiserver, "base-", 40)
     # Backoff capped at 4 s (instead of 30 s) to keep the test short; the constants themselves
     # are unit-tested.
-    probe = start_probe(procs, probe_bin, apiserver, tmp_path, "--page-size", "7",
+    probe = start_probe(procs, informer_probe, apiserver, tmp_path, "--page-size", "7",
                         "--backoff-max", "4s")
     converge(probe, apiserver, 20)
 
@@ -183,7 +203,8 @@ def test_informer_survives_faults_and_converges(apiserver, procs, probe_bin, tmp
         relists = probe.dump()[0]["relists"]
         apiserver.add_latency(1.5, verb="watch", resource="nodes")
         apiserver.cut_watches(graceful=True)
-        assert apiserver.request("POST", NODES, node("while-compacting", {"x": "1"})).code == 201
+        assert apiserver.request("POST", NODES,
+                                 node(apiserver, "while-compacting", {"x": "1"})).code == 201
         apiserver.compact()
         probe.proc.wait_for_log(r"watch expired \(410\)", 20)
         apiserver.add_latency(0)

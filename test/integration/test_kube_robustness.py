@@ -1,26 +1,18 @@
 """Hostile or broken API server answers never crash the transport: a raw HTTP server in this test
 answers with malformed JSON, non-objects, deep nesting, multi-MiB bodies, non-Status errors and
-broken watch streams, and the probe must end with a typed error (exit 1), not a signal."""
+broken watch streams, and the probe must end with a typed error (exit 1), not a signal.
+
+The rogue server is the test itself, so these tests are the same on every tier (they never use
+the test API server or an external cluster)."""
 
 import http.server
 import json
-import os
-import subprocess
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
-from harness import to_yaml
-
-
-@pytest.fixture
-def probe(build_dir):
-    path = build_dir / "test" / "support" / "kube_probe"
-    if not path.exists():
-        pytest.skip("kube_probe not built at %s" % path)
-    return path
+from kube_probe_support import failed, ok, write_kubeconfig
 
 
 class Rogue:
@@ -57,7 +49,7 @@ class Rogue:
 
 
 @pytest.fixture
-def rogue(tmp_path):
+def rogue():
     r = Rogue()
     yield r
     r.close()
@@ -93,29 +85,12 @@ def stream(chunks, end="clean", pause=0.0):
     return answer
 
 
-def kubeconfig(tmp_path, port):
-    path = tmp_path / "kubeconfig"
-    path.write_text(to_yaml({
-        "apiVersion": "v1", "kind": "Config", "current-context": "r",
-        "clusters": [{"name": "r", "cluster": {"server": "http://127.0.0.1:%d" % port}}],
-        "users": [{"name": "u", "user": {"token": "t"}}],
-        "contexts": [{"name": "r", "context": {"cluster": "r", "user": "u"}}]}))
-    return path
-
-
-def run(probe, cfg, *args, timeout=60):
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": "/nonexistent"}
-    return subprocess.run([str(probe), "--kubeconfig", str(cfg), "--max-attempts", "1"] +
-                          [str(a) for a in args], capture_output=True, text=True, env=env,
-                          timeout=timeout)
-
-
-def failed(r, *fragments):
-    assert r.returncode == 1, "expected exit 1 (typed error), got %d:\nstdout: %s\nstderr: %s" % (
-        r.returncode, r.stdout[-1000:], r.stderr[-1000:])
-    for f in fragments:
-        assert f in r.stderr, "%r not in stderr: %s" % (f, r.stderr)
-    return r.stderr
+@pytest.fixture
+def probe(kube_probe, rogue, tmp_path):
+    """kube_probe against the rogue server, one attempt per request."""
+    cfg = write_kubeconfig(tmp_path / "kubeconfig", {"server": "http://127.0.0.1:%d" % rogue.port},
+                           {"token": "t"})
+    return kube_probe.with_args("--kubeconfig", cfg, "--max-attempts", "1")
 
 
 EVENT = b'{"type":"ADDED","object":{"kind":"Node","metadata":{"name":"n1","resourceVersion":"5"}}}\n'
@@ -128,79 +103,71 @@ EVENT = b'{"type":"ADDED","object":{"kind":"Node","metadata":{"name":"n1","resou
     (b'{"a":' + b"[" * 200000, "nested deeper"),
     (b"\x00\xff" * (3 << 20), "malformed JSON"),
 ])
-def test_bad_bodies_are_parse_errors(probe, rogue, tmp_path, data, fragment):
+def test_bad_bodies_are_parse_errors(probe, rogue, data, fragment):
     rogue.routes["/api/v1/nodes/x"] = body(200, data)
-    failed(run(probe, kubeconfig(tmp_path, rogue.port), "get", "nodes", "x"), "ParseError", fragment)
+    failed(probe("get", "nodes", "x"), "ParseError", fragment)
 
 
-def test_multi_mib_valid_body_and_user_agent(probe, rogue, tmp_path):
+def test_multi_mib_valid_body_and_user_agent(probe, rogue):
     items = [{"metadata": {"name": "node-%06d" % i}} for i in range(60000)]
     data = json.dumps({"kind": "NodeList", "metadata": {"resourceVersion": "9"}, "items": items})
     assert len(data) > 2 << 20
     rogue.routes["/api/v1/nodes"] = body(200, data.encode())
-    r = run(probe, kubeconfig(tmp_path, rogue.port), "list", "nodes")
-    assert r.returncode == 0, r.stderr
-    assert len(json.loads(r.stdout)["items"]) == 60000
+    assert len(json.loads(ok(probe("list", "nodes")))["items"]) == 60000
     headers = rogue.requests[-1][1]
     assert headers.get("User-Agent", "").startswith("joulie/")
     assert headers.get("Authorization") == "Bearer t"
 
 
-def test_non_status_error_bodies_are_typed_by_http_code(probe, rogue, tmp_path):
-    cfg = kubeconfig(tmp_path, rogue.port)
+def test_non_status_error_bodies_are_typed_by_http_code(probe, rogue):
     rogue.routes["/api/v1/nodes/html"] = body(403, b"<html><body>denied by proxy</body></html>",
                                               "text/html")
-    err = failed(run(probe, cfg, "get", "nodes", "html"), "Forbidden (403)", "denied by proxy")
+    err = failed(probe("get", "nodes", "html"), "Forbidden (403)", "denied by proxy")
     rogue.routes["/api/v1/nodes/huge"] = body(502, b"x" * (4 << 20), "text/plain")
-    err = failed(run(probe, cfg, "get", "nodes", "huge"), "(502)")
+    err = failed(probe("get", "nodes", "huge"), "(502)")
     assert len(err) < 1000  # summarised, never echoed in full
     rogue.routes["/api/v1/nodes/status"] = body(
         409, json.dumps({"kind": "Status", "code": 409, "reason": "Conflict",
                          "message": "the object has been modified"}).encode())
-    failed(run(probe, cfg, "get", "nodes", "status"), "Conflict (409): the object has been modified")
+    failed(probe("get", "nodes", "status"), "Conflict (409): the object has been modified")
 
 
-def test_watch_cut_mid_event(probe, rogue, tmp_path):
-    cfg = kubeconfig(tmp_path, rogue.port)
+def test_watch_cut_mid_event(probe, rogue):
     rogue.routes["/api/v1/nodes"] = stream([EVENT + EVENT[:30]], end="clean")
-    r = run(probe, cfg, "watch", "nodes")
+    r = probe("watch", "nodes")
     failed(r, "cut mid-event")
     assert json.loads(r.stdout.splitlines()[0])["name"] == "n1"  # the whole event came through
 
     rogue.routes["/api/v1/nodes"] = stream([EVENT, EVENT[:40]], end="abort")
-    failed(run(probe, cfg, "watch", "nodes"), "watch stream broken")
+    failed(probe("watch", "nodes"), "watch stream broken")
 
 
-def test_watch_event_split_across_chunks_and_garbage(probe, rogue, tmp_path):
-    cfg = kubeconfig(tmp_path, rogue.port)
+def test_watch_event_split_across_chunks_and_garbage(probe, rogue):
     pieces = [EVENT[:10], EVENT[10:50], EVENT[50:] + EVENT[:5], EVENT[5:]]
     rogue.routes["/api/v1/nodes"] = stream(pieces, end="clean", pause=0.02)
-    r = run(probe, cfg, "watch", "nodes")
-    assert r.returncode == 0, r.stderr
-    assert [json.loads(l)["name"] for l in r.stdout.splitlines()] == ["n1", "n1"]
+    out = ok(probe("watch", "nodes"))
+    assert [json.loads(l)["name"] for l in out.splitlines()] == ["n1", "n1"]
 
     rogue.routes["/api/v1/nodes"] = stream([EVENT, b"garbage line\n"], end="clean")
-    failed(run(probe, cfg, "watch", "nodes"), "ParseError")
+    failed(probe("watch", "nodes"), "ParseError")
     rogue.routes["/api/v1/nodes"] = stream([b"[" * 100000 + b"\n"], end="clean")
-    failed(run(probe, cfg, "watch", "nodes"), "ParseError")
+    failed(probe("watch", "nodes"), "ParseError")
 
 
-def test_watch_410_inside_the_stream_and_before_it(probe, rogue, tmp_path):
-    cfg = kubeconfig(tmp_path, rogue.port)
+def test_watch_410_inside_the_stream_and_before_it(probe, rogue):
     gone = (b'{"type":"ERROR","object":{"kind":"Status","status":"Failure","code":410,'
             b'"reason":"Expired","message":"too old resource version"}}\n')
     rogue.routes["/api/v1/nodes"] = stream([EVENT, gone], end="hang")
-    r = run(probe, cfg, "watch", "nodes", timeout=20)
+    r = probe("watch", "nodes", timeout=20)
     failed(r, "Expired (410): too old resource version")
     rogue.routes["/api/v1/nodes"] = body(410, json.dumps(
         {"kind": "Status", "code": 410, "reason": "Gone", "message": "gone"}).encode())
-    failed(run(probe, cfg, "watch", "nodes"), "Gone (410)")
+    failed(probe("watch", "nodes"), "Gone (410)")
 
 
-def test_idle_watch_is_ended_with_an_error(probe, rogue, tmp_path):
-    cfg = kubeconfig(tmp_path, rogue.port)
+def test_idle_watch_is_ended_with_an_error(probe, rogue):
     rogue.routes["/api/v1/nodes"] = stream([EVENT], end="hang")
     started = time.monotonic()
-    r = run(probe, cfg, "watch", "nodes", "--idle-timeout", "1s", timeout=20)
+    r = probe("watch", "nodes", "--idle-timeout", "1s", timeout=20)
     failed(r, "watch idle")
     assert time.monotonic() - started < 10

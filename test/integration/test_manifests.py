@@ -36,12 +36,10 @@ _OPERATOR_RULES = (
 _AGENT_RULES = (
     [("ClusterRole", "joulie-agent", "", "joulie.io", "nodepowerprofiles", v, "")
      for v in ("get", "list", "watch")]
-    + [("ClusterRole", "joulie-agent", "", "joulie.io", "nodepowerprofiles/status", v, "")
-       for v in ("get", "update", "patch")]
+    + [("ClusterRole", "joulie-agent", "", "joulie.io", "nodepowerprofiles/status", "patch", "")]
     + [("ClusterRole", "joulie-agent", "", "joulie.io", "telemetryprofiles", v, "")
        for v in ("get", "list", "watch")]
-    + [("ClusterRole", "joulie-agent", "", "joulie.io", "telemetryprofiles/status", v, "")
-       for v in ("get", "update", "patch")])
+    + [("ClusterRole", "joulie-agent", "", "joulie.io", "telemetryprofiles/status", "patch", "")])
 _POOL_RULES = [("ClusterRole", "joulie-agent-pool", "", "", "nodes", v, "") for v in ("get", "list", "watch")]
 
 EXPECTED_RBAC = {

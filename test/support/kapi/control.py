@@ -10,7 +10,10 @@ WRITE_VERBS = {"create", "update", "patch", "delete", "deletecollection"}
 
 
 class Counters:
-    """Requests by verb and resource (``plural`` or ``plural/subresource``)."""
+    """Requests by verb and resource (``plural`` or ``plural/subresource``), and the requests
+    refused by authorization (403) by user, verb and resource, with the last refusal messages."""
+
+    MAX_MESSAGES = 50
 
     def __init__(self):
         self._lock = threading.Lock()
@@ -19,21 +22,33 @@ class Counters:
     def reset(self):
         with self._lock:
             self._by = collections.Counter()
+            self._forbidden = collections.Counter()
+            self._messages = collections.deque(maxlen=self.MAX_MESSAGES)
             self._since = time.time()
 
     def count(self, verb, resource):
         with self._lock:
             self._by[(verb, resource)] += 1
 
+    def forbid(self, user, verb, resource, message):
+        with self._lock:
+            self._forbidden[(user, verb, resource)] += 1
+            self._messages.append(message)
+
     def snapshot(self):
         with self._lock:
             by = dict(self._by)
+            forbidden_by = dict(self._forbidden)
+            messages = list(self._messages)
         requests = {}
         for (verb, res), n in sorted(by.items()):
             requests.setdefault(verb, {})[res] = n
+        forbidden = {}
+        for (user, verb, res), n in sorted(forbidden_by.items()):
+            forbidden.setdefault(user, {}).setdefault(verb, {})[res] = n
         writes = sum(n for (verb, _), n in by.items() if verb in WRITE_VERBS)
         return {"requests": requests, "writes": writes, "total": sum(by.values()),
-                "since": self._since}
+                "forbidden": forbidden, "forbiddenMessages": messages, "since": self._since}
 
 
 class FaultRule:

@@ -16,6 +16,7 @@ from urllib.parse import parse_qs, urlsplit, unquote
 
 from kapi import discovery, errors, table
 from kapi.errors import ApiError
+from kapi.selection import FieldSelector
 from kapi.store import CUT, END, Watcher, dumps
 
 JSON = "application/json"
@@ -283,8 +284,7 @@ class Handler(BaseHTTPRequestHandler):
         k = self.kapi
         k.counters.count(r.verb, r.resource())
         user = self._user()
-        if not user.allows(r.verb, r.rt.group, r.rt.plural, r.sub):
-            raise errors.forbidden(user.name, r.verb, r.rt, r.name, r.sub, r.ns)
+        self._authorize(user, r, q)
         if r.rt.namespaced and not r.ns and (r.name or method == "POST"):
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
         if (r.name is None and method in ("PUT", "PATCH")) or (r.name and method == "POST"):
@@ -326,6 +326,26 @@ class Handler(BaseHTTPRequestHandler):
             self._send(200, {"kind": rt.list_kind, "apiVersion": rt.api_version,
                              "metadata": {"resourceVersion": str(api.store.rv)},
                              "items": [self._render(rt, o) for o in items]})
+
+    def _authorize(self, user, r, q):
+        """RBAC check with the request attributes the real API server uses: a list/watch with a
+        ``metadata.name=`` field selector names that object; a request on a Namespace object is
+        in that namespace. Refusals are counted (test controls) and answered 403."""
+        ns, name = r.ns, r.name
+        if r.rt.group == "" and r.rt.plural == "namespaces" and r.name:
+            ns = r.name
+        if name is None and r.verb in ("list", "watch"):
+            try:
+                name = FieldSelector(_param(q, "fieldSelector")).exact("metadata.name") or None
+            except ApiError:
+                name = None    # the selector is rejected (400) later, if the request is allowed
+        if user.allows(r.verb, r.rt.group, r.rt.plural, r.sub, ns, name):
+            return
+        err = errors.forbidden(user.name, r.verb, r.rt, name, r.sub, ns)
+        self.kapi.counters.forbid(user.name, r.verb, r.resource(), err.message)
+        sys.stderr.write("kapi: 403 %s\n" % err.message)     # in the log shown when a test fails
+        sys.stderr.flush()
+        raise err
 
     def _render(self, rt, obj):
         """The object as served at the requested version (CRD versions share storage)."""

@@ -176,8 +176,11 @@ class KapiServer:
         if parts == ["users"] and method == "POST":
             if not body.get("name"):
                 raise errors.bad_request("users: name is required")
-            self.auth.add(body["name"], body.get("token"), body.get("rules") or [],
-                          bool(body.get("admin")))
+            try:
+                self.auth.add(body["name"], body.get("token"), body.get("rules") or [],
+                              bool(body.get("admin")))
+            except ValueError as e:
+                raise errors.bad_request("users: %s" % e)
             return None, None
         if len(parts) == 3 and parts[0] == "users" and parts[2] == "token" and method in ("PUT", "POST"):
             if not self.auth.set_token(parts[1], body.get("token")):
