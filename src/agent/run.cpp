@@ -224,10 +224,17 @@ int run_agent(const config::AgentConfig& config) {
 
   if (config.once) {
     std::size_t errors = daemon.run_pass(true);
-    bool flushed = daemon.status_writer().flush(kOnceFlushTimeout);
+    // Wait for the status writes in slices so that SIGTERM/SIGINT ends the wait at once.
+    const auto flush_deadline = std::chrono::steady_clock::now() + kOnceFlushTimeout;
+    bool flushed = false;
+    while (!(flushed = daemon.status_writer().flush(std::chrono::milliseconds(100))) &&
+           !stopping && std::chrono::steady_clock::now() < flush_deadline) {
+    }
     daemon.stop();
     if (!flushed) {
-      log::error("agent", "status could not be written",
+      log::error("agent",
+                 stopping ? "stopped by a signal before the status was written"
+                          : "status could not be written",
                  {{"pending", daemon.status_writer().pending()}});
     }
     log::info("agent", "one pass done; settings stay applied",

@@ -14,8 +14,10 @@ Status list_all(Api& api, const Resource& r, std::string_view ns, ListOptions op
       return page.error();
     }
     std::string next;
-    if (auto meta = page->FindMember("metadata");
-        meta != page->MemberEnd() && meta->value.IsObject()) {
+    // Const views: comparing RapidJSON's mutable member iterators is ambiguous in C++20.
+    const rapidjson::Value& list = page.value();
+    if (auto meta = list.FindMember("metadata");
+        meta != list.MemberEnd() && meta->value.IsObject()) {
       if (auto c = meta->value.FindMember("continue");
           c != meta->value.MemberEnd() && c->value.IsString()) {
         next.assign(c->value.GetString(), c->value.GetStringLength());

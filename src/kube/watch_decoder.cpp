@@ -97,8 +97,10 @@ Status WatchDecoder::decode_line(std::string_view line) {
     return Error(Errc::parse, "watch stream: " + parsed.error().message);
   }
   rapidjson::Document& doc = parsed.value();
-  auto type_it = doc.FindMember("type");
-  if (type_it == doc.MemberEnd() || !type_it->value.IsString()) {
+  // Const view for lookups: comparing RapidJSON's mutable member iterators is ambiguous in C++20.
+  const rapidjson::Value& view = doc;
+  auto type_it = view.FindMember("type");
+  if (type_it == view.MemberEnd() || !type_it->value.IsString()) {
     return Error(Errc::parse, "watch stream: event without a type");
   }
   WatchEvent event;
@@ -107,14 +109,14 @@ Status WatchDecoder::decode_line(std::string_view line) {
     return Error(Errc::parse,
                  fmt::format("watch stream: unknown event type '{}'", type_text.substr(0, 32)));
   }
-  auto object_it = doc.FindMember("object");
-  if (object_it == doc.MemberEnd() || !object_it->value.IsObject()) {
+  auto object_it = view.FindMember("object");
+  if (object_it == view.MemberEnd() || !object_it->value.IsObject()) {
     return Error(Errc::parse, "watch stream: event without an object");
   }
   // Make the object the document's root without copying: its memory stays in doc's allocator,
   // which moves into the event with the document.
   rapidjson::Value object;
-  object.Swap(object_it->value);
+  object.Swap(doc["object"]);  // present: checked through the const view above
   static_cast<rapidjson::Value&>(doc) = object;
   event.object = std::move(doc);
   ++events_;

@@ -39,6 +39,24 @@ def _failed(request):
     return rep is not None and rep.failed
 
 
+#: Fixtures through which a test runs Joulie's own code (the binary or the kube-client probes).
+RUNS_JOULIE = {"joulie_bin", "build_dir", "kube_probe", "informer_probe"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """In the sanitizer pass (JOULIE_SANITIZER_PASS=1, set by meson for a -Db_sanitize build) only
+    the tests that run Joulie's code are repeated; the rest (the test API server's, the power
+    simulator's, manifests, CRDs, docs) ran in the release pass and would test nothing new."""
+    if os.environ.get("JOULIE_SANITIZER_PASS") != "1":
+        return
+    keep, drop = [], []
+    for item in items:
+        (keep if RUNS_JOULIE & set(getattr(item, "fixturenames", ())) else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
 @pytest.fixture(scope="session")
 def certs(tmp_path_factory):
     return Certs(tmp_path_factory.mktemp("certs"))
@@ -119,3 +137,8 @@ def procs(tmp_path, request):
     p.stop_all()
     if _failed(request) and p.procs:
         print(p.report())
+    reports = p.sanitizer_reports()
+    if reports:
+        pytest.fail("sanitizer report(s) from %s:\n%s" % (
+            ", ".join(name for name, _ in reports),
+            "\n".join("----- %s -----\n%s" % r for r in reports)), pytrace=False)

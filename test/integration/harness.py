@@ -96,6 +96,9 @@ DEFAULT_USERS = _DefaultUsers()
 
 MERGE_PATCH = "application/merge-patch+json"
 
+#: The first line of an AddressSanitizer, LeakSanitizer or UndefinedBehaviorSanitizer report.
+SANITIZER_REPORT = re.compile(r"ERROR: (AddressSanitizer|LeakSanitizer)|: runtime error: ")
+
 
 # ------------------------------------------------------------------------------------ waiting
 def wait_for(predicate, timeout=10.0, interval=0.05, what=None):
@@ -869,6 +872,20 @@ class Procs:
     def stop_all(self):
         for p in reversed(self.procs):
             p.stop()
+
+    def sanitizer_reports(self):
+        """(name, excerpt) for every process whose output holds an ASan/LSan/UBSan report -- in
+        the sanitizer pass a report must fail the test even when the process was only stopped at
+        teardown (a leak is reported at exit, after the test's own assertions)."""
+        found = []
+        for p in self.procs:
+            for stream in ("stderr", "stdout"):
+                text = p.output(stream)
+                m = SANITIZER_REPORT.search(text)
+                if m:
+                    found.append((p.name, text[max(0, m.start() - 200):m.start() + 3000]))
+                    break
+        return found
 
     def report(self, lines=30):
         return "\n".join("----- %s (pid %d, exit %s) -----\n%s" % (p.name, p.pid, p.returncode,

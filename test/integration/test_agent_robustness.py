@@ -2,6 +2,9 @@
 API server without the CRD schema would store, unknown TelemetryProfile fields. Clear messages,
 no crash."""
 
+import signal
+import time
+
 from agent_support import (NPP, create_npp, http_status, limit_uw, make_tree, metric_value,
                            metrics_port, npp_status, scrape, start_agent)
 from harness import wait_for
@@ -58,3 +61,24 @@ def test_invalid_caps_and_unknown_fields_are_reported_not_fatal(apiserver, procs
     assert code in (200, 202)
     create_npp(apiserver, "n1", cap=111)
     wait_for(lambda: limit_uw(tree, 0) == 111_000_000, what="the valid cap")
+
+
+def test_once_with_a_status_write_stuck_stops_promptly_on_sigterm(apiserver, procs, joulie_bin,
+                                                                 tmp_path):
+    """`agent --once` waits up to 15 s for its status writes; SIGTERM must end that wait at once
+    (an operator's Ctrl-C or a Job's deadline), with a message saying the status was not written."""
+    apiserver.apply_crds()
+    tree = make_tree(tmp_path / "sys", packages=1)
+    create_npp(apiserver, "n1", cap=120)
+    # Every status write fails, so the one-shot run keeps retrying inside its flush wait.
+    apiserver.fail_next(1000, code=500, verb="patch", resource="nodepowerprofiles/status")
+    agent = start_agent(procs, joulie_bin, apiserver, tmp_path, tree=tree, args=("--once",))
+    wait_for(lambda: limit_uw(tree, 0) == 120_000_000, what="the cap applied by the one-shot pass")
+    agent.wait_for_log(r"status write failed; will retry", timeout=10)
+    assert agent.alive(), "the one-shot run ended before its status wait; the test proves nothing"
+    started = time.monotonic()
+    agent.signal(signal.SIGTERM)
+    code = agent.wait(timeout=5)
+    assert time.monotonic() - started < 5
+    assert code == 1
+    assert "stopped by a signal before the status was written" in agent.output()

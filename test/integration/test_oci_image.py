@@ -27,6 +27,10 @@ def binary():
     path = os.environ.get("JOULIE_BIN") or os.path.join(REPO, "build", "joulie")
     if not os.path.isfile(path):
         pytest.skip("joulie binary not found at %s (build it, or set JOULIE_BIN)" % path)
+    if subprocess.run(["ldd", path], capture_output=True).returncode == 0:
+        # The sanitizer pass's binary: the image holds only the static release binary.
+        pytest.skip("%s is dynamically linked (sanitizer build); the image test needs the "
+                    "static release binary" % path)
     return os.path.abspath(path)
 
 
