@@ -125,6 +125,7 @@ void AgentDaemon::start_informers() {
     o.resource = resource;
     o.metrics = options_.registry;
     o.backoff = options_.informer_backoff;
+    o.page_size = options_.list_page_size;
     return o;
   };
 

@@ -97,6 +97,7 @@ DaemonOptions daemon_options(const config::AgentConfig& config, metrics::Registr
   o.pool_shard_id = static_cast<std::uint32_t>(std::max(0, config.pool_shard_id));
   o.workers = o.pool_mode ? kPoolWorkers : 1;
   o.registry = &registry;
+  o.list_page_size = config.global.kube_list_page_size;
   NodeControllerContext& n = o.controller;
   n.simulate_only = config.simulate_only;
   n.interval = config.interval;

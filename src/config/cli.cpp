@@ -31,6 +31,15 @@ std::vector<FlagSpec> concat(std::vector<FlagSpec> a, const std::vector<FlagSpec
   return a;
 }
 
+// The global flags with each mode's defaults (metrics address, list page size).
+std::vector<FlagSpec> operator_globals() {
+  return detail::global_flag_specs(detail::kOperatorMetricsAddr, detail::kOperatorListPageSize);
+}
+
+std::vector<FlagSpec> agent_globals() {
+  return detail::global_flag_specs(detail::kAgentMetricsAddr, detail::kAgentListPageSize);
+}
+
 std::vector<FlagSpec> version_flag_specs() {
   return {{"output", "", "text", "text or json", "FORMAT"}};
 }
@@ -40,8 +49,7 @@ std::string operator_usage() {
       "Usage: joulie operator [flags]\n\n"
       "Runs the cluster operator: policy, per-node state machine, NodePowerProfiles and node\n"
       "labels.\n\nGlobal flags:\n{}\nOperator flags:\n{}",
-      detail::flag_usage(detail::global_flag_specs(detail::kOperatorMetricsAddr)),
-      detail::flag_usage(detail::operator_flag_specs()));
+      detail::flag_usage(operator_globals()), detail::flag_usage(detail::operator_flag_specs()));
 }
 
 std::string agent_usage() {
@@ -49,8 +57,7 @@ std::string agent_usage() {
       "Usage: joulie agent [flags]\n\n"
       "Runs the node agent: applies the node's NodePowerProfile through RAPL, DVFS or an HTTP\n"
       "simulator and reports what it applied.\n\nGlobal flags:\n{}\nAgent flags:\n{}",
-      detail::flag_usage(detail::global_flag_specs(detail::kAgentMetricsAddr)),
-      detail::flag_usage(detail::agent_flag_specs()));
+      detail::flag_usage(agent_globals()), detail::flag_usage(detail::agent_flag_specs()));
 }
 
 std::string version_usage() {
@@ -61,10 +68,11 @@ std::string version_usage() {
 std::string full_usage() {
   return fmt::format(
       "{}\nGlobal flags (operator and agent; --metrics-addr defaults to {} for the operator, "
-      "{} for the agent):\n{}\nOperator flags:\n{}\nAgent flags:\n{}\nVersion flags:\n{}",
+      "{} for the agent, --kube-list-page-size to {} and {}):\n{}\nOperator flags:\n{}\n"
+      "Agent flags:\n{}\nVersion flags:\n{}",
       kCommandsHelp, detail::kOperatorMetricsAddr, detail::kAgentMetricsAddr,
-      detail::flag_usage(detail::global_flag_specs(detail::kOperatorMetricsAddr)),
-      detail::flag_usage(detail::operator_flag_specs()),
+      detail::kOperatorListPageSize, detail::kAgentListPageSize,
+      detail::flag_usage(operator_globals()), detail::flag_usage(detail::operator_flag_specs()),
       detail::flag_usage(detail::agent_flag_specs()), detail::flag_usage(version_flag_specs()));
 }
 
@@ -127,8 +135,7 @@ Result<Invocation> parse_command_line(const std::vector<std::string>& args, cons
   }
 
   if (command == "operator") {
-    FlagSet flags("operator", concat(detail::global_flag_specs(detail::kOperatorMetricsAddr),
-                                     detail::operator_flag_specs()));
+    FlagSet flags("operator", concat(operator_globals(), detail::operator_flag_specs()));
     if (auto status = flags.parse(rest); !status) {
       return status.error();
     }
@@ -146,8 +153,7 @@ Result<Invocation> parse_command_line(const std::vector<std::string>& args, cons
   }
 
   if (command == "agent") {
-    FlagSet flags("agent", concat(detail::global_flag_specs(detail::kAgentMetricsAddr),
-                                  detail::agent_flag_specs()));
+    FlagSet flags("agent", concat(agent_globals(), detail::agent_flag_specs()));
     if (auto status = flags.parse(rest); !status) {
       return status.error();
     }

@@ -119,9 +119,11 @@ std::optional<std::string> non_negative_watts(const double& v);
 std::optional<std::string> listen_address(const std::string& v);
 std::optional<std::string> label_key(const std::string& v);
 
-// The global flag specs (SPEC §1), with the mode's metrics address default.
-std::vector<FlagSpec> global_flag_specs(std::string_view metrics_addr_default);
+// The global flag specs (SPEC §1), with the mode's metrics address and list page size defaults.
+std::vector<FlagSpec> global_flag_specs(std::string_view metrics_addr_default,
+                                        int64_t list_page_size_default);
 // Reads the global flags; errors land in the resolver.
-GlobalConfig read_global(Resolver& r, std::string_view metrics_addr_default);
+GlobalConfig read_global(Resolver& r, std::string_view metrics_addr_default,
+                         int64_t list_page_size_default);
 
 }  // namespace joulie::config::detail

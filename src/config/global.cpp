@@ -18,7 +18,8 @@ EnvLookup process_env() {
 
 namespace detail {
 
-std::vector<FlagSpec> global_flag_specs(std::string_view metrics_addr_default) {
+std::vector<FlagSpec> global_flag_specs(std::string_view metrics_addr_default,
+                                        int64_t list_page_size_default) {
   return {
       {"kubeconfig", "KUBECONFIG", "in-cluster, then ~/.kube/config",
        "kubeconfig file(s), several separated by ':'", "PATHS"},
@@ -30,10 +31,13 @@ std::vector<FlagSpec> global_flag_specs(std::string_view metrics_addr_default) {
        "listen address of /metrics, /healthz and /readyz", "ADDR"},
       {"kube-qps", "KUBE_QPS", "20", "sustained API server request rate", "QPS"},
       {"kube-burst", "KUBE_BURST", "40", "API server request burst", "N"},
+      {"kube-list-page-size", "KUBE_LIST_PAGE_SIZE", std::to_string(list_page_size_default),
+       "objects per page of the informers' lists; 0 = one unpaginated list", "N"},
   };
 }
 
-GlobalConfig read_global(Resolver& r, std::string_view metrics_addr_default) {
+GlobalConfig read_global(Resolver& r, std::string_view metrics_addr_default,
+                         int64_t list_page_size_default) {
   GlobalConfig g;
   std::string kubeconfig = r.text("kubeconfig", "");
   size_t start = 0;
@@ -69,6 +73,15 @@ GlobalConfig read_global(Resolver& r, std::string_view metrics_addr_default) {
         }
         return std::nullopt;
       }));
+  // Every page is one rate-limited request (see kOperatorListPageSize). 0 asks for one
+  // unpaginated list.
+  g.kube_list_page_size = r.integer("kube-list-page-size", list_page_size_default,
+                                    [](const int64_t& v) -> std::optional<std::string> {
+                                      if (v < 0) {
+                                        return "must not be negative (0 lists without pages)";
+                                      }
+                                      return std::nullopt;
+                                    });
   return g;
 }
 

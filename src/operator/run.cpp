@@ -126,6 +126,7 @@ int run_operator(const config::OperatorConfig& config) {
   ContextOptions context_options;
   context_options.nodes = {*selector, config.reserved_label, config.profile_label};
   context_options.metrics = &registry;
+  context_options.page_size = config.global.kube_list_page_size;
   ContextProvider context(api, context_options);
 
   std::unique_ptr<kube::LeaderElector> elector;

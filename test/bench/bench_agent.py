@@ -13,6 +13,7 @@ pool: N nodes (default 5 000) in one process, a cluster-scoped TelemetryProfile 
   simulator's own request rate (curl --parallel against it alone).
 
     test/bench/bench_agent.py [--nodes 5000] [--bin build-bench/joulie] [--skip-pool|--skip-daemonset]
+    test/bench/bench_agent.py --skip-daemonset --sims stub --realistic-size [--list-page-size N]
 """
 
 import argparse
@@ -26,6 +27,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import bench_operator
 import benchlib
 from benchlib import MIB, Table, cpu_seconds, hwm_bytes, rss_bytes, stop, wait_for
 from fake_sysfs import FakeSysfs
@@ -132,8 +134,13 @@ def pool_once(a, t, workdir, kind):
         objs = []
         for i in range(a.nodes):
             name = "kwok-node-%d" % i
-            objs.append({"apiVersion": "v1", "kind": "Node",
-                         "metadata": {"name": name, "labels": {"joulie.io/managed": "true"}}})
+            node = {"apiVersion": "v1", "kind": "Node",
+                    "metadata": {"name": name, "labels": {"joulie.io/managed": "true"}}}
+            if a.realistic_size:  # a kubelet-like status, images and managedFields (~9 KB)
+                node = bench_operator.realistic_size(bench_operator.make_node(i, False, False), i)
+                node["metadata"]["name"] = name
+                node["metadata"]["labels"]["kubernetes.io/hostname"] = name
+            objs.append(node)
             objs.append({"apiVersion": "joulie.io/v1alpha1", "kind": "NodePowerProfile",
                          "metadata": {"name": "node-" + name, "generation": 1,
                                       "labels": {"joulie.io/managed-by": "operator"}},
@@ -154,6 +161,8 @@ def pool_once(a, t, workdir, kind):
                "--metrics-addr", "127.0.0.1:0", "--interval", a.pool_interval,
                "--state-dir", str(workdir / "state-pool"), "--kube-qps", "500",
                "--kube-burst", "1000"]
+        if a.list_page_size is not None:
+            cmd += ["--kube-list-page-size", str(a.list_page_size)]
         with open(err, "wb") as fe:
             agent = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=fe)
         port = benchlib.log_port(err, agent, timeout=120)
@@ -213,6 +222,11 @@ def main():
     p.add_argument("--pool-seconds", type=float, default=40)
     p.add_argument("--sims", default="powersim,stub", help="which simulators to run the pool on")
     p.add_argument("--skip-pool", action="store_true")
+    p.add_argument("--realistic-size", action="store_true",
+                   help="pool: nodes with a kubelet-like status, images and managedFields (~9 KB "
+                   "each, as on a real cluster) instead of a name and a label")
+    p.add_argument("--list-page-size", type=int,
+                   help="pool: pass --kube-list-page-size N (default: the binary's own)")
     p.add_argument("--skip-daemonset", action="store_true")
     p.add_argument("--json")
     a = p.parse_args()
@@ -223,7 +237,10 @@ def main():
             daemonset(a, t, workdir)
         if not a.skip_pool:
             t.info("pool command", "joulie agent --mode pool --interval %s --kube-qps 500 "
-                   "--kube-burst 1000 --kubeconfig K" % a.pool_interval)
+                   "--kube-burst 1000%s --kubeconfig K" % (
+                       a.pool_interval, " --kube-list-page-size %d" % a.list_page_size
+                       if a.list_page_size is not None else ""),
+                   "nodes of ~9 KB (--realistic-size)" if a.realistic_size else "")
             for kind in a.sims.split(","):
                 pool_once(a, t, workdir, kind)
     finally:

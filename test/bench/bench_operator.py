@@ -17,6 +17,9 @@ API requests and writes during the no-change passes (test API server counters), 
 
     test/bench/bench_operator.py [--nodes 5000 --pods 150000] [--bin build-bench/joulie]
     test/bench/bench_operator.py --floor        # the reference's nightly: 200 nodes + 1 000 pods
+    test/bench/bench_operator.py --sync-runs 3  # time the default-QPS initial sync three times
+    test/bench/bench_operator.py --list-page-size 500   # compare with another page size
+    test/bench/bench_operator.py --realistic-size --pods 20000  # real-size objects (memory)
 """
 
 import argparse
@@ -170,6 +173,52 @@ def cluster(n_nodes, n_pods, frac, seed=1):
     return objs, stats
 
 
+def managed_fields(manager_names, fields):
+    return [{"manager": m, "operation": "Update", "apiVersion": "v1",
+             "time": "2026-11-29T08:00:00Z", "fieldsType": "FieldsV1", "fieldsV1": fields}
+            for m in manager_names]
+
+
+POD_FIELDS = {
+    "f:metadata": {"f:labels": {".": {}, "f:app": {}, "f:class": {}},
+                   "f:ownerReferences": {".": {}, 'k:{"uid":"rs-000"}': {}}},
+    "f:spec": {"f:containers": {'k:{"name":"main"}': {
+        ".": {}, "f:image": {}, "f:imagePullPolicy": {}, "f:name": {},
+        "f:ports": {".": {}, 'k:{"containerPort":8080,"protocol":"TCP"}': {
+            ".": {}, "f:containerPort": {}, "f:protocol": {}}},
+        "f:resources": {".": {}, "f:limits": {".": {}, "f:memory": {}},
+                        "f:requests": {".": {}, "f:cpu": {}, "f:memory": {}}},
+        "f:terminationMessagePath": {}, "f:terminationMessagePolicy": {}}},
+        "f:dnsPolicy": {}, "f:enableServiceLinks": {}, "f:restartPolicy": {},
+        "f:schedulerName": {}, "f:securityContext": {}, "f:terminationGracePeriodSeconds": {},
+        "f:tolerations": {}}}
+NODE_FIELDS = {"f:status": {"f:conditions": {
+    'k:{"type":"%s"}' % t: {".": {}, "f:lastHeartbeatTime": {}, "f:message": {}, "f:reason": {},
+                           "f:status": {}}
+    for t in ("Ready", "MemoryPressure", "DiskPressure", "PIDPressure")}}}
+
+
+def realistic_size(o, i):
+    """Pads an object to the size of a real cluster's: pods get managedFields of 8 managers and a
+    last-applied annotation (~8 KB in all), nodes an image list and managedFields (~9 KB)."""
+    meta = o["metadata"]
+    if o["kind"] == "Pod":
+        meta["managedFields"] = managed_fields(
+            ("kube-controller-manager", "kube-scheduler", "kubelet", "kubectl-client-side-apply",
+             "helm", "argocd-controller", "istio-sidecar-injector", "vpa-updater"), POD_FIELDS)
+        meta["annotations"] = {"kubectl.kubernetes.io/last-applied-configuration":
+                               json.dumps(o["spec"])}
+    elif o["kind"] == "Node":
+        o["status"]["images"] = [
+            {"names": ["registry.example/team-%02d/app-%03d@sha256:%064x" % (k % 40, k,
+                                                                            i * 100 + k),
+                       "registry.example/team-%02d/app-%03d:1.%d" % (k % 40, k, k % 7)],
+             "sizeBytes": 100000000 + k} for k in range(30)]
+        meta["managedFields"] = managed_fields(
+            ("kubelet", "kube-controller-manager", "node-problem-detector"), NODE_FIELDS)
+    return o
+
+
 def pass_lines(text):
     out = []
     for m in re.finditer(r"reconcile pass (.*)", text):
@@ -222,11 +271,22 @@ def write_latency(a, t, kapi, n=100):
     return patch, create
 
 
-def sync_at_default_qps(a, t, kapi, workdir):
-    """`joulie operator --once --dry-run` at the default client rate limit: time to sync."""
-    err = workdir / "once.stderr"
+def page_args(a):
+    """--kube-list-page-size when the benchmark sets one (else the binary's default applies)."""
+    return ["--kube-list-page-size", str(a.list_page_size)] if a.list_page_size is not None else []
+
+
+def page_label(a):
+    return ", --kube-list-page-size %d" % a.list_page_size if a.list_page_size is not None else ""
+
+
+def one_sync_at_default_qps(a, t, kapi, workdir, i):
+    """One `joulie operator --once --dry-run` at the default client rate limit: (seconds to
+    "caches synced", whole run in seconds, RSS and VmHWM when synced (None if already gone), the
+    pass log line, the JSON result)."""
+    err = workdir / ("once-%d.stderr" % i)
     cmd = [a.bin, "operator", "--kubeconfig", str(kapi.kubeconfig("admin")), "--once",
-           "--dry-run", "--output", "json", "--static-hp-frac", str(a.frac)]
+           "--dry-run", "--output", "json", "--static-hp-frac", str(a.frac)] + page_args(a)
     with open(err, "wb") as fe:
         t0 = time.monotonic()
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=fe)
@@ -239,17 +299,35 @@ def sync_at_default_qps(a, t, kapi, workdir):
             return "caches synced" in err.read_text(errors="replace")
         wait_for(synced, 600, 0.01, "caches synced")
         sync = time.monotonic() - t0
+        try:  # the dry-run pass takes milliseconds: the process may already be gone
+            rss, hwm = rss_bytes(proc.pid), hwm_bytes(proc.pid)
+        except (OSError, RuntimeError):
+            rss = hwm = None
         out, _ = proc.communicate(timeout=600)
         total = time.monotonic() - t0
     finally:
         stop(proc)
-    doc = json.loads(out)
     line = pass_lines(err.read_text())
-    t.check("initial sync at the default --kube-qps 20 / burst 40", sync, "%.2f s" % sync,
-            "<= 10 s", sync <= 10, "joulie operator --once --dry-run; every list page is a "
-            "request through the client's rate limiter; whole run %.1f s, dry-run pass %s ms "
-            "over %d managed nodes" % (total, line[0].get("duration_ms") if line else "?",
-                                       doc.get("managed", 0)))
+    return sync, total, rss, hwm, (line[0] if line else {}), json.loads(out)
+
+
+def sync_at_default_qps(a, t, kapi, workdir):
+    """`joulie operator --once --dry-run` at the default client rate limit: time to sync,
+    ``a.sync_runs`` times against the same server."""
+    runs = [one_sync_at_default_qps(a, t, kapi, workdir, i) for i in range(a.sync_runs)]
+    syncs = [r[0] for r in runs]
+    worst = max(syncs)
+    shown_mib = lambda v: benchlib.mib(v) if v is not None else "?"
+    each = "; ".join("%.2f s (RSS %s, peak %s)" % (r[0], shown_mib(r[2]), shown_mib(r[3]))
+                     for r in runs)
+    last = runs[-1]
+    t.check("initial sync at the default --kube-qps 20 / burst 40%s%s" % (
+                page_label(a), " (max of %d runs)" % len(runs) if len(runs) > 1 else ""),
+            worst, "%.2f s" % worst, "<= 10 s", worst <= 10,
+            "joulie operator --once --dry-run; every list page is a request through the "
+            "client's rate limiter; runs: %s; whole run %.1f s, dry-run pass %s ms over %d "
+            "managed nodes" % (each, last[1], last[4].get("duration_ms", "?"),
+                               last[5].get("managed", 0)))
 
 
 def run(a, t):
@@ -259,15 +337,19 @@ def run(a, t):
         objs, stats = cluster(a.nodes, a.pods, a.frac)
         seed = workdir / "seed.jsonl"
         with open(seed, "w") as f:
-            for o in objs:
+            for i, o in enumerate(objs):
+                if a.realistic_size:
+                    realistic_size(o, i)
                 f.write(json.dumps(o, separators=(",", ":")) + "\n")
         del objs
         t.info("cluster", "%d nodes, %d pods" % (a.nodes, a.pods),
                "managed %d (reserved/cordoned excluded), seed file %s; pods: %s, %d pending, "
-               "%d Succeeded; %d eco-half nodes keep a performance pod (drain)" % (
+               "%d Succeeded; %d eco-half nodes keep a performance pod (drain)%s" % (
                    stats["managed"], benchlib.mib(seed.stat().st_size),
                    ", ".join("%s %d" % kv for kv in sorted(stats["classes"].items())),
-                   stats["pending"], stats["succeeded"], stats["draining"]))
+                   stats["pending"], stats["succeeded"], stats["draining"],
+                   "; --realistic-size: managedFields, last-applied, node images"
+                   if a.realistic_size else ""))
         t0 = time.monotonic()
         kapi = ApiServer(workdir / "kapi", certs=None, tls=False, users={}, seed=seed).start(timeout=900)
         kapi.apply_crds()
@@ -283,6 +365,7 @@ def run(a, t):
                "--static-hp-frac", str(a.frac)]
         if a.kube_qps:
             cmd += ["--kube-qps", str(a.kube_qps), "--kube-burst", str(2 * a.kube_qps)]
+        cmd += page_args(a)
         t.info("command", " ".join(["joulie"] + cmd[1:3] + ["K"] + cmd[4:]))
         with open(err, "wb") as fe:
             t0 = time.monotonic()
@@ -313,8 +396,9 @@ def run(a, t):
             t.check("floor: start -> converged (all nodes written, events sent)", converged,
                     "%.1f s" % converged, "<= 60 s", converged <= 60,
                     "first pass logged after %.1f s" % first_done)
-        t.check("initial sync (start -> caches synced)%s" % (
-                    ", --kube-qps %d" % a.kube_qps if a.kube_qps else ""), sync, "%.2f s" % sync,
+        t.check("initial sync (start -> caches synced)%s%s" % (
+                    ", --kube-qps %d" % a.kube_qps if a.kube_qps else "", page_label(a)), sync,
+                "%.2f s" % sync,
                 "<= 10 s", sync <= 10, "nodes + pods + NodePowerProfiles listed; RSS then %s"
                 % benchlib.mib(rss_sync))
         per_write = float(first.get("duration_ms", 0)) / max(1, int(first.get("writes", 0)))
@@ -384,6 +468,15 @@ def main():
     p.add_argument("--interval", default="3s")
     p.add_argument("--passes", type=int, default=5, help="no-change passes to measure")
     p.add_argument("--kube-qps", type=int, help="default 1000 (5 000 nodes) / unset (floor)")
+    p.add_argument("--list-page-size", type=int,
+                   help="pass --kube-list-page-size N to every operator run (default: the "
+                   "binary's own default)")
+    p.add_argument("--realistic-size", action="store_true",
+                   help="pad pods (~8 KB) and nodes (~9 KB) with managedFields, a last-applied "
+                   "annotation and node images, as on a real cluster (memory per list page); "
+                   "use with fewer --pods, the test API server holds ~10x the seed")
+    p.add_argument("--sync-runs", type=int, default=1,
+                   help="initial syncs at the default --kube-qps to time (5 000 nodes)")
     p.add_argument("--json")
     a = p.parse_args()
     if a.floor:

@@ -46,6 +46,8 @@ struct DaemonOptions {
   metrics::Registry* registry = nullptr;  // required
   // Informer tuning (tests shorten the backoff).
   kube::Backoff::Options informer_backoff;
+  // List limit of the informers (--kube-list-page-size); 0 = one unpaginated list.
+  int64_t list_page_size = 500;
 };
 
 struct NodeSeen {

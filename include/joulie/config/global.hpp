@@ -1,6 +1,7 @@
 #pragma once
 // Flags shared by every mode (SPEC §1) and the environment seam the parser reads through.
 
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
@@ -26,6 +27,9 @@ struct GlobalConfig {
   std::string metrics_addr;  // --metrics-addr / METRICS_ADDR; operator ":8081", agent ":8080"
   double kube_qps = 20;
   int kube_burst = 40;
+  // --kube-list-page-size / KUBE_LIST_PAGE_SIZE: list limit of every informer; 0 = no pagination.
+  // Operator 1000, agent 500.
+  int64_t kube_list_page_size = 500;
 };
 
 }  // namespace joulie::config

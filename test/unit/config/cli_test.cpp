@@ -74,6 +74,7 @@ TEST_CASE("operator defaults follow SPEC 4.1") {
   CHECK(c.global.log_level == joulie::log::Level::info);
   CHECK(c.global.kube_qps == 20);
   CHECK(c.global.kube_burst == 40);
+  CHECK(c.global.kube_list_page_size == 1000);
 }
 
 TEST_CASE("precedence: flag beats env beats default, for every operator setting") {
@@ -126,6 +127,9 @@ TEST_CASE("precedence: flag beats env beats default, for every operator setting"
        [&](const OperatorConfig& c) { return num(c.global.kube_qps); }, num(20)},
       {"kube-burst", "KUBE_BURST", "7", "70",
        [](const OperatorConfig& c) { return std::to_string(c.global.kube_burst); }, "40"},
+      {"kube-list-page-size", "KUBE_LIST_PAGE_SIZE", "100", "0",
+       [](const OperatorConfig& c) { return std::to_string(c.global.kube_list_page_size); },
+       "1000"},
       {"context", "KUBE_CONTEXT", "kind-a", "kind-b",
        [](const OperatorConfig& c) { return c.global.context; }, ""},
       {"log-level", "LOG_LEVEL", "debug", "error",
@@ -239,6 +243,18 @@ TEST_CASE("usage errors name the flag, the env var when it came from there, and 
       {{"operator", "--metrics-addr=8081"}, {}, "invalid value \"8081\" for --metrics-addr"},
       {{"operator", "--kube-qps=0"}, {}, "invalid value \"0\" for --kube-qps"},
       {{"operator", "--kube-burst=0"}, {}, "invalid value \"0\" for --kube-burst"},
+      {{"operator", "--kube-list-page-size=-1"},
+       {},
+       "invalid value \"-1\" for --kube-list-page-size: must not be negative"},
+      {{"operator"},
+       {{"KUBE_LIST_PAGE_SIZE", "2k"}},
+       "invalid value \"2k\" for --kube-list-page-size (KUBE_LIST_PAGE_SIZE): not an integer"},
+      {{"agent", "--node=n1", "--kube-list-page-size", "-500"},
+       {},
+       "invalid value \"-500\" for --kube-list-page-size: must not be negative"},
+      {{"agent", "--mode=pool"},
+       {{"KUBE_LIST_PAGE_SIZE", "99999999999999999999"}},
+       "for --kube-list-page-size (KUBE_LIST_PAGE_SIZE): out of range"},
       {{"operator", "--profile-label=bad key"},
        {},
        "invalid value \"bad key\" for --profile-label"},
@@ -297,6 +313,22 @@ TEST_CASE("usage errors name the flag, the env var when it came from there, and 
   }
 }
 
+TEST_CASE("--kube-list-page-size: operator 1000, agent 500; 0 means one unpaginated list") {
+  CHECK(op({"--kube-list-page-size=0"}).global.kube_list_page_size == 0);
+  CHECK(op({"--kube-list-page-size", "1"}).global.kube_list_page_size == 1);
+  CHECK(op({}, {{"KUBE_LIST_PAGE_SIZE", "+5000"}}).global.kube_list_page_size == 5000);
+  auto agent = parse({"agent", "--mode=pool"}, {{"KUBE_LIST_PAGE_SIZE", "250"}});
+  REQUIRE(agent.ok());
+  CHECK(agent->agent_config.global.kube_list_page_size == 250);
+  auto agent_default = parse({"agent", "--node=n1"});
+  REQUIRE(agent_default.ok());
+  CHECK(agent_default->agent_config.global.kube_list_page_size == 500);
+  auto flag_over_env =
+      parse({"agent", "--node=n1", "--kube-list-page-size=0"}, {{"KUBE_LIST_PAGE_SIZE", "250"}});
+  REQUIRE(flag_over_env.ok());
+  CHECK(flag_over_env->agent_config.global.kube_list_page_size == 0);
+}
+
 TEST_CASE("queue min/max hygiene is not a usage error (the policy clamps)") {
   auto c = op({"--queue-hp-min=-2", "--queue-hp-max=0", "--queue-perf-per-hp-node=-1"});
   CHECK(c.queue_hp_min == -2);
@@ -338,6 +370,8 @@ TEST_CASE("help lists every flag with its env variable and default") {
                                "--output",
                                "QUEUE_PERF_PER_HP_NODE",
                                "KUBE_BURST",
+                               "--kube-list-page-size N",
+                               "KUBE_LIST_PAGE_SIZE",
                                "LOG_LEVEL",
                                "SIMULATE_ONLY",
                                "/var/lib/joulie",
@@ -351,6 +385,7 @@ TEST_CASE("help lists every flag with its env variable and default") {
   CHECK(op_help->command == Command::help);
   CHECK(contains(op_help->help_text, "Usage: joulie operator"));
   CHECK(contains(op_help->help_text, "DRAIN_TIMEOUT"));
+  CHECK(contains(op_help->help_text, "[env KUBE_LIST_PAGE_SIZE; default 1000]"));
   CHECK_FALSE(contains(op_help->help_text, "DVFS_STEP_PCT"));
   // --help wins over values that would otherwise be rejected.
   auto bad_then_help = parse({"operator", "--interval=abc", "--help"});
@@ -361,6 +396,7 @@ TEST_CASE("help lists every flag with its env variable and default") {
   REQUIRE(agent_help.ok());
   CHECK(contains(agent_help->help_text, "Usage: joulie agent"));
   CHECK(contains(agent_help->help_text, ":8080"));
+  CHECK(contains(agent_help->help_text, "[env KUBE_LIST_PAGE_SIZE; default 500]"));
 }
 
 TEST_CASE("version prints text or a JSON object") {
