@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "joulie/api/resolution.hpp"
+#include "joulie/common/duration.hpp"
 #include "joulie/common/log.hpp"
 
 namespace joulie::agent {
@@ -104,8 +105,7 @@ void NodeActuator::set_route(const RouteConfig& route, RouteProviders providers)
   route_ = route;
   providers_ = std::move(providers);
   has_route_ = true;
-  rapl_failure_.reset();
-  rapl_failure_cap_.reset();
+  clear_rapl_failure();
   dvfs_active_ = false;
   last_sample_.reset();
   controller_.reset();
@@ -163,33 +163,73 @@ ControlOutcome NodeActuator::reconcile(std::optional<double> cap_watts) {
         if (rapl_failure_) {
           log::info("agent", "RAPL available again", {{"node", node_}});
         }
-        rapl_failure_.reset();
+        clear_rapl_failure();
         if (dvfs_active_ || throttle_written_) {
           restore_throttle();
         }
         return rapl;
       }
-      if (!rapl_failure_ || rapl_failure_->message != rapl.message) {
-        log::warn(
-            "agent", "RAPL cap not applied",
-            {{"node", node_}, {"result", result_name(rapl.result)}, {"reason", rapl.message}});
-      }
-      rapl_failure_ = rapl;
-      rapl_failure_cap_ = cap;
-      rapl_retry_at_ = now + std::chrono::duration_cast<SystemTime::duration>(context_.rapl_retry);
+      note_rapl_failure(std::move(rapl), cap, now);
     }
     if (route_.mode == ControlMode::rapl) {
       return *rapl_failure_;
     }
+    // No verdict yet: whatever was applied stays in force until the failures repeat (or DVFS
+    // already holds the cap after an earlier fallback).
+    if (rapl_failure_->transient && !rapl_fallback_ &&
+        rapl_transient_failures_ < context_.rapl_transient_limit) {
+      return *rapl_failure_;
+    }
+    if (!rapl_fallback_) {
+      rapl_fallback_ = true;
+      log::info("agent", "RAPL not usable, DVFS takes over the cap",
+                {{"node", node_}, {"reason", rapl_failure_->message}});
+    }
   }
   return run_dvfs(cap, now);
+}
+
+void NodeActuator::clear_rapl_failure() {
+  rapl_failure_.reset();
+  rapl_failure_cap_.reset();
+  rapl_transient_failures_ = 0;
+  rapl_fallback_ = false;
+}
+
+void NodeActuator::note_rapl_failure(ControlOutcome rapl, double cap, SystemTime now) {
+  std::chrono::nanoseconds wait = context_.rapl_retry;
+  if (rapl.transient) {
+    ++rapl_transient_failures_;
+    // rapl_transient_retry × 2^(failures − 1), at most rapl_retry.
+    wait = std::max(context_.rapl_transient_retry, std::chrono::nanoseconds(1));
+    for (int i = 1; i < rapl_transient_failures_ && wait < context_.rapl_retry; ++i) {
+      wait *= 2;
+    }
+    wait = std::min(wait, context_.rapl_retry);
+    // Stable text (no attempt count or delay) so that status is not rewritten on every retry.
+    rapl.message = "RAPL control endpoint unreachable, will be retried: " + rapl.message;
+    log::warn("agent", "RAPL cap not applied: no answer from the control endpoint",
+              {{"node", node_},
+               {"reason", rapl.message},
+               {"consecutive", rapl_transient_failures_},
+               {"retry_in", format_duration(wait)}});
+  } else {
+    rapl_transient_failures_ = 0;
+    if (!rapl_failure_ || rapl_failure_->message != rapl.message) {
+      log::warn("agent", "RAPL cap not applied",
+                {{"node", node_}, {"result", result_name(rapl.result)}, {"reason", rapl.message}});
+    }
+  }
+  rapl_failure_ = std::move(rapl);
+  rapl_failure_cap_ = cap;
+  rapl_retry_at_ = now + std::chrono::duration_cast<SystemTime::duration>(wait);
 }
 
 ControlOutcome NodeActuator::run_dvfs(double cap, SystemTime now) {
   std::string why_not_rapl;
   if (route_.mode == ControlMode::automatic && rapl_failure_) {
     why_not_rapl = rapl_failure_->message;
-    if (why_not_rapl.rfind("RAPL unavailable", 0) != 0) {
+    if (!rapl_failure_->transient && why_not_rapl.rfind("RAPL unavailable", 0) != 0) {
       why_not_rapl = "RAPL unavailable: " + why_not_rapl;
     }
   }
@@ -262,8 +302,7 @@ ControlOutcome NodeActuator::release() {
     dvfs_active_ = false;
     throttle_written_ = false;
   }
-  rapl_failure_.reset();
-  rapl_failure_cap_.reset();
+  clear_rapl_failure();
   return result;
 }
 

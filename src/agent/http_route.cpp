@@ -252,6 +252,9 @@ ControlOutcome interpret_control_reply(Backend backend,
   if (!reply.ok()) {
     out.result = ApplyResult::error;
     out.message = fmt::format("{} failed: {}", action, reply.error().message);
+    // Connection refused/reset, timeout, TLS trouble: no verdict from the simulator. Only a URL
+    // we cannot even send to (our configuration) is not worth retrying.
+    out.transient = reply.error().code != Errc::invalid_argument;
     return out;
   }
   std::string result_field;
@@ -272,6 +275,10 @@ ControlOutcome interpret_control_reply(Backend backend,
     out.result = ApplyResult::error;
     out.message =
         fmt::format("{} failed: simulator answered HTTP {}{}", action, reply->status, detail);
+    // 5xx: the server (or a proxy in front of it) failed, whatever its body says; 408 and 429
+    // say "not now" (timeout, overload). Other 4xx and the rest are a verdict on the request.
+    out.transient = (reply->status >= 500 && reply->status <= 599) || reply->status == 408 ||
+                    reply->status == 429;
     return out;
   }
   if (result_field.empty() || result_field == "applied") {
@@ -324,7 +331,8 @@ ControlOutcome HttpControl::apply_cap(double watts) {
     out.applied_cap_watts = watts;
     out.message = fmt::format("simulator RAPL cap {:g} W applied", watts);
   } else {
-    out.unavailable = true;
+    // A verdict (blocked/error reply, 4xx) means RAPL cannot be used; no answer says nothing.
+    out.unavailable = !out.transient;
   }
   return out;
 }

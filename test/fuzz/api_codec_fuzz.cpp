@@ -1,49 +1,24 @@
 // NodePowerProfile / TelemetryProfile decoding from API-server JSON, and the encoders' round
 // trips: what the operator writes (a new object, a spec merge patch, a status merge patch) must
-// decode back to the same typed value, applied with JSON merge-patch semantics (RFC 7386) on top
-// of the object as it was. Input: the object's JSON.
+// decode back to the same typed value, applied with JSON merge-patch semantics (RFC 7386, shared
+// with the unit tests' fake API server) on top of the object as it was. Input: the object's JSON.
 #include <string>
 
 #include "fuzz_support.hpp"
 #include "joulie/api/codec.hpp"
+#include "json_merge_patch.hpp"
 #include "kube/json.hpp"
 
 namespace api = joulie::api;
 
 namespace {
 
-// RFC 7386: objects merge member-wise, null removes, anything else replaces.
-void merge_patch(rapidjson::Value& target, const rapidjson::Value& patch,
-                 rapidjson::Document::AllocatorType& alloc) {
-  if (!patch.IsObject()) {
-    target.CopyFrom(patch, alloc);
-    return;
-  }
-  if (!target.IsObject()) {
-    target.SetObject();
-  }
-  for (const auto& m : patch.GetObject()) {
-    if (m.value.IsNull()) {
-      target.RemoveMember(m.name);
-      continue;
-    }
-    if (!target.HasMember(m.name)) {
-      rapidjson::Value name(m.name, alloc);
-      rapidjson::Value value(rapidjson::kObjectType);
-      merge_patch(value, m.value, alloc);
-      target.AddMember(name, value, alloc);
-    } else {
-      merge_patch(target[m.name], m.value, alloc);
-    }
-  }
-}
-
 rapidjson::Document patched(const rapidjson::Value& object, const std::string& patch_text) {
   rapidjson::Document doc;
   doc.CopyFrom(object, doc.GetAllocator());
   auto patch = joulie::kube::parse_object(patch_text);
   FUZZ_CHECK(patch.ok());
-  merge_patch(doc, patch.value(), doc.GetAllocator());
+  joulie::test::json_merge_patch(doc, patch.value(), doc.GetAllocator());
   return doc;
 }
 

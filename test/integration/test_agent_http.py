@@ -98,3 +98,51 @@ def test_control_replies_blocked_error_500_and_hang(apiserver, procs, joulie_bin
     wait_for(lambda: npp_status(apiserver, "node-n1").get("result") == "applied", what="applied")
     port = metrics_port(agent)
     assert metric_value(scrape(port), "joulie_reconcile_errors_total", node="n1") >= 3
+
+
+def test_transient_control_failures_keep_rapl_in_auto_mode(apiserver, procs, joulie_bin, tmp_path):
+    """auto mode: a control endpoint that answers 500 once, later hangs once, gave no verdict on
+    RAPL. The node is not moved to DVFS: the error is reported, RAPL is retried (backoff from
+    5 s) and the cap ends applied through RAPL; no DVFS action is ever posted."""
+    apiserver.apply_crds()
+    sim = PowerSim(procs, tmp_path, hang_seconds=3)
+    sim.faults("n1", rapl="500")  # in force for the agent's first pass
+    create_tp(apiserver, "tp", http_tp_spec(sim, mode="auto", timeout=1))
+    create_npp(apiserver, "n1", cap=150)
+    agent = start_agent(procs, joulie_bin, apiserver, tmp_path, interval="300ms")
+
+    def transient_status(word):
+        status = npp_status(apiserver, "node-n1")
+        message = status.get("message", "")
+        if status.get("result") == "error" and "unreachable" in message and word in message:
+            return status
+        return None
+
+    def rapl_applied():
+        status = npp_status(apiserver, "node-n1")
+        wanted = (status.get("backend"), status.get("result")) == ("rapl", "applied")
+        return status if wanted else None
+
+    status = wait_for(lambda: transient_status("HTTP 500"), what="the 500 reported as transient")
+    assert status["backend"] == "rapl", status
+    assert sim.state("n1")["capWatts"] is None
+    sim.faults("n1", rapl="none")
+    wait_for(lambda: sim.state("n1")["capWatts"] == 150, timeout=30,
+             what="RAPL retried after the 500")
+    wait_for(rapl_applied, what="rapl/applied status after the 500")
+
+    applied = sim.state("n1")["appliedCalls"][RAPL]  # RAPL is re-applied every pass
+    sim.faults("n1", rapl="hang")
+    status = wait_for(lambda: transient_status("timeout"), what="the hang reported as transient")
+    assert status["backend"] == "rapl", status
+    sim.faults("n1", rapl="none")
+    wait_for(lambda: sim.state("n1")["appliedCalls"][RAPL] > applied, timeout=30,
+             what="RAPL retried after the hang")
+    wait_for(rapl_applied, what="rapl/applied status after the hang")
+
+    state = sim.state("n1")
+    assert state["controlCalls"][DVFS] == 0, state
+    assert state["throttlePct"] == 0, state
+    assert state["capWatts"] == 150, state
+    assert "DVFS throttle changed" not in agent.output()
+    assert agent.alive()

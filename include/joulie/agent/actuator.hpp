@@ -8,6 +8,12 @@
 //   cap changes and otherwise after `rapl_retry` (no retry-spin); once it applies again, the DVFS
 //   throttle is put back to 0 through the route that applied it.
 //
+//   A RAPL apply that got no verdict (ControlOutcome::transient: the HTTP control endpoint
+//   unreachable, timed out or 5xx) is not a refusal: what is in force stays, the error is
+//   reported, and RAPL is retried after `rapl_transient_retry`, doubling per consecutive such
+//   failure up to `rapl_retry`. Only after `rapl_transient_limit` of them in a row does `auto`
+//   fall back to DVFS (still retrying RAPL on the same backoff). Any success resets all this.
+//
 // Not thread-safe: one caller (the node's reconcile loop) at a time.
 
 #include <chrono>
@@ -51,6 +57,10 @@ struct ActuatorContext {
   bool host_allowed = true;  // false in pool mode: there is no host to write
   DvfsSettings dvfs;
   std::chrono::nanoseconds rapl_retry = std::chrono::minutes(5);
+  // Backoff after a transient RAPL failure: first delay, doubled per failure, ≤ rapl_retry.
+  std::chrono::nanoseconds rapl_transient_retry = std::chrono::seconds(5);
+  // Consecutive transient failures before `auto` falls back to DVFS.
+  int rapl_transient_limit = 3;
   HttpClientPool* pool = nullptr;  // required for http routes
   const Clock* clock = &RealClock::instance();
 };
@@ -101,6 +111,8 @@ class NodeActuator {
 
  private:
   ControlOutcome run_dvfs(double cap_watts, SystemTime now);
+  void note_rapl_failure(ControlOutcome rapl, double cap, SystemTime now);
+  void clear_rapl_failure();
   void restore_throttle();
 
   std::string node_;
@@ -114,6 +126,8 @@ class NodeActuator {
   std::optional<ControlOutcome> rapl_failure_;
   std::optional<double> rapl_failure_cap_;
   SystemTime rapl_retry_at_{};
+  int rapl_transient_failures_ = 0;  // consecutive transient RAPL failures
+  bool rapl_fallback_ = false;       // auto mode has handed the cap to DVFS
   std::optional<TelemetrySample> last_sample_;
 };
 

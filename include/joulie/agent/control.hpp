@@ -29,6 +29,10 @@ struct ControlOutcome {
   // The failure meant "this backend does not exist / cannot be used here" (no RAPL zones, no
   // cpufreq, refused by firmware or simulator) rather than a transient error.
   bool unavailable = false;
+  // No verdict came back: the HTTP control endpoint could not be reached, did not answer in time
+  // or answered 5xx. Says nothing about whether the backend exists; the actuator keeps what is
+  // in force and tries again with backoff (set only by the HTTP route).
+  bool transient = false;
 
   bool ok() const { return result == ApplyResult::applied; }
   bool operator==(const ControlOutcome&) const = default;

@@ -71,7 +71,8 @@ class HttpTelemetry final : public TelemetryProvider {
   const Clock& clock_;
 };
 
-// Interprets a control reply. Pure (exposed for tests and fuzzing).
+// Interprets a control reply. Pure (exposed for tests and fuzzing). Transport failures and 5xx
+// answers are `transient` (no verdict); blocked/error replies, 4xx and other statuses are not.
 ControlOutcome interpret_control_reply(Backend backend,
                                        const Result<HttpClientPool::Response>& reply,
                                        std::string_view action);

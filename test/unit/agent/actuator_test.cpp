@@ -19,6 +19,18 @@ class FakeControl final : public ControlProvider {
   explicit FakeControl(Backend backend) : backend_(backend) {}
   ControlOutcome apply_cap(double watts) override {
     caps.push_back(watts);
+    if (!cap_script.empty()) {
+      ControlOutcome next = cap_script.front();
+      cap_script.pop_front();
+      return next;
+    }
+    if (cap_unreachable) {
+      ControlOutcome out{Backend::rapl, ApplyResult::error,
+                         "rapl.set_power_cap_watts failed: cannot connect to http://sim/control/n",
+                         std::nullopt};
+      out.transient = true;
+      return out;
+    }
     if (!cap_works) {
       return {Backend::rapl, ApplyResult::error, "RAPL unavailable: locked", std::nullopt, true};
     }
@@ -46,6 +58,8 @@ class FakeControl final : public ControlProvider {
   }
 
   bool cap_works = true;
+  bool cap_unreachable = false;           // transient: no answer from the control endpoint
+  std::deque<ControlOutcome> cap_script;  // replies to the next apply_cap calls, first
   bool throttle_works = true;
   bool dvfs_missing = false;
   std::vector<double> caps;
@@ -474,4 +488,209 @@ TEST_CASE("HTTP route, auto mode: simulator blocks RAPL → throttle over HTTP �
   CHECK(bodies[3].find("\"action\":\"dvfs.set_throttle_pct\"") != std::string::npos);
   CHECK(bodies[3].find("\"throttlePct\":0") != std::string::npos);
   CHECK(actuator.dvfs_controller().throttle_pct() == 0);
+}
+
+// ---- transient RAPL failures (no verdict from the HTTP control endpoint) ----------------------
+
+namespace {
+
+constexpr const char* kUnreachable =
+    "RAPL control endpoint unreachable, will be retried: "
+    "rapl.set_power_cap_watts failed: cannot connect to http://sim/control/n";
+
+// Steps the clock 1 s at a time for `seconds`, reconciling at `cap`; returns when apply_cap was
+// called (seconds since the first step, which is 0) and the outcome of each such pass.
+struct Attempts {
+  std::vector<long> at;
+  std::vector<ControlOutcome> outcomes;
+  bool dvfs_before_limit = false;  // DVFS ran (or was written) before the limit was reached
+};
+
+Attempts step(Fixture& f, int seconds, std::size_t limit = 3, double cap = 100.0) {
+  Attempts a;
+  auto start = f.clock.now() + 1s;
+  std::size_t throttles = f.dvfs->throttles.size();
+  for (int i = 0; i < seconds; ++i) {
+    f.clock.advance(1s);
+    std::size_t before = f.rapl->caps.size();
+    ControlOutcome out = f.actuator.reconcile(cap);
+    if (f.rapl->caps.size() != before) {
+      a.at.push_back(
+          std::chrono::duration_cast<std::chrono::seconds>(f.clock.now() - start).count());
+      a.outcomes.push_back(out);
+    }
+    if (a.at.size() < limit &&
+        (out.backend != Backend::rapl || f.dvfs->throttles.size() != throttles ||
+         f.actuator.dvfs_active())) {
+      a.dvfs_before_limit = true;
+    }
+  }
+  return a;
+}
+
+}  // namespace
+
+TEST_CASE("auto mode: one transient RAPL failure keeps the setting and RAPL is retried next pass") {
+  Fixture f;
+  REQUIRE(f.pass(100).ok());
+  f.rapl->cap_unreachable = true;
+  auto out = f.pass(100);
+  CHECK(out.backend == Backend::rapl);
+  CHECK(out.result == ApplyResult::error);
+  CHECK(out.message == kUnreachable);
+  CHECK_FALSE(out.applied_cap_watts.has_value());
+  CHECK(f.dvfs->throttles.empty());  // no fallback on the first blip
+  CHECK(f.telemetry->samples == 0);
+  CHECK_FALSE(f.actuator.dvfs_active());
+
+  // Within the first backoff (5 s) nothing is retried, and the same error is reported.
+  f.clock.advance(4s);
+  CHECK(f.actuator.reconcile(100.0) == out);
+  CHECK(f.rapl->caps.size() == 2);
+
+  f.rapl->cap_unreachable = false;
+  auto back = f.pass(100);  // 20 s later: past the backoff
+  CHECK(back.backend == Backend::rapl);
+  CHECK(back.result == ApplyResult::applied);
+  CHECK(f.rapl->caps.size() == 3);
+  CHECK(f.dvfs->throttles.empty());
+  CHECK(f.dvfs->restores == 0);
+  CHECK_FALSE(f.actuator.dvfs_active());
+}
+
+TEST_CASE("repeated transient failures back off up to rapl_retry, then auto falls back to DVFS") {
+  Fixture f;
+  REQUIRE(f.pass(100).ok());
+  f.rapl->cap_unreachable = true;
+  auto a = step(f, 1000);
+  // 5 s doubling: 5, 10, 20, 40, 80, 160, then capped at rapl_retry (5 min).
+  CHECK(a.at == std::vector<long>{0, 5, 15, 35, 75, 155, 315, 615, 915});
+  CHECK_FALSE(a.dvfs_before_limit);
+  REQUIRE(a.outcomes.size() == 9);
+  CHECK(a.outcomes[0].message == kUnreachable);
+  CHECK(a.outcomes[1].backend == Backend::rapl);
+  CHECK(a.outcomes[1].result == ApplyResult::error);
+  // The third failure in a row hands the cap to DVFS, which says why.
+  CHECK(a.outcomes[2].backend == Backend::dvfs);
+  CHECK(a.outcomes[2].result == ApplyResult::applied);
+  CHECK(a.outcomes[2].message ==
+        std::string(kUnreachable) + "; DVFS throttle 10% holding the 100 W cap");
+  CHECK(f.actuator.dvfs_active());
+  CHECK(f.dvfs->throttles.front() == 10);
+
+  // Success: the throttle goes back to 0 and the backoff starts over.
+  f.rapl->cap_unreachable = false;
+  f.clock.advance(5min);
+  auto back = f.pass(100);
+  CHECK(back.backend == Backend::rapl);
+  CHECK(f.dvfs->throttles.back() == 0);
+  CHECK_FALSE(f.actuator.dvfs_active());
+  std::size_t writes = f.dvfs->throttles.size();
+  f.rapl->cap_unreachable = true;
+  auto again = step(f, 20);
+  CHECK(again.at == std::vector<long>{0, 5, 15});
+  CHECK_FALSE(again.dvfs_before_limit);
+  CHECK(again.outcomes.back().backend == Backend::dvfs);  // the count restarted from 0
+  REQUIRE(f.dvfs->throttles.size() > writes);
+  CHECK(f.dvfs->throttles[writes] == 10);
+}
+
+TEST_CASE("a blocked reply is a refusal: DVFS at once, RAPL retried only after rapl_retry") {
+  ControlOutcome blocked{Backend::rapl, ApplyResult::blocked,
+                         "simulator blocked rapl.set_power_cap_watts: no rapl here", std::nullopt,
+                         true};
+  Fixture f;
+  f.rapl->cap_script.assign(30, blocked);
+  auto out = f.pass(100);
+  CHECK(out.backend == Backend::dvfs);
+  CHECK(out.result == ApplyResult::applied);
+  CHECK(out.message ==
+        "RAPL unavailable: simulator blocked rapl.set_power_cap_watts: no rapl here; "
+        "DVFS throttle 10% holding the 100 W cap");
+  CHECK(f.dvfs->throttles == std::vector<int>{10});
+  for (int i = 0; i < 14; ++i) {
+    f.pass(100);  // 14 × 20 s = 280 s < 5 min
+  }
+  CHECK(f.rapl->caps.size() == 1);
+  f.pass(100);  // 300 s after the refusal
+  CHECK(f.rapl->caps.size() == 2);
+
+  // A refusal after transient failures counts as a refusal: DVFS at once, then rapl_retry.
+  Fixture g;
+  ControlOutcome unreachable{Backend::rapl, ApplyResult::error,
+                             "rapl.set_power_cap_watts failed: simulator answered HTTP 503",
+                             std::nullopt};
+  unreachable.transient = true;
+  g.rapl->cap_script = {unreachable, blocked, blocked, blocked};
+  auto first = g.pass(100);
+  CHECK(first.backend == Backend::rapl);
+  CHECK(g.dvfs->throttles.empty());
+  auto refused = g.pass(100);
+  CHECK(refused.backend == Backend::dvfs);
+  CHECK(refused.message.rfind("RAPL unavailable: simulator blocked", 0) == 0);
+  for (int i = 0; i < 14; ++i) {
+    g.pass(100);
+  }
+  CHECK(g.rapl->caps.size() == 2);
+}
+
+TEST_CASE("mode rapl: transient failures are errors, retried with backoff, never DVFS") {
+  RouteConfig rapl_only;
+  rapl_only.mode = ControlMode::rapl;
+  Fixture f(rapl_only);
+  f.rapl->cap_unreachable = true;
+  auto a = step(f, 400, 100);
+  CHECK(a.at == std::vector<long>{0, 5, 15, 35, 75, 155, 315});
+  CHECK_FALSE(a.dvfs_before_limit);  // every pass: rapl backend, no DVFS
+  for (const auto& out : a.outcomes) {
+    CHECK(out.backend == Backend::rapl);
+    CHECK(out.result == ApplyResult::error);
+    CHECK(out.message == kUnreachable);
+  }
+  CHECK(f.telemetry->samples == 0);
+
+  f.rapl->cap_unreachable = false;
+  f.clock.advance(5min);
+  CHECK(f.actuator.reconcile(100.0).ok());
+  f.rapl->cap_unreachable = true;
+  auto again = step(f, 6, 100);
+  CHECK(again.at == std::vector<long>{0, 5});  // backoff reset by the success
+}
+
+TEST_CASE("HTTP route, auto mode: a 503 keeps RAPL and posts no DVFS action; next pass recovers") {
+  joulie::test::StubServer server;
+  HttpClientPool pool;
+  ManualClock clock;
+  ActuatorContext ctx;
+  ctx.clock = &clock;
+  ctx.pool = &pool;
+  ctx.host_allowed = false;
+  RouteConfig route;
+  route.control = ControlRoute::http;
+  route.control_endpoint = server.url("/control/{node}");
+  route.source = SourceType::http;
+  route.telemetry_endpoint = server.url("/telemetry/{node}");
+  NodeActuator actuator("n1", ctx);
+  actuator.set_route(route);
+
+  clock.advance(20s);
+  REQUIRE(actuator.reconcile(120.0).ok());
+  server.reply_to_rapl(503, R"({"message":"restarting"})");
+  clock.advance(20s);
+  auto out = actuator.reconcile(120.0);
+  CHECK(out.backend == Backend::rapl);
+  CHECK(out.result == ApplyResult::error);
+  CHECK(out.message ==
+        "RAPL control endpoint unreachable, will be retried: rapl.set_power_cap_watts failed: "
+        "simulator answered HTTP 503: restarting");
+  server.reply_to_rapl(0, "");
+  clock.advance(20s);
+  auto back = actuator.reconcile(120.0);
+  CHECK(back.backend == Backend::rapl);
+  CHECK(back.result == ApplyResult::applied);
+  auto bodies = server.bodies();
+  REQUIRE(bodies.size() == 3);
+  for (const auto& body : bodies) {
+    CHECK(body.find("\"action\":\"rapl.set_power_cap_watts\"") != std::string::npos);
+  }
 }

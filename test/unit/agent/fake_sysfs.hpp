@@ -13,37 +13,21 @@
 // attributes never are symlinks), so the write fails whatever the uid. Firmware that accepts a
 // write but keeps its old value is modelled in C++ with a HostFiles subclass (see rapl_test.cpp).
 
-#include <unistd.h>
-
 #include <cstdint>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-#include <stdexcept>
 #include <string>
 #include <vector>
+
+#include "temp_dir.hpp"
 
 namespace joulie::test {
 
 class FakeSysfs {
  public:
-  FakeSysfs() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "joulie-sysfs-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) {
-      throw std::runtime_error("mkdtemp failed");
-    }
-    root_ = pattern;
-  }
-  ~FakeSysfs() {
-    std::error_code ec;
-    std::filesystem::remove_all(root_, ec);
-  }
-  FakeSysfs(const FakeSysfs&) = delete;
-  FakeSysfs& operator=(const FakeSysfs&) = delete;
-
-  const std::filesystem::path& root() const { return root_; }
-  std::filesystem::path path(const std::string& rel) const { return root_ / rel; }
+  const std::filesystem::path& root() const { return dir_.path(); }
+  std::filesystem::path path(const std::string& rel) const { return root() / rel; }
 
   struct RaplOptions {
     uint64_t limit_uw = 200000000;
@@ -57,7 +41,7 @@ class FakeSysfs {
   // Adds package zone intel-rapl:N with a core sub-zone intel-rapl:N:0.
   void add_rapl_package(int n, const RaplOptions& options) {
     std::string name = "intel-rapl:" + std::to_string(n);
-    auto dir = root_ / "devices/virtual/powercap/intel-rapl" / name;
+    auto dir = root() / "devices/virtual/powercap/intel-rapl" / name;
     write_zone(dir, "package-" + std::to_string(n), options);
     link_class(name, "../../devices/virtual/powercap/intel-rapl/" + name);
     std::string sub = name + ":0";
@@ -70,7 +54,7 @@ class FakeSysfs {
 
   void add_rapl_mmio(int n, const RaplOptions& options) {
     std::string name = "intel-rapl-mmio:" + std::to_string(n);
-    auto dir = root_ / "devices/virtual/powercap/intel-rapl-mmio" / name;
+    auto dir = root() / "devices/virtual/powercap/intel-rapl-mmio" / name;
     write_zone(dir, "package-" + std::to_string(n), options);
     link_class(name, "../../devices/virtual/powercap/intel-rapl-mmio/" + name);
   }
@@ -93,28 +77,28 @@ class FakeSysfs {
   // Adds devices/system/cpu/cpufreq/policyN (+ cpuN/cpufreq symlinks), or with `per_cpu` only
   // the older devices/system/cpu/cpuN/cpufreq directory.
   void add_cpufreq_policy(int n, const PolicyOptions& options, bool per_cpu = false) {
-    auto cpu_dir = root_ / "devices/system/cpu";
+    auto cpu_dir = root() / "devices/system/cpu";
     auto dir = per_cpu ? cpu_dir / ("cpu" + std::to_string(n)) / "cpufreq"
                        : cpu_dir / "cpufreq" / ("policy" + std::to_string(n));
     std::filesystem::create_directories(dir);
-    put(dir / "cpuinfo_min_freq", std::to_string(options.cpuinfo_min_khz) + "\n");
-    put(dir / "cpuinfo_max_freq", std::to_string(options.cpuinfo_max_khz) + "\n");
-    put(dir / "scaling_max_freq", std::to_string(options.cpuinfo_max_khz) + "\n");
-    put(dir / "scaling_min_freq", std::to_string(options.cpuinfo_min_khz) + "\n");
-    put(dir / "scaling_cur_freq", std::to_string(options.cpuinfo_max_khz) + "\n");
+    write_file(dir / "cpuinfo_min_freq", std::to_string(options.cpuinfo_min_khz) + "\n");
+    write_file(dir / "cpuinfo_max_freq", std::to_string(options.cpuinfo_max_khz) + "\n");
+    write_file(dir / "scaling_max_freq", std::to_string(options.cpuinfo_max_khz) + "\n");
+    write_file(dir / "scaling_min_freq", std::to_string(options.cpuinfo_min_khz) + "\n");
+    write_file(dir / "scaling_cur_freq", std::to_string(options.cpuinfo_max_khz) + "\n");
     if (!options.available_khz.empty()) {
       std::ostringstream list;
       for (auto khz : options.available_khz) {
         list << khz << ' ';
       }
-      put(dir / "scaling_available_frequencies", list.str() + "\n");
+      write_file(dir / "scaling_available_frequencies", list.str() + "\n");
     }
     std::vector<int> cpus = options.cpus.empty() ? std::vector<int>{n} : options.cpus;
     std::ostringstream affected;
     for (std::size_t i = 0; i < cpus.size(); ++i) {
       affected << (i ? " " : "") << cpus[i];
     }
-    put(dir / "affected_cpus", affected.str() + "\n");
+    write_file(dir / "affected_cpus", affected.str() + "\n");
     if (!per_cpu) {
       for (int cpu : cpus) {
         auto cpu_path = cpu_dir / ("cpu" + std::to_string(cpu));
@@ -132,11 +116,11 @@ class FakeSysfs {
   }
 
   void write(const std::string& rel, const std::string& content) const {
-    put(root_ / rel, content);
+    write_file(root() / rel, content);
   }
 
   std::string read(const std::string& rel) const {
-    std::ifstream in(root_ / rel);
+    std::ifstream in(root() / rel);
     std::stringstream text;
     text << in.rdbuf();
     return text.str();
@@ -145,7 +129,7 @@ class FakeSysfs {
 
   // Firmware lock that holds for root (see the header comment).
   void lock(const std::string& rel) const {
-    auto file = root_ / rel;
+    auto file = root() / rel;
     auto real = std::filesystem::canonical(file);
     auto backing = real;
     backing += ".locked-value";
@@ -154,68 +138,37 @@ class FakeSysfs {
   }
 
  private:
-  static void put(const std::filesystem::path& file, const std::string& content) {
-    std::filesystem::create_directories(file.parent_path());
-    std::ofstream out(file, std::ios::trunc);
-    out << content;
-    if (!out) {
-      throw std::runtime_error("cannot write " + file.string());
-    }
-  }
-
   void write_zone(const std::filesystem::path& dir, const std::string& name,
                   const RaplOptions& o) const {
     std::filesystem::create_directories(dir);
-    put(dir / "name", name + "\n");
-    put(dir / "enabled", "1\n");
-    put(dir / "energy_uj", std::to_string(o.energy_uj) + "\n");
-    put(dir / "max_energy_range_uj", std::to_string(o.max_energy_range_uj) + "\n");
+    write_file(dir / "name", name + "\n");
+    write_file(dir / "enabled", "1\n");
+    write_file(dir / "energy_uj", std::to_string(o.energy_uj) + "\n");
+    write_file(dir / "max_energy_range_uj", std::to_string(o.max_energy_range_uj) + "\n");
     int long_term = o.long_term_second ? 1 : 0;
     int short_term = 1 - long_term;
     if (o.named_constraints) {
-      put(dir / ("constraint_" + std::to_string(long_term) + "_name"), "long_term\n");
-      put(dir / ("constraint_" + std::to_string(short_term) + "_name"), "short_term\n");
+      write_file(dir / ("constraint_" + std::to_string(long_term) + "_name"), "long_term\n");
+      write_file(dir / ("constraint_" + std::to_string(short_term) + "_name"), "short_term\n");
     }
-    put(dir / ("constraint_" + std::to_string(long_term) + "_power_limit_uw"),
-        std::to_string(o.limit_uw) + "\n");
-    put(dir / ("constraint_" + std::to_string(short_term) + "_power_limit_uw"),
-        std::to_string(o.limit_uw + 50000000) + "\n");
-    put(dir / ("constraint_" + std::to_string(long_term) + "_time_window_us"), "999424\n");
+    write_file(dir / ("constraint_" + std::to_string(long_term) + "_power_limit_uw"),
+               std::to_string(o.limit_uw) + "\n");
+    write_file(dir / ("constraint_" + std::to_string(short_term) + "_power_limit_uw"),
+               std::to_string(o.limit_uw + 50000000) + "\n");
+    write_file(dir / ("constraint_" + std::to_string(long_term) + "_time_window_us"), "999424\n");
     if (o.max_power_uw > 0) {
-      put(dir / ("constraint_" + std::to_string(long_term) + "_max_power_uw"),
-          std::to_string(o.max_power_uw) + "\n");
+      write_file(dir / ("constraint_" + std::to_string(long_term) + "_max_power_uw"),
+                 std::to_string(o.max_power_uw) + "\n");
     }
   }
 
   void link_class(const std::string& name, const std::string& target) const {
-    auto dir = root_ / "class/powercap";
+    auto dir = root() / "class/powercap";
     std::filesystem::create_directories(dir);
     std::filesystem::create_symlink(target, dir / name);
   }
 
-  std::filesystem::path root_;
-};
-
-// A temporary directory removed at scope exit (state dirs).
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "joulie-test-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) {
-      throw std::runtime_error("mkdtemp failed");
-    }
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
+  TempDir dir_{"joulie-sysfs"};
 };
 
 }  // namespace joulie::test

@@ -162,6 +162,55 @@ TEST_CASE("control replies: applied, blocked, error, non-2xx, garbage") {
   CHECK(control.apply_cap(100).ok());
 }
 
+TEST_CASE("control failures without a verdict are transient; verdicts are not") {
+  using Reply = joulie::Result<HttpClientPool::Response>;
+  constexpr std::string_view kAction = "rapl.set_power_cap_watts";
+  auto interpret = [&](Reply reply) {
+    return interpret_control_reply(Backend::rapl, reply, kAction);
+  };
+  // No verdict: transport failures, 5xx (whatever the body says), 408 and 429 ("not now").
+  for (auto code : {joulie::Errc::unavailable, joulie::Errc::timeout, joulie::Errc::io}) {
+    auto out = interpret(joulie::Error(code, "cannot connect to http://sim"));
+    CHECK(out.result == ApplyResult::error);
+    CHECK(out.transient);
+  }
+  for (int status : {500, 502, 503, 504, 408, 429}) {
+    auto out = interpret(HttpClientPool::Response{status, R"({"result":"error"})"});
+    CHECK(out.result == ApplyResult::error);
+    CHECK(out.transient);
+  }
+  // Verdicts (and our own bad URL): not transient.
+  CHECK_FALSE(interpret(joulie::Error(joulie::Errc::invalid_argument, "bad url")).transient);
+  for (int status : {400, 403, 404, 302}) {
+    auto out = interpret(HttpClientPool::Response{status, ""});
+    CHECK(out.result == ApplyResult::error);
+    CHECK_FALSE(out.transient);
+  }
+  CHECK_FALSE(interpret(HttpClientPool::Response{200, R"({"result":"blocked"})"}).transient);
+  CHECK_FALSE(interpret(HttpClientPool::Response{200, R"({"result":"error"})"}).transient);
+  CHECK_FALSE(interpret(HttpClientPool::Response{200, R"({"result":"maybe"})"}).transient);
+
+  // apply_cap: a transient failure does not say RAPL is unavailable; a verdict does.
+  StubServer server;
+  HttpClientPool pool;
+  ManualClock clock;
+  HttpControl control(pool, "n", server.url("/control/n"), 2s, clock);
+  server.reply(503, R"({"message":"restarting"})");
+  auto busy = control.apply_cap(100);
+  CHECK(busy.transient);
+  CHECK_FALSE(busy.unavailable);
+  server.reply(200, R"({"result":"blocked"})");
+  auto blocked = control.apply_cap(100);
+  CHECK_FALSE(blocked.transient);
+  CHECK(blocked.unavailable);
+  // Nothing listens on port 1: connection refused.
+  HttpControl nowhere(pool, "n", "http://127.0.0.1:1/control/n", 2s, clock);
+  auto refused = nowhere.apply_cap(100);
+  CHECK(refused.result == ApplyResult::error);
+  CHECK(refused.transient);
+  CHECK_FALSE(refused.unavailable);
+}
+
 TEST_CASE("a hanging simulator times out instead of blocking the agent") {
   StubServer server;
   HttpClientPool pool;

@@ -94,14 +94,14 @@ printf '%s' "$KUBERNETES_EXEC_INFO" > "$OUT_DIR/info"
 printf '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"%s-%s"}}' "$1" "$GREETING"
 )");
   exec.args = {"arg1"};
-  exec.env = {{"GREETING", "hello"}, {"OUT_DIR", dir.path()}};
+  exec.env = {{"GREETING", "hello"}, {"OUT_DIR", dir.path().string()}};
   exec.provide_cluster_info = true;
   ClusterConfig cluster;
   cluster.server = "https://k:6443";
   auto c = run_exec_plugin(exec, cluster, 10s);
   REQUIRE(c.ok());
   CHECK(c->token == "arg1-hello");
-  std::ifstream info(dir.path() + "/info");
+  std::ifstream info(dir.file("info"));
   std::string text((std::istreambuf_iterator<char>(info)), {});
   CHECK_THAT(text, Catch::Contains("\"kind\":\"ExecCredential\""));
   CHECK_THAT(text, Catch::Contains("\"server\":\"https://k:6443\""));
@@ -124,7 +124,7 @@ TEST_CASE("exec plugin: failures are typed errors with the plugin's message") {
     CHECK(run_exec_plugin(exec, cluster, 10s).code() == Errc::unauthorized);
   }
   SECTION("missing command") {
-    exec.command = dir.path() + "/does-not-exist";
+    exec.command = dir.file("does-not-exist");
     CHECK(run_exec_plugin(exec, cluster, 10s).code() == Errc::unauthorized);
   }
   SECTION("hanging plugin is killed at the timeout") {
@@ -139,7 +139,7 @@ TEST_CASE("exec plugin: failures are typed errors with the plugin's message") {
 
 TEST_CASE("exec credential source: cached until expiry, re-run after invalidate") {
   TempDir dir;
-  const std::string counter = dir.path() + "/count";
+  const std::string counter = dir.file("count");
   ClusterConfig cfg;
   cfg.exec = ExecConfig{};
   cfg.exec->api_version = kV1;

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "joulie/kube/api.hpp"
+#include "json_merge_patch.hpp"
 
 namespace joulie::kube::testing {
 
@@ -321,7 +322,7 @@ class FakeApi : public Api {
     }
     rapidjson::Document p = parse_json(patch);
     rapidjson::Document current = parse_json(it->second);
-    merge(current, p, current.GetAllocator());
+    joulie::test::json_merge_patch(current, p, current.GetAllocator());
     stamp(current);
     it->second = to_string(current);
     return current;
@@ -430,33 +431,6 @@ class FakeApi : public Api {
     md.RemoveMember("resourceVersion");
     md.AddMember("resourceVersion", rapidjson::Value(rv.c_str(), a), a);
     return rv;
-  }
-
-  // RFC 7386 JSON merge patch.
-  static void merge(rapidjson::Value& target, const rapidjson::Value& patch,
-                    rapidjson::Document::AllocatorType& a) {
-    if (!patch.IsObject()) {
-      target.CopyFrom(patch, a);
-      return;
-    }
-    if (!target.IsObject()) {
-      target.SetObject();
-    }
-    for (const auto& m : patch.GetObject()) {
-      if (m.value.IsNull()) {
-        target.RemoveMember(m.name);
-        continue;
-      }
-      auto it = target.FindMember(m.name);
-      if (it == target.MemberEnd()) {
-        rapidjson::Value name(m.name, a);
-        rapidjson::Value value;
-        merge(value, m.value, a);
-        target.AddMember(name, value, a);
-      } else {
-        merge(it->value, m.value, a);
-      }
-    }
   }
 
   std::mutex mutex_;

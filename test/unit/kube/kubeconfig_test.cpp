@@ -101,7 +101,7 @@ TEST_CASE("kubeconfig: merged files, first definition wins, paths relative to th
   CHECK(other->server == "http://plain.example:8080");
   CHECK(other->insecure_skip_tls_verify);
   CHECK(other->token == "static-token");
-  CHECK(other->token_file == dir.path() + "/b/tokens/t");
+  CHECK(other->token_file == dir.file("b/tokens/t"));
   CHECK(other->default_namespace == "default");
 
   // Order matters: with the second file first, its current-context is used (and missing).
@@ -144,7 +144,7 @@ users:
   CHECK(cfg->client_cert_pem == "CERT DATA");
   CHECK(cfg->client_key_pem == "KEY DATA");
   REQUIRE(cfg->exec.has_value());
-  CHECK(cfg->exec->command == dir.path() + "/./bin/plugin");
+  CHECK(cfg->exec->command == dir.file("./bin/plugin"));
   CHECK(cfg->exec->args == std::vector<std::string>{"get-token", "--cluster", "x"});
   REQUIRE(cfg->exec->env.size() == 1);
   CHECK(cfg->exec->env[0] == std::make_pair(std::string("FOO"), std::string("bar")));
@@ -183,8 +183,8 @@ contexts:
     CHECK_THAT(r.error().message, Catch::Contains("user \"nobody\""));
   }
   SECTION("unreadable files") {
-    CHECK(load_kubeconfig(dir.path() + "/missing", "").code() == Errc::io);
-    CHECK(load_kubeconfig(dir.path(), "").code() == Errc::io);  // a directory
+    CHECK(load_kubeconfig(dir.file("missing"), "").code() == Errc::io);
+    CHECK(load_kubeconfig(dir.path().string(), "").code() == Errc::io);  // a directory
     const std::string p = dir.write("c", R"(
 current-context: a
 clusters: [{name: c, cluster: {server: "https://x", certificate-authority: /nonexistent/ca}}]
@@ -228,8 +228,8 @@ current-context: a
 clusters: [{name: c, cluster: {server: "https://x"}}]
 contexts: [{name: a, context: {cluster: c}}]
 )");
-  CHECK(load_kubeconfig(dir.path() + "/nope:" + p, "").ok());
-  CHECK(load_kubeconfig(dir.path() + "/nope:" + dir.path() + "/nope2", "").code() == Errc::io);
+  CHECK(load_kubeconfig(dir.file("nope") + ":" + p, "").ok());
+  CHECK(load_kubeconfig(dir.file("nope") + ":" + dir.file("nope2"), "").code() == Errc::io);
 }
 
 TEST_CASE("config sources: kubeconfig, then in-cluster, then ~/.kube/config") {
@@ -243,8 +243,8 @@ clusters: [{name: c, cluster: {server: "https://home:1"}}]
 contexts: [{name: h, context: {cluster: c}}]
 )");
   ConfigSources s;
-  s.service_account_dir = dir.path() + "/sa";
-  s.home = dir.path() + "/home";
+  s.service_account_dir = dir.file("sa");
+  s.home = dir.file("home");
 
   auto home = load_config(s);
   REQUIRE(home.ok());
@@ -256,25 +256,25 @@ contexts: [{name: h, context: {cluster: c}}]
   REQUIRE(in_cluster.ok());
   CHECK(in_cluster->server == "https://10.96.0.1:443");
   CHECK(in_cluster->token == "sa-token");
-  CHECK(in_cluster->token_file == dir.path() + "/sa/token");
+  CHECK(in_cluster->token_file == dir.file("sa/token"));
   CHECK(in_cluster->ca_pem == "IN CLUSTER CA");
   CHECK(in_cluster->default_namespace == "joulie-system");
 
   s.service_host = "fd00::1";
   CHECK(load_config(s)->server == "https://[fd00::1]:443");
 
-  s.kubeconfig = dir.path() + "/home/.kube/config";
+  s.kubeconfig = dir.file("home/.kube/config");
   s.context = "h";
   CHECK(load_config(s)->server == "https://home:1");
 
   ConfigSources empty;
-  empty.home = dir.path() + "/nowhere";
+  empty.home = dir.file("nowhere");
   CHECK(load_config(empty).code() == Errc::invalid_argument);
 
   ConfigSources broken_sa;
   broken_sa.service_host = "10.0.0.1";
   broken_sa.service_port = "443";
-  broken_sa.service_account_dir = dir.path() + "/no-sa";
+  broken_sa.service_account_dir = dir.file("no-sa");
   auto r = load_config(broken_sa);
   CHECK(r.code() == Errc::io);
   CHECK_THAT(r.error().message, Catch::Contains("no-sa/token"));
