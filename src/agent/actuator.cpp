@@ -84,8 +84,28 @@ RouteProviders make_route_providers(const std::string& node, const RouteConfig& 
   return providers;
 }
 
+namespace {
+
+// The transient-failure backoff: no jitter (a fixed source, so no random_device per node), in
+// whole milliseconds as kube::Backoff counts them.
+kube::Backoff transient_backoff(const ActuatorContext& context) {
+  using std::chrono::duration_cast;
+  using std::chrono::milliseconds;
+  kube::Backoff::Options o;
+  o.initial = duration_cast<milliseconds>(context.rapl_transient_retry);
+  o.max = duration_cast<milliseconds>(context.rapl_retry);
+  o.factor = 2.0;
+  o.jitter = 0.0;
+  return kube::Backoff(o, [] { return 0.0; });
+}
+
+}  // namespace
+
 NodeActuator::NodeActuator(std::string node, ActuatorContext context)
-    : node_(std::move(node)), context_(context), controller_(context.dvfs) {}
+    : node_(std::move(node)),
+      context_(context),
+      controller_(context.dvfs),
+      rapl_transient_backoff_(transient_backoff(context_)) {}
 
 void NodeActuator::set_route(const RouteConfig& route) {
   if (has_route_ && route == route_) {
@@ -193,6 +213,7 @@ void NodeActuator::clear_rapl_failure() {
   rapl_failure_.reset();
   rapl_failure_cap_.reset();
   rapl_transient_failures_ = 0;
+  rapl_transient_backoff_.reset();
   rapl_fallback_ = false;
 }
 
@@ -200,12 +221,7 @@ void NodeActuator::note_rapl_failure(ControlOutcome rapl, double cap, SystemTime
   std::chrono::nanoseconds wait = context_.rapl_retry;
   if (rapl.transient) {
     ++rapl_transient_failures_;
-    // rapl_transient_retry × 2^(failures − 1), at most rapl_retry.
-    wait = std::max(context_.rapl_transient_retry, std::chrono::nanoseconds(1));
-    for (int i = 1; i < rapl_transient_failures_ && wait < context_.rapl_retry; ++i) {
-      wait *= 2;
-    }
-    wait = std::min(wait, context_.rapl_retry);
+    wait = rapl_transient_backoff_.next();
     // Stable text (no attempt count or delay) so that status is not rewritten on every retry.
     rapl.message = "RAPL control endpoint unreachable, will be retried: " + rapl.message;
     log::warn("agent", "RAPL cap not applied: no answer from the control endpoint",
@@ -215,6 +231,7 @@ void NodeActuator::note_rapl_failure(ControlOutcome rapl, double cap, SystemTime
                {"retry_in", format_duration(wait)}});
   } else {
     rapl_transient_failures_ = 0;
+    rapl_transient_backoff_.reset();
     if (!rapl_failure_ || rapl_failure_->message != rapl.message) {
       log::warn("agent", "RAPL cap not applied",
                 {{"node", node_}, {"result", result_name(rapl.result)}, {"reason", rapl.message}});

@@ -9,7 +9,7 @@
 //   throttle is put back to 0 through the route that applied it.
 //
 //   A RAPL apply that got no verdict (ControlOutcome::transient: the HTTP control endpoint
-//   unreachable, timed out or 5xx) is not a refusal: what is in force stays, the error is
+//   unreachable, timed out, 5xx, 408 or 429) is not a refusal: what is in force stays, the error is
 //   reported, and RAPL is retried after `rapl_transient_retry`, doubling per consecutive such
 //   failure up to `rapl_retry`. Only after `rapl_transient_limit` of them in a row does `auto`
 //   fall back to DVFS (still retrying RAPL on the same backoff). Any success resets all this.
@@ -30,6 +30,7 @@
 #include "joulie/agent/http_route.hpp"
 #include "joulie/agent/rapl.hpp"
 #include "joulie/common/clock.hpp"
+#include "joulie/kube/backoff.hpp"
 
 namespace joulie::agent {
 
@@ -127,6 +128,7 @@ class NodeActuator {
   std::optional<double> rapl_failure_cap_;
   SystemTime rapl_retry_at_{};
   int rapl_transient_failures_ = 0;  // consecutive transient RAPL failures
+  kube::Backoff rapl_transient_backoff_;  // rapl_transient_retry doubling up to rapl_retry
   bool rapl_fallback_ = false;       // auto mode has handed the cap to DVFS
   std::optional<TelemetrySample> last_sample_;
 };

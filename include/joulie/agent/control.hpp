@@ -30,7 +30,7 @@ struct ControlOutcome {
   // cpufreq, refused by firmware or simulator) rather than a transient error.
   bool unavailable = false;
   // No verdict came back: the HTTP control endpoint could not be reached, did not answer in time
-  // or answered 5xx. Says nothing about whether the backend exists; the actuator keeps what is
+  // or answered 5xx, 408 or 429. Says nothing about whether the backend exists; the actuator keeps what is
   // in force and tries again with backoff (set only by the HTTP route).
   bool transient = false;
 
