@@ -404,6 +404,27 @@ class KubeClient:
         self._wait_crds_established(files)
         return files
 
+    def kustomization(self, resources, components=()):
+        """A kustomization directory (under this client's workdir) listing repository
+        ``resources`` and ``components`` (paths relative to the repository: kustomize refuses
+        absolute ones); returns its path, for ``kubectl apply -k``."""
+        d = Path(tempfile.mkdtemp(prefix="kustomization-", dir=str(self.workdir)))
+        rel = os.path.relpath(REPO, d)
+        lines = ["apiVersion: kustomize.config.k8s.io/v1beta1", "kind: Kustomization", "resources:"]
+        lines += ["  - %s/%s" % (rel, r) for r in resources]
+        if components:
+            lines.append("components:")
+            lines += ["  - %s/%s" % (rel, c) for c in components]
+        (d / "kustomization.yaml").write_text("\n".join(lines) + "\n")
+        return d
+
+    def apply_field_selector_component(self):
+        """Apply crds/ with manifests/components/field-selectors (Kubernetes >= 1.31)."""
+        require_kubectl()
+        self.kubectl("apply", "-k", self.kustomization(
+            ["crds"], ["manifests/components/field-selectors"]))
+        self._wait_crds_established(sorted(CRDS_DIR.glob("*.yaml")))
+
     def _apply_yaml_without_kubectl(self, path):
         pytest.skip("kubectl is not installed: cannot apply %s" % path)
 
@@ -422,7 +443,8 @@ class ApiServer(KubeClient):
     """
 
     def __init__(self, workdir, certs=None, tls=True, users=None, history=None,
-                 refuse_selectable_fields=False, bookmark_interval=None, seed=None, extra_args=()):
+                 refuse_selectable_fields=False, bookmark_interval=None, seed=None, extra_args=(),
+                 server_version=None, feature_gates=None):
         super().__init__(workdir)
         self.certs = certs
         self.tls = tls and certs is not None
@@ -433,6 +455,13 @@ class ApiServer(KubeClient):
             self.args += ["--history", str(history)]
         if refuse_selectable_fields:
             self.args.append("--refuse-selectable-fields")
+        # The Kubernetes version played (kapi/versions.py); None = kapi's default, the newest.
+        self.server_version = server_version
+        if server_version is not None:
+            self.args += ["--server-version", str(server_version)]
+        if feature_gates:
+            self.args += ["--feature-gates", ",".join("%s=%s" % (k, str(v).lower())
+                                                      for k, v in sorted(feature_gates.items()))]
         if bookmark_interval is not None:
             self.args += ["--bookmark-interval", str(bookmark_interval)]
         if seed is not None:

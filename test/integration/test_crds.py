@@ -227,10 +227,27 @@ def test_tp_printer_columns(tp):
         resolve_jsonpath(schema(tp), path)
 
 
-def test_npp_node_name_is_selectable(npp):
-    assert version(npp)["selectableFields"] == [{"jsonPath": ".spec.nodeName"}]
-    leaf = resolve_jsonpath(schema(npp), ".spec.nodeName")
+# Fields of a CRD version that API servers before 1.30 do not know: none may be in crds/ (SPEC.md
+# §3.1, the base objects must apply on 1.25 and newer with kubectl's strict validation).
+NEWER_THAN_125 = {"selectableFields"}
+
+
+@pytest.mark.parametrize("which", ["npp", "tp"])
+def test_crd_versions_use_no_field_newer_than_125(request, which):
+    v = version(request.getfixturevalue(which))
+    assert not NEWER_THAN_125 & set(v), "version-gated fields belong in manifests/components/"
+
+
+def test_field_selector_component_makes_node_name_selectable():
+    from ship_yaml import kustomize
+    docs = kustomize(os.path.join(REPO, "examples", "field-selectors"))
+    crd = [d for d in docs if d["kind"] == "CustomResourceDefinition"
+           and d["metadata"]["name"] == "nodepowerprofiles.joulie.io"][0]
+    assert version(crd)["selectableFields"] == [{"jsonPath": ".spec.nodeName"}]
+    leaf = resolve_jsonpath(schema(crd), ".spec.nodeName")
     assert leaf["type"] == "string"
+    others = [d for d in docs if d["kind"] == "CustomResourceDefinition" and d is not crd]
+    assert others and all("selectableFields" not in version(d) for d in others)
 
 
 # ---- the validation rules of SPEC.md §3 ---------------------------------------------------------
@@ -461,6 +478,13 @@ def test_status_values_are_validated_too(server, tmp_path):
 
 
 def test_agent_can_select_its_node_by_field(server, tmp_path):
+    """With manifests/components/field-selectors (Kubernetes >= 1.31)."""
+    ok, out = kubectl(server, "version", "-o", "json")
+    assert ok, out
+    minor = int(re.match(r"\d+", json.loads(out)["serverVersion"]["minor"]).group(0))
+    if minor < 31:
+        pytest.skip("the API server is 1.%d: CRD field selectors need 1.31" % minor)
+    server.apply_field_selector_component()
     for node in ("worker-02", "worker-03"):
         ok, out = create(server, tmp_path, npp_object("node-" + node, nodeName=node))
         assert ok, out

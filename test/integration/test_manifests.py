@@ -19,6 +19,7 @@ VARIANTS = {
     "manifests/overlays/pool": "CRDs + operator + sharded pool StatefulSet",
     "crds": "the CRD files",
     "examples/pool-five-shards": "downstream overlay: pool with 5 shards",
+    "examples/field-selectors": "default install + the field-selectors component (>= 1.31)",
 }
 
 # RBAC, exactly: (kind, role name, namespace or "", apiGroup, resource, verb, resourceName or "").

@@ -2,7 +2,7 @@
 
 It speaks the Kubernetes REST protocol closely enough that kubectl and Joulie's own client cannot
 tell it from a real API server for what they use (TESTING.md section 2): discovery, built-in
-resources (nodes, pods, namespaces, events, leases, configmaps), CustomResourceDefinitions and their
+resources (nodes, pods, namespaces, events, leases, configmaps, ...), CustomResourceDefinitions and their
 custom resources, label/field selectors, pagination, watches with bookmarks and 410 Gone, merge and
 strategic-merge patches, the status subresource, CRD schema validation, bearer-token and TLS
 client-certificate authentication with per-user rules, and test controls (fault injection, request
@@ -10,17 +10,10 @@ counters, watch cutting, history compaction, stop/start listening).
 
 It deliberately shares no code with src/kube: a bug shared by client and server would cancel out.
 
+The Kubernetes version it plays (``--server-version``, default the newest) decides /version, which
+fields strict decoding of built-in kinds accepts and whether CRD field selectors work: see
+kapi/versions.py and kapi/fields.py. Built-in resources also include services, serviceaccounts,
+apps/v1 workloads and RBAC objects, so that ``kubectl apply -k manifests`` can be tried on it.
+
 Run it with ``python3 -m kapi --help`` (PYTHONPATH=test/support).
 """
-
-VERSION = {
-    "major": "1",
-    "minor": "32",
-    "gitVersion": "v1.32.0-kapi",
-    "gitCommit": "0000000000000000000000000000000000000000",
-    "gitTreeState": "clean",
-    "buildDate": "2025-01-01T00:00:00Z",
-    "goVersion": "go1.23.0",
-    "compiler": "gc",
-    "platform": "linux/amd64",
-}

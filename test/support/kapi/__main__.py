@@ -12,6 +12,7 @@ if __package__ in (None, ""):
     sys.path = [p for p in sys.path if os.path.abspath(p or ".") != _here]
     sys.path.insert(0, os.path.dirname(_here))
 
+from kapi import versions  # noqa: E402
 from kapi.server import KapiServer, load_seed  # noqa: E402
 
 
@@ -28,6 +29,12 @@ def main(argv=None):
     p.add_argument("--users", help="users file (JSON); without it every request is allowed")
     p.add_argument("--refuse-selectable-fields", action="store_true",
                    help="answer 400 to field selectors on CRD selectableFields (old servers)")
+    p.add_argument("--server-version", default="1.%d" % versions.NEWEST,
+                   help="Kubernetes version to play, 1.%d to 1.%d (default: the newest): /version, "
+                        "the fields strict decoding knows, CRD field selectors"
+                        % (versions.OLDEST, versions.NEWEST))
+    p.add_argument("--feature-gates", default="",
+                   help="Name=true|false,... (known: %s)" % ", ".join(sorted(versions.GATES)))
     p.add_argument("--history", type=int, default=1000,
                    help="watch events kept per resource before a watch gets 410 Gone")
     p.add_argument("--bookmark-interval", type=float, default=1.0, help="seconds between bookmarks")
@@ -36,8 +43,12 @@ def main(argv=None):
     a = p.parse_args(argv)
     if bool(a.tls_cert) != bool(a.tls_key):
         p.error("--tls-cert and --tls-key go together")
+    try:
+        version = versions.ServerVersion(a.server_version, versions.parse_gates(a.feature_gates))
+    except ValueError as e:
+        p.error(str(e))
     srv = KapiServer(a.host, a.port, a.tls_cert, a.tls_key, a.client_ca, a.users, a.history,
-                     a.refuse_selectable_fields, a.bookmark_interval, a.verbose)
+                     a.refuse_selectable_fields, a.bookmark_interval, a.verbose, version)
     if a.seed:
         n = srv.api.seed(load_seed(a.seed))
         sys.stderr.write("kapi: seeded %d objects\n" % n)
@@ -45,8 +56,8 @@ def main(argv=None):
     if a.control_port_file:
         srv.start_control()
     srv.write_port_files(a.port_file, a.control_port_file)
-    sys.stderr.write("kapi: listening on %s://%s:%d\n" % ("https" if a.tls_cert else "http", a.host,
-                                                         srv.port))
+    sys.stderr.write("kapi: listening on %s://%s:%d as Kubernetes %s\n" % (
+        "https" if a.tls_cert else "http", a.host, srv.port, version.git_version))
     sys.stderr.flush()
     try:
         threading.Event().wait()

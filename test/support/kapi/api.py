@@ -9,11 +9,12 @@ import string
 import time
 import uuid
 
-from kapi import errors, merge, schema
+from kapi import errors, fields, merge, schema
 from kapi.errors import ApiError
 from kapi.resources import Registry
 from kapi.selection import FieldSelector, LabelSelector, _KEY_RE, _VALUE_RE
 from kapi.store import ADDED, DELETED, MODIFIED, Store, dumps, make_stored
+from kapi.versions import ServerVersion
 
 _SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -58,10 +59,11 @@ def _pod_qos(pod):
 class Api:
     """The server's state and the operations on it."""
 
-    def __init__(self, history_size=1000, refuse_selectable_fields=False):
+    def __init__(self, history_size=1000, refuse_selectable_fields=False, version=None):
         self.store = Store(history_size)
         self.registry = Registry()
         self.refuse_selectable_fields = refuse_selectable_fields
+        self.version = version or ServerVersion()
         ns_rt = self.registry.lookup("", "v1", "namespaces")
         for ns in ("default", "kube-system", "kube-public", "kube-node-lease"):
             self.create(ns_rt, None, {"apiVersion": "v1", "kind": "Namespace",
@@ -310,10 +312,40 @@ class Api:
                 obj["metadata"]["name"]
         elif key == CRD_KEY:
             self._prepare_crd(obj)
+        elif key == "/services":
+            spec = obj.get("spec")
+            if isinstance(spec, dict):
+                spec.setdefault("type", "ClusterIP")
+                if spec["type"] != "ExternalName" and not spec.get("clusterIP"):
+                    n = int(obj["metadata"]["uid"].replace("-", "")[:4], 16)
+                    spec["clusterIP"] = "10.96.%d.%d" % (n >> 8, max(n & 255, 1))
+
+    def _decode_strictly(self, rt, obj, field_validation, warnings):
+        """Built-in kinds with a field table: drop the fields the played version does not know;
+        under fieldValidation=Strict refuse them, as the real server's decoder does."""
+        pruned, unknown = fields.check(obj, rt.fields, self.version.minor)
+        if unknown:
+            if field_validation == "Strict":
+                raise errors.bad_request(
+                    '%s in version "%s" cannot be handled as a %s: strict decoding error: %s'
+                    % (rt.kind, rt.version, rt.kind,
+                       ", ".join('unknown field "%s"' % u for u in unknown)))
+            if field_validation == "Warn" and warnings is not None:
+                warnings.extend('unknown field "%s"' % u for u in unknown)
+        obj.clear()
+        obj.update(pruned)
 
     def _admit(self, rt, obj, name, field_validation, warnings):
-        """Custom resources: defaults, pruning (strict field validation) and schema validation."""
+        """Built-in kinds: strict decoding by version. Custom resources: defaults, pruning
+        (strict field validation) and schema validation."""
+        if rt.fields is not None:
+            self._decode_strictly(rt, obj, field_validation, warnings)
         if rt.storage_key == CRD_KEY:
+            if not self.version.enabled("CustomResourceFieldSelectors"):
+                # 1.30 with the gate off knows the field but drops it (dropDisabledFields).
+                for v in (obj.get("spec") or {}).get("versions") or []:
+                    if isinstance(v, dict):
+                        v.pop("selectableFields", None)
             self._validate_crd(rt, obj)
             return
         if not rt.is_custom() or not rt.schema:
@@ -439,6 +471,7 @@ class Api:
                 for p in schema.check_structural(sch):
                     causes.append(("spec.versions[%d].schema.openAPIV3Schema" % i,
                                    "FieldValueInvalid", p))
+                causes += _selectable_field_causes(i, v.get("selectableFields"), sch)
         name = (crd.get("metadata") or {}).get("name")
         if spec.get("group") and names.get("plural") and name != names["plural"] + "." + spec["group"]:
             causes.append(("metadata.name", "FieldValueInvalid", 'Invalid value: "%s": must be '
@@ -499,6 +532,39 @@ class Api:
             for key, (rt, items) in by_rt.items():
                 self.store.bulk_load(key, items)
         return sum(len(items) for _, items in by_rt.values())
+
+
+def _selectable_field_causes(index, selectable, sch):
+    """The real server's checks of ``selectableFields``: at most 8, unique, each a simple path
+    to a string, integer or boolean field of the schema."""
+    if not selectable:
+        return []
+    causes, seen = [], set()
+    base = "spec.versions[%d].selectableFields" % index
+    if len(selectable) > 8:
+        causes.append((base, "FieldValueTooMany", "Too many: %d: must have at most 8 items"
+                       % len(selectable)))
+    for j, sf in enumerate(selectable):
+        where = "%s[%d].jsonPath" % (base, j)
+        path = sf.get("jsonPath") if isinstance(sf, dict) else None
+        if not path:
+            causes.append((where, "FieldValueRequired", "Required value"))
+            continue
+        if path in seen:
+            causes.append((where, "FieldValueDuplicate", 'Duplicate value: "%s"' % path))
+        seen.add(path)
+        node = sch
+        for part in path.lstrip(".").split("."):
+            node = ((node or {}).get("properties") or {}).get(part) if part else None
+            if node is None:
+                break
+        if node is None:
+            causes.append((where, "FieldValueInvalid", 'Invalid value: "%s": is an invalid path: '
+                           "does not refer to a field in the schema" % path))
+        elif node.get("type") not in ("string", "integer", "boolean"):
+            causes.append((where, "FieldValueInvalid", 'Invalid value: "%s": must point to a field '
+                           "of type string, boolean or integer" % path))
+    return causes
 
 
 def is_write(verb):

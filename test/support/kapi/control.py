@@ -10,8 +10,10 @@ WRITE_VERBS = {"create", "update", "patch", "delete", "deletecollection"}
 
 
 class Counters:
-    """Requests by verb and resource (``plural`` or ``plural/subresource``), and the requests
-    refused by authorization (403) by user, verb and resource, with the last refusal messages."""
+    """Requests by verb and resource (``plural`` or ``plural/subresource``), list and watch
+    requests by field selector (``fieldSelectors``: {verb: {resource: {selector: n}}}, answered or
+    not), and the requests refused by authorization (403) by user, verb and resource, with the
+    last refusal messages."""
 
     MAX_MESSAGES = 50
 
@@ -22,6 +24,7 @@ class Counters:
     def reset(self):
         with self._lock:
             self._by = collections.Counter()
+            self._selectors = collections.Counter()
             self._forbidden = collections.Counter()
             self._messages = collections.deque(maxlen=self.MAX_MESSAGES)
             self._since = time.time()
@@ -29,6 +32,10 @@ class Counters:
     def count(self, verb, resource):
         with self._lock:
             self._by[(verb, resource)] += 1
+
+    def count_selector(self, verb, resource, field_selector):
+        with self._lock:
+            self._selectors[(verb, resource, field_selector)] += 1
 
     def forbid(self, user, verb, resource, message):
         with self._lock:
@@ -38,16 +45,21 @@ class Counters:
     def snapshot(self):
         with self._lock:
             by = dict(self._by)
+            selectors_by = dict(self._selectors)
             forbidden_by = dict(self._forbidden)
             messages = list(self._messages)
         requests = {}
         for (verb, res), n in sorted(by.items()):
             requests.setdefault(verb, {})[res] = n
+        selectors = {}
+        for (verb, res, sel), n in sorted(selectors_by.items()):
+            selectors.setdefault(verb, {}).setdefault(res, {})[sel] = n
         forbidden = {}
         for (user, verb, res), n in sorted(forbidden_by.items()):
             forbidden.setdefault(user, {}).setdefault(verb, {})[res] = n
         writes = sum(n for (verb, _), n in by.items() if verb in WRITE_VERBS)
         return {"requests": requests, "writes": writes, "total": sum(by.values()),
+                "fieldSelectors": selectors,
                 "forbidden": forbidden, "forbiddenMessages": messages, "since": self._since}
 
 

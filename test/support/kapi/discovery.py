@@ -10,8 +10,6 @@ import hashlib
 import json
 import re
 
-from kapi import VERSION
-
 _STATUS_VERBS = ["get", "patch", "update"]
 
 
@@ -77,8 +75,9 @@ def group(registry, name):
     return None
 
 
-def version():
-    return dict(VERSION)
+def version(played):
+    """GET /version: the played Kubernetes version (kapi.versions.ServerVersion)."""
+    return played.version_document()
 
 
 # ------------------------------------------------------------------------------------ OpenAPI
@@ -91,7 +90,7 @@ def _schema_name(rt):
     return "%s.%s.%s" % (g, rt.version, rt.kind)
 
 
-def openapi_v3_gv(registry, group, version):
+def openapi_v3_gv(registry, group, version, git_version="v1"):
     """A small OpenAPI v3 document for one group-version (None when it is not served)."""
     types = registry.resources_of(group, version)
     if not types:
@@ -121,28 +120,28 @@ def openapi_v3_gv(registry, group, version):
             "type": "object", "x-kubernetes-preserve-unknown-fields": True}
         sch["x-kubernetes-group-version-kind"] = gvk
         schemas[_schema_name(rt)] = sch
-    return {"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": VERSION["gitVersion"]},
+    return {"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": git_version},
             "paths": paths, "components": {"schemas": schemas}}
 
 
-def openapi_v3_root(registry):
+def openapi_v3_root(registry, git_version="v1"):
     gvs = [("", "v1")] + [(g, v) for g, vs in registry.groups() for v in vs]
     out = {}
     for g, v in gvs:
-        doc = json.dumps(openapi_v3_gv(registry, g, v), sort_keys=True).encode()
+        doc = json.dumps(openapi_v3_gv(registry, g, v, git_version), sort_keys=True).encode()
         h = hashlib.sha512(doc).hexdigest()[:64].upper()
         out[_gv_path(g, v)] = {"serverRelativeURL": "/openapi/v3/%s?hash=%s" % (_gv_path(g, v), h)}
     return {"paths": out}
 
 
-def openapi_v2_json():
-    return {"swagger": "2.0", "info": {"title": "Kubernetes", "version": VERSION["gitVersion"]},
+def openapi_v2_json(git_version):
+    return {"swagger": "2.0", "info": {"title": "Kubernetes", "version": git_version},
             "paths": {}, "definitions": {}}
 
 
-def openapi_v2_protobuf():
+def openapi_v2_protobuf(git_version):
     """The same minimal document as gnostic's protobuf (field 1 swagger, 2 info{1 title, 2 version})."""
     def field(num, payload):
         return bytes([(num << 3) | 2, len(payload)]) + payload
-    info = field(1, b"Kubernetes") + field(2, VERSION["gitVersion"].encode())
+    info = field(1, b"Kubernetes") + field(2, git_version.encode())
     return field(1, b"2.0") + field(2, info)

@@ -64,7 +64,7 @@ class Route:
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    server_version = "kapi/1.32"
+    server_version = "kapi"
     timeout = 900   # idle keep-alive connections are closed after this
 
     # ------------------------------------------------------------------ plumbing
@@ -205,12 +205,13 @@ class Handler(BaseHTTPRequestHandler):
     def _nonresource(self, method, path, query):
         self._user()
         reg = self.kapi.api.registry
+        played = self.kapi.api.version
         if method != "GET":
             raise errors.method_not_allowed()
         parts = [p for p in path.split("/") if p]
         doc, ctype = None, JSON
         if path == "/version":
-            doc = discovery.version()
+            doc = discovery.version(played)
         elif parts == ["api"]:
             doc = discovery.api_versions(self.headers.get("Host", "127.0.0.1"))
         elif parts == ["api", "v1"]:
@@ -223,18 +224,18 @@ class Handler(BaseHTTPRequestHandler):
             doc = discovery.resource_list(reg, parts[1], parts[2])
         elif parts == ["openapi", "v2"]:
             if "protobuf" in (self.headers.get("Accept") or ""):
-                self._send(200, discovery.openapi_v2_protobuf(),
+                self._send(200, discovery.openapi_v2_protobuf(played.git_version),
                            "application/com.github.proto-openapi.spec.v2.v1.0+protobuf")
                 return
-            doc = discovery.openapi_v2_json()
+            doc = discovery.openapi_v2_json(played.git_version)
         elif parts == ["openapi", "v3"]:
-            doc = discovery.openapi_v3_root(reg)
+            doc = discovery.openapi_v3_root(reg, played.git_version)
         elif len(parts) >= 4 and parts[:2] == ["openapi", "v3"]:
             gv = parts[2:]
             if gv[0] == "api" and len(gv) == 2:
-                doc = discovery.openapi_v3_gv(reg, "", gv[1])
+                doc = discovery.openapi_v3_gv(reg, "", gv[1], played.git_version)
             elif gv[0] == "apis" and len(gv) == 3:
-                doc = discovery.openapi_v3_gv(reg, gv[1], gv[2])
+                doc = discovery.openapi_v3_gv(reg, gv[1], gv[2], played.git_version)
         if doc is None:
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
         self._send(200, doc, ctype)
@@ -283,6 +284,8 @@ class Handler(BaseHTTPRequestHandler):
             r.verb = "delete" if r.name else "deletecollection"
         k = self.kapi
         k.counters.count(r.verb, r.resource())
+        if r.verb in ("list", "watch") and _param(q, "fieldSelector"):
+            k.counters.count_selector(r.verb, r.resource(), _param(q, "fieldSelector"))
         user = self._user()
         self._authorize(user, r, q)
         if r.rt.namespaced and not r.ns and (r.name or method == "POST"):

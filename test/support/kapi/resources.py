@@ -8,7 +8,7 @@ types and keeps discovery in step with the installed CRDs.
 
 import threading
 
-from kapi import jsonpath
+from kapi import fields, jsonpath
 
 ALL_VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
 
@@ -41,6 +41,8 @@ class ResourceType:
         self.storage_version = storage_version or version
         self.api_version = "%s/%s" % (group, version) if group else version
         self.storage_key = "%s/%s" % (group, plural)
+        # Built-in kinds decoded strictly (kapi/fields.py); None = stored as sent / CRD schema.
+        self.fields = None if crd_name else fields.TABLES.get(self.storage_key)
         names = ["metadata.name"] + (["metadata.namespace"] if namespaced else []) + list(extra_fields)
         self.field_names = set(names)
         self.selectable = list(extra_fields)
@@ -73,7 +75,8 @@ class ResourceType:
 
 
 def builtin_types():
-    """The built-in resources (core/v1, coordination.k8s.io/v1, apiextensions.k8s.io/v1)."""
+    """The built-in resources (core/v1, apps/v1, rbac.authorization.k8s.io/v1,
+    coordination.k8s.io/v1, apiextensions.k8s.io/v1)."""
     return [
         ResourceType("", "v1", "Node", "nodes", "node", False, ["no"], status_sub=True,
                      extra_fields=["spec.unschedulable"]),
@@ -83,6 +86,22 @@ def builtin_types():
                      extra_fields=["status.phase"]),
         ResourceType("", "v1", "Event", "events", "event", True, ["ev"], extra_fields=_EVENT_FIELDS),
         ResourceType("", "v1", "ConfigMap", "configmaps", "configmap", True, ["cm"]),
+        ResourceType("", "v1", "ServiceAccount", "serviceaccounts", "serviceaccount", True, ["sa"]),
+        ResourceType("", "v1", "Service", "services", "service", True, ["svc"], ["all"],
+                     status_sub=True),
+        ResourceType("apps", "v1", "Deployment", "deployments", "deployment", True, ["deploy"],
+                     ["all"], status_sub=True),
+        ResourceType("apps", "v1", "DaemonSet", "daemonsets", "daemonset", True, ["ds"], ["all"],
+                     status_sub=True),
+        ResourceType("apps", "v1", "StatefulSet", "statefulsets", "statefulset", True, ["sts"],
+                     ["all"], status_sub=True),
+        ResourceType("rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles", "clusterrole",
+                     False),
+        ResourceType("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", "clusterrolebindings",
+                     "clusterrolebinding", False),
+        ResourceType("rbac.authorization.k8s.io", "v1", "Role", "roles", "role", True),
+        ResourceType("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings", "rolebinding",
+                     True),
         ResourceType("coordination.k8s.io", "v1", "Lease", "leases", "lease", True),
         ResourceType("apiextensions.k8s.io", "v1", "CustomResourceDefinition",
                      "customresourcedefinitions", "customresourcedefinition", False, ["crd", "crds"],

@@ -78,10 +78,10 @@ class KapiServer:
 
     def __init__(self, host="127.0.0.1", port=0, tls_cert=None, tls_key=None, client_ca=None,
                  users_file=None, history=1000, refuse_selectable_fields=False, bookmark_interval=1.0,
-                 verbose=False):
+                 verbose=False, version=None):
         self.host = host
         self.port = port
-        self.api = Api(history, refuse_selectable_fields)
+        self.api = Api(history, refuse_selectable_fields, version)
         self.auth = Auth(users_file)
         self.counters = Counters()
         self.faults = Faults()
