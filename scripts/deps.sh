@@ -9,7 +9,9 @@ PACKAGES=(
   python3 python3-pytest openssl prometheus umoci
 )
 
-# kubectl is not a Debian 12 package: tests that need it skip with a message when it is absent.
+# kubectl: Debian 12's kubernetes-client is kubectl 1.20, too old for the manifests (kustomize
+# labels/components, server-side field validation); it is not installed from here. Tests that need
+# kubectl skip with a message when it is absent (docs/testing.md).
 wanted=("${PACKAGES[@]}")
 
 missing=()

@@ -83,7 +83,7 @@ std::vector<FlagSpec> agent_flag_specs() {
 Result<AgentConfig> read_agent(const FlagSet& flags, const EnvLookup& env) {
   Resolver r(flags, env);
   AgentConfig c;
-  c.global = read_global(r, kAgentMetricsAddr, kAgentListPageSize);
+  c.global = read_global(r, kAgentGlobals);
   c.mode = r.choice("mode", AgentMode::daemonset,
                     {{"daemonset", AgentMode::daemonset}, {"pool", AgentMode::pool}});
   c.node = r.text("node", "");

@@ -31,14 +31,10 @@ std::vector<FlagSpec> concat(std::vector<FlagSpec> a, const std::vector<FlagSpec
   return a;
 }
 
-// The global flags with each mode's defaults (metrics address, list page size).
-std::vector<FlagSpec> operator_globals() {
-  return detail::global_flag_specs(detail::kOperatorMetricsAddr, detail::kOperatorListPageSize);
-}
+// The global flags with each mode's defaults (metrics address, list page size, rate limit).
+std::vector<FlagSpec> operator_globals() { return detail::global_flag_specs(detail::kOperatorGlobals); }
 
-std::vector<FlagSpec> agent_globals() {
-  return detail::global_flag_specs(detail::kAgentMetricsAddr, detail::kAgentListPageSize);
-}
+std::vector<FlagSpec> agent_globals() { return detail::global_flag_specs(detail::kAgentGlobals); }
 
 std::vector<FlagSpec> version_flag_specs() {
   return {{"output", "", "text", "text or json", "FORMAT"}};
@@ -68,10 +64,11 @@ std::string version_usage() {
 std::string full_usage() {
   return fmt::format(
       "{}\nGlobal flags (operator and agent; --metrics-addr defaults to {} for the operator, "
-      "{} for the agent, --kube-list-page-size to {} and {}):\n{}\nOperator flags:\n{}\n"
-      "Agent flags:\n{}\nVersion flags:\n{}",
+      "{} for the agent, --kube-list-page-size to {} and {}, --kube-qps/--kube-burst to {}/{} "
+      "and {}/{}):\n{}\nOperator flags:\n{}\nAgent flags:\n{}\nVersion flags:\n{}",
       kCommandsHelp, detail::kOperatorMetricsAddr, detail::kAgentMetricsAddr,
-      detail::kOperatorListPageSize, detail::kAgentListPageSize,
+      detail::kOperatorListPageSize, detail::kAgentListPageSize, detail::kOperatorKubeQps,
+      detail::kOperatorKubeBurst, detail::kAgentKubeQps, detail::kAgentKubeBurst,
       detail::flag_usage(operator_globals()), detail::flag_usage(detail::operator_flag_specs()),
       detail::flag_usage(detail::agent_flag_specs()), detail::flag_usage(version_flag_specs()));
 }

@@ -119,11 +119,17 @@ std::optional<std::string> non_negative_watts(const double& v);
 std::optional<std::string> listen_address(const std::string& v);
 std::optional<std::string> label_key(const std::string& v);
 
-// The global flag specs (SPEC §1), with the mode's metrics address and list page size defaults.
-std::vector<FlagSpec> global_flag_specs(std::string_view metrics_addr_default,
-                                        int64_t list_page_size_default);
+// The defaults of the global flags that differ between the modes.
+struct GlobalDefaults {
+  std::string_view metrics_addr;
+  int64_t list_page_size;
+  double kube_qps;
+  int64_t kube_burst;
+};
+
+// The global flag specs (SPEC §1), with the mode's defaults.
+std::vector<FlagSpec> global_flag_specs(const GlobalDefaults& defaults);
 // Reads the global flags; errors land in the resolver.
-GlobalConfig read_global(Resolver& r, std::string_view metrics_addr_default,
-                         int64_t list_page_size_default);
+GlobalConfig read_global(Resolver& r, const GlobalDefaults& defaults);
 
 }  // namespace joulie::config::detail

@@ -18,8 +18,21 @@ EnvLookup process_env() {
 
 namespace detail {
 
-std::vector<FlagSpec> global_flag_specs(std::string_view metrics_addr_default,
-                                        int64_t list_page_size_default) {
+namespace {
+
+std::string format_qps(double qps) {
+  // 100 -> "100", 2.5 -> "2.5": the default as a user would type it.
+  std::string text = std::to_string(qps);
+  text.erase(text.find_last_not_of('0') + 1);
+  if (!text.empty() && text.back() == '.') {
+    text.pop_back();
+  }
+  return text;
+}
+
+}  // namespace
+
+std::vector<FlagSpec> global_flag_specs(const GlobalDefaults& defaults) {
   return {
       {"kubeconfig", "KUBECONFIG", "in-cluster, then ~/.kube/config",
        "kubeconfig file(s), several separated by ':'", "PATHS"},
@@ -27,17 +40,18 @@ std::vector<FlagSpec> global_flag_specs(std::string_view metrics_addr_default,
        "NAME"},
       {"log-format", "LOG_FORMAT", "text", "log line format: text or json", "FORMAT"},
       {"log-level", "LOG_LEVEL", "info", "debug, info, warn or error", "LEVEL"},
-      {"metrics-addr", "METRICS_ADDR", std::string(metrics_addr_default),
+      {"metrics-addr", "METRICS_ADDR", std::string(defaults.metrics_addr),
        "listen address of /metrics, /healthz and /readyz", "ADDR"},
-      {"kube-qps", "KUBE_QPS", "20", "sustained API server request rate", "QPS"},
-      {"kube-burst", "KUBE_BURST", "40", "API server request burst", "N"},
-      {"kube-list-page-size", "KUBE_LIST_PAGE_SIZE", std::to_string(list_page_size_default),
+      {"kube-qps", "KUBE_QPS", format_qps(defaults.kube_qps), "sustained API server request rate",
+       "QPS"},
+      {"kube-burst", "KUBE_BURST", std::to_string(defaults.kube_burst), "API server request burst",
+       "N"},
+      {"kube-list-page-size", "KUBE_LIST_PAGE_SIZE", std::to_string(defaults.list_page_size),
        "objects per page of the informers' lists; 0 = one unpaginated list", "N"},
   };
 }
 
-GlobalConfig read_global(Resolver& r, std::string_view metrics_addr_default,
-                         int64_t list_page_size_default) {
+GlobalConfig read_global(Resolver& r, const GlobalDefaults& defaults) {
   GlobalConfig g;
   std::string kubeconfig = r.text("kubeconfig", "");
   size_t start = 0;
@@ -59,15 +73,15 @@ GlobalConfig read_global(Resolver& r, std::string_view metrics_addr_default,
                           {"info", log::Level::info},
                           {"warn", log::Level::warn},
                           {"error", log::Level::error}});
-  g.metrics_addr = r.text("metrics-addr", std::string(metrics_addr_default), listen_address);
-  g.kube_qps = r.number("kube-qps", 20, [](const double& v) -> std::optional<std::string> {
+  g.metrics_addr = r.text("metrics-addr", std::string(defaults.metrics_addr), listen_address);
+  g.kube_qps = r.number("kube-qps", defaults.kube_qps, [](const double& v) -> std::optional<std::string> {
     if (!(v > 0)) {
       return "must be greater than 0";
     }
     return std::nullopt;
   });
   g.kube_burst = static_cast<int>(
-      r.integer("kube-burst", 40, [](const int64_t& v) -> std::optional<std::string> {
+      r.integer("kube-burst", defaults.kube_burst, [](const int64_t& v) -> std::optional<std::string> {
         if (v < 1 || v > 1000000) {
           return "must be between 1 and 1000000";
         }
@@ -75,7 +89,7 @@ GlobalConfig read_global(Resolver& r, std::string_view metrics_addr_default,
       }));
   // Every page is one rate-limited request (see kOperatorListPageSize). 0 asks for one
   // unpaginated list.
-  g.kube_list_page_size = r.integer("kube-list-page-size", list_page_size_default,
+  g.kube_list_page_size = r.integer("kube-list-page-size", defaults.list_page_size,
                                     [](const int64_t& v) -> std::optional<std::string> {
                                       if (v < 0) {
                                         return "must not be negative (0 lists without pages)";

@@ -70,7 +70,7 @@ std::vector<FlagSpec> operator_flag_specs() {
 Result<OperatorConfig> read_operator(const FlagSet& flags, const EnvLookup& env) {
   Resolver r(flags, env);
   OperatorConfig c;
-  c.global = read_global(r, kOperatorMetricsAddr, kOperatorListPageSize);
+  c.global = read_global(r, kOperatorGlobals);
   c.policy = r.choice("policy", PolicyType::static_partition,
                       {{"static_partition", PolicyType::static_partition},
                        {"queue_aware_v1", PolicyType::queue_aware_v1},

@@ -387,12 +387,39 @@ PassResult Reconciler::run_pass(const Snapshot& snapshot, PassKind kind) {
   result.performance = plan.performance_nodes;
 
   const SteadyTime now = clock_.monotonic();
-  result.nodes.reserve(snapshot.managed.size());
-  for (const auto& node : snapshot.managed) {
+  auto desired_of = [&](const ManagedNode& node) {
     auto it = desired_.find(node.name);
-    api::Profile desired = it == desired_.end() ? api::Profile::performance : it->second;
-    reconcile_node(node, desired, snapshot, now, result);
+    return it == desired_.end() ? api::Profile::performance : it->second;
+  };
+  // Upgrades first (SPEC §8.6): nodes that must become (or stay) performance while their label
+  // or profile says otherwise -- eco -> performance, a drain cancelled, a first label -- are
+  // written before any downgrade, so a demand step is not queued behind the pass's downgrades
+  // in the client rate limit. Within each group the name order is kept; the per-node write
+  // order (§4.6) is plan_node_writes'. Outcomes are reported in name order.
+  auto upgrade = [&](const ManagedNode& node) {
+    if (desired_of(node) != api::Profile::performance) {
+      return false;
+    }
+    const Text label = resolve(expected_label_, node.name, node.label, now);
+    const auto profile = resolve_profile(api::canonical_profile_name(node.name), snapshot, now);
+    return label != Text(std::string(policy::label_value(NodeState::active_performance))) ||
+           (profile && profile->profile != api::to_string(api::Profile::performance));
+  };
+  std::vector<std::size_t> order(snapshot.managed.size());
+  for (std::size_t i = 0; i < order.size(); ++i) {
+    order[i] = i;
   }
+  std::stable_partition(order.begin(), order.end(),
+                        [&](std::size_t i) { return upgrade(snapshot.managed[i]); });
+  result.nodes.reserve(snapshot.managed.size());
+  for (std::size_t i : order) {
+    reconcile_node(snapshot.managed[i], desired_of(snapshot.managed[i]), snapshot, now, result);
+  }
+  std::vector<NodeOutcome> by_name(result.nodes.size());
+  for (std::size_t k = 0; k < order.size(); ++k) {
+    by_name[order[k]] = std::move(result.nodes[k]);
+  }
+  result.nodes = std::move(by_name);
   release_nodes(snapshot, now, result);
 
   // Forget retry state of nodes that no longer exist anywhere.

@@ -107,6 +107,16 @@ int run_operator(const config::OperatorConfig& config) {
   client_options.burst = config.global.kube_burst;
   client_options.metrics = &registry;
   const std::string default_namespace = cluster->default_namespace;
+  // Events go through a client of their own (its own token bucket of the same size, as
+  // client-go's event broadcaster has): recording the transitions of a large pass must not
+  // take rate-limit tokens from the node writes (SPEC §8.6, docs/decisions.md).
+  kube::ClientOptions event_client_options = client_options;
+  event_client_options.max_idle_connections = 1;
+  auto event_client = kube::Client::create(*cluster, event_client_options);
+  if (!event_client.ok()) {
+    log::error("operator", "cannot create the Kubernetes client", {{"error", event_client.error()}});
+    return config::kExitRuntimeError;
+  }
   auto client = kube::Client::create(std::move(*cluster), client_options);
   if (!client.ok()) {
     log::error("operator", "cannot create the Kubernetes client", {{"error", client.error()}});
@@ -191,7 +201,7 @@ int run_operator(const config::OperatorConfig& config) {
   if (!config.dry_run) {
     kube::EventRecorderOptions event_options;
     event_options.component = "joulie-operator";
-    recorder = std::make_unique<kube::EventRecorder>(api, event_options);
+    recorder = std::make_unique<kube::EventRecorder>(**event_client, event_options);
     recorder->start();
   }
   auto may_write = [&] {

@@ -55,8 +55,8 @@ def test_help_lists_every_flag_with_env_and_default(joulie_bin, args):
         ("--log-format", "LOG_FORMAT", "text"),
         ("--log-level", "LOG_LEVEL", "info"),
         ("--metrics-addr", "METRICS_ADDR", ":8081"),
-        ("--kube-qps", "KUBE_QPS", "20"),
-        ("--kube-burst", "KUBE_BURST", "40"),
+        ("--kube-qps", "KUBE_QPS", "100"),       # the operator's default; the agent's is 20
+        ("--kube-burst", "KUBE_BURST", "200"),
         ("--policy", "POLICY_TYPE", "static_partition"),
         ("--interval", "RECONCILE_INTERVAL", "1m"),
         ("--node-selector", "NODE_SELECTOR", "joulie.io/managed=true"),

@@ -72,8 +72,8 @@ TEST_CASE("operator defaults follow SPEC 4.1") {
   CHECK(c.global.kubeconfig.empty());
   CHECK(c.global.log_format == joulie::log::Format::text);
   CHECK(c.global.log_level == joulie::log::Level::info);
-  CHECK(c.global.kube_qps == 20);
-  CHECK(c.global.kube_burst == 40);
+  CHECK(c.global.kube_qps == 100);  // operator: upgrades of a large pass in time (decisions.md)
+  CHECK(c.global.kube_burst == 200);
   CHECK(c.global.kube_list_page_size == 1000);
 }
 
@@ -124,9 +124,9 @@ TEST_CASE("precedence: flag beats env beats default, for every operator setting"
       {"metrics-addr", "METRICS_ADDR", "127.0.0.1:0", "[::1]:9000",
        [](const OperatorConfig& c) { return c.global.metrics_addr; }, ":8081"},
       {"kube-qps", "KUBE_QPS", "5", "50",
-       [&](const OperatorConfig& c) { return num(c.global.kube_qps); }, num(20)},
+       [&](const OperatorConfig& c) { return num(c.global.kube_qps); }, num(100)},
       {"kube-burst", "KUBE_BURST", "7", "70",
-       [](const OperatorConfig& c) { return std::to_string(c.global.kube_burst); }, "40"},
+       [](const OperatorConfig& c) { return std::to_string(c.global.kube_burst); }, "200"},
       {"kube-list-page-size", "KUBE_LIST_PAGE_SIZE", "100", "0",
        [](const OperatorConfig& c) { return std::to_string(c.global.kube_list_page_size); },
        "1000"},

@@ -129,6 +129,83 @@ TEST_CASE("reconciler: upgrade writes the profile first, downgrade the label fir
   CHECK(f.profile("n1")->cap_watts == 5000);
 }
 
+TEST_CASE("reconciler: every upgrade of a pass is written before any downgrade (SPEC 8.6)") {
+  // rule_swap_v1 on two nodes: when the phase flips from 1 to 0, "a" (first by name) goes to
+  // eco and "b" back to performance. Name order would write a's downgrade first.
+  Fixture f;
+  f.add_node("a");
+  f.add_node("b");
+  f.options.policy.kind = joulie::policy::PolicyKind::rule_swap_v1;
+  f.options.policy.interval = 10s;
+  f.restart();
+  auto phase = [&f] {
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                  f.clock.now().time_since_epoch())
+                  .count();
+    return (ms / 10000) & 1;
+  };
+  while (phase() != 1) {
+    f.clock.advance(1s);
+  }
+  f.pass();
+  REQUIRE(f.label("a") == "performance");
+  REQUIRE(f.label("b") == "eco");
+
+  f.clock.advance(10s);
+  REQUIRE(phase() == 0);
+  f.writes.clear();
+  auto r = f.pass();
+  // b's upgrade (profile first, then label), then a's downgrade (label first, then profile).
+  CHECK(write_order(f) == std::vector<std::string>{"patch nodepowerprofiles", "patch nodes",
+                                                   "patch nodes", "patch nodepowerprofiles"});
+  CHECK(f.label("a") == "eco");
+  CHECK(f.label("b") == "performance");
+  REQUIRE(r.nodes.size() == 2);  // outcomes are still reported by name
+  CHECK(r.nodes[0].node == "a");
+  CHECK(r.nodes[0].state == NodeState::active_eco);
+  CHECK(r.nodes[1].node == "b");
+  CHECK(r.nodes[1].state == NodeState::active_performance);
+  f.writes.clear();
+  f.pass();
+  CHECK(f.writes.empty());
+}
+
+TEST_CASE("reconciler: a drain cancel is an upgrade: written before the pass's downgrades") {
+  Fixture f;
+  f.add_node("a");
+  f.add_node("b");
+  f.options.policy.kind = joulie::policy::PolicyKind::rule_swap_v1;
+  f.options.policy.interval = 10s;
+  f.restart();
+  auto phase = [&f] {
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                  f.clock.now().time_since_epoch())
+                  .count();
+    return (ms / 10000) & 1;
+  };
+  while (phase() != 0) {
+    f.clock.advance(1s);
+  }
+  f.pass();  // phase 0: a eco, b performance
+  REQUIRE(f.label("b") == "performance");
+  f.perf_pods["b"] = 1;
+  f.clock.advance(10s);
+  f.pass();  // phase 1: a performance, b wanted eco but busy: draining
+  REQUIRE(f.label("a") == "performance");
+  REQUIRE(f.label("b") == "draining-performance");
+
+  f.clock.advance(10s);
+  f.writes.clear();
+  f.pass();  // phase 0 again: a downgrades, b's drain is cancelled
+  // b: one node patch (label performance, draining-since removed; its profile stayed
+  // performance while draining); then a: label first, then profile.
+  CHECK(write_order(f) ==
+        std::vector<std::string>{"patch nodes", "patch nodes", "patch nodepowerprofiles"});
+  CHECK(f.label("b") == "performance");
+  CHECK_FALSE(f.annotation("b"));
+  CHECK(f.label("a") == "eco");
+}
+
 TEST_CASE("reconciler: a busy node drains; the last pod leaving completes the downgrade") {
   Fixture f;
   f.add_node("n1");
