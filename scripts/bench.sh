@@ -3,14 +3,15 @@
 # summary of verdicts. Benchmarks are not tests: nothing here fails CI; record the figures in
 # docs/benchmarks.md with the machine, date and load average the tables print.
 #   JOULIE_BENCH_BUILD_DIR=DIR   release build to measure (default: build-bench, set up if missing)
-#   JOULIE_BENCH_ONLY="binary informer operator floor agent"   a subset, in that order
+#   JOULIE_BENCH_ONLY="binary informer operator floor convergence agent"   a subset, in that order
+#   JOULIE_BENCH_BEFORE=PATH     convergence: also run this older binary, side by side ("before")
 #   JOULIE_BENCH_OUT=DIR         also keep each table as JSON there (default: a temp dir)
 # Needs about 3 GiB of free memory (the test API server holds 155 000 objects) and 15 minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 build=${JOULIE_BENCH_BUILD_DIR:-build-bench}
-only=${JOULIE_BENCH_ONLY:-binary informer operator floor agent}
+only=${JOULIE_BENCH_ONLY:-binary informer operator floor convergence agent}
 out=${JOULIE_BENCH_OUT:-$(mktemp -d -t joulie-bench-XXXXXX)}
 python=/usr/bin/python3
 mkdir -p "$out"
@@ -29,8 +30,13 @@ for b in $only; do
     informer) cmd=(test/bench/bench_informer.py --probe "$probe") ;;
     operator) cmd=(test/bench/bench_operator.py --bin "$bin") ;;
     floor) cmd=(test/bench/bench_operator.py --floor --bin "$bin") ;;
+    convergence) cmd=(test/bench/bench_convergence.py --bin "after=$bin")
+                 if [ -n "${JOULIE_BENCH_BEFORE:-}" ]; then
+                   cmd+=(--bin "before=$JOULIE_BENCH_BEFORE")
+                 fi ;;
     agent) cmd=(test/bench/bench_agent.py --bin "$bin") ;;
-    *) echo "bench.sh: unknown benchmark '$b' (binary informer operator floor agent)" >&2; exit 2 ;;
+    *) echo "bench.sh: unknown benchmark '$b' (binary informer operator floor convergence agent)" >&2
+       exit 2 ;;
   esac
   echo "== $b: ${cmd[*]}"
   "$python" "${cmd[@]}" --json "$out/$b.json" || status=1

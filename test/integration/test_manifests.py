@@ -329,3 +329,30 @@ def test_one_image_for_every_mode(rendered, variant):
               if d["kind"] in ("Deployment", "DaemonSet", "StatefulSet")
               for c in d["spec"]["template"]["spec"]["containers"]}
     assert len(images) == 1, "operator and agent ship as one executable in one image: %s" % images
+
+
+# ---- optional components ------------------------------------------------------------------------
+
+def test_every_component_is_optional_and_documented_with_its_minimum_version():
+    """Version-gated additions live in manifests/components/ (SPEC.md §3.1): kustomize components
+    that no default variant includes, each named in docs/compatibility.md with the Kubernetes
+    version it needs (test_server_versions.py applies them where that version is played)."""
+    root = os.path.join(REPO, "manifests", "components")
+    names = sorted(os.listdir(root))
+    assert names == ["field-selectors"], "a new component needs a row in docs/compatibility.md " \
+                                         "and a test in test_server_versions.py"
+    with open(os.path.join(REPO, "docs", "compatibility.md")) as f:
+        compat = f.read()
+    for name in names:
+        with open(os.path.join(root, name, "kustomization.yaml")) as f:
+            text = f.read()
+        assert "kind: Component" in text
+        assert "Kubernetes >= 1.31" in text, "the component states its minimum version"
+        assert "manifests/components/%s" % name in compat
+    for variant in VARIANTS:
+        if variant.startswith("examples/field-selectors"):
+            continue
+        for d in (os.path.join(REPO, variant, k) for k in ("kustomization.yaml", "Kustomization")):
+            if os.path.exists(d):
+                with open(d) as f:
+                    assert "components" not in f.read(), "%s must not include a component" % variant
