@@ -395,15 +395,18 @@ PassResult Reconciler::run_pass(const Snapshot& snapshot, PassKind kind) {
   // or profile says otherwise -- eco -> performance, a drain cancelled, a first label -- are
   // written before any downgrade, so a demand step is not queued behind the pass's downgrades
   // in the client rate limit. Within each group the name order is kept; the per-node write
-  // order (§4.6) is plan_node_writes'. Outcomes are reported in name order.
+  // order (§4.6) is plan_node_writes'. Outcomes are reported in the snapshot's (name) order.
+  const std::string_view performance_label = policy::label_value(NodeState::active_performance);
   auto upgrade = [&](const ManagedNode& node) {
     if (desired_of(node) != api::Profile::performance) {
       return false;
     }
     const Text label = resolve(expected_label_, node.name, node.label, now);
+    if (!label || *label != performance_label) {
+      return true;
+    }
     const auto profile = resolve_profile(api::canonical_profile_name(node.name), snapshot, now);
-    return label != Text(std::string(policy::label_value(NodeState::active_performance))) ||
-           (profile && profile->profile != api::to_string(api::Profile::performance));
+    return profile && profile->profile != api::to_string(api::Profile::performance);
   };
   std::vector<std::size_t> order(snapshot.managed.size());
   for (std::size_t i = 0; i < order.size(); ++i) {
