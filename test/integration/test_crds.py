@@ -415,6 +415,15 @@ BAD_OBJECTS = [
     ("control without type", tp_object("bad-notype", {"target": {"scope": "cluster"},
                                                       "controls": {"cpu": {"http": {}}}}),
      "spec.controls.cpu.type"),
+    # The CEL rules (Kubernetes >= 1.25; the test API server evaluates them too).
+    ("node scope without nodeName (CEL)", tp_object("bad-cel-node", {"target": {"scope": "node"}}),
+     "target.nodeName is required when target.scope is node"),
+    ("http source without endpoint (CEL)", tp_object("bad-cel-http", {
+        "target": {"scope": "cluster"}, "sources": {"cpu": {"type": "http", "http": {}}}}),
+     "spec.sources.cpu"),
+    ("http control without http block (CEL)", tp_object("bad-cel-ctl", {
+        "target": {"scope": "cluster"}, "controls": {"cpu": {"type": "http"}}}),
+     "http.endpoint is required when type is http"),
 ]
 
 

@@ -153,6 +153,23 @@ def test_crd_fields_by_version(apiserver_factory, version, extra, rule_extra, re
             in r.stderr, r.stderr
 
 
+def test_cel_rules_are_enforced_from_the_oldest_version_and_must_compile(apiserver_factory):
+    srv = played(apiserver_factory, OLDEST)
+    srv.kubectl("apply", "-f", "-", input=CRD_WITH % ("", "message: a is required"))
+    r = srv.kubectl("apply", "-f", "-", check=False, input=(
+        "apiVersion: example.joulie.io/v1\nkind: Thing\nmetadata: {name: t}\nspec: {}\n"))
+    assert r.returncode != 0
+    assert 'spec: Invalid value: "object": a is required' in r.stderr, r.stderr
+    srv.kubectl("apply", "-f", "-", input=(
+        "apiVersion: example.joulie.io/v1\nkind: Thing\nmetadata: {name: t}\nspec: {a: x}\n"))
+    # A rule that does not compile makes the CRD invalid (kapi knows a CEL subset: in doubt it
+    # refuses a rule a real server would accept, never the other way round).
+    bad = (CRD_WITH.replace("things", "others").replace("Thing", "Other") % (
+        "", "message: m")).replace('"has(self.a)"', '"self.a.frobnicate()"')
+    r = srv.kubectl("apply", "-f", "-", check=False, input=bad)
+    assert r.returncode != 0 and "compilation failed" in r.stderr, r.stderr
+
+
 def test_selectable_fields_on_130_need_the_feature_gate(apiserver_factory):
     crd = CRD_WITH % ("selectableFields: [{jsonPath: .spec.a}]", "message: a")
     things = "/apis/example.joulie.io/v1/things"

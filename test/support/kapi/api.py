@@ -472,6 +472,8 @@ class Api:
                     causes.append(("spec.versions[%d].schema.openAPIV3Schema" % i,
                                    "FieldValueInvalid", p))
                 causes += _selectable_field_causes(i, v.get("selectableFields"), sch)
+                causes += [(f, "FieldValueInvalid", m) for f, m in schema.rule_problems(
+                    sch, "spec.versions[%d].schema.openAPIV3Schema" % i)]
         name = (crd.get("metadata") or {}).get("name")
         if spec.get("group") and names.get("plural") and name != names["plural"] + "." + spec["group"]:
             causes.append(("metadata.name", "FieldValueInvalid", 'Invalid value: "%s": must be '

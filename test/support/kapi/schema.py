@@ -1,11 +1,14 @@
 """Structural OpenAPI v3 schema handling for custom resources: defaulting, pruning of unknown
 fields, and validation of type, enum, minimum/maximum (+exclusive), minLength/maxLength, pattern,
-minItems/maxItems, required, nullable, nested properties, additionalProperties and array items.
+minItems/maxItems, required, nullable, nested properties, additionalProperties, array items and
+CEL validation rules (``x-kubernetes-validations``, a subset: kapi/cel.py).
 Messages follow the API server's wording and name the field (``spec.profile: Unsupported value``).
 """
 
 import json
 import re
+
+from kapi import cel
 
 _TYPE_NAMES = {"object": dict, "array": list, "string": str, "boolean": bool}
 
@@ -140,6 +143,8 @@ def validate(value, schema, path, errors, root=False):
                                    "match '%s'" % (_fmt(value), path, schema["pattern"])))
             except re.error:
                 pass
+    for rule in schema.get("x-kubernetes-validations") or []:
+        _check_rule(value, rule, path, errors)
     if isinstance(value, list):
         if "minItems" in schema and len(value) < schema["minItems"]:
             errors.append((path, "FieldValueInvalid", "Invalid value: %d: %s in body should have at "
@@ -179,3 +184,58 @@ def check_structural(schema):
         problems.append('spec.versions[].schema.openAPIV3Schema.type: Required value: must be "object" '
                         "at the root")
     return problems
+
+
+_COMPILED = {}
+
+
+def _compiled(text):
+    tree = _COMPILED.get(text)
+    if tree is None:
+        tree = _COMPILED[text] = cel.compile_rule(text)
+    return tree
+
+
+def _kind_of(value):
+    return "object" if isinstance(value, dict) else "array" if isinstance(value, list) else \
+        "boolean" if isinstance(value, bool) else "string" if isinstance(value, str) else \
+        "integer" if isinstance(value, int) else "number"
+
+
+def _check_rule(value, rule, path, errors):
+    """One CEL rule on ``value`` (self); a false result or a runtime error is a violation."""
+    text = rule.get("rule") if isinstance(rule, dict) else None
+    try:
+        tree = _compiled(text)
+    except cel.CelError:
+        return      # refused when the CRD was created; not reached
+    if cel.uses_old_self(tree):
+        return      # transition rules are not evaluated (module doc of kapi/cel.py)
+    try:
+        ok = cel.evaluate(tree, value)
+        why = rule.get("message") or "failed rule: %s" % text
+    except cel.CelError as e:
+        ok, why = False, "rule evaluation error: %s" % e
+    if not ok:
+        errors.append((path or "<nil>", "FieldValueInvalid",
+                       'Invalid value: "%s": %s' % (_kind_of(value), why)))
+
+
+def rule_problems(schema, path):
+    """CEL rules of a CRD schema that do not compile: [(path, message)]."""
+    out = []
+    if not isinstance(schema, dict):
+        return out
+    for i, rule in enumerate(schema.get("x-kubernetes-validations") or []):
+        where = "%s.x-kubernetes-validations[%d].rule" % (path, i)
+        text = rule.get("rule") if isinstance(rule, dict) else None
+        try:
+            _compiled(text)
+        except cel.CelError as e:
+            out.append((where, "Invalid value: %s: compilation failed: %s" % (json.dumps(text), e)))
+    for name, sub in (schema.get("properties") or {}).items():
+        out += rule_problems(sub, "%s.properties[%s]" % (path, name))
+    for key in ("items", "additionalProperties"):
+        if isinstance(schema.get(key), dict):
+            out += rule_problems(schema[key], "%s.%s" % (path, key))
+    return out
