@@ -26,10 +26,6 @@ class CelError(Exception):
     """A rule that does not compile, or fails at run time."""
 
 
-class _Absent:
-    pass
-
-
 def _tokens(text):
     out, pos = [], 0
     while pos < len(text):
