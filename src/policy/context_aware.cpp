@@ -143,6 +143,22 @@ PolicyPlan plan_context_aware(const PolicyConfig& c, const TimeWindow* window,
   }
 
   // ---- 2. ranking -----------------------------------------------------------------------------
+  // A signal family that is configured (some value has a source or a health other than plain
+  // missing) but missing for a node holds that node on its side; one that is not configured
+  // at all is no key (ties go to the name).
+  auto configured = [](const Signal& s) {
+    return !s.source.empty() || s.health != SignalHealth::missing;
+  };
+  bool temp_configured = false;
+  for (const NodeContext* node : nodes) {
+    temp_configured = temp_configured || configured(node->temperature_celsius);
+  }
+  bool pue_configured = configured(ctx.pue);
+  for (const auto& [zone, signal] : ctx.zone_pue) {
+    pue_configured = pue_configured || configured(signal);
+  }
+  const bool use_temperature = parts.temperature && temp_configured;
+  const bool use_pue = parts.pue && pue_configured;
   std::vector<double> temps;
   std::vector<Candidate> cands(managed.size());
   for (std::size_t i = 0; i < managed.size(); ++i) {
@@ -151,14 +167,15 @@ PolicyPlan plan_context_aware(const PolicyConfig& c, const TimeWindow* window,
     cand.index = i;
     cand.node = &node;
     cand.hosts = parts.keep_perf_pod_hosts && ctx.pods_known && node.perf_pods > 0;
-    if (parts.temperature) {
+    if (use_temperature) {
       cand.temperature_value = finite(node.temperature_celsius);
       if (cand.temperature_value) {
         temps.push_back(*cand.temperature_value);
       }
     }
-    cand.temperature = cand.temperature_value.value_or(missing_key(node));
-    if (parts.pue) {
+    // A part switched off is no key at all; a missing signal holds the node on its side.
+    cand.temperature = use_temperature ? cand.temperature_value.value_or(missing_key(node)) : 0;
+    if (use_pue) {
       if (!ctx.zone_pue.empty()) {
         if (auto it = ctx.zone_pue.find(node.zone); !node.zone.empty() && it != ctx.zone_pue.end()) {
           cand.pue_value = finite(it->second);
@@ -167,7 +184,7 @@ PolicyPlan plan_context_aware(const PolicyConfig& c, const TimeWindow* window,
         cand.pue_value = finite(ctx.pue);
       }
     }
-    cand.pue = cand.pue_value.value_or(missing_key(node));
+    cand.pue = use_pue ? cand.pue_value.value_or(missing_key(node)) : 0;
   }
   const std::optional<double> temp_median = median(std::move(temps));
 
@@ -251,7 +268,7 @@ PolicyPlan plan_context_aware(const PolicyConfig& c, const TimeWindow* window,
                                              nodes[i]->perf_pods, hp)
                                : fmt::format("ranked beyond the {} performance node(s)", hp));
     }
-    if (parts.temperature) {
+    if (use_temperature) {
       if (cands[i].temperature_value && temp_median) {
         reasons[i].push_back(celsius_reason(*cands[i].temperature_value, *temp_median));
       } else if (!cands[i].temperature_value && nodes[i]->temperature_celsius.health !=
@@ -261,7 +278,7 @@ PolicyPlan plan_context_aware(const PolicyConfig& c, const TimeWindow* window,
                         to_string(nodes[i]->temperature_celsius.health)));
       }
     }
-    if (parts.pue && cands[i].pue_value && !ctx.zone_pue.empty()) {
+    if (use_pue && cands[i].pue_value && !ctx.zone_pue.empty()) {
       reasons[i].push_back(
           fmt::format("zone {} PUE {:.2f}", nodes[i]->zone, *cands[i].pue_value));
     }
