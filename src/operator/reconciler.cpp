@@ -77,7 +77,10 @@ const policy::PolicyPlan& Reconciler::plan_for(const Snapshot& snapshot, PassKin
   if (kind == PassKind::reguard && plan_ && names == plan_nodes_) {
     return *plan_;
   }
-  const policy::Context context = make_policy_context(snapshot, options_.time_zone, transitions_);
+  policy::Context context = make_policy_context(snapshot, options_.time_zone, transitions_);
+  if (options_.enrich_context) {
+    options_.enrich_context(context);
+  }
   policy::PolicyInput input;
   input.managed_nodes = names;
   if (snapshot.pods_known) {
@@ -85,6 +88,7 @@ const policy::PolicyPlan& Reconciler::plan_for(const Snapshot& snapshot, PassKin
   }
   input.now = snapshot.now;
   input.context = &context;
+  input.explain = options_.explain;
   auto planned = policy::plan(options_.policy, input);
   if (!planned.ok()) {
     // validate() rejects such configurations at start-up; keep every node performance (safe).
@@ -421,7 +425,7 @@ PassResult Reconciler::run_pass(const Snapshot& snapshot, PassKind kind) {
     api::Profile desired =
         it == desired_.end() ? api::Profile::performance : plan.nodes[it->second].profile;
     reconcile_node(node, desired, snapshot, now, result);
-    if (it != desired_.end()) {
+    if (it != desired_.end() && options_.explain) {
       result.nodes.back().reasons = plan.nodes[it->second].reasons;
     }
   }

@@ -223,6 +223,7 @@ int run_operator(const config::OperatorConfig& config) {
     reconciler_options.signals = config.policy_file->file.signals;
   }
   reconciler_options.drain_timeout = config.drain_timeout;
+  reconciler_options.explain = config.once;  // only --once prints them
   reconciler_options.dry_run = config.dry_run;
   EventSink events;
   if (recorder) {
