@@ -150,9 +150,12 @@ Status EventRecorder::create_event(const Pending& event, Series& series) {
   metadata.AddMember("namespace", str(options_.ns, a), a);
   body.AddMember("metadata", metadata, a);
   rapidjson::Value involved(rapidjson::kObjectType);
-  involved.AddMember("kind", "Node", a);
+  involved.AddMember("kind", str(event.node.kind, a), a);
   involved.AddMember("apiVersion", "v1", a);
   involved.AddMember("name", str(event.node.name, a), a);
+  if (!event.node.ns.empty()) {
+    involved.AddMember("namespace", str(event.node.ns, a), a);
+  }
   if (!event.node.uid.empty()) {
     involved.AddMember("uid", str(event.node.uid, a), a);
   }

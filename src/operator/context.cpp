@@ -400,8 +400,8 @@ Snapshot ContextProvider::snapshot(SystemTime now) const {
     }
   });
   fill_policy_context(s, counts_.by_class());
-  if (options_.signals != nullptr) {
-    options_.signals->fill(s.context);
+  if (signals_ != nullptr) {
+    signals_->fill(s.context);
   }
   return s;
 }

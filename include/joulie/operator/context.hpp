@@ -165,9 +165,6 @@ struct ContextOptions {
   int64_t page_size = 500;
   metrics::Registry* metrics = nullptr;
   const Clock* clock = nullptr;  // RealClock when null
-  // The context sources (Prometheus, models); null: signals stay missing. Must outlive the
-  // provider.
-  const ::joulie::context::SignalCollector* signals = nullptr;
 };
 
 class ContextProvider {
@@ -197,6 +194,10 @@ class ContextProvider {
 
   Snapshot snapshot(SystemTime now) const;
 
+  // The context sources whose signals snapshot() copies (null: signals stay missing). Set
+  // before the first pass; must outlive the provider's use.
+  void set_signals(const ::joulie::context::SignalCollector* signals) { signals_ = signals; }
+
   const PodCounts& pod_counts() const { return counts_; }
 
  private:
@@ -210,6 +211,7 @@ class ContextProvider {
   std::unique_ptr<kube::Informer<NodeInfo>> nodes_;
   std::unique_ptr<kube::Informer<PodInfo>> pods_;
   std::unique_ptr<kube::Informer<NppInfo>> npps_;
+  const ::joulie::context::SignalCollector* signals_ = nullptr;
 };
 
 }  // namespace joulie::operator_mode
