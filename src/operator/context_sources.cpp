@@ -37,6 +37,8 @@ ContextSources::ContextSources(kube::Api& api, ContextSourcesOptions options)
 ContextSources::~ContextSources() { stop(); }
 
 void ContextSources::start(bool once) {
+  once_ = once;
+  started_ = true;
   if (!options_.signals.any()) {
     return;
   }
@@ -48,6 +50,15 @@ void ContextSources::start(bool once) {
     return;
   }
   collector_->start();
+}
+
+void ContextSources::reconfigure(policy::SignalsConfig signals) {
+  bool had = options_.signals.any();
+  options_.signals = signals;
+  collector_->reconfigure(std::move(signals));
+  if (started_ && !had && options_.signals.any()) {
+    start(once_);
+  }
 }
 
 void ContextSources::stop() {

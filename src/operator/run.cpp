@@ -3,12 +3,14 @@
 // signals together.
 #include "joulie/operator/run.hpp"
 
+#include <fmt/format.h>
 #include <pthread.h>
 
 #include <atomic>
 #include <csignal>
 #include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <memory>
 #include <string>
@@ -30,6 +32,7 @@
 #include "joulie/operator/controller.hpp"
 #include "joulie/operator/metrics.hpp"
 #include "joulie/operator/pass_report.hpp"
+#include "joulie/operator/policy_reload.hpp"
 #include "joulie/operator/reconciler.hpp"
 #include "joulie/policy/policies.hpp"
 #include "joulie/policy/policy_file.hpp"
@@ -57,7 +60,8 @@ policy::PolicyKind policy_kind(config::PolicyType type) {
   return policy::PolicyKind::static_partition;
 }
 
-policy::PolicyConfig policy_config(const config::OperatorConfig& c) {
+// The flags alone (the base a policy file's keys override).
+policy::PolicyConfig flag_policy_config(const config::OperatorConfig& c) {
   policy::PolicyConfig p;
   p.kind = policy_kind(c.policy);
   p.static_hp_frac = c.static_hp_frac;
@@ -68,6 +72,11 @@ policy::PolicyConfig policy_config(const config::OperatorConfig& c) {
   p.interval = c.interval;
   p.performance_cap_watts = c.performance_cap_watts;
   p.eco_cap_watts = c.eco_cap_watts;
+  return p;
+}
+
+policy::PolicyConfig policy_config(const config::OperatorConfig& c) {
+  policy::PolicyConfig p = flag_policy_config(c);
   if (c.policy_file) {
     p = policy::apply_file(std::move(p), c.policy_file->file);
   }
@@ -123,6 +132,9 @@ int run_operator(const config::OperatorConfig& config) {
   kube::Api& api = **client;
   log::info("operator", "starting",
             {{"policy", policy::config_name(policy.kind)},
+             {"policy_config", config.policy_config.empty() ? std::string("none")
+                                                            : config.policy_config},
+             {"time_zone", config.policy_file ? config.policy_file->zone.name() : "UTC"},
              {"interval", format_duration(config.interval)},
              {"node_selector", selector->to_string()},
              {"dry_run", config.dry_run},
@@ -227,6 +239,10 @@ int run_operator(const config::OperatorConfig& config) {
   ActuationAdapter actuation(api, config.profile_label, may_write);
   ReconcilerOptions reconciler_options;
   reconciler_options.policy = policy;
+  if (config.policy_file) {
+    reconciler_options.time_zone = config.policy_file->zone;
+    reconciler_options.signals = config.policy_file->file.signals;
+  }
   reconciler_options.drain_timeout = config.drain_timeout;
   reconciler_options.dry_run = config.dry_run;
   EventSink events;
@@ -240,7 +256,64 @@ int run_operator(const config::OperatorConfig& config) {
                         RealClock::instance());
   std::mutex pass_mutex;  // passes run on the controller thread; --once runs one inline
 
+  // ---- policy file hot reload (SPEC §8.4) -------------------------------------------------------
+  // Events about the file go to the operator's own Pod (POD_NAME in POD_NAMESPACE, from the
+  // downward API); without them (a local run) the log line and the metric remain.
+  kube::NodeRef self_pod;
+  if (const char* pod = std::getenv("POD_NAME"); pod != nullptr && *pod != '\0') {
+    self_pod.name = pod;
+    self_pod.kind = "Pod";
+    self_pod.ns = config.leader_election_namespace.empty() ? default_namespace
+                                                           : config.leader_election_namespace;
+  }
+  auto pod_event = [&](kube::EventType type, std::string reason, std::string message) {
+    if (recorder && !self_pod.name.empty()) {
+      recorder->record(self_pod, type, std::move(reason), std::move(message));
+    }
+  };
+  std::unique_ptr<PolicyFileWatcher> watcher;
+  if (!config.once && !config.policy_config.empty()) {
+    const policy::PolicyConfig flags_only = flag_policy_config(config);
+    watcher = std::make_unique<PolicyFileWatcher>(
+        config.policy_config, config.zoneinfo_root,
+        config.policy_file ? config.policy_file->content : std::string(),
+        [&, flags_only](const config::LoadedPolicyFile& file) -> Status {
+          policy::PolicyConfig next = policy::apply_file(flags_only, file.file);
+          if (Status s = policy::validate(next); !s.ok()) {
+            return s;
+          }
+          {
+            std::lock_guard lock(pass_mutex);
+            reconciler.set_policy(next, file.zone, file.file.signals);
+          }
+          sources.reconfigure(file.file.signals);
+          operator_metrics.config_reloads.with({}).inc();
+          log::info("operator", "policy file reloaded",
+                    {{"file", config.policy_config},
+                     {"policy", policy::config_name(next.kind)},
+                     {"time_zone", file.zone.name()},
+                     {"windows", static_cast<std::int64_t>(next.windows.size())}});
+          pod_event(kube::EventType::normal, "PolicyConfigReloaded",
+                    fmt::format("policy file {} reloaded: policy {}", config.policy_config,
+                                policy::config_name(next.kind)));
+          if (Controller* c = controller.load()) {
+            c->request_replan();
+          }
+          return Status::success();
+        },
+        [&](const std::string& message) {
+          operator_metrics.config_reload_failures.with({}).inc();
+          log::error("operator", "policy file change refused; the last good version stays",
+                     {{"file", config.policy_config}, {"error", message}});
+          pod_event(kube::EventType::warning, "PolicyConfigRejected",
+                    "policy file change refused; the last good version stays: " + message);
+        });
+  }
+
   auto shutdown = [&] {
+    if (watcher) {
+      watcher->stop();
+    }
     if (elector) {
       elector->stop();
     }
@@ -336,6 +409,9 @@ int run_operator(const config::OperatorConfig& config) {
   }
   if (elector) {
     elector->start();
+  }
+  if (watcher) {
+    watcher->start(config.policy_config_poll);
   }
   loop.run();
 

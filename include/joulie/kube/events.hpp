@@ -39,13 +39,13 @@ struct EventRecorderOptions {
   RandomSource random;
 };
 
-// The object an Event is about: a Node by default; a namespaced object (the operator's own Pod,
-// for context-source health) names its kind and namespace, which must be the recorder's.
 struct NodeRef {
   std::string name;
   std::string uid;
+  // The involved object is a Node unless set otherwise; a namespaced object (the operator's
+  // own Pod, for policy-file reload events) carries its namespace, where its Events live.
   std::string kind = "Node";
-  std::string ns{};  // namespaced kinds only
+  std::string ns = {};
 };
 
 enum class EventType { normal, warning };

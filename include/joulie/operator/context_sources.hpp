@@ -44,11 +44,16 @@ class ContextSources {
   // (a later reconfigure() with signals starts nothing by itself: call start() again).
   void start(bool once);
   void stop();
+  // The policy file changed: new signals take effect at the next round (run at once); the
+  // collector starts if it had nothing to collect before.
+  void reconfigure(policy::SignalsConfig signals);
 
  private:
   ContextSourcesOptions options_;
   std::unique_ptr<kube::EventRecorder> recorder_;
   std::unique_ptr<::joulie::context::SignalCollector> collector_;
+  bool started_ = false;
+  bool once_ = false;
 };
 
 }  // namespace joulie::operator_mode
