@@ -12,21 +12,33 @@ namespace joulie::operator_mode {
 policy::Context make_policy_context(
     const Snapshot& snapshot, const policy::TimeZone& zone,
     const std::unordered_map<std::string, TransitionMemory>& transitions) {
-  policy::Context c;
+  // The ContextProvider filled node metadata, pod counts by class and the signals
+  // (snapshot.context); a snapshot built without it (tests) gets the informer-level view.
+  policy::Context c = snapshot.context;
+  const bool provided = c.nodes.size() == snapshot.managed.size() && !c.nodes.empty();
   c.now = snapshot.now;
   c.local = zone.local(snapshot.now);
   c.pods_known = snapshot.pods_known;
-  // The informer snapshot counts performance-sensitive pods only (pending ones included); the
-  // context sources split them by class.
-  c.workloads.cluster.performance_only = snapshot.cluster_perf_pods;
-  c.nodes.reserve(snapshot.managed.size());
-  for (const auto& m : snapshot.managed) {
-    policy::NodeContext n;
-    n.name = m.name;
-    n.state = policy::state_from_label(m.label ? std::optional<std::string_view>(*m.label)
-                                               : std::nullopt);
-    n.perf_pods = m.perf_pods;
-    n.pods.performance_only = m.perf_pods;
+  if (!provided) {
+    // The informer snapshot counts performance-sensitive pods only (pending ones included).
+    c.workloads.cluster = {};
+    c.workloads.cluster.performance_only = snapshot.cluster_perf_pods;
+    c.nodes.clear();
+    c.nodes.reserve(snapshot.managed.size());
+  }
+  for (std::size_t i = 0; i < snapshot.managed.size(); ++i) {
+    const auto& m = snapshot.managed[i];
+    if (!provided) {
+      policy::NodeContext fresh;
+      fresh.name = m.name;
+      fresh.state = policy::state_from_label(m.label ? std::optional<std::string_view>(*m.label)
+                                                     : std::nullopt);
+      fresh.perf_pods = m.perf_pods;
+      fresh.pods.performance_only = m.perf_pods;
+      c.nodes.push_back(std::move(fresh));
+    }
+    policy::NodeContext& n = c.nodes[i];
+    n.last_transition.reset();
     // Last transition: a drain's start survives restarts in its annotation; otherwise the last
     // change this process saw or made (unknown after a restart: no dwell is imposed).
     if (n.state == policy::NodeState::draining_performance && m.draining_since) {
@@ -39,7 +51,6 @@ policy::Context make_policy_context(
         n.last_transition = it->second.since;
       }
     }
-    c.nodes.push_back(std::move(n));
   }
   return c;
 }

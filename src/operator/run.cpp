@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <csignal>
+#include <cstdlib>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
@@ -27,6 +28,7 @@
 #include "joulie/kube/leader.hpp"
 #include "joulie/operator/actuation.hpp"
 #include "joulie/operator/context.hpp"
+#include "joulie/operator/context_sources.hpp"
 #include "joulie/operator/controller.hpp"
 #include "joulie/operator/metrics.hpp"
 #include "joulie/operator/pass_report.hpp"
@@ -147,6 +149,24 @@ int run_operator(const config::OperatorConfig& config) {
   context_options.page_size = config.global.kube_list_page_size;
   ContextProvider context(api, context_options);
 
+  // ---- context sources (the policy file's signals; queried off the reconcile path) -------------
+  ContextSourcesOptions sources_options;
+  if (config.policy_file) {
+    sources_options.signals = config.policy_file->file.signals;
+  }
+  sources_options.metrics = &registry;
+  sources_options.demand = [&context] {
+    return static_cast<double>(context.pod_counts().cluster());
+  };
+  sources_options.record_events = !config.dry_run;
+  if (const char* pod = std::getenv("POD_NAME")) {
+    sources_options.pod_name = pod;
+  }
+  const char* pod_ns = std::getenv("POD_NAMESPACE");
+  sources_options.pod_namespace = pod_ns != nullptr ? pod_ns : default_namespace;
+  ContextSources sources(api, sources_options);
+  context.set_signals(&sources.collector());
+
   std::unique_ptr<kube::LeaderElector> elector;
   context.on_managed_set_changed([&] {
     if (Controller* c = controller.load()) {
@@ -203,6 +223,7 @@ int run_operator(const config::OperatorConfig& config) {
     }
   }
   log::info("operator", "caches synced");
+  sources.start(config.once);
 
   // ---- writers ----------------------------------------------------------------------------------
   std::unique_ptr<kube::EventRecorder> recorder;
@@ -265,8 +286,8 @@ int run_operator(const config::OperatorConfig& config) {
           {
             std::lock_guard lock(pass_mutex);
             reconciler.set_policy(next, file.zone, file.file.signals);
-            // The context sources re-read file.file.signals here once they exist.
           }
+          sources.reconfigure(file.file.signals);
           operator_metrics.config_reloads.with({}).inc();
           log::info("operator", "policy file reloaded",
                     {{"file", config.policy_config},
@@ -301,6 +322,7 @@ int run_operator(const config::OperatorConfig& config) {
       recorder->flush(kEventFlushTimeout);
       recorder->stop();
     }
+    sources.stop();
     context.stop();
     if (endpoint) {
       endpoint->stop();
