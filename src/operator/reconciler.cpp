@@ -510,10 +510,6 @@ void Reconciler::log_summary(const PassResult& result) const {
   }
   log::info("operator", result.dry_run ? "reconcile pass (dry run)" : "reconcile pass",
             {{"policy", result.policy},
-             {"window", result.context.window.empty() ? std::string("none")
-                                                      : result.context.window},
-             {"local_time", result.context.local_time},
-             {"signals", signals.empty() ? std::string("none") : signals},
              {"managed", result.managed},
              {"performance", result.performance},
              {"changed", changed.empty() ? std::string("none") : changed},
@@ -522,7 +518,11 @@ void Reconciler::log_summary(const PassResult& result) const {
              {"writes", result.write_requests},
              {"failed", result.failed_nodes},
              {"pods_known", result.pods_known},
-             {"duration_ms", std::round(result.seconds * 1e6) / 1e3}});
+             {"duration_ms", std::round(result.seconds * 1e6) / 1e3},
+             {"window", result.context.window.empty() ? std::string("none")
+                                                      : result.context.window},
+             {"local_time", result.context.local_time},
+             {"signals", signals.empty() ? std::string("none") : signals}});
 }
 
 }  // namespace joulie::operator_mode

@@ -45,6 +45,7 @@ namespace {
 constexpr auto kSyncTimeout = std::chrono::seconds(60);
 constexpr auto kLeaderWaitOnce = std::chrono::seconds(60);
 constexpr auto kEventFlushTimeout = std::chrono::seconds(5);
+constexpr auto kFirstSignalsWait = std::chrono::seconds(15);
 
 policy::PolicyKind policy_kind(config::PolicyType type) {
   switch (type) {
@@ -145,6 +146,14 @@ int run_operator(const config::OperatorConfig& config) {
   // ---- caches -----------------------------------------------------------------------------------
   ContextOptions context_options;
   context_options.nodes = {*selector, config.reserved_label, config.profile_label};
+  // The node labels the policy file's topology block names are read when a Node is decoded:
+  // a reload that changes them takes effect after a restart (logged then).
+  if (config.policy_file && config.policy_file->file.topology) {
+    context_options.nodes.zone_label = config.policy_file->file.topology->zone_label;
+    if (!config.policy_file->file.topology->rack_label.empty()) {
+      context_options.nodes.rack_label = config.policy_file->file.topology->rack_label;
+    }
+  }
   context_options.metrics = &registry;
   context_options.page_size = config.global.kube_list_page_size;
   ContextProvider context(api, context_options);
@@ -288,6 +297,14 @@ int run_operator(const config::OperatorConfig& config) {
             reconciler.set_policy(next, file.zone, file.file.signals);
           }
           sources.reconfigure(file.file.signals);
+          const std::string zone_label =
+              file.file.topology ? file.file.topology->zone_label : "topology.kubernetes.io/zone";
+          if (zone_label != context_options.nodes.zone_label) {
+            log::warn("operator",
+                      "topology.zoneLabel changed: the zone label is read when nodes are "
+                      "decoded; restart the operator for it to take effect",
+                      {{"in_use", context_options.nodes.zone_label}, {"file", zone_label}});
+          }
           operator_metrics.config_reloads.with({}).inc();
           log::info("operator", "policy file reloaded",
                     {{"file", config.policy_config},
@@ -413,6 +430,19 @@ int run_operator(const config::OperatorConfig& config) {
   }
   if (watcher) {
     watcher->start(config.policy_config_poll);
+  }
+  // The first plan waits (bounded) for the collector's first round: planning an unlabelled
+  // cluster before any signal arrived would move nodes by name and then again by signal.
+  if (config.policy_file && config.policy_file->file.signals.any()) {
+    const auto deadline = std::chrono::steady_clock::now() + kFirstSignalsWait;
+    while (sources.collector().rounds() == 0 && !stopping &&
+           std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));  // polling a condition
+    }
+    log::info("operator", sources.collector().rounds() > 0
+                              ? "first signal round done; planning"
+                              : "no signal round within the wait; planning without signals",
+              {{"waited_max", format_duration(kFirstSignalsWait)}});
   }
   loop.run();
 
