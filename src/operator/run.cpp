@@ -416,7 +416,19 @@ int run_operator(const config::OperatorConfig& config) {
       controller_options,
       [&](PassKind kind) {
         std::lock_guard lock(pass_mutex);
-        reconciler.run_pass(context.snapshot(std::chrono::system_clock::now()), kind);
+        const SystemTime now = std::chrono::system_clock::now();
+        reconciler.run_pass(context.snapshot(now), kind);
+        // A time window that starts or ends before the next tick: re-plan at its boundary.
+        if (auto change = policy::next_window_change(reconciler.policy().windows,
+                                                     reconciler.time_zone(), now,
+                                                     config.interval)) {
+          if (Controller* c = controller.load()) {
+            c->request_replan_at(std::chrono::steady_clock::now() +
+                                 std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                     *change - now) +
+                                 std::chrono::milliseconds(200));
+          }
+        }
         return reconciler.next_retry();
       },
       [&] { return !elector || elector->is_leader(); });

@@ -122,7 +122,8 @@ def test_a_window_boundary_crossed_during_the_run_changes_the_count_at_the_local
         " ecoCapWatts: 100}\n") % (day, start_local.strftime("%H:%M"),
                                    "24:00" if end_local.day != start_local.day
                                    else end_local.strftime("%H:%M")))
-    op = start_operator(procs, joulie_bin, kube, "--policy-config", f, "--interval", "1s")
+    # An hour-long interval: the boundary itself must trigger the re-plan, not a tick.
+    op = start_operator(procs, joulie_bin, kube, "--policy-config", f, "--interval", "1h")
     wait_labels(kube, {"w1": "performance", "w2": "eco", "w3": "eco", "w4": "eco"})
     op.wait_for_log(r"reconcile pass .*window=none local_time=\S+\+0[12]:00", 10)
 

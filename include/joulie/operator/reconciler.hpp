@@ -137,6 +137,7 @@ class Reconciler {
   void set_policy(policy::PolicyConfig policy, policy::TimeZone zone,
                   policy::SignalsConfig signals);
   const policy::PolicyConfig& policy() const { return options_.policy; }
+  const policy::TimeZone& time_zone() const { return options_.time_zone; }
 
  private:
   template <typename T>
