@@ -9,7 +9,7 @@
 FROM debian:12 AS build
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      g++ meson ninja-build pkg-config git binutils ca-certificates \
+      g++ meson ninja-build pkg-config git binutils ca-certificates tzdata \
       libssl-dev rapidjson-dev libfmt-dev libcxxopts-dev libyaml-cpp-dev libc-ares-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
@@ -32,6 +32,9 @@ LABEL org.opencontainers.image.title="joulie" \
       org.opencontainers.image.licenses="Apache-2.0" \
       org.opencontainers.image.version="0.1.0"
 COPY --from=build /build/joulie /joulie
+# IANA time zones for the policy file's timeZone (docs/policies.md): distroless/static ships
+# tzdata too, but copying the build stage's keeps the data explicit and as fresh as Debian's.
+COPY --from=build /usr/share/zoneinfo /usr/share/zoneinfo
 USER 65532:65532
 # The mode is the argument: `operator` or `agent` (the manifests pass it). The agent DaemonSet
 # overrides the user to root (runAsUser: 0) because writing powercap/cpufreq sysfs needs it.

@@ -147,12 +147,16 @@ Status EventRecorder::create_event(const Pending& event, Series& series) {
   body.AddMember("kind", "Event", a);
   rapidjson::Value metadata(rapidjson::kObjectType);
   metadata.AddMember("name", str(name, a), a);
-  metadata.AddMember("namespace", str(options_.ns, a), a);
+  const std::string& ns = event.node.ns.empty() ? options_.ns : event.node.ns;
+  metadata.AddMember("namespace", str(ns, a), a);
   body.AddMember("metadata", metadata, a);
   rapidjson::Value involved(rapidjson::kObjectType);
-  involved.AddMember("kind", "Node", a);
+  involved.AddMember("kind", str(event.node.kind, a), a);
   involved.AddMember("apiVersion", "v1", a);
   involved.AddMember("name", str(event.node.name, a), a);
+  if (!event.node.ns.empty()) {
+    involved.AddMember("namespace", str(event.node.ns, a), a);
+  }
   if (!event.node.uid.empty()) {
     involved.AddMember("uid", str(event.node.uid, a), a);
   }
@@ -172,7 +176,7 @@ Status EventRecorder::create_event(const Pending& event, Series& series) {
   body.AddMember("count", 1, a);
 
   Status status = with_retries([&]() -> Status {
-    auto created = api_.create(options_.events_resource, options_.ns, body);
+    auto created = api_.create(options_.events_resource, ns, body);
     if (!created.ok()) {
       return created.error();
     }
@@ -191,8 +195,9 @@ Status EventRecorder::patch_event(const Pending& event, Series& series) {
   std::string patch =
       fmt::format(R"({{"count":{},"lastTimestamp":"{}"}})", count, format_rfc3339(event.at, false));
   Status status = with_retries([&]() -> Status {
-    auto patched =
-        api_.merge_patch(options_.events_resource, options_.ns, series.event_name, patch);
+    auto patched = api_.merge_patch(options_.events_resource,
+                                    event.node.ns.empty() ? options_.ns : event.node.ns,
+                                    series.event_name, patch);
     if (!patched.ok()) {
       return patched.error();
     }
@@ -208,7 +213,10 @@ Status EventRecorder::patch_event(const Pending& event, Series& series) {
 void EventRecorder::send(const Pending& event) {
   std::lock_guard lock(send_mutex_);
   prune(event.at_mono);
-  SeriesKey key{event.node.name, event.type, event.reason, event.message};
+  SeriesKey key{event.node.kind == "Node" ? event.node.name
+                                          : event.node.kind + "/" + event.node.ns + "/" +
+                                                event.node.name,
+                event.type, event.reason, event.message};
   auto it = series_.find(key);
   Status status;
   if (it != series_.end()) {

@@ -1,10 +1,14 @@
 #include "joulie/operator/context.hpp"
 
 #include <algorithm>
+#include <charconv>
+#include <cmath>
 #include <utility>
 
 #include "joulie/api/names.hpp"
+#include "joulie/common/duration.hpp"
 #include "joulie/common/log.hpp"
+#include "joulie/context/collector.hpp"
 
 namespace joulie::operator_mode {
 
@@ -67,7 +71,52 @@ std::optional<NodeInfo> project_node(const rapidjson::Value& node,
   auto reserved = lookup(config.reserved_label);
   info.managed =
       config.selector.matches(lookup) && reserved != std::string_view("true") && !unschedulable;
+  if (info.managed) {
+    info.zone = std::string(lookup(config.zone_label).value_or(""));
+    info.rack = std::string(lookup(config.rack_label).value_or(""));
+    if (const rapidjson::Value* status = member(node, "status")) {
+      if (auto cpu = string_member(member(*status, "allocatable"), "cpu")) {
+        info.allocatable_cpu = parse_cpu_quantity(*cpu).value_or(0.0);
+      }
+    }
+  }
   return info;
+}
+
+std::optional<double> parse_cpu_quantity(std::string_view text) {
+  if (text.empty()) {
+    return std::nullopt;
+  }
+  double scale = 1;
+  switch (text.back()) {
+    case 'm':
+      scale = 1e-3;
+      break;
+    case 'k':
+      scale = 1e3;
+      break;
+    case 'M':
+      scale = 1e6;
+      break;
+    case 'G':
+      scale = 1e9;
+      break;
+    default:
+      break;
+  }
+  if (scale != 1) {
+    text.remove_suffix(1);
+  }
+  if (!text.empty() && text.front() == '+') {
+    text.remove_prefix(1);
+  }
+  double value = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || ec != std::errc() || ptr != text.data() + text.size() ||
+      !std::isfinite(value) || value < 0) {
+    return std::nullopt;
+  }
+  return value * scale;
 }
 
 std::optional<PodInfo> project_pod(const rapidjson::Value& pod, std::string_view profile_label,
@@ -112,7 +161,53 @@ std::optional<NppInfo> project_npp(const rapidjson::Value& object) {
 
 // ---- pod counts --------------------------------------------------------------------------------
 
+namespace {
+
+std::int64_t& class_slot(policy::ClassCounts& counts, policy::PodClass pod_class) {
+  switch (pod_class) {
+    case policy::PodClass::performance_only:
+      return counts.performance_only;
+    case policy::PodClass::eco_only:
+      return counts.eco_only;
+    case policy::PodClass::general:
+      return counts.general;
+    case policy::PodClass::unknown:
+      return counts.unknown;
+  }
+  return counts.unknown;
+}
+
+}  // namespace
+
+void PodCounts::change_class(const PodInfo& pod, std::int64_t delta) {
+  if (!pod.counted) {
+    return;
+  }
+  class_slot(classes_.cluster, pod.pod_class) += delta;
+  const std::string& node = pod.node.str();
+  if (node.empty()) {
+    if (pod.perf_sensitive()) {
+      classes_.pending_perf_sensitive += delta;
+    }
+    return;
+  }
+  auto it = classes_.per_node.try_emplace(node).first;
+  class_slot(it->second, pod.pod_class) += delta;
+  if (it->second == policy::ClassCounts{}) {
+    classes_.per_node.erase(it);
+  }
+}
+
+PodCounts::ByClass PodCounts::by_class() const {
+  std::lock_guard lock(mutex_);
+  return classes_;
+}
+
 std::optional<std::string> PodCounts::change(const PodInfo& pod, std::int64_t delta) {
+  {
+    std::lock_guard lock(mutex_);
+    change_class(pod, delta);
+  }
   if (!pod.perf_sensitive()) {
     return std::nullopt;
   }
@@ -284,6 +379,9 @@ Snapshot ContextProvider::snapshot(SystemTime now) const {
         m.uid = info.uid;
         m.label = info.profile_label;
         m.draining_since = info.draining_since;
+        m.zone = info.zone;
+        m.rack = info.rack;
+        m.allocatable_cpu = info.allocatable_cpu;
         auto it = per_node.find(name);
         m.perf_pods = it == per_node.end() ? 0 : it->second;
         s.managed.push_back(std::move(m));
@@ -301,7 +399,40 @@ Snapshot ContextProvider::snapshot(SystemTime now) const {
       s.npps.emplace(name, info);
     }
   });
+  fill_policy_context(s, counts_.by_class());
+  if (signals_ != nullptr) {
+    signals_->fill(s.context);
+  }
   return s;
+}
+
+void fill_policy_context(Snapshot& s, const PodCounts::ByClass& classes) {
+  policy::Context& c = s.context;
+  c.now = s.now;
+  c.pods_known = s.pods_known;
+  c.workloads.cluster = classes.cluster;
+  c.workloads.pending_perf_sensitive = classes.pending_perf_sensitive;
+  c.nodes.clear();
+  c.nodes.reserve(s.managed.size());
+  for (const auto& m : s.managed) {
+    policy::NodeContext n;
+    n.name = m.name;
+    n.zone = m.zone;
+    n.rack = m.rack;
+    n.allocatable_cpu = m.allocatable_cpu;
+    n.state = policy::state_from_label(m.label ? std::optional<std::string_view>(*m.label)
+                                               : std::nullopt);
+    n.perf_pods = m.perf_pods;
+    if (auto it = classes.per_node.find(m.name); it != classes.per_node.end()) {
+      n.pods = it->second;
+    }
+    if (m.draining_since) {
+      if (auto since = parse_rfc3339(*m.draining_since); since.ok()) {
+        n.last_transition = *since;
+      }
+    }
+    c.nodes.push_back(std::move(n));
+  }
 }
 
 }  // namespace joulie::operator_mode

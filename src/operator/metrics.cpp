@@ -20,12 +20,19 @@ OperatorMetrics::OperatorMetrics(metrics::Registry& registry)
                                    "Managed nodes the policy wants in each profile", {"profile"})),
       is_leader(registry.gauge("joulie_operator_is_leader",
                                "1 while this process holds the leader lease (or runs without "
-                               "leader election)")) {
+                               "leader election)")),
+      config_reloads(registry.counter("joulie_operator_config_reloads_total",
+                                      "Changed policy-file versions put in force")),
+      config_reload_failures(registry.counter(
+          "joulie_operator_config_reload_failures_total",
+          "Changed policy-file versions refused (the last good one stays in force)")) {
   // Present from the start so that dashboards and promtool see every family.
   reconcile_errors.with({});
   is_leader.with({});
   planned_nodes.with({"performance"});
   planned_nodes.with({"eco"});
+  config_reloads.with({});
+  config_reload_failures.with({});
 }
 
 void OperatorMetrics::remove_node(const std::string& node) {

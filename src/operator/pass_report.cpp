@@ -33,6 +33,69 @@ std::string watts(double v) {
   return fmt::format("{}", v);
 }
 
+void write_context(JsonWriter& w, const PassContext& c) {
+  w.Key("context");
+  w.StartObject();
+  w.Key("timeZone");
+  str(w, c.time_zone);
+  w.Key("localTime");
+  str(w, c.local_time);
+  w.Key("abbreviation");
+  str(w, c.abbreviation);
+  w.Key("window");
+  if (c.window.empty()) {
+    w.Null();
+  } else {
+    str(w, c.window);
+  }
+  w.Key("reasons");
+  w.StartArray();
+  for (const auto& reason : c.reasons) {
+    str(w, reason);
+  }
+  w.EndArray();
+  w.Key("signals");
+  w.StartObject();
+  for (const auto& s : c.signals) {
+    w.Key(s.name.data(), static_cast<rapidjson::SizeType>(s.name.size()));
+    w.StartObject();
+    w.Key("health");
+    str(w, s.health);
+    if (!s.per_node) {
+      w.Key("value");
+      if (s.value) {
+        number(w, *s.value);
+      } else {
+        w.Null();
+      }
+    }
+    w.Key("ageSeconds");
+    if (s.age_seconds) {
+      number(w, *s.age_seconds);
+    } else {
+      w.Null();
+    }
+    w.Key("source");
+    str(w, s.source);
+    if (s.per_node) {
+      w.Key("nodes");
+      w.StartObject();
+      w.Key("ok");
+      w.Int64(s.ok);
+      w.Key("stale");
+      w.Int64(s.stale);
+      w.Key("missing");
+      w.Int64(s.missing);
+      w.Key("error");
+      w.Int64(s.error);
+      w.EndObject();
+    }
+    w.EndObject();
+  }
+  w.EndObject();
+  w.EndObject();
+}
+
 }  // namespace
 
 std::string format_pass_json(const PassResult& r) {
@@ -75,9 +138,16 @@ std::string format_pass_json(const PassResult& r) {
       w.Key("error");
       str(w, n.error);
     }
+    w.Key("reasons");
+    w.StartArray();
+    for (const auto& reason : n.reasons) {
+      str(w, reason);
+    }
+    w.EndArray();
     w.EndObject();
   }
   w.EndArray();
+  write_context(w, r.context);
   w.EndObject();
   return {buffer.GetString(), buffer.GetSize()};
 }
@@ -85,6 +155,16 @@ std::string format_pass_json(const PassResult& r) {
 std::string format_pass_text(const PassResult& r) {
   std::string out = fmt::format("policy={} dryRun={} managed={} performance={}\n", r.policy,
                                 r.dry_run, r.managed, r.performance);
+  std::string signals;
+  for (const auto& s : r.context.signals) {
+    signals += fmt::format(" {}={}", s.name, s.health);
+  }
+  out += fmt::format("timeZone={} localTime={} window={}{}\n", r.context.time_zone,
+                     r.context.local_time, r.context.window.empty() ? "none" : r.context.window,
+                     signals);
+  for (const auto& reason : r.context.reasons) {
+    out += "  " + reason + "\n";
+  }
   out += fmt::format("{:<24} {:<20} {:<12} {:<21} {:>9} {:>9} {:<8} {}\n", "NODE", "STATE",
                      "PROFILE", "LABEL", "CAP(W)", "PERFPODS", "CHANGED", "RESULT");
   for (const auto& n : r.nodes) {
@@ -93,6 +173,9 @@ std::string format_pass_text(const PassResult& r) {
                        watts(n.cap_watts), n.perf_pods ? std::to_string(*n.perf_pods) : "?",
                        n.changed ? "yes" : "no", policy::to_string(n.result),
                        n.error.empty() ? "" : " error: " + n.error);
+    for (const auto& reason : n.reasons) {
+      out += "    " + reason + "\n";
+    }
   }
   return out;
 }

@@ -77,12 +77,18 @@ const policy::PolicyPlan& Reconciler::plan_for(const Snapshot& snapshot, PassKin
   if (kind == PassKind::reguard && plan_ && names == plan_nodes_) {
     return *plan_;
   }
+  policy::Context context = make_policy_context(snapshot, options_.time_zone, transitions_);
+  if (options_.enrich_context) {
+    options_.enrich_context(context);
+  }
   policy::PolicyInput input;
   input.managed_nodes = names;
   if (snapshot.pods_known) {
     input.perf_sensitive_pods = snapshot.cluster_perf_pods;
   }
   input.now = snapshot.now;
+  input.context = &context;
+  input.explain = options_.explain;
   auto planned = policy::plan(options_.policy, input);
   if (!planned.ok()) {
     // validate() rejects such configurations at start-up; keep every node performance (safe).
@@ -91,19 +97,39 @@ const policy::PolicyPlan& Reconciler::plan_for(const Snapshot& snapshot, PassKin
     policy::PolicyPlan safe;
     safe.policy_name = policy::spec_name(options_.policy.kind);
     for (const auto& n : names) {
-      safe.nodes.push_back({n, api::Profile::performance});
+      safe.nodes.push_back({n, api::Profile::performance, {"policy failed: kept performance"}});
     }
     safe.performance_nodes = static_cast<std::int64_t>(names.size());
+    safe.performance_cap_watts = options_.policy.performance_cap_watts;
+    safe.eco_cap_watts = options_.policy.eco_cap_watts;
     plan_ = std::move(safe);
   } else {
     plan_ = std::move(*planned);
   }
   plan_nodes_ = std::move(names);
   desired_.clear();
-  for (const auto& d : plan_->nodes) {
-    desired_[d.node] = d.profile;
+  for (std::size_t i = 0; i < plan_->nodes.size(); ++i) {
+    desired_[plan_->nodes[i].node] = i;
   }
+  plan_context_ = explain(context, *plan_);
   return *plan_;
+}
+
+void Reconciler::set_policy(policy::PolicyConfig policy, policy::TimeZone zone,
+                            policy::SignalsConfig signals) {
+  options_.policy = std::move(policy);
+  options_.time_zone = std::move(zone);
+  options_.signals = std::move(signals);
+  plan_.reset();
+  plan_nodes_.clear();
+  desired_.clear();
+}
+
+void Reconciler::remember_transition(const std::string& node, NodeState state, SystemTime now) {
+  auto [it, inserted] = transitions_.try_emplace(node, TransitionMemory{state, std::nullopt});
+  if (!inserted && it->second.state != state) {
+    it->second = {state, now};
+  }
 }
 
 Reconciler::Text Reconciler::resolve(std::unordered_map<std::string, Expectation<Text>>& map,
@@ -214,9 +240,11 @@ void Reconciler::reconcile_node(const ManagedNode& node, api::Profile desired,
   in.drain_timeout = options_.drain_timeout;
   in.now = snapshot.now;
   const policy::GuardDecision decision = policy::evaluate_guard(in);
+  remember_transition(node.name, in.current, snapshot.now);
 
+  // The caps in force: a time window may lower the eco cap.
   const policy::DesiredWrite target = policy::desired_write(
-      decision.next, options_.policy.performance_cap_watts, options_.policy.eco_cap_watts);
+      decision.next, plan_->performance_cap_watts, plan_->eco_cap_watts);
   NodeWriteInput wi;
   wi.node = node.name;
   wi.label = label;
@@ -279,6 +307,9 @@ void Reconciler::reconcile_node(const ManagedNode& node, api::Profile desired,
     out.label = label.value_or("");
     out.result = GuardResult::unchanged;
   } else if (!options_.dry_run) {
+    if (decision.next != in.current) {
+      transitions_[node.name] = {decision.next, snapshot.now};
+    }
     if (metrics_ != nullptr) {
       for (const auto& t : decision.transitions) {
         metrics_->transitions
@@ -389,7 +420,7 @@ PassResult Reconciler::run_pass(const Snapshot& snapshot, PassKind kind) {
   const SteadyTime now = clock_.monotonic();
   auto desired_of = [&](const ManagedNode& node) {
     auto it = desired_.find(node.name);
-    return it == desired_.end() ? api::Profile::performance : it->second;
+    return it == desired_.end() ? api::Profile::performance : plan.nodes[it->second].profile;
   };
   // Upgrades first (SPEC §8.6): nodes that must become (or stay) performance while their label
   // or profile says otherwise -- eco -> performance, a drain cancelled, a first label -- are
@@ -415,8 +446,14 @@ PassResult Reconciler::run_pass(const Snapshot& snapshot, PassKind kind) {
   std::stable_partition(order.begin(), order.end(),
                         [&](std::size_t i) { return upgrade(snapshot.managed[i]); });
   result.nodes.reserve(snapshot.managed.size());
+  result.context = plan_context_;
   for (std::size_t i : order) {
-    reconcile_node(snapshot.managed[i], desired_of(snapshot.managed[i]), snapshot, now, result);
+    const ManagedNode& node = snapshot.managed[i];
+    reconcile_node(node, desired_of(node), snapshot, now, result);
+    auto it = desired_.find(node.name);
+    if (it != desired_.end() && options_.explain) {
+      result.nodes.back().reasons = plan.nodes[it->second].reasons;
+    }
   }
   std::vector<NodeOutcome> by_name(result.nodes.size());
   for (std::size_t k = 0; k < order.size(); ++k) {
@@ -430,6 +467,7 @@ PassResult Reconciler::run_pass(const Snapshot& snapshot, PassKind kind) {
   for (const auto& n : snapshot.managed) {
     managed.insert(n.name);
   }
+  std::erase_if(transitions_, [&](const auto& entry) { return !managed.contains(entry.first); });
   std::erase_if(retries_, [&](const auto& entry) {
     return !managed.contains(entry.first) &&
            std::none_of(snapshot.unmanaged_marked.begin(), snapshot.unmanaged_marked.end(),
@@ -494,6 +532,13 @@ void Reconciler::log_summary(const PassResult& result) const {
   for (const auto& r : result.released) {
     released += (released.empty() ? "" : ",") + r;
   }
+  std::string signals;
+  for (const auto& sig : result.context.signals) {
+    signals += (signals.empty() ? "" : ",") + sig.name + "=" + sig.health;
+    if (sig.per_node && sig.health != "ok") {
+      signals += fmt::format("({}/{} ok)", sig.ok, sig.ok + sig.stale + sig.missing + sig.error);
+    }
+  }
   log::info("operator", result.dry_run ? "reconcile pass (dry run)" : "reconcile pass",
             {{"policy", result.policy},
              {"managed", result.managed},
@@ -504,7 +549,11 @@ void Reconciler::log_summary(const PassResult& result) const {
              {"writes", result.write_requests},
              {"failed", result.failed_nodes},
              {"pods_known", result.pods_known},
-             {"duration_ms", std::round(result.seconds * 1e6) / 1e3}});
+             {"duration_ms", std::round(result.seconds * 1e6) / 1e3},
+             {"window", result.context.window.empty() ? std::string("none")
+                                                      : result.context.window},
+             {"local_time", result.context.local_time},
+             {"signals", signals.empty() ? std::string("none") : signals}});
 }
 
 }  // namespace joulie::operator_mode

@@ -3,11 +3,14 @@
 // signals together.
 #include "joulie/operator/run.hpp"
 
+#include <fmt/format.h>
 #include <pthread.h>
 
 #include <atomic>
 #include <csignal>
+#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <memory>
 #include <string>
@@ -25,11 +28,14 @@
 #include "joulie/kube/leader.hpp"
 #include "joulie/operator/actuation.hpp"
 #include "joulie/operator/context.hpp"
+#include "joulie/operator/context_sources.hpp"
 #include "joulie/operator/controller.hpp"
 #include "joulie/operator/metrics.hpp"
 #include "joulie/operator/pass_report.hpp"
+#include "joulie/operator/policy_reload.hpp"
 #include "joulie/operator/reconciler.hpp"
 #include "joulie/policy/policies.hpp"
+#include "joulie/policy/policy_file.hpp"
 #include "joulie/policy/selector.hpp"
 
 namespace joulie::operator_mode {
@@ -39,6 +45,7 @@ namespace {
 constexpr auto kSyncTimeout = std::chrono::seconds(60);
 constexpr auto kLeaderWaitOnce = std::chrono::seconds(60);
 constexpr auto kEventFlushTimeout = std::chrono::seconds(5);
+constexpr auto kFirstSignalsWait = std::chrono::seconds(15);
 
 policy::PolicyKind policy_kind(config::PolicyType type) {
   switch (type) {
@@ -48,11 +55,14 @@ policy::PolicyKind policy_kind(config::PolicyType type) {
       return policy::PolicyKind::queue_aware_v1;
     case config::PolicyType::rule_swap_v1:
       return policy::PolicyKind::rule_swap_v1;
+    case config::PolicyType::context_aware_v1:
+      return policy::PolicyKind::context_aware_v1;
   }
   return policy::PolicyKind::static_partition;
 }
 
-policy::PolicyConfig policy_config(const config::OperatorConfig& c) {
+// The flags alone (the base a policy file's keys override).
+policy::PolicyConfig flag_policy_config(const config::OperatorConfig& c) {
   policy::PolicyConfig p;
   p.kind = policy_kind(c.policy);
   p.static_hp_frac = c.static_hp_frac;
@@ -63,6 +73,14 @@ policy::PolicyConfig policy_config(const config::OperatorConfig& c) {
   p.interval = c.interval;
   p.performance_cap_watts = c.performance_cap_watts;
   p.eco_cap_watts = c.eco_cap_watts;
+  return p;
+}
+
+policy::PolicyConfig policy_config(const config::OperatorConfig& c) {
+  policy::PolicyConfig p = flag_policy_config(c);
+  if (c.policy_file) {
+    p = policy::apply_file(std::move(p), c.policy_file->file);
+  }
   return p;
 }
 
@@ -125,6 +143,9 @@ int run_operator(const config::OperatorConfig& config) {
   kube::Api& api = **client;
   log::info("operator", "starting",
             {{"policy", policy::config_name(policy.kind)},
+             {"policy_config", config.policy_config.empty() ? std::string("none")
+                                                            : config.policy_config},
+             {"time_zone", config.policy_file ? config.policy_file->zone.name() : "UTC"},
              {"interval", format_duration(config.interval)},
              {"node_selector", selector->to_string()},
              {"dry_run", config.dry_run},
@@ -135,9 +156,35 @@ int run_operator(const config::OperatorConfig& config) {
   // ---- caches -----------------------------------------------------------------------------------
   ContextOptions context_options;
   context_options.nodes = {*selector, config.reserved_label, config.profile_label};
+  // The node labels the policy file's topology block names are read when a Node is decoded:
+  // a reload that changes them takes effect after a restart (logged then).
+  if (config.policy_file && config.policy_file->file.topology) {
+    context_options.nodes.zone_label = config.policy_file->file.topology->zone_label;
+    if (!config.policy_file->file.topology->rack_label.empty()) {
+      context_options.nodes.rack_label = config.policy_file->file.topology->rack_label;
+    }
+  }
   context_options.metrics = &registry;
   context_options.page_size = config.global.kube_list_page_size;
   ContextProvider context(api, context_options);
+
+  // ---- context sources (the policy file's signals; queried off the reconcile path) -------------
+  ContextSourcesOptions sources_options;
+  if (config.policy_file) {
+    sources_options.signals = config.policy_file->file.signals;
+  }
+  sources_options.metrics = &registry;
+  sources_options.demand = [&context] {
+    return static_cast<double>(context.pod_counts().cluster());
+  };
+  sources_options.record_events = !config.dry_run;
+  if (const char* pod = std::getenv("POD_NAME")) {
+    sources_options.pod_name = pod;
+  }
+  const char* pod_ns = std::getenv("POD_NAMESPACE");
+  sources_options.pod_namespace = pod_ns != nullptr ? pod_ns : default_namespace;
+  ContextSources sources(api, sources_options);
+  context.set_signals(&sources.collector());
 
   std::unique_ptr<kube::LeaderElector> elector;
   context.on_managed_set_changed([&] {
@@ -195,6 +242,7 @@ int run_operator(const config::OperatorConfig& config) {
     }
   }
   log::info("operator", "caches synced");
+  sources.start(config.once);
 
   // ---- writers ----------------------------------------------------------------------------------
   std::unique_ptr<kube::EventRecorder> recorder;
@@ -210,7 +258,12 @@ int run_operator(const config::OperatorConfig& config) {
   ActuationAdapter actuation(api, config.profile_label, may_write);
   ReconcilerOptions reconciler_options;
   reconciler_options.policy = policy;
+  if (config.policy_file) {
+    reconciler_options.time_zone = config.policy_file->zone;
+    reconciler_options.signals = config.policy_file->file.signals;
+  }
   reconciler_options.drain_timeout = config.drain_timeout;
+  reconciler_options.explain = config.once;  // only --once prints them
   reconciler_options.dry_run = config.dry_run;
   EventSink events;
   if (recorder) {
@@ -223,7 +276,72 @@ int run_operator(const config::OperatorConfig& config) {
                         RealClock::instance());
   std::mutex pass_mutex;  // passes run on the controller thread; --once runs one inline
 
+  // ---- policy file hot reload (SPEC §8.4) -------------------------------------------------------
+  // Events about the file go to the operator's own Pod (POD_NAME in POD_NAMESPACE, from the
+  // downward API); without them (a local run) the log line and the metric remain.
+  kube::NodeRef self_pod;
+  if (const char* pod = std::getenv("POD_NAME"); pod != nullptr && *pod != '\0') {
+    self_pod.name = pod;
+    self_pod.kind = "Pod";
+    self_pod.ns = config.leader_election_namespace.empty() ? default_namespace
+                                                           : config.leader_election_namespace;
+  }
+  auto pod_event = [&](kube::EventType type, std::string reason, std::string message) {
+    if (recorder && !self_pod.name.empty()) {
+      recorder->record(self_pod, type, std::move(reason), std::move(message));
+    }
+  };
+  std::unique_ptr<PolicyFileWatcher> watcher;
+  if (!config.once && !config.policy_config.empty()) {
+    const policy::PolicyConfig flags_only = flag_policy_config(config);
+    watcher = std::make_unique<PolicyFileWatcher>(
+        config.policy_config, config.zoneinfo_root,
+        config.policy_file ? config.policy_file->content : std::string(),
+        [&, flags_only](const config::LoadedPolicyFile& file) -> Status {
+          policy::PolicyConfig next = policy::apply_file(flags_only, file.file);
+          if (Status s = policy::validate(next); !s.ok()) {
+            return s;
+          }
+          {
+            std::lock_guard lock(pass_mutex);
+            reconciler.set_policy(next, file.zone, file.file.signals);
+          }
+          sources.reconfigure(file.file.signals);
+          const std::string zone_label =
+              file.file.topology ? file.file.topology->zone_label : "topology.kubernetes.io/zone";
+          if (zone_label != context_options.nodes.zone_label) {
+            log::warn("operator",
+                      "topology.zoneLabel changed: the zone label is read when nodes are "
+                      "decoded; restart the operator for it to take effect",
+                      {{"in_use", context_options.nodes.zone_label}, {"file", zone_label}});
+          }
+          operator_metrics.config_reloads.with({}).inc();
+          log::info("operator", "policy file reloaded",
+                    {{"file", config.policy_config},
+                     {"policy", policy::config_name(next.kind)},
+                     {"time_zone", file.zone.name()},
+                     {"windows", static_cast<std::int64_t>(next.windows.size())}});
+          pod_event(kube::EventType::normal, "PolicyConfigReloaded",
+                    fmt::format("policy file {} reloaded: policy {}", config.policy_config,
+                                policy::config_name(next.kind)));
+          if (Controller* c = controller.load()) {
+            c->request_replan();
+          }
+          return Status::success();
+        },
+        [&](const std::string& message) {
+          operator_metrics.config_reload_failures.with({}).inc();
+          log::error("operator", "policy file change refused; the last good version stays",
+                     {{"file", config.policy_config}, {"error", message}});
+          pod_event(kube::EventType::warning, "PolicyConfigRejected",
+                    "policy file change refused; the last good version stays: " + message);
+        });
+  }
+
   auto shutdown = [&] {
+    if (watcher) {
+      watcher->stop();
+    }
     if (elector) {
       elector->stop();
     }
@@ -231,6 +349,7 @@ int run_operator(const config::OperatorConfig& config) {
       recorder->flush(kEventFlushTimeout);
       recorder->stop();
     }
+    sources.stop();
     context.stop();
     if (endpoint) {
       endpoint->stop();
@@ -307,7 +426,19 @@ int run_operator(const config::OperatorConfig& config) {
       controller_options,
       [&](PassKind kind) {
         std::lock_guard lock(pass_mutex);
-        reconciler.run_pass(context.snapshot(std::chrono::system_clock::now()), kind);
+        const SystemTime now = std::chrono::system_clock::now();
+        reconciler.run_pass(context.snapshot(now), kind);
+        // A time window that starts or ends before the next tick: re-plan at its boundary.
+        if (auto change = policy::next_window_change(reconciler.policy().windows,
+                                                     reconciler.time_zone(), now,
+                                                     config.interval)) {
+          if (Controller* c = controller.load()) {
+            c->request_replan_at(std::chrono::steady_clock::now() +
+                                 std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                     *change - now) +
+                                 std::chrono::milliseconds(200));
+          }
+        }
         return reconciler.next_retry();
       },
       [&] { return !elector || elector->is_leader(); });
@@ -318,6 +449,22 @@ int run_operator(const config::OperatorConfig& config) {
   }
   if (elector) {
     elector->start();
+  }
+  if (watcher) {
+    watcher->start(config.policy_config_poll);
+  }
+  // The first plan waits (bounded) for the collector's first round: planning an unlabelled
+  // cluster before any signal arrived would move nodes by name and then again by signal.
+  if (config.policy_file && config.policy_file->file.signals.any()) {
+    const auto deadline = std::chrono::steady_clock::now() + kFirstSignalsWait;
+    while (sources.collector().rounds() == 0 && !stopping &&
+           std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));  // polling a condition
+    }
+    log::info("operator", sources.collector().rounds() > 0
+                              ? "first signal round done; planning"
+                              : "no signal round within the wait; planning without signals",
+              {{"waited_max", format_duration(kFirstSignalsWait)}});
   }
   loop.run();
 

@@ -1,7 +1,8 @@
 """scripts/build-oci-image.sh: the runtime image as an OCI image layout, built without Docker.
 
-Checks the layout the way a registry client reads it (index.json → manifest → config and one
-layer), with every digest and size recomputed, and the layer holding exactly the binary.
+Checks the layout the way a registry client reads it (index.json → manifest → config and two
+layers), with every digest and size recomputed, the first layer holding exactly the binary and
+the second the IANA time-zone files the policy file's timeZone needs.
 
 Run: JOULIE_BIN=build/joulie /usr/bin/python3 -m pytest test/integration/test_oci_image.py -q
 """
@@ -79,9 +80,9 @@ def read_image(layout):
     return index, desc, manifest, config
 
 
-def layer_tar(layout, manifest):
-    assert len(manifest["layers"]) == 1, "exactly one layer"
-    layer = manifest["layers"][0]
+def layer_tar(layout, manifest, index=0):
+    assert len(manifest["layers"]) == 2, "the binary layer and the zoneinfo layer"
+    layer = manifest["layers"][index]
     assert layer["mediaType"] == "application/vnd.oci.image.layer.v1.tar+gzip"
     return gzip.decompress(fetch(layout, layer))
 
@@ -110,8 +111,8 @@ def test_index_manifest_and_config(image):
 def test_layer_is_exactly_the_binary(image, binary):
     _, _, manifest, config = read_image(image["dir"])
     raw = layer_tar(image["dir"], manifest)
-    assert config["rootfs"] == {"type": "layers",
-                                "diff_ids": ["sha256:" + hashlib.sha256(raw).hexdigest()]}
+    assert config["rootfs"]["type"] == "layers"
+    assert config["rootfs"]["diff_ids"][0] == "sha256:" + hashlib.sha256(raw).hexdigest()
     with tarfile.open(fileobj=io.BytesIO(raw)) as tar:
         members = tar.getmembers()
         assert [m.name for m in members] == ["joulie"], "the layer holds only /joulie"
@@ -123,6 +124,42 @@ def test_layer_is_exactly_the_binary(image, binary):
         content = tar.extractfile(m).read()
     with open(binary, "rb") as f:
         assert content == f.read(), "layer bytes differ from the binary"
+
+
+def test_zoneinfo_layer_carries_tzdata(image, binary, tmp_path):
+    _, _, manifest, config = read_image(image["dir"])
+    raw = layer_tar(image["dir"], manifest, 1)
+    assert config["rootfs"]["diff_ids"][1] == "sha256:" + hashlib.sha256(raw).hexdigest()
+    with tarfile.open(fileobj=io.BytesIO(raw)) as tar:
+        names = tar.getnames()
+        assert names == sorted(names), "sorted: the layer is reproducible"
+        assert "usr/share/zoneinfo/Europe/Rome" in names
+        assert not [n for n in names if n.startswith(("usr/share/zoneinfo/right/",
+                                                      "usr/share/zoneinfo/posix/"))]
+        for m in tar.getmembers():
+            assert (m.uid, m.gid, m.mtime) == (0, 0, EPOCH), m.name
+        with open("/usr/share/zoneinfo/Europe/Rome", "rb") as f:
+            assert tar.extractfile("usr/share/zoneinfo/Europe/Rome").read() == f.read()
+        tar.extractall(str(tmp_path / "root"))
+    # The image's binary with the image's zoneinfo accepts a policy file in Europe/Rome: it
+    # gets past its configuration (exit 2 would be a usage error) to the missing cluster.
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("timeZone: Europe/Rome\n")
+    res = subprocess.run([binary, "operator", "--once", "--policy-config", str(policy),
+                          "--kubeconfig", str(tmp_path / "none")], capture_output=True, text=True,
+                         timeout=30, env={"ZONEINFO": str(tmp_path / "root/usr/share/zoneinfo")})
+    assert res.returncode == 1, res.stderr
+    res = subprocess.run([binary, "operator", "--once", "--policy-config", str(policy)],
+                         capture_output=True, text=True, timeout=30,
+                         env={"ZONEINFO": str(tmp_path / "empty")})
+    assert res.returncode == 2 and "Europe/Rome" in res.stderr, res.stderr
+
+
+def test_zoneinfo_none_leaves_only_the_binary(binary, tmp_path):
+    res = build(binary, tmp_path / "bare", "--zoneinfo", "none")
+    assert res.returncode == 0, res.stderr
+    _, _, manifest, config = read_image(str(tmp_path / "bare"))
+    assert len(manifest["layers"]) == 1 and len(config["rootfs"]["diff_ids"]) == 1
 
 
 def test_same_input_gives_the_same_digest(binary, image, tmp_path):
@@ -165,9 +202,11 @@ def test_umoci_reads_the_layout(image, binary, tmp_path):
     res = subprocess.run(["umoci", "unpack", "--rootless", "--image", image["dir"] + ":test",
                           str(bundle)], capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
-    assert sorted(os.listdir(bundle / "rootfs")) == ["joulie"]
+    assert sorted(os.listdir(bundle / "rootfs")) == ["joulie", "usr"]
     with open(binary, "rb") as f:
         assert (bundle / "rootfs" / "joulie").read_bytes() == f.read()
+    with open("/usr/share/zoneinfo/Europe/Rome", "rb") as f:
+        assert (bundle / "rootfs/usr/share/zoneinfo/Europe/Rome").read_bytes() == f.read()
     runtime = json.loads((bundle / "config.json").read_text())
     assert runtime["process"]["args"] == ["/joulie"]
     assert runtime["process"]["user"]["uid"] == 65532

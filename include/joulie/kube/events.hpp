@@ -42,6 +42,10 @@ struct EventRecorderOptions {
 struct NodeRef {
   std::string name;
   std::string uid;
+  // The involved object is a Node unless set otherwise; a namespaced object (the operator's
+  // own Pod, for policy-file reload events) carries its namespace, where its Events live.
+  std::string kind = "Node";
+  std::string ns = {};
 };
 
 enum class EventType { normal, warning };

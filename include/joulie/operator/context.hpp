@@ -21,10 +21,14 @@
 #include "joulie/kube/api.hpp"
 #include "joulie/kube/informer.hpp"
 #include "joulie/policy/classify.hpp"
+#include "joulie/policy/context.hpp"
 #include "joulie/policy/selector.hpp"
 
 namespace joulie::metrics {
 class Registry;
+}
+namespace joulie::context {
+class SignalCollector;
 }
 
 namespace joulie::operator_mode {
@@ -35,6 +39,8 @@ struct NodeProjectionConfig {
   policy::Selector selector;
   std::string reserved_label;
   std::string profile_label;
+  std::string zone_label = "topology.kubernetes.io/zone";
+  std::string rack_label = "joulie.io/rack";
 };
 
 // What the operator keeps of a Node. Eligibility is decided at decode time, so the labels the
@@ -44,9 +50,15 @@ struct NodeInfo {
   std::optional<std::string> profile_label;   // value of the power-profile label
   std::optional<std::string> draining_since;  // raw joulie.io/draining-since annotation
   bool managed = false;
+  // Context for policies (SPEC §8.1), kept for managed nodes only.
+  std::string zone;
+  std::string rack;
+  double allocatable_cpu = 0;  // cores; 0 when absent or unparsable
 
   bool operator==(const NodeInfo&) const = default;
 };
+// A Kubernetes CPU quantity in cores: "4", "3500m", "1.5", "2k", "1e3". nullopt when malformed.
+std::optional<double> parse_cpu_quantity(std::string_view text);
 std::optional<NodeInfo> project_node(const rapidjson::Value& node,
                                      const NodeProjectionConfig& config);
 
@@ -76,8 +88,10 @@ std::optional<NppInfo> project_npp(const rapidjson::Value& object);
 
 // ---- incremental pod counts ------------------------------------------------------------------
 
-// Performance-sensitive counted pods per node and cluster-wide (pending ones included).
-// Thread-safe. The mutators return the node whose count just reached zero, if any.
+// Performance-sensitive counted pods per node and cluster-wide (pending ones included), and
+// counted pods by class per node and cluster-wide (the policy context, SPEC §8.1).
+// Thread-safe. The mutators return the node whose performance-sensitive count just reached
+// zero, if any.
 class PodCounts {
  public:
   std::optional<std::string> add(const PodInfo& pod);
@@ -89,12 +103,21 @@ class PodCounts {
   // Copy of the per-node counts (nodes with at least one pod).
   std::unordered_map<std::string, std::int64_t> per_node() const;
 
+  struct ByClass {
+    policy::ClassCounts cluster;
+    std::int64_t pending_perf_sensitive = 0;
+    std::unordered_map<std::string, policy::ClassCounts> per_node;
+  };
+  ByClass by_class() const;
+
  private:
   std::optional<std::string> change(const PodInfo& pod, std::int64_t delta);
+  void change_class(const PodInfo& pod, std::int64_t delta);
 
   mutable std::mutex mutex_;
   std::unordered_map<std::string, std::int64_t> per_node_;
   std::int64_t cluster_ = 0;
+  ByClass classes_;
 };
 
 // ---- the snapshot ----------------------------------------------------------------------------
@@ -105,6 +128,9 @@ struct ManagedNode {
   std::optional<std::string> label;
   std::optional<std::string> draining_since;
   std::int64_t perf_pods = 0;
+  std::string zone;
+  std::string rack;
+  double allocatable_cpu = 0;
 };
 
 // A node outside management that still carries the operator's label or annotation.
@@ -121,7 +147,15 @@ struct Snapshot {
   bool pods_known = false;              // pod cache synced and healthy
   std::int64_t cluster_perf_pods = 0;
   SystemTime now{};
+  // What policies see (SPEC §8.1): the managed nodes with their metadata and pod counts, the
+  // workload counts, and the signals. `context.local` stays at its UTC default here; the
+  // policy configuration fills it with the configured time zone.
+  policy::Context context;
 };
+
+// Fills s.context from the snapshot's managed nodes and the pod counts by class (no signals;
+// pure, exposed for tests).
+void fill_policy_context(Snapshot& s, const PodCounts::ByClass& classes);
 
 // ---- the provider ------------------------------------------------------------------------------
 
@@ -160,6 +194,10 @@ class ContextProvider {
 
   Snapshot snapshot(SystemTime now) const;
 
+  // The context sources whose signals snapshot() copies (null: signals stay missing). Set
+  // before the first pass; must outlive the provider's use.
+  void set_signals(const ::joulie::context::SignalCollector* signals) { signals_ = signals; }
+
   const PodCounts& pod_counts() const { return counts_; }
 
  private:
@@ -173,6 +211,7 @@ class ContextProvider {
   std::unique_ptr<kube::Informer<NodeInfo>> nodes_;
   std::unique_ptr<kube::Informer<PodInfo>> pods_;
   std::unique_ptr<kube::Informer<NppInfo>> npps_;
+  const ::joulie::context::SignalCollector* signals_ = nullptr;
 };
 
 }  // namespace joulie::operator_mode

@@ -17,6 +17,8 @@ struct OperatorMetrics {
   metrics::Family<metrics::Counter>& reconcile_errors;
   metrics::Family<metrics::Gauge>& planned_nodes;  // {profile}
   metrics::Family<metrics::Gauge>& is_leader;
+  metrics::Family<metrics::Counter>& config_reloads;          // policy file
+  metrics::Family<metrics::Counter>& config_reload_failures;  // policy file refused
 
   // Drops every per-node series of a node that left management.
   void remove_node(const std::string& node);

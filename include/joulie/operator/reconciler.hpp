@@ -21,12 +21,25 @@
 #include "joulie/operator/context.hpp"
 #include "joulie/operator/metrics.hpp"
 #include "joulie/policy/guard.hpp"
+#include "joulie/policy/context.hpp"
 #include "joulie/policy/policies.hpp"
+#include "joulie/policy/time_zone.hpp"
 
 namespace joulie::operator_mode {
 
+// Adds what the informer snapshot does not hold (zones, signals, workload classes) to the
+// policy's Context before each plan; the context sources plug in here. Called on the pass
+// thread; must not block on I/O (it reads the sources' last values).
+using ContextEnricher = std::function<void(policy::Context& context)>;
+
 struct ReconcilerOptions {
   policy::PolicyConfig policy;
+  ContextEnricher enrich_context;  // may be empty
+  // Per-node reasons in the pass result (--once --output): off in the long-running loop, where
+  // nothing prints them and they cost allocations at thousands of nodes.
+  bool explain = true;
+  policy::TimeZone time_zone;      // the policy file's timeZone (UTC without one)
+  policy::SignalsConfig signals;   // which signals are configured (explain)
   Duration drain_timeout{0};
   bool dry_run = false;
   // Per-node retry pacing after a failed write.
@@ -51,6 +64,28 @@ struct NodeOutcome {
   bool changed = false;                   // writes were (or, dry run, would be) made
   policy::GuardResult result = policy::GuardResult::unchanged;
   std::string error;  // empty unless this node's writes failed
+  std::vector<std::string> reasons;  // why the policy wants this profile (explain)
+};
+
+// One signal as the pass saw it (explain, the pass line).
+struct SignalReport {
+  std::string name;  // "demandForecast", "pue", "pue{zone=eu-1a}", "nodeTemperature"
+  std::string health;  // ok|stale|missing|error; per-node families: the worst one
+  std::optional<double> value;  // ok scalar signals only
+  std::optional<double> age_seconds;
+  std::string source;
+  // Per-node families: how many nodes per health.
+  std::int64_t ok = 0, stale = 0, missing = 0, error = 0;
+  bool per_node = false;
+};
+
+struct PassContext {
+  std::string time_zone;
+  std::string local_time;  // "2026-12-03T12:30:00+01:00"
+  std::string abbreviation;
+  std::string window;  // "" outside every window
+  std::vector<std::string> reasons;  // plan-wide (demand, forecast, window, zone minimums)
+  std::vector<SignalReport> signals;
 };
 
 struct PassResult {
@@ -64,7 +99,22 @@ struct PassResult {
   std::size_t write_requests = 0;     // sent (dry run: planned)
   std::size_t failed_nodes = 0;
   double seconds = 0;
+  PassContext context;
 };
+
+// The policy's view of a snapshot (SPEC §8.1): the adapter from the informer Snapshot to
+// policy::Context, in one place so the context sources can extend it. `local` comes from the
+// time zone; `transitions` gives each node's last state change seen or made by this process.
+struct TransitionMemory {
+  policy::NodeState state = policy::NodeState::active_performance;
+  std::optional<SystemTime> since;
+};
+policy::Context make_policy_context(
+    const Snapshot& snapshot, const policy::TimeZone& zone,
+    const std::unordered_map<std::string, TransitionMemory>& transitions);
+
+// "2026-12-03T12:30:00+01:00".
+std::string format_local(const policy::LocalTime& local);
 
 using EventSink = std::function<void(const kube::NodeRef& node, kube::EventType type,
                                      std::string reason, std::string message)>;
@@ -82,6 +132,12 @@ class Reconciler {
 
   // Marks the leader gauge; kept here so a pass and the gauge agree.
   void set_leader(bool leading);
+
+  // A reloaded policy file: the next pass re-plans with it. Call between passes.
+  void set_policy(policy::PolicyConfig policy, policy::TimeZone zone,
+                  policy::SignalsConfig signals);
+  const policy::PolicyConfig& policy() const { return options_.policy; }
+  const policy::TimeZone& time_zone() const { return options_.time_zone; }
 
  private:
   template <typename T>
@@ -116,9 +172,14 @@ class Reconciler {
   EventSink events_;
   const Clock& clock_;
 
+  void remember_transition(const std::string& node, policy::NodeState state, SystemTime now);
+  PassContext explain(const policy::Context& context, const policy::PolicyPlan& plan) const;
+
   std::optional<policy::PolicyPlan> plan_;
+  PassContext plan_context_;
+  std::unordered_map<std::string, TransitionMemory> transitions_;
   std::vector<std::string> plan_nodes_;
-  std::unordered_map<std::string, api::Profile> desired_;
+  std::unordered_map<std::string, std::size_t> desired_;  // node → index in plan_->nodes
 
   std::unordered_map<std::string, Expectation<Text>> expected_label_;
   std::unordered_map<std::string, Expectation<Text>> expected_annotation_;

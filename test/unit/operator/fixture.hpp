@@ -108,7 +108,8 @@ struct Fixture {
       std::string name = item["metadata"]["name"].GetString();
       if (info->managed) {
         s.managed.push_back({name, info->uid, info->profile_label, info->draining_since,
-                             perf_pods.contains(name) ? perf_pods[name] : 0});
+                             perf_pods.contains(name) ? perf_pods[name] : 0, info->zone,
+                             info->rack, info->allocatable_cpu});
       } else if (info->profile_label || info->draining_since) {
         s.unmanaged_marked.push_back({name, info->profile_label, info->draining_since});
       }

@@ -14,12 +14,17 @@ TEST_CASE("pass report: --output json is exactly the documented object") {
   f.add_node("n2");
   f.perf_pods["n2"] = 0;
   auto r = f.pass();
+  // SPEC §4.7's object, plus §8.5's per-node reasons and top-level context.
   CHECK(format_pass_json(r) ==
         R"({"policy":"static_partition","dryRun":false,"managed":2,"performance":1,"nodes":[)"
         R"({"node":"n1","state":"ActivePerformance","profile":"performance","label":"performance",)"
-        R"("capWatts":5000,"perfPods":0,"changed":true,"result":"applied"},)"
+        R"("capWatts":5000,"perfPods":0,"changed":true,"result":"applied","reasons":[]},)"
         R"({"node":"n2","state":"ActiveEco","profile":"eco","label":"eco","capWatts":120,)"
-        R"("perfPods":0,"changed":true,"result":"applied"}]})");
+        R"("perfPods":0,"changed":true,"result":"applied","reasons":[]}],)"
+        R"("context":{"timeZone":"UTC","localTime":")" +
+            r.context.local_time +
+            R"(","abbreviation":"UTC","window":null,"reasons":[],"signals":{}}})");
+  CHECK(r.context.local_time.ends_with("+00:00"));
   r = f.pass();
   CHECK(format_pass_json(r).find(R"("changed":false,"result":"unchanged")") != std::string::npos);
 }

@@ -1,0 +1,161 @@
+// The policy's view of a pass (SPEC.md §8.1) and what the pass reports about it (§8.5 explain).
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "joulie/common/duration.hpp"
+#include "joulie/operator/reconciler.hpp"
+
+namespace joulie::operator_mode {
+
+policy::Context make_policy_context(
+    const Snapshot& snapshot, const policy::TimeZone& zone,
+    const std::unordered_map<std::string, TransitionMemory>& transitions) {
+  // The ContextProvider filled node metadata, pod counts by class and the signals
+  // (snapshot.context); a snapshot built without it (tests) gets the informer-level view.
+  policy::Context c = snapshot.context;
+  const bool provided = c.nodes.size() == snapshot.managed.size() && !c.nodes.empty();
+  c.now = snapshot.now;
+  c.local = zone.local(snapshot.now);
+  c.pods_known = snapshot.pods_known;
+  if (!provided) {
+    // The informer snapshot counts performance-sensitive pods only (pending ones included).
+    c.workloads.cluster = {};
+    c.workloads.cluster.performance_only = snapshot.cluster_perf_pods;
+    c.nodes.clear();
+    c.nodes.reserve(snapshot.managed.size());
+  }
+  for (std::size_t i = 0; i < snapshot.managed.size(); ++i) {
+    const auto& m = snapshot.managed[i];
+    if (!provided) {
+      policy::NodeContext fresh;
+      fresh.name = m.name;
+      fresh.state = policy::state_from_label(m.label ? std::optional<std::string_view>(*m.label)
+                                                     : std::nullopt);
+      fresh.perf_pods = m.perf_pods;
+      fresh.pods.performance_only = m.perf_pods;
+      c.nodes.push_back(std::move(fresh));
+    }
+    policy::NodeContext& n = c.nodes[i];
+    n.last_transition.reset();
+    // Last transition: a drain's start survives restarts in its annotation; otherwise the last
+    // change this process saw or made (unknown after a restart: no dwell is imposed).
+    if (n.state == policy::NodeState::draining_performance && m.draining_since) {
+      if (auto t = parse_rfc3339(*m.draining_since); t.ok()) {
+        n.last_transition = *t;
+      }
+    }
+    if (!n.last_transition) {
+      if (auto it = transitions.find(m.name); it != transitions.end() && it->second.state == n.state) {
+        n.last_transition = it->second.since;
+      }
+    }
+  }
+  return c;
+}
+
+std::string format_local(const policy::LocalTime& l) {
+  const int off = std::abs(l.utc_offset_seconds) / 60;
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}{}{:02}:{:02}", l.year, l.month, l.day,
+                     l.minute_of_day / 60, l.minute_of_day % 60, l.second,
+                     l.utc_offset_seconds < 0 ? '-' : '+', off / 60, off % 60);
+}
+
+namespace {
+
+bool present(const policy::Signal& s) {
+  return !s.source.empty() || s.health != policy::SignalHealth::missing;
+}
+
+SignalReport scalar_report(std::string name, const policy::Signal& s, SystemTime now) {
+  SignalReport r;
+  r.name = std::move(name);
+  r.health = std::string(policy::to_string(s.health));
+  r.source = s.source;
+  if (s.usable() && std::isfinite(s.value)) {
+    r.value = s.value;
+  }
+  if (s.sampled_at != SystemTime{}) {
+    r.age_seconds = std::round(policy::age_seconds(s, now) * 1000) / 1000;
+  }
+  return r;
+}
+
+}  // namespace
+
+PassContext Reconciler::explain(const policy::Context& ctx, const policy::PolicyPlan& plan) const {
+  PassContext out;
+  out.time_zone = ctx.local.time_zone;
+  out.local_time = format_local(ctx.local);
+  out.abbreviation = ctx.local.abbreviation;
+  out.window = plan.window;
+  out.reasons = plan.reasons;
+
+  auto per_node = [&](std::string name, bool configured,
+                      const policy::Signal policy::NodeContext::*field) {
+    SignalReport r;
+    r.name = std::move(name);
+    r.per_node = true;
+    bool any = configured;
+    double oldest = -1;
+    for (const auto& n : ctx.nodes) {
+      const policy::Signal& s = n.*field;
+      any = any || present(s);
+      switch (s.health) {
+        case policy::SignalHealth::ok:
+          ++r.ok;
+          oldest = std::max(oldest, policy::age_seconds(s, ctx.now));
+          if (r.source.empty()) {
+            r.source = s.source;
+          }
+          break;
+        case policy::SignalHealth::stale:
+          ++r.stale;
+          break;
+        case policy::SignalHealth::missing:
+          ++r.missing;
+          break;
+        case policy::SignalHealth::error:
+          ++r.error;
+          break;
+      }
+    }
+    if (!any) {
+      return;
+    }
+    r.health = r.error > 0 ? "error" : r.missing > 0 ? "missing" : r.stale > 0 ? "stale" : "ok";
+    if (oldest >= 0) {
+      r.age_seconds = std::round(oldest * 1000) / 1000;
+    }
+    out.signals.push_back(std::move(r));
+  };
+  per_node("nodeTemperature", options_.signals.node_temperature.has_value(),
+           &policy::NodeContext::temperature_celsius);
+  per_node("nodePower", options_.signals.node_power.has_value(),
+           &policy::NodeContext::power_watts);
+  if (options_.signals.pue || present(ctx.pue) || !ctx.zone_pue.empty()) {
+    if (ctx.zone_pue.empty()) {
+      out.signals.push_back(scalar_report("pue", ctx.pue, ctx.now));
+    }
+    for (const auto& [zone, s] : ctx.zone_pue) {
+      out.signals.push_back(scalar_report(fmt::format("pue{{zone={}}}", zone), s, ctx.now));
+    }
+  }
+  if (options_.signals.ambient || present(ctx.ambient_celsius) ||
+      !ctx.zone_ambient_celsius.empty()) {
+    if (ctx.zone_ambient_celsius.empty()) {
+      out.signals.push_back(scalar_report("ambientCelsius", ctx.ambient_celsius, ctx.now));
+    }
+    for (const auto& [zone, s] : ctx.zone_ambient_celsius) {
+      out.signals.push_back(
+          scalar_report(fmt::format("ambientCelsius{{zone={}}}", zone), s, ctx.now));
+    }
+  }
+  if (options_.signals.demand_forecast || present(ctx.demand_forecast)) {
+    out.signals.push_back(scalar_report("demandForecast", ctx.demand_forecast, ctx.now));
+  }
+  return out;
+}
+
+}  // namespace joulie::operator_mode
