@@ -1,4 +1,5 @@
-"""The manifests' policy file: the ConfigMap carries the documented example verbatim, the
+"""The manifests' policy file: the ConfigMap carries examples/policy/default.yaml verbatim (the
+flag defaults: an install changes nothing unasked), the
 operator Deployment mounts it read-only and names it in POLICY_CONFIG, and the binary accepts
 what the manifests ship (a usage error would crash-loop the operator)."""
 
@@ -9,7 +10,7 @@ import pytest
 
 from test_manifests import REPO, container, env_value, kustomize, one
 
-EXAMPLE = os.path.join(REPO, "examples", "policy", "context-aware.yaml")
+EXAMPLE = os.path.join(REPO, "examples", "policy", "default.yaml")
 
 
 @pytest.fixture(scope="module")
@@ -17,11 +18,13 @@ def base():
     return kustomize(os.path.join(REPO, "manifests", "base"))
 
 
-def test_the_configmap_is_the_documented_example(base):
+def test_the_configmap_is_the_conservative_default(base):
     cm = one(base, "ConfigMap", "joulie-policy")
     assert cm["metadata"]["namespace"] == "joulie-system"
     with open(EXAMPLE, encoding="utf-8") as f:
         assert cm["data"]["policy.yaml"] == f.read()
+    # The shipped default is the behaviour of the flag defaults, not a context-aware surprise.
+    assert "policy: static_partition" in cm["data"]["policy.yaml"]
 
 
 def test_the_operator_mounts_it_and_names_it(base):
