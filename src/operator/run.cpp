@@ -145,6 +145,11 @@ int run_operator(const config::OperatorConfig& config) {
   // ---- caches -----------------------------------------------------------------------------------
   ContextOptions context_options;
   context_options.nodes = {*selector, config.reserved_label, config.profile_label};
+  if (config.policy_file && config.policy_file->file.topology) {
+    // Read at start-up: the node projection is fixed for the informer's life.
+    context_options.nodes.zone_label = config.policy_file->file.topology->zone_label;
+    context_options.nodes.rack_label = config.policy_file->file.topology->rack_label;
+  }
   context_options.metrics = &registry;
   context_options.page_size = config.global.kube_list_page_size;
   ContextProvider context(api, context_options);
