@@ -247,3 +247,32 @@ def test_a_source_going_down_is_one_log_line_and_one_event_and_passes_keep_their
     assert re.search(r'joulie_context_signal_age_seconds\{signal="nodeTemperature"\} ', text)
     assert op.output("stderr").count("context source is down") == 1
     assert op.alive()
+
+
+def test_https_prometheus_is_verified_with_the_ca_file(certs, crds, procs, joulie_bin, tmp_path):
+    if not promtest.os.path.exists(promtest.PROMETHEUS):
+        pytest.skip("Debian's prometheus is not installed (scripts/deps.sh installs it)")
+    three_nodes(crds)
+    exporter = promtest.Exporter(lambda: [("facility_pue", {"zone": "z1"}, 1.4)])
+    prom = promtest.RealPrometheus({"exporter": [exporter.target]}, workdir=str(tmp_path / "p"),
+                                   tls=(certs.server_cert, certs.server_key, certs.ca_cert))
+    try:
+        prom.wait_for_series("facility_pue")
+        assert prom.url.startswith("https://")
+        extra = "  ambient: {query: \"facility_pue\", maxAge: 1m}\n"
+        f = policy_file(tmp_path, prom.url, extra=extra)
+        text = f.read_text().replace('timeout: 2s}', 'timeout: 2s, caFile: "%s"}' % certs.ca_cert)
+        f.write_text(text)
+        plan, _ = once_json(procs, joulie_bin, crds, f)
+        signals = plan["context"]["signals"]
+        assert signals["pue{zone=z1}"]["value"] == 1.4
+        assert signals["ambientCelsius"]["value"] == 1.4
+
+        # Without the CA file the server's certificate is not trusted: the signals are errors.
+        f.write_text(text.replace(', caFile: "%s"' % certs.ca_cert, ""))
+        plan, err = once_json(procs, joulie_bin, crds, f)
+        pue = plan["context"]["signals"]["pue{zone=z1}"]
+        assert pue["health"] == "error" and "TLS" in pue["message"], pue
+    finally:
+        prom.close()
+        exporter.close()
