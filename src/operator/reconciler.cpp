@@ -506,12 +506,12 @@ void Reconciler::log_summary(const PassResult& result) const {
   }
   log::info("operator", result.dry_run ? "reconcile pass (dry run)" : "reconcile pass",
             {{"policy", result.policy},
+             {"managed", result.managed},
+             {"performance", result.performance},
              {"window", result.context.window.empty() ? std::string("none")
                                                       : result.context.window},
              {"local_time", result.context.local_time},
              {"signals", signals.empty() ? std::string("none") : signals},
-             {"managed", result.managed},
-             {"performance", result.performance},
              {"changed", changed.empty() ? std::string("none") : changed},
              {"deferred", deferred},
              {"released", released.empty() ? std::string("none") : released},

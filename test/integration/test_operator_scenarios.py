@@ -194,13 +194,14 @@ def test_once_json_output_and_dry_run(crds, procs, joulie_bin):
     code, out, err = run_once(procs, joulie_bin, kube, "--output", "json")
     assert code == 0, err
     doc = json.loads(out)
-    assert list(doc) == ["policy", "dryRun", "managed", "performance", "nodes"]
+    assert list(doc) == ["policy", "dryRun", "managed", "performance", "nodes", "context"]
     assert doc["policy"] == "static_partition" and doc["dryRun"] is False
     assert doc["managed"] == 4 and doc["performance"] == 2
     assert [n["node"] for n in doc["nodes"]] == ["n1", "n2", "n3", "n4"]
     assert doc["nodes"][0] == {"node": "n1", "state": "ActivePerformance", "profile": "performance",
                                "label": "performance", "capWatts": 5000, "perfPods": 0,
-                               "changed": True, "result": "applied"}
+                               "changed": True, "result": "applied", "reasons": []}
+    assert doc["context"]["signals"] == {}  # no policy file: no signals
     assert doc["nodes"][3]["state"] == "ActiveEco" and doc["nodes"][3]["capWatts"] == 120
     assert label(kube, "n1") == "performance"
 
