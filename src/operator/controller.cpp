@@ -21,6 +21,14 @@ void Controller::request_replan() {
   }
 }
 
+void Controller::request_replan_at(SteadyTime when) {
+  std::lock_guard lock(mutex_);
+  if (!wake_due_ || when < *wake_due_) {
+    wake_due_ = when;
+    cv_.notify_all();
+  }
+}
+
 void Controller::request_reguard() {
   std::lock_guard lock(mutex_);
   reguard_ = true;
@@ -55,11 +63,12 @@ void Controller::run() {
     }
     const auto now = Steady::now();
     const bool tick = tick_now_ || (next_tick_ && now >= *next_tick_);
-    const bool replan = tick || (replan_due_ && now >= *replan_due_);
+    const bool replan =
+        tick || (replan_due_ && now >= *replan_due_) || (wake_due_ && now >= *wake_due_);
     const bool reguard = reguard_ || (retry_due_ && now >= *retry_due_);
     if (!replan && !reguard) {
       std::optional<Steady::time_point> wake = next_tick_;
-      for (const auto& t : {replan_due_, retry_due_}) {
+      for (const auto& t : {replan_due_, retry_due_, wake_due_}) {
         if (t && (!wake || *t < *wake)) {
           wake = t;
         }
@@ -74,6 +83,7 @@ void Controller::run() {
     const PassKind kind = replan ? PassKind::replan : PassKind::reguard;
     if (replan) {
       replan_due_.reset();
+      wake_due_.reset();
       tick_now_ = false;
       if (tick || !next_tick_) {
         next_tick_ = now + std::chrono::duration_cast<Steady::duration>(options_.interval);

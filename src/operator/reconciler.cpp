@@ -77,7 +77,10 @@ const policy::PolicyPlan& Reconciler::plan_for(const Snapshot& snapshot, PassKin
   if (kind == PassKind::reguard && plan_ && names == plan_nodes_) {
     return *plan_;
   }
-  const policy::Context context = make_policy_context(snapshot, options_.time_zone, transitions_);
+  policy::Context context = make_policy_context(snapshot, options_.time_zone, transitions_);
+  if (options_.enrich_context) {
+    options_.enrich_context(context);
+  }
   policy::PolicyInput input;
   input.managed_nodes = names;
   if (snapshot.pods_known) {
@@ -85,6 +88,7 @@ const policy::PolicyPlan& Reconciler::plan_for(const Snapshot& snapshot, PassKin
   }
   input.now = snapshot.now;
   input.context = &context;
+  input.explain = options_.explain;
   auto planned = policy::plan(options_.policy, input);
   if (!planned.ok()) {
     // validate() rejects such configurations at start-up; keep every node performance (safe).
@@ -421,7 +425,7 @@ PassResult Reconciler::run_pass(const Snapshot& snapshot, PassKind kind) {
     api::Profile desired =
         it == desired_.end() ? api::Profile::performance : plan.nodes[it->second].profile;
     reconcile_node(node, desired, snapshot, now, result);
-    if (it != desired_.end()) {
+    if (it != desired_.end() && options_.explain) {
       result.nodes.back().reasons = plan.nodes[it->second].reasons;
     }
   }
@@ -508,17 +512,17 @@ void Reconciler::log_summary(const PassResult& result) const {
             {{"policy", result.policy},
              {"managed", result.managed},
              {"performance", result.performance},
-             {"window", result.context.window.empty() ? std::string("none")
-                                                      : result.context.window},
-             {"local_time", result.context.local_time},
-             {"signals", signals.empty() ? std::string("none") : signals},
              {"changed", changed.empty() ? std::string("none") : changed},
              {"deferred", deferred},
              {"released", released.empty() ? std::string("none") : released},
              {"writes", result.write_requests},
              {"failed", result.failed_nodes},
              {"pods_known", result.pods_known},
-             {"duration_ms", std::round(result.seconds * 1e6) / 1e3}});
+             {"duration_ms", std::round(result.seconds * 1e6) / 1e3},
+             {"window", result.context.window.empty() ? std::string("none")
+                                                      : result.context.window},
+             {"local_time", result.context.local_time},
+             {"signals", signals.empty() ? std::string("none") : signals}});
 }
 
 }  // namespace joulie::operator_mode

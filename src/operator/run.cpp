@@ -45,6 +45,7 @@ namespace {
 constexpr auto kSyncTimeout = std::chrono::seconds(60);
 constexpr auto kLeaderWaitOnce = std::chrono::seconds(60);
 constexpr auto kEventFlushTimeout = std::chrono::seconds(5);
+constexpr auto kFirstSignalsWait = std::chrono::seconds(15);
 
 policy::PolicyKind policy_kind(config::PolicyType type) {
   switch (type) {
@@ -145,10 +146,13 @@ int run_operator(const config::OperatorConfig& config) {
   // ---- caches -----------------------------------------------------------------------------------
   ContextOptions context_options;
   context_options.nodes = {*selector, config.reserved_label, config.profile_label};
+  // The node labels the policy file's topology block names are read when a Node is decoded:
+  // a reload that changes them takes effect after a restart (logged then).
   if (config.policy_file && config.policy_file->file.topology) {
-    // Read at start-up: the node projection is fixed for the informer's life.
     context_options.nodes.zone_label = config.policy_file->file.topology->zone_label;
-    context_options.nodes.rack_label = config.policy_file->file.topology->rack_label;
+    if (!config.policy_file->file.topology->rack_label.empty()) {
+      context_options.nodes.rack_label = config.policy_file->file.topology->rack_label;
+    }
   }
   context_options.metrics = &registry;
   context_options.page_size = config.global.kube_list_page_size;
@@ -250,6 +254,7 @@ int run_operator(const config::OperatorConfig& config) {
     reconciler_options.signals = config.policy_file->file.signals;
   }
   reconciler_options.drain_timeout = config.drain_timeout;
+  reconciler_options.explain = config.once;  // only --once prints them
   reconciler_options.dry_run = config.dry_run;
   EventSink events;
   if (recorder) {
@@ -293,6 +298,14 @@ int run_operator(const config::OperatorConfig& config) {
             reconciler.set_policy(next, file.zone, file.file.signals);
           }
           sources.reconfigure(file.file.signals);
+          const std::string zone_label =
+              file.file.topology ? file.file.topology->zone_label : "topology.kubernetes.io/zone";
+          if (zone_label != context_options.nodes.zone_label) {
+            log::warn("operator",
+                      "topology.zoneLabel changed: the zone label is read when nodes are "
+                      "decoded; restart the operator for it to take effect",
+                      {{"in_use", context_options.nodes.zone_label}, {"file", zone_label}});
+          }
           operator_metrics.config_reloads.with({}).inc();
           log::info("operator", "policy file reloaded",
                     {{"file", config.policy_config},
@@ -404,7 +417,19 @@ int run_operator(const config::OperatorConfig& config) {
       controller_options,
       [&](PassKind kind) {
         std::lock_guard lock(pass_mutex);
-        reconciler.run_pass(context.snapshot(std::chrono::system_clock::now()), kind);
+        const SystemTime now = std::chrono::system_clock::now();
+        reconciler.run_pass(context.snapshot(now), kind);
+        // A time window that starts or ends before the next tick: re-plan at its boundary.
+        if (auto change = policy::next_window_change(reconciler.policy().windows,
+                                                     reconciler.time_zone(), now,
+                                                     config.interval)) {
+          if (Controller* c = controller.load()) {
+            c->request_replan_at(std::chrono::steady_clock::now() +
+                                 std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                     *change - now) +
+                                 std::chrono::milliseconds(200));
+          }
+        }
         return reconciler.next_retry();
       },
       [&] { return !elector || elector->is_leader(); });
@@ -418,6 +443,19 @@ int run_operator(const config::OperatorConfig& config) {
   }
   if (watcher) {
     watcher->start(config.policy_config_poll);
+  }
+  // The first plan waits (bounded) for the collector's first round: planning an unlabelled
+  // cluster before any signal arrived would move nodes by name and then again by signal.
+  if (config.policy_file && config.policy_file->file.signals.any()) {
+    const auto deadline = std::chrono::steady_clock::now() + kFirstSignalsWait;
+    while (sources.collector().rounds() == 0 && !stopping &&
+           std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));  // polling a condition
+    }
+    log::info("operator", sources.collector().rounds() > 0
+                              ? "first signal round done; planning"
+                              : "no signal round within the wait; planning without signals",
+              {{"waited_max", format_duration(kFirstSignalsWait)}});
   }
   loop.run();
 

@@ -68,7 +68,8 @@ std::string duration_text(Duration d) {
 }  // namespace
 
 PolicyPlan plan_context_aware(const PolicyConfig& c, const TimeWindow* window,
-                              std::span<const std::string> managed, const Context& ctx) {
+                              std::span<const std::string> managed, const Context& ctx,
+                              bool explain) {
   const ContextAwareParts& parts = c.parts;
   const auto n = static_cast<std::int64_t>(managed.size());
   PolicyPlan out;
@@ -218,7 +219,7 @@ PolicyPlan plan_context_aware(const PolicyConfig& c, const TimeWindow* window,
     }
     performance[i] = true;
     ++selected;
-    reasons[i].push_back(fmt::format("hosts {} performance-sensitive pod(s)", nodes[i]->perf_pods));
+    if (explain) reasons[i].push_back(fmt::format("hosts {} performance-sensitive pod(s)", nodes[i]->perf_pods));
   }
   // Zone minimums: a hard floor, it may raise the count.
   const std::int64_t zone_min = c.topology.min_performance_per_zone;
@@ -241,7 +242,7 @@ PolicyPlan plan_context_aware(const PolicyConfig& c, const TimeWindow* window,
         performance[i] = true;
         ++have[zone];
         ++selected;
-        reasons[i].push_back(fmt::format("zone {}: minimum {}", zone, zone_min));
+        if (explain) reasons[i].push_back(fmt::format("zone {}: minimum {}", zone, zone_min));
       }
     }
     if (selected > std::max(before, hp)) {
@@ -257,12 +258,12 @@ PolicyPlan plan_context_aware(const PolicyConfig& c, const TimeWindow* window,
     if (!performance[i]) {
       performance[i] = true;
       ++selected;
-      reasons[i].push_back(fmt::format("ranked among the {} performance node(s)", hp));
+      if (explain) reasons[i].push_back(fmt::format("ranked among the {} performance node(s)", hp));
     }
   }
   for (std::size_t i = 0; i < managed.size(); ++i) {
     if (!performance[i]) {
-      reasons[i].push_back(cands[i].hosts
+      if (explain) reasons[i].push_back(cands[i].hosts
                                ? fmt::format("hosts {} performance-sensitive pod(s), but more "
                                              "hosts than the {} performance node(s)",
                                              nodes[i]->perf_pods, hp)
@@ -270,16 +271,16 @@ PolicyPlan plan_context_aware(const PolicyConfig& c, const TimeWindow* window,
     }
     if (use_temperature) {
       if (cands[i].temperature_value && temp_median) {
-        reasons[i].push_back(celsius_reason(*cands[i].temperature_value, *temp_median));
+        if (explain) reasons[i].push_back(celsius_reason(*cands[i].temperature_value, *temp_median));
       } else if (!cands[i].temperature_value && nodes[i]->temperature_celsius.health !=
                                                      SignalHealth::missing) {
-        reasons[i].push_back(
+        if (explain) reasons[i].push_back(
             fmt::format("temperature {}: no preference, kept on its side",
                         to_string(nodes[i]->temperature_celsius.health)));
       }
     }
     if (use_pue && cands[i].pue_value && !ctx.zone_pue.empty()) {
-      reasons[i].push_back(
+      if (explain) reasons[i].push_back(
           fmt::format("zone {} PUE {:.2f}", nodes[i]->zone, *cands[i].pue_value));
     }
   }
@@ -301,7 +302,7 @@ PolicyPlan plan_context_aware(const PolicyConfig& c, const TimeWindow* window,
         if (in_state < dwell) {
           performance[i] = true;
           ++selected;
-          reasons[i].push_back(fmt::format("minDwell {}: {} left in ActivePerformance",
+          if (explain) reasons[i].push_back(fmt::format("minDwell {}: {} left in ActivePerformance",
                                            duration_text(dwell),
                                            duration_text(dwell - in_state)));
           continue;
@@ -315,11 +316,11 @@ PolicyPlan plan_context_aware(const PolicyConfig& c, const TimeWindow* window,
       for (std::size_t i : starting) {
         if (used < budget) {
           ++used;
-          reasons[i].push_back(fmt::format("budget: {} of {} used", used, budget));
+          if (explain) reasons[i].push_back(fmt::format("budget: {} of {} used", used, budget));
         } else {
           performance[i] = true;
           ++selected;
-          reasons[i].push_back(
+          if (explain) reasons[i].push_back(
               fmt::format("budget: {} of {} used; downgrade waits for a later pass", budget,
                           budget));
         }

@@ -191,7 +191,8 @@ Result<PolicyPlan> plan(const PolicyConfig& config, const PolicyInput& input) {
 
   if (config.kind == PolicyKind::context_aware_v1) {
     if (input.context != nullptr) {
-      return plan_context_aware(effective, window, input.managed_nodes, *input.context);
+      return plan_context_aware(effective, window, input.managed_nodes, *input.context,
+                                input.explain);
     }
     Context bare;  // names only: no signals, no pods known
     bare.now = input.now;
@@ -203,7 +204,7 @@ Result<PolicyPlan> plan(const PolicyConfig& config, const PolicyInput& input) {
       bare.pods_known = true;
       bare.workloads.cluster.unknown = *input.perf_sensitive_pods;
     }
-    return plan_context_aware(effective, nullptr, input.managed_nodes, bare);
+    return plan_context_aware(effective, nullptr, input.managed_nodes, bare, input.explain);
   }
 
   const auto n = static_cast<std::int64_t>(input.managed_nodes.size());

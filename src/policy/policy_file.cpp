@@ -75,6 +75,24 @@ const TimeWindow* active_window(const std::vector<TimeWindow>& windows, const Lo
   return nullptr;
 }
 
+std::optional<SystemTime> next_window_change(const std::vector<TimeWindow>& windows,
+                                             const TimeZone& zone, SystemTime now,
+                                             Duration horizon) {
+  if (windows.empty()) {
+    return std::nullopt;
+  }
+  const TimeWindow* current = active_window(windows, zone.local(now));
+  // Zone offsets are whole minutes, so local minute boundaries are UTC minute boundaries.
+  SystemTime t = std::chrono::floor<std::chrono::minutes>(now) + std::chrono::minutes(1);
+  const SystemTime end = now + std::chrono::duration_cast<SystemTime::duration>(horizon);
+  for (int i = 0; i < 7 * 1440 && t <= end; ++i, t += std::chrono::minutes(1)) {
+    if (active_window(windows, zone.local(t)) != current) {
+      return t;
+    }
+  }
+  return std::nullopt;
+}
+
 PolicyConfig apply_file(PolicyConfig c, const PolicyFile& file) {
   if (file.policy) {
     c.kind = *file.policy;

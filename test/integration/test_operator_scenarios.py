@@ -194,6 +194,7 @@ def test_once_json_output_and_dry_run(crds, procs, joulie_bin):
     code, out, err = run_once(procs, joulie_bin, kube, "--output", "json")
     assert code == 0, err
     doc = json.loads(out)
+    # SPEC §4.7's keys, then §8.5's explain: per-node reasons and a top-level context.
     assert list(doc) == ["policy", "dryRun", "managed", "performance", "nodes", "context"]
     assert doc["policy"] == "static_partition" and doc["dryRun"] is False
     assert doc["managed"] == 4 and doc["performance"] == 2
@@ -201,6 +202,7 @@ def test_once_json_output_and_dry_run(crds, procs, joulie_bin):
     assert doc["nodes"][0] == {"node": "n1", "state": "ActivePerformance", "profile": "performance",
                                "label": "performance", "capWatts": 5000, "perfPods": 0,
                                "changed": True, "result": "applied", "reasons": []}
+    assert doc["context"]["timeZone"] == "UTC" and doc["context"]["window"] is None
     assert doc["context"]["signals"] == {}  # no policy file: no signals
     assert doc["nodes"][3]["state"] == "ActiveEco" and doc["nodes"][3]["capWatts"] == 120
     assert label(kube, "n1") == "performance"

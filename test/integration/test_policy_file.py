@@ -122,7 +122,8 @@ def test_a_window_boundary_crossed_during_the_run_changes_the_count_at_the_local
         " ecoCapWatts: 100}\n") % (day, start_local.strftime("%H:%M"),
                                    "24:00" if end_local.day != start_local.day
                                    else end_local.strftime("%H:%M")))
-    op = start_operator(procs, joulie_bin, kube, "--policy-config", f, "--interval", "1s")
+    # An hour-long interval: the boundary itself must trigger the re-plan, not a tick.
+    op = start_operator(procs, joulie_bin, kube, "--policy-config", f, "--interval", "1h")
     wait_labels(kube, {"w1": "performance", "w2": "eco", "w3": "eco", "w4": "eco"})
     op.wait_for_log(r"reconcile pass .*window=none local_time=\S+\+0[12]:00", 10)
 
@@ -202,3 +203,71 @@ def test_a_node_hosting_a_performance_only_pod_is_not_chosen_for_eco(crds, procs
     wait_labels(kube, {"h1": "eco", "h2": "eco", "h3": "performance", "h4": "eco"})
     wait_passes(op, 3)
     assert label(kube, "h3") == "performance"
+
+
+# 6 ---------------------------------------------------------------------------------------------
+TEMPS = {"t1": 80.0, "t2": 85.0, "t3": 90.0,   # zone z1: all hot
+         "t4": 40.0, "t5": 45.0, "t6": 50.0}   # zone z2: all cool
+
+
+@pytest.fixture(scope="module")
+def prometheus(tmp_path_factory):
+    """Debian's real Prometheus scraping a test exporter of node temperatures every second."""
+    import promtest
+    if not promtest.os.path.exists(promtest.PROMETHEUS):
+        pytest.skip("Debian's prometheus is not installed (scripts/deps.sh installs it)")
+    exporter = promtest.Exporter(
+        lambda: [("node_hwmon_temp_celsius", {"node": n, "sensor": s}, t - 5 * s)
+                 for n, t in sorted(TEMPS.items()) for s in (0, 1)])
+    prom = promtest.RealPrometheus({"exporter": [exporter.target]},
+                                   workdir=str(tmp_path_factory.mktemp("prometheus")))
+    prom.wait_for_series("max by (node) (node_hwmon_temp_celsius)", count=len(TEMPS))
+    yield prom
+    prom.close()
+    exporter.close()
+
+
+def temperature_policy(prometheus, topology=""):
+    return ("policy: context_aware_v1\n"
+            "performance: {baseFraction: 0.5, min: 1}\n" + topology +
+            "signals:\n"
+            "  prometheus: {endpoint: \"%s\", timeout: 5s}\n"
+            "  nodeTemperature: {query: \"max by (node) (node_hwmon_temp_celsius)\","
+            " nodeLabel: node, maxAge: 1m}\n" % prometheus.url)
+
+
+def test_the_hottest_nodes_from_a_real_prometheus_are_the_eco_ones_and_zone_minimums_hold(
+        prometheus, crds, procs, joulie_bin, tmp_path):
+    kube = crds
+    for n in sorted(TEMPS):
+        create_node(kube, n, {"topology.kubernetes.io/zone": "z1" if TEMPS[n] > 60 else "z2"})
+    f = tmp_path / "policy.yaml"
+
+    # Temperatures alone: the three hottest (all of z1) are eco.
+    write(f, temperature_policy(prometheus))
+    code, out, err = run_once(procs, joulie_bin, kube, "--policy-config", f, "--output", "json",
+                              "--dry-run")
+    assert code == 0, err
+    plan = json.loads(out)
+    profiles = {n["node"]: n["profile"] for n in plan["nodes"]}
+    assert profiles == {"t1": "eco", "t2": "eco", "t3": "eco",
+                        "t4": "performance", "t5": "performance", "t6": "performance"}
+    sig = plan["context"]["signals"]["nodeTemperature"]
+    assert sig["health"] == "ok" and sig["nodes"]["ok"] == 6 and sig["source"] == "prometheus"
+    t3 = next(n for n in plan["nodes"] if n["node"] == "t3")
+    assert "temperature 90.0 °C, 25.0 °C above median" in t3["reasons"]
+
+    # With a zone minimum of 1, z1 keeps its coolest node; the hottest two overall stay eco.
+    write(f, temperature_policy(prometheus, "topology: {minPerformancePerZone: 1}\n"))
+    op = start_operator(procs, joulie_bin, kube, "--policy-config", f, "--interval", "1s")
+    wait_labels(kube, {"t1": "performance", "t2": "eco", "t3": "eco",
+                       "t4": "performance", "t5": "performance", "t6": "eco"}, timeout=30)
+    op.wait_for_log(r"first signal round done; planning", 10)
+    op.wait_for_log(r'reconcile pass .*signals="nodeTemperature=ok"', 10)
+    wait_passes(op, 3)
+    # The first plan already had the signals: no node moved twice.
+    moved = [l.split('changed="')[1].split('"')[0] for l in pass_lines(op) if 'changed="' in l]
+    assert len(moved) == 1, moved
+    assert labels(kube, sorted(TEMPS)) == {"t1": "performance", "t2": "eco", "t3": "eco",
+                                           "t4": "performance", "t5": "performance",
+                                           "t6": "eco"}

@@ -34,6 +34,9 @@ class Controller {
   Controller(ControllerOptions options, PassFn pass, Gate may_run = {});
 
   void request_replan();   // debounced re-plan
+  // Re-plan at `when` (a time window's boundary); the earliest request wins, any re-plan
+  // clears it.
+  void request_replan_at(SteadyTime when);
   void request_reguard();  // immediate pass with the last plan
   // The gate may have opened (leadership acquired): re-plan now if it has.
   void notify();
@@ -56,6 +59,7 @@ class Controller {
   bool tick_now_ = true;  // the first pass runs at once
   std::optional<SteadyTime> next_tick_;
   std::optional<SteadyTime> replan_due_;
+  std::optional<SteadyTime> wake_due_;
   bool reguard_ = false;
   std::optional<SteadyTime> retry_due_;
   std::uint64_t passes_ = 0;

@@ -28,8 +28,17 @@
 
 namespace joulie::operator_mode {
 
+// Adds what the informer snapshot does not hold (zones, signals, workload classes) to the
+// policy's Context before each plan; the context sources plug in here. Called on the pass
+// thread; must not block on I/O (it reads the sources' last values).
+using ContextEnricher = std::function<void(policy::Context& context)>;
+
 struct ReconcilerOptions {
   policy::PolicyConfig policy;
+  ContextEnricher enrich_context;  // may be empty
+  // Per-node reasons in the pass result (--once --output): off in the long-running loop, where
+  // nothing prints them and they cost allocations at thousands of nodes.
+  bool explain = true;
   policy::TimeZone time_zone;      // the policy file's timeZone (UTC without one)
   policy::SignalsConfig signals;   // which signals are configured (explain)
   Duration drain_timeout{0};
@@ -139,6 +148,7 @@ class Reconciler {
   void set_policy(policy::PolicyConfig policy, policy::TimeZone zone,
                   policy::SignalsConfig signals);
   const policy::PolicyConfig& policy() const { return options_.policy; }
+  const policy::TimeZone& time_zone() const { return options_.time_zone; }
 
  private:
   template <typename T>

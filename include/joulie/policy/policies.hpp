@@ -83,6 +83,7 @@ struct PolicyInput {
   // The full snapshot (nodes in the same order as managed_nodes). context_aware_v1 needs it;
   // the other policies read only its local time (for windows). Null: no window applies.
   const Context* context = nullptr;
+  bool explain = true;  // per-node reasons (the plan itself does not depend on it)
 };
 
 struct NodeDesire {
@@ -111,8 +112,10 @@ std::string window_reason(const TimeWindow& window, PolicyKind kind);
 
 // context_aware_v1 (SPEC §8.5) with the configuration already in force for the window.
 // Deterministic: the same inputs give the same plan, reasons included.
+// `explain`: fill NodeDesire::reasons (costly at thousands of nodes; the choice is the same).
 PolicyPlan plan_context_aware(const PolicyConfig& effective, const TimeWindow* window,
-                              std::span<const std::string> managed_nodes, const Context& context);
+                              std::span<const std::string> managed_nodes, const Context& context,
+                              bool explain = true);
 
 // The individual rules, exposed for tests and for the pass summary.
 std::int64_t round_half_away(double x);

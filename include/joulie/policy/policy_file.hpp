@@ -11,6 +11,7 @@
 #include "joulie/common/duration.hpp"
 #include "joulie/policy/context.hpp"
 #include "joulie/policy/policies.hpp"
+#include "joulie/policy/time_zone.hpp"
 #include "joulie/policy/windows.hpp"
 
 namespace joulie::policy {
@@ -36,6 +37,13 @@ struct PolicyFile {
   std::optional<StabilitySettings> stability;
   SignalsConfig signals;
 };
+
+// The first minute boundary after `now` and within `horizon` at which the window in force
+// changes (local time in `zone`, DST included); nullopt when none does. The operator re-plans
+// then instead of waiting for its next tick.
+std::optional<SystemTime> next_window_change(const std::vector<TimeWindow>& windows,
+                                             const TimeZone& zone, SystemTime now,
+                                             Duration horizon);
 
 // The flags' configuration with the file's keys applied on top (policy, performance block).
 PolicyConfig apply_file(PolicyConfig flags, const PolicyFile& file);

@@ -1,7 +1,10 @@
 #include <catch2/catch.hpp>
 
 #include <chrono>
+#include <fstream>
 #include <map>
+#include <random>
+#include <sstream>
 #include <string>
 
 #include "joulie/config/cli.hpp"
@@ -248,4 +251,62 @@ TEST_CASE("operator flags: --policy-config reads the file; a bad one is a usage 
   CHECK_THAT(refused_file.error().message,
              Catch::Contains("POLICY_CONFIG") && Catch::Contains(bad.string() + ":2:") &&
                  Catch::Contains("stability.minDwel: unknown key"));
+}
+
+TEST_CASE("policy file and TZif: mangled input is an error value, never a crash") {
+  const std::string data = JOULIE_TEST_DATA_DIR;
+  const std::string source = data.substr(0, data.size() - std::string("test/data").size());
+  std::ifstream in(source + "examples/policy/context-aware.yaml", std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  std::ifstream tz(kZoneinfo + "/Europe/Rome", std::ios::binary);
+  std::ostringstream tzif;
+  tzif << tz.rdbuf();
+  REQUIRE(text.str().size() > 100);
+  REQUIRE(tzif.str().size() > 100);
+
+  std::mt19937 rng(7);
+  const char alphabet[] = "{}[]:,-\"'#&*!|>%@` \n\t\\0aZ9";
+  std::size_t refused = 0;
+  for (int round = 0; round < 1500; ++round) {
+    std::string yaml = text.str();
+    std::string bytes = tzif.str();
+    const int edits = 1 + static_cast<int>(rng() % 4);
+    for (int e = 0; e < edits; ++e) {
+      const std::size_t at = rng() % yaml.size();
+      switch (rng() % 3) {
+        case 0:
+          yaml[at] = alphabet[rng() % (sizeof alphabet - 1)];
+          break;
+        case 1:
+          yaml.erase(at, 1 + rng() % 8);
+          break;
+        default:
+          yaml.resize(at);
+          break;
+      }
+      if (yaml.empty()) {
+        yaml.push_back('x');  // (assigning a literal trips GCC 12's -Wrestrict false positive)
+      }
+      const std::size_t b = rng() % bytes.size();
+      if (rng() % 2 == 0) {
+        bytes[b] = static_cast<char>(rng() % 256);
+      } else {
+        bytes.resize(b);
+      }
+      if (bytes.empty()) {
+        bytes.push_back('T');
+      }
+    }
+    auto r = parse(yaml);
+    refused += r.ok() ? 0 : 1;
+    if (!r.ok()) {
+      CHECK_THAT(r.error().message, Catch::StartsWith("policy.yaml"));
+    }
+    auto zone = joulie::policy::TimeZone::from_tzif("x", bytes);
+    if (zone.ok()) {
+      (void)zone->local(joulie::SystemTime{} + std::chrono::hours(24 * 365 * 57));
+    }
+  }
+  CHECK(refused > 0);
 }

@@ -93,3 +93,22 @@ TEST_CASE("controller: no pass runs while the gate is closed (standby)") {
   REQUIRE(wait_until([&] { return h.seen().size() == 1; }));
   CHECK(h.seen()[0] == PassKind::replan);
 }
+
+TEST_CASE("controller: a window boundary re-plans at its time, not at the next tick") {
+  Harness h({std::chrono::hours(1), 100ms});
+  h.start();
+  REQUIRE(wait_until([&] { return h.seen().size() == 1; }));
+  // A far boundary first, then a near one: the earliest wins; an immediate re-plan request is
+  // not held back by either.
+  h.controller->request_replan_at(std::chrono::steady_clock::now() + std::chrono::hours(2));
+  h.controller->request_replan();
+  REQUIRE(wait_until([&] { return h.seen().size() == 2; }));
+  const auto when = std::chrono::steady_clock::now() + 300ms;
+  h.controller->request_replan_at(std::chrono::steady_clock::now() + std::chrono::hours(3));
+  h.controller->request_replan_at(when);
+  REQUIRE(wait_until([&] { return h.seen().size() == 3; }, 5s));
+  CHECK(std::chrono::steady_clock::now() >= when);
+  CHECK(h.seen()[2] == PassKind::replan);
+  // Served: nothing else is due within the hour's tick.
+  CHECK_FALSE(wait_until([&] { return h.seen().size() > 3; }, 400ms));
+}

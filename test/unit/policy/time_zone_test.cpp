@@ -149,3 +149,32 @@ TEST_CASE("zone names are paths below the zoneinfo root, nothing else") {
     CHECK_FALSE(valid_zone_name(bad));
   }
 }
+
+TEST_CASE("the next window change, in local time and across a DST change") {
+  const TimeZone rome = zone("Europe/Rome");
+  TimeWindow night;
+  night.name = "night";
+  night.days.fill(true);
+  night.start_minute = 22 * 60;
+  night.end_minute = 6 * 60;
+  TimeWindow early;
+  early.name = "early";
+  early.days.fill(true);
+  early.start_minute = 7 * 60;
+  early.end_minute = 8 * 60;
+  const std::vector<TimeWindow> ws = {night, early};
+  using namespace std::chrono_literals;
+  // 21:58:30 CET → 22:00 CET = 21:00 UTC.
+  auto next = next_window_change(ws, rome, utc("2026-12-03T20:58:30Z"), 1h);
+  REQUIRE(next);
+  CHECK(joulie::format_rfc3339(*next, false) == "2026-12-03T21:00:00Z");
+  // Nothing changes within a 1-minute horizon.
+  CHECK_FALSE(next_window_change(ws, rome, utc("2026-12-03T20:50:00Z"), 1min));
+  // Spring forward: the night ends at 06:00 CEST = 04:00 UTC on 29 March 2026.
+  next = next_window_change(ws, rome, utc("2026-03-29T00:30:00Z"), 12h);
+  REQUIRE(next);
+  CHECK(joulie::format_rfc3339(*next, false) == "2026-03-29T04:00:00Z");
+  CHECK(joulie::format_rfc3339(*next_window_change(ws, rome, *next, 12h), false) ==
+        "2026-03-29T05:00:00Z");  // early starts at 07:00 CEST
+  CHECK_FALSE(next_window_change({}, rome, utc("2026-03-29T00:30:00Z"), 12h));
+}
