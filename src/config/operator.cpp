@@ -40,6 +40,8 @@ std::vector<FlagSpec> operator_flag_specs() {
        "PATH"},
       {"policy-config-poll", "POLICY_CONFIG_POLL", "5s",
        "how often the policy file is checked for changes", "DURATION"},
+      {"context-interval", "CONTEXT_INTERVAL", "15s",
+       "how often the policy file's signals are queried (Prometheus, models)", "DURATION"},
       {"interval", "RECONCILE_INTERVAL", "1m", "reconcile interval", "DURATION"},
       {"node-selector", "NODE_SELECTOR", "joulie.io/managed=true",
        "label selector of the managed nodes", "SELECTOR"},
@@ -106,6 +108,7 @@ Result<OperatorConfig> read_operator(const FlagSet& flags, const EnvLookup& env)
                       {{"text", OutputFormat::text}, {"json", OutputFormat::json}});
   c.policy_config = r.text("policy-config", c.policy_config);
   c.policy_config_poll = r.duration("policy-config-poll", c.policy_config_poll, positive_duration);
+  c.context_interval = r.duration("context-interval", c.context_interval, positive_duration);
   if (env) {
     c.leader_election_namespace = env("POD_NAMESPACE").value_or("");
   }

@@ -73,7 +73,9 @@ std::optional<NodeInfo> project_node(const rapidjson::Value& node,
       config.selector.matches(lookup) && reserved != std::string_view("true") && !unschedulable;
   if (info.managed) {
     info.zone = std::string(lookup(config.zone_label).value_or(""));
-    info.rack = std::string(lookup(config.rack_label).value_or(""));
+    if (!config.rack_label.empty()) {
+      info.rack = std::string(lookup(config.rack_label).value_or(""));
+    }
     if (const rapidjson::Value* status = member(node, "status")) {
       if (auto cpu = string_member(member(*status, "allocatable"), "cpu")) {
         info.allocatable_cpu = parse_cpu_quantity(*cpu).value_or(0.0);

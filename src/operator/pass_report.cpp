@@ -89,6 +89,35 @@ void write_context(JsonWriter& w, const PassContext& c) {
       w.Key("error");
       w.Int64(s.error);
       w.EndObject();
+      w.Key("byNode");
+      w.StartObject();
+      for (const auto& [node, reading] : s.by_node) {
+        w.Key(node.data(), static_cast<rapidjson::SizeType>(node.size()));
+        w.StartObject();
+        w.Key("health");
+        str(w, reading.health);
+        w.Key("value");
+        if (reading.value) {
+          number(w, *reading.value);
+        } else {
+          w.Null();
+        }
+        w.Key("ageSeconds");
+        if (reading.age_seconds) {
+          number(w, *reading.age_seconds);
+        } else {
+          w.Null();
+        }
+        if (!reading.message.empty()) {
+          w.Key("message");
+          str(w, reading.message);
+        }
+        w.EndObject();
+      }
+      w.EndObject();
+    } else if (!s.message.empty()) {
+      w.Key("message");
+      str(w, s.message);
     }
     w.EndObject();
   }

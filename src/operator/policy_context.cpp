@@ -79,6 +79,20 @@ SignalReport scalar_report(std::string name, const policy::Signal& s, SystemTime
   if (s.sampled_at != SystemTime{}) {
     r.age_seconds = std::round(policy::age_seconds(s, now) * 1000) / 1000;
   }
+  r.message = s.message;
+  return r;
+}
+
+NodeSignalReport node_report(const policy::Signal& s, SystemTime now) {
+  NodeSignalReport r;
+  r.health = std::string(policy::to_string(s.health));
+  if (s.usable() && std::isfinite(s.value)) {
+    r.value = s.value;
+  }
+  if (s.sampled_at != SystemTime{}) {
+    r.age_seconds = std::round(policy::age_seconds(s, now) * 1000) / 1000;
+  }
+  r.message = s.message;
   return r;
 }
 
@@ -102,6 +116,7 @@ PassContext Reconciler::explain(const policy::Context& ctx, const policy::Policy
     for (const auto& n : ctx.nodes) {
       const policy::Signal& s = n.*field;
       any = any || present(s);
+      r.by_node.emplace(n.name, node_report(s, ctx.now));
       switch (s.health) {
         case policy::SignalHealth::ok:
           ++r.ok;

@@ -174,6 +174,7 @@ int run_operator(const config::OperatorConfig& config) {
     sources_options.signals = config.policy_file->file.signals;
   }
   sources_options.metrics = &registry;
+  sources_options.interval = config.context_interval;
   sources_options.demand = [&context] {
     return static_cast<double>(context.pod_counts().cluster());
   };

@@ -203,6 +203,7 @@ def test_once_json_output_and_dry_run(crds, procs, joulie_bin):
                                "label": "performance", "capWatts": 5000, "perfPods": 0,
                                "changed": True, "result": "applied", "reasons": []}
     assert doc["context"]["timeZone"] == "UTC" and doc["context"]["window"] is None
+    assert doc["context"]["signals"] == {}  # no policy file: no signals
     assert doc["nodes"][3]["state"] == "ActiveEco" and doc["nodes"][3]["capWatts"] == 120
     assert label(kube, "n1") == "performance"
 

@@ -18,6 +18,7 @@ import math
 import os
 import shutil
 import socket
+import ssl
 import subprocess
 import tempfile
 import threading
@@ -116,7 +117,9 @@ class Exporter(_Server):
 
 # --------------------------------------------------------------------------- real Prometheus
 class RealPrometheus:
-    def __init__(self, targets, workdir=None, scrape_interval="1s", start_timeout=30.0):
+    """`tls=(cert file, key file, CA file)` serves HTTPS (Prometheus's --web.config.file)."""
+
+    def __init__(self, targets, workdir=None, scrape_interval="1s", start_timeout=30.0, tls=None):
         if not os.path.exists(PROMETHEUS):
             raise FileNotFoundError(PROMETHEUS)
         self.workdir = workdir or tempfile.mkdtemp(prefix="joulie-prom-")
@@ -131,9 +134,20 @@ class RealPrometheus:
                     "scrape_configs:\n%s" % (scrape_interval, scrape_interval, jobs))
         self.proc = None
         self.log_path = os.path.join(self.workdir, "prometheus.log")
+        self.web_args = []
+        self.ssl = None
+        scheme = "http"
+        if tls:
+            cert, key, ca = tls
+            web = os.path.join(self.workdir, "web.yml")
+            with open(web, "w") as f:
+                f.write("tls_server_config:\n  cert_file: %s\n  key_file: %s\n" % (cert, key))
+            self.web_args = ["--web.config.file=" + web]
+            self.ssl = ssl.create_default_context(cafile=str(ca))
+            scheme = "https"
         for attempt in range(5):
             self.port = free_port()
-            self.url = "http://127.0.0.1:%d" % self.port
+            self.url = "%s://127.0.0.1:%d" % (scheme, self.port)
             if self._start(start_timeout):
                 return
         raise AssertionError("prometheus did not start:\n" + self.log_tail())
@@ -143,14 +157,15 @@ class RealPrometheus:
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [PROMETHEUS, "--config.file=" + self.config, "--storage.tsdb.path=" + storage,
-             "--web.listen-address=127.0.0.1:%d" % self.port, "--log.level=warn"],
+             "--web.listen-address=127.0.0.1:%d" % self.port, "--log.level=warn"] + self.web_args,
             stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 return False  # e.g. the port was taken meanwhile: try another
             try:
-                with urllib.request.urlopen(self.url + "/-/ready", timeout=1) as r:
+                with urllib.request.urlopen(self.url + "/-/ready", timeout=1,
+                                            context=self.ssl) as r:
                     if r.status == 200:
                         return True
             except OSError:
@@ -168,7 +183,7 @@ class RealPrometheus:
 
     def query(self, promql):
         url = self.url + "/api/v1/query?" + urllib.parse.urlencode({"query": promql})
-        with urllib.request.urlopen(url, timeout=5) as r:
+        with urllib.request.urlopen(url, timeout=5, context=self.ssl) as r:
             body = json.loads(r.read())
         assert body["status"] == "success", body
         return body["data"]["result"]

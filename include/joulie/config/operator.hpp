@@ -51,6 +51,8 @@ struct OperatorConfig {
   std::optional<LoadedPolicyFile> policy_file;
   std::string zoneinfo_root = "/usr/share/zoneinfo";
   Duration policy_config_poll = std::chrono::seconds(5);
+  // --context-interval / CONTEXT_INTERVAL: how often the signals are queried (SPEC §8).
+  Duration context_interval = std::chrono::seconds(15);
 };
 
 }  // namespace joulie::config

@@ -40,7 +40,7 @@ struct NodeProjectionConfig {
   std::string reserved_label;
   std::string profile_label;
   std::string zone_label = "topology.kubernetes.io/zone";
-  std::string rack_label = "joulie.io/rack";
+  std::string rack_label{};  // "" = no rack label (policy file topology.rackLabel)
 };
 
 // What the operator keeps of a Node. Eligibility is decided at decode time, so the labels the

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -67,6 +68,14 @@ struct NodeOutcome {
   std::vector<std::string> reasons;  // why the policy wants this profile (explain)
 };
 
+// One node's reading of a per-node signal family.
+struct NodeSignalReport {
+  std::string health;
+  std::optional<double> value;  // ok only
+  std::optional<double> age_seconds;
+  std::string message;  // why it is not ok
+};
+
 // One signal as the pass saw it (explain, the pass line).
 struct SignalReport {
   std::string name;  // "demandForecast", "pue", "pue{zone=eu-1a}", "nodeTemperature"
@@ -77,6 +86,8 @@ struct SignalReport {
   // Per-node families: how many nodes per health.
   std::int64_t ok = 0, stale = 0, missing = 0, error = 0;
   bool per_node = false;
+  std::string message;  // scalar signals: why it is not ok
+  std::map<std::string, NodeSignalReport> by_node;  // per-node families: each node's reading
 };
 
 struct PassContext {

@@ -26,6 +26,7 @@ NodeProjectionConfig config() {
   c.selector = *joulie::policy::parse_selector("joulie.io/managed=true");
   c.reserved_label = "joulie.io/reserved";
   c.profile_label = "joulie.io/power-profile";
+  c.rack_label = "joulie.io/rack";
   return c;
 }
 

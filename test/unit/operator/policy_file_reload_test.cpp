@@ -296,7 +296,10 @@ TEST_CASE("operator: with every signal present a no-change pass makes zero write
   CHECK(json.find(R"("demandForecast":{"health":"ok","value":300,"ageSeconds":15,)"
                   R"("source":"prometheus"})") != std::string::npos);
   CHECK(json.find(R"("nodeTemperature":{"health":"ok","ageSeconds":15,"source":"prometheus",)"
-                  R"("nodes":{"ok":300,"stale":0,"missing":0,"error":0}})") != std::string::npos);
+                  R"("nodes":{"ok":300,"stale":0,"missing":0,"error":0},"byNode":{)") !=
+        std::string::npos);
+  // Each node's own reading is listed too.
+  CHECK(json.find(R"("node-00000":{"health":"ok",)") != std::string::npos);
 }
 
 // A benchmark, not a test (hidden: run with `build/test/unit_operator "[.bench]"`): the
