@@ -1,0 +1,402 @@
+"""One baseline of the energy evaluation: the real joulie operator and pool-mode agent on the test API
+server (kapi) and the power simulator (powersim, evaluation mode), with a scheduler stand-in that
+replays a trace (SPEC.md §9, docs/evaluation.md).
+
+Time: the simulator's clock runs `factor` simulated seconds per real second. The joulie daemons run
+in real time, so their intervals are set from the factor (see control_flags) and every real
+latency of the loop (watch → apply, the scheduler's polling) is stretched by the factor in
+simulated time.
+
+The scheduler stand-in, every `tick` real seconds:
+  1. asks the simulator which jobs finished (exact simulated finish times) and marks their pods
+     Succeeded (status subresource), freeing their cores;
+  2. creates the pods of the jobs that have arrived (simulated time ≥ arrival), with the class's
+     `joulie.io/power-profile` nodeSelector (performance / eco; general: none) and a CPU request;
+  3. lists the nodes and binds pending pods in arrival order (later pods may pass one that does not
+     fit): a pod requiring `performance` only on a node labelled exactly `performance` (never
+     `draining-performance`), `eco` only on `eco`, general anywhere; enough free cores; among those the
+     least allocated node (kube-scheduler's default LeastAllocated score), ties by name. Binding =
+     setting spec.nodeName, then starting the job in the simulator (which runs it at the speed the
+     node's applied cap allows).
+"""
+
+import http.client
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from urllib.parse import quote
+
+from powersim import physics
+
+PROFILE = "joulie.io/power-profile"
+HARDWARE_LABEL = "joulie.io/hardware-type"
+NPP = "/apis/joulie.io/v1alpha1/nodepowerprofiles"
+TP = "/apis/joulie.io/v1alpha1/telemetryprofiles"
+CRD = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
+PODS = "/api/v1/namespaces/default/pods"
+PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
+PERFORMANCE_CAP = 5000.0
+
+
+class EvalError(Exception):
+    pass
+
+
+class Client:
+    """A keep-alive HTTP/JSON client that reconnects once on a dropped connection."""
+
+    def __init__(self, port, timeout=30.0):
+        self.port = port
+        self.timeout = timeout
+        self.conn = None
+
+    def call(self, method, path, body=None, content_type="application/json"):
+        data = body if isinstance(body, bytes) else (
+            json.dumps(body).encode() if body is not None else None)
+        headers = {"Content-Type": content_type, "Accept": "application/json"}
+        for attempt in (0, 1):
+            if self.conn is None:
+                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=self.timeout)
+            try:
+                self.conn.request(method, path, body=data, headers=headers)
+                resp = self.conn.getresponse()
+                raw = resp.read()
+                try:
+                    obj = json.loads(raw) if raw else None
+                except ValueError:
+                    obj = None
+                return resp.status, obj
+            except (OSError, http.client.HTTPException):
+                self.conn.close()
+                self.conn = None
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+    def ok(self, method, path, body=None, content_type="application/json", codes=(200, 201)):
+        code, obj = self.call(method, path, body, content_type)
+        if code not in codes:
+            raise EvalError("%s %s: HTTP %s %s" % (method, path, code, obj))
+        return obj
+
+
+class Procs:
+    def __init__(self, workdir):
+        self.workdir = workdir
+        self.procs = []
+
+    def start(self, name, argv, env=None):
+        log = open(os.path.join(self.workdir, name + ".log"), "w")
+        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env,
+                                start_new_session=True)
+        self.procs.append((name, proc, log))
+        return proc
+
+    def stop_all(self):
+        for name, proc, log in reversed(self.procs):
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+            log.close()
+        self.procs = []
+
+    def check_alive(self):
+        for name, proc, _ in self.procs:
+            if proc.poll() is not None:
+                raise EvalError("%s exited with %s; see %s" % (
+                    name, proc.returncode, os.path.join(self.workdir, name + ".log")))
+
+
+def wait_for(what, fn, timeout, procs=None, every=0.05):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = fn()
+        if value:
+            return value
+        if procs is not None:
+            procs.check_alive()
+        if time.monotonic() > deadline:
+            raise EvalError("timed out after %.0f s waiting for %s" % (timeout, what))
+        time.sleep(every)  # bounded polling of a condition
+
+
+def read_port(path):
+    try:
+        with open(path) as f:
+            text = f.read()
+    except FileNotFoundError:
+        return None
+    return int(text) if text.endswith("\n") else None
+
+
+def node_names(count):
+    return ["sim-node-%03d" % i for i in range(1, count + 1)]
+
+
+def cluster_nodes(count, seed):
+    """The heterogeneous node mix (physics.HARDWARE_MIX) with seeded inlet offsets (rack position)."""
+    rng = random.Random("nodes-%s" % seed)
+    return [{"name": name, "type": physics.HARDWARE_MIX[i % len(physics.HARDWARE_MIX)],
+             "tempOffset": round(rng.uniform(-2.0, 3.0), 2)}
+            for i, name in enumerate(node_names(count))]
+
+
+def duration(seconds):
+    """A Go-style duration the joulie flags accept, in whole milliseconds (≥ 1 ms)."""
+    return "%dms" % max(1, int(round(seconds * 1000)))
+
+
+def control_flags(factor):
+    """Real-time settings of the control loops for a clock factor (docs/evaluation.md):
+    - operator --interval: its default 1 min of simulated time → 60 / factor real seconds;
+    - agent --interval: re-application and telemetry sampling only (NodePowerProfile changes are
+      applied from the watch, within 1 s real): 1 s real, i.e. `factor` simulated seconds;
+    - agent --telemetry-ttl: 5 agent intervals (its default ratio is 3); --dvfs-cooldown: the
+      default 20 s simulated (the evaluation's route is RAPL, so the DVFS controller stays idle).
+    """
+    return {
+        "operator": ["--interval", duration(60.0 / factor)],
+        "agent": ["--interval", "1s", "--telemetry-ttl", "5s",
+                  "--dvfs-cooldown", duration(20.0 / factor)],
+    }
+
+
+class Baseline:
+    def __init__(self, key, title, policy, flags):
+        self.key = key
+        self.title = title
+        self.policy = policy
+        self.flags = flags
+
+
+def baselines(eco_cap, perf_per_node, policy_config=None):
+    common = ["--performance-cap-watts", "%g" % PERFORMANCE_CAP]
+    out = [
+        Baseline("A", "no power management (static_partition 0.5, eco cap = performance cap)",
+                 "static_partition", common + ["--policy", "static_partition", "--static-hp-frac", "0.5",
+                                               "--eco-cap-watts", "%g" % PERFORMANCE_CAP]),
+        Baseline("B", "static_partition (half the nodes eco)", "static_partition",
+                 common + ["--policy", "static_partition", "--static-hp-frac", "0.5",
+                           "--eco-cap-watts", "%g" % eco_cap]),
+        Baseline("C", "queue_aware_v1 (base 0.2, %d performance pods per node)" % perf_per_node,
+                 "queue_aware_v1",
+                 common + ["--policy", "queue_aware_v1", "--queue-hp-base-frac", "0.2",
+                           "--queue-hp-min", "1", "--queue-perf-per-hp-node", str(perf_per_node),
+                           "--eco-cap-watts", "%g" % eco_cap]),
+    ]
+    d_flags = common + ["--policy", "context_aware_v1", "--eco-cap-watts", "%g" % eco_cap]
+    if policy_config:
+        d_flags += ["--policy-config", policy_config]
+    out.append(Baseline("D", "context_aware_v1", "context_aware_v1", d_flags))
+    return out
+
+
+def supports_policy(joulie, policy):
+    """Whether this joulie build accepts --policy NAME (its --help names it)."""
+    res = subprocess.run([joulie, "operator", "--help"], capture_output=True, text=True, timeout=30)
+    return policy in (res.stdout + res.stderr)
+
+
+def fits(cls, label):
+    if cls == "performance":
+        return label == "performance"  # draining-performance repels new performance pods
+    if cls == "eco":
+        return label == "eco"
+    return label is not None
+
+
+def pod_body(job):
+    spec = {"containers": [{"name": "work", "image": "registry.example/batch:1",
+                            "resources": {"requests": {"cpu": str(job["cpus"])}}}],
+            "restartPolicy": "Never"}
+    if job["class"] != "general":
+        spec["nodeSelector"] = {PROFILE: job["class"]}
+    return {"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": job["id"], "namespace": "default",
+                         "labels": {"app": "eval", "eval.joulie.io/class": job["class"]}},
+            "spec": spec}
+
+
+def run_baseline(baseline, trace, cfg, workdir, log=print):
+    """Runs one baseline to the last job's completion; returns the raw result (see collect)."""
+    os.makedirs(workdir, exist_ok=True)
+    procs = Procs(workdir)
+    try:
+        return _run(baseline, trace, cfg, workdir, procs, log)
+    finally:
+        procs.stop_all()
+
+
+def _run(baseline, trace, cfg, workdir, procs, log):
+    env = dict(os.environ, PYTHONPATH=cfg["support"], PYTHONDONTWRITEBYTECODE="1")
+    factor = cfg["factor"]
+    nodes = cluster_nodes(cfg["nodes"], cfg["seed"])
+    cores = {n["name"]: physics.HARDWARE[n["type"]].cores for n in nodes}
+
+    # --- test API server and power simulator
+    procs.start("kapi", [PYTHON, "-m", "kapi", "--host", "127.0.0.1", "--port", "0", "--port-file",
+                         os.path.join(workdir, "kapi.port"), "--history", "100000"], env)
+    kport = wait_for("the test API server", lambda: read_port(os.path.join(workdir, "kapi.port")), 30,
+                     procs)
+    sim_cfg = {"factor": factor, "performanceCapWatts": PERFORMANCE_CAP,
+               "sampleSeconds": cfg["sample_seconds"], "nodes": nodes}
+    with open(os.path.join(workdir, "powersim.json"), "w") as f:
+        json.dump(sim_cfg, f)
+    procs.start("powersim", [PYTHON, "-m", "powersim", "--port", "0", "--port-file",
+                             os.path.join(workdir, "powersim.port"), "--hang-seconds", "2",
+                             "--eval-config", os.path.join(workdir, "powersim.json")], env)
+    sport = wait_for("the power simulator", lambda: read_port(os.path.join(workdir, "powersim.port")),
+                     30, procs)
+    kapi, sim = Client(kport), Client(sport)
+    with open(os.path.join(workdir, "kubeconfig"), "w") as f:
+        f.write("apiVersion: v1\nkind: Config\ncurrent-context: eval\nclusters:\n- name: eval\n"
+                "  cluster:\n    server: http://127.0.0.1:%d\nusers:\n- name: eval\n  user: {}\n"
+                "contexts:\n- name: eval\n  context:\n    cluster: eval\n    user: eval\n" % kport)
+
+    # --- CRDs, nodes, the TelemetryProfile routing every node through the simulator (RAPL)
+    for name in sorted(os.listdir(cfg["crds"])):
+        if name.endswith(".yaml"):
+            with open(os.path.join(cfg["crds"], name), "rb") as f:
+                kapi.ok("POST", CRD, f.read(), "application/yaml", codes=(201, 409))
+    for n in nodes:
+        c = str(cores[n["name"]])
+        kapi.ok("POST", "/api/v1/nodes", {
+            "apiVersion": "v1", "kind": "Node",
+            "metadata": {"name": n["name"], "labels": {"joulie.io/managed": "true",
+                                                         HARDWARE_LABEL: n["type"]}},
+            "spec": {},
+            "status": {"capacity": {"cpu": c}, "allocatable": {"cpu": c},
+                       "conditions": [{"type": "Ready", "status": "True"}]}})
+    base = "http://127.0.0.1:%d" % sport
+    wait_for("the NodePowerProfile CRD to serve",
+             lambda: kapi.call("GET", TP)[0] == 200, 30, procs)
+    kapi.ok("POST", TP, {
+        "apiVersion": "joulie.io/v1alpha1", "kind": "TelemetryProfile",
+        "metadata": {"name": "eval-power-simulator"},
+        "spec": {"target": {"scope": "cluster"},
+                 "sources": {"cpu": {"type": "http", "http": {
+                     "endpoint": base + "/telemetry/{node}", "timeoutSeconds": 2}}},
+                 "controls": {"cpu": {"type": "http", "http": {
+                     "endpoint": base + "/control/{node}", "timeoutSeconds": 2, "mode": "rapl"}}}}})
+
+    # --- the real daemons
+    flags = control_flags(factor)
+    kube = ["--kubeconfig", os.path.join(workdir, "kubeconfig"), "--metrics-addr", "127.0.0.1:0"]
+    procs.start("agent", [cfg["joulie"], "agent", "--mode", "pool", *kube, *flags["agent"],
+                          "--sysfs-root", os.path.join(workdir, "no-sysfs"),
+                          "--state-dir", os.path.join(workdir, "agent-state")])
+    procs.start("operator", [cfg["joulie"], "operator", *kube, *flags["operator"], *baseline.flags])
+
+    def initial_state():
+        # Every node labelled and its NodePowerProfile cap applied in the simulator.
+        code, obj = kapi.call("GET", "/api/v1/nodes")
+        if code != 200:
+            return False
+        labels = {n["metadata"]["name"]: (n["metadata"].get("labels") or {}).get(PROFILE)
+                  for n in obj.get("items") or []}
+        if any(labels.get(n["name"]) is None for n in nodes):
+            return False
+        code, npps = kapi.call("GET", NPP)
+        want = {o["spec"]["nodeName"]: (o["spec"].get("cpu") or {}).get("packagePowerCapWatts")
+                for o in (npps or {}).get("items") or []}
+        st = sim.ok("GET", "/sim/status")
+        return all(want.get(n["name"]) is not None and
+                   st["nodes"][n["name"]]["capWatts"] == want[n["name"]] for n in nodes)
+    wait_for("every node labelled and its cap applied", initial_state, cfg["start_timeout"], procs)
+
+    # --- replay
+    jobs = trace["jobs"]
+    by_id = {j["id"]: j for j in jobs}
+    next_arrival = 0
+    pending = []  # job ids, arrival order
+    running = {}  # id -> node
+    free = dict(cores)
+    results = {}  # id -> record
+    labels_seen = {}
+    label_events = []  # (t, node, old, new)
+    done_from = 0
+    sim.ok("POST", "/sim/start", {})
+    real_start = time.monotonic()
+    deadline = real_start + cfg["run_timeout"]
+    t = 0.0
+    while True:
+        tick_start = time.monotonic()
+        procs.check_alive()
+        if tick_start > deadline:
+            raise EvalError("baseline %s: %d of %d jobs done after %.0f s real (simulated %.0f s); "
+                            "raise --timeout or lower the load" % (baseline.key, len(results),
+                                                                     len(jobs), cfg["run_timeout"], t))
+        done = sim.ok("GET", "/sim/done?from=%d" % done_from)
+        done_from = done["next"]
+        t = done["t"]
+        for d in done["jobs"]:
+            job = by_id[d["id"]]
+            kapi.ok("PATCH", "%s/%s/status" % (PODS, quote(d["id"])),
+                    {"status": {"phase": "Succeeded"}}, "application/merge-patch+json")
+            free[d["node"]] += d["cpus"]
+            running.pop(d["id"], None)
+            results[d["id"]] = {"id": d["id"], "class": job["class"], "arrival": job["arrival"],
+                                "start": d["start"], "finish": d["finish"], "work": job["work"],
+                                "cpus": job["cpus"], "node": d["node"],
+                                "cappedSeconds": d["cappedSeconds"]}
+        if len(results) == len(jobs):
+            break
+        while next_arrival < len(jobs) and jobs[next_arrival]["arrival"] <= t:
+            job = jobs[next_arrival]
+            kapi.ok("POST", PODS, pod_body(job), codes=(201,))
+            pending.append(job["id"])
+            next_arrival += 1
+        code, obj = kapi.call("GET", "/api/v1/nodes")
+        if code != 200:
+            raise EvalError("listing nodes: HTTP %s" % code)
+        labels = {n["metadata"]["name"]: (n["metadata"].get("labels") or {}).get(PROFILE)
+                  for n in obj.get("items") or []}
+        for name, lab in labels.items():
+            old = labels_seen.get(name)
+            if old != lab:
+                if old is not None:
+                    label_events.append((t, name, old, lab))
+                labels_seen[name] = lab
+        still = []
+        for jid in pending:
+            job = by_id[jid]
+            best = None
+            for name in sorted(labels):
+                if free.get(name, 0) >= job["cpus"] and fits(job["class"], labels[name]):
+                    score = free[name] / float(cores[name])
+                    if best is None or score > best[0]:
+                        best = (score, name)
+            if best is None:
+                still.append(jid)
+                continue
+            node = best[1]
+            kapi.ok("PATCH", "%s/%s" % (PODS, quote(jid)), {"spec": {"nodeName": node}},
+                    "application/merge-patch+json")
+            code, obj = sim.call("POST", "/sim/jobs", {
+                "id": jid, "node": node, "cpus": job["cpus"], "work": job["work"],
+                "memFraction": job["memFraction"], "class": job["class"]})
+            if code != 201:
+                raise EvalError("starting %s on %s in the simulator: HTTP %s %s" % (jid, node, code, obj))
+            free[node] -= job["cpus"]
+            running[jid] = node
+        pending = still
+        spent = time.monotonic() - tick_start
+        if spent < cfg["tick"]:
+            time.sleep(cfg["tick"] - spent)  # the scheduler's pace (real time), not synchronisation
+    real_seconds = time.monotonic() - real_start
+    final = sim.ok("POST", "/sim/stop", {})
+    status = sim.ok("GET", "/sim/status")
+    series = sim.ok("GET", "/sim/series")["series"]
+    procs.check_alive()
+    return {"baseline": baseline.key, "title": baseline.title, "policy": baseline.policy,
+            "flags": baseline.flags, "realSeconds": round(real_seconds, 1), "end": final["t"],
+            "status": status, "series": series, "jobs": list(results.values()),
+            "labelEvents": label_events, "nodes": nodes}
