@@ -27,6 +27,7 @@ import random
 import signal
 import subprocess
 import sys
+import threading
 import time
 from urllib.parse import quote
 
@@ -82,6 +83,66 @@ class Client:
         if code not in codes:
             raise EvalError("%s %s: HTTP %s %s" % (method, path, code, obj))
         return obj
+
+
+class LabelWatch:
+    """Every node's power-profile label, kept current by a watch on the nodes (a list of 1 000
+    nodes every tick would cost the scheduler more than the replay). Re-lists on a broken watch."""
+
+    def __init__(self, port):
+        self.port = port
+        self.lock = threading.Lock()
+        self.labels = {}
+        self.synced = threading.Event()
+        self.stopping = False
+        self.error = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def snapshot(self):
+        with self.lock:
+            return dict(self.labels)
+
+    def stop(self):
+        self.stopping = True
+
+    @staticmethod
+    def _label(obj):
+        return ((obj.get("metadata") or {}).get("labels") or {}).get(PROFILE)
+
+    def _run(self):
+        client = Client(self.port, timeout=60)
+        while not self.stopping:
+            try:
+                code, obj = client.call("GET", "/api/v1/nodes")
+                if code != 200:
+                    raise EvalError("listing nodes: HTTP %s" % code)
+                with self.lock:
+                    self.labels = {n["metadata"]["name"]: self._label(n) for n in obj.get("items") or []}
+                self.synced.set()
+                rv = obj["metadata"]["resourceVersion"]
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+                conn.request("GET", "/api/v1/nodes?watch=true&allowWatchBookmarks=true"
+                             "&timeoutSeconds=3600&resourceVersion=%s" % rv)
+                resp = conn.getresponse()
+                while not self.stopping:
+                    line = resp.readline()
+                    if not line:
+                        break
+                    ev = json.loads(line)
+                    kind, o = ev.get("type"), ev.get("object") or {}
+                    if kind == "ERROR":
+                        break
+                    name = (o.get("metadata") or {}).get("name")
+                    with self.lock:
+                        if kind in ("ADDED", "MODIFIED"):
+                            self.labels[name] = self._label(o)
+                        elif kind == "DELETED":
+                            self.labels.pop(name, None)
+                conn.close()
+            except (OSError, ValueError, KeyError, http.client.HTTPException, EvalError) as e:
+                self.error = e
+                time.sleep(0.1)  # back off before re-listing
 
 
 class Procs:
@@ -175,6 +236,11 @@ class Baseline:
         self.title = title
         self.policy = policy
         self.flags = flags
+
+
+# The client-side rate limit (default 20 requests/s) is real-time: under a clock factor F it would be
+# F times stricter in simulated time than in a real cluster, so the evaluation lifts it.
+KUBE_RATE = ["--kube-qps", "2000", "--kube-burst", "4000"]
 
 
 def baselines(eco_cap, perf_per_node, policy_config=None):
@@ -290,10 +356,11 @@ def _run(baseline, trace, cfg, workdir, procs, log):
     # --- the real daemons
     flags = control_flags(factor)
     kube = ["--kubeconfig", os.path.join(workdir, "kubeconfig"), "--metrics-addr", "127.0.0.1:0"]
-    procs.start("agent", [cfg["joulie"], "agent", "--mode", "pool", *kube, *flags["agent"],
+    procs.start("agent", [cfg["joulie"], "agent", "--mode", "pool", *kube, *KUBE_RATE, *flags["agent"],
                           "--sysfs-root", os.path.join(workdir, "no-sysfs"),
                           "--state-dir", os.path.join(workdir, "agent-state")])
-    procs.start("operator", [cfg["joulie"], "operator", *kube, *flags["operator"], *baseline.flags])
+    procs.start("operator", [cfg["joulie"], "operator", *kube, *KUBE_RATE, *flags["operator"],
+                             *baseline.flags])
 
     def initial_state():
         # Every node labelled and its NodePowerProfile cap applied in the simulator.
@@ -323,12 +390,20 @@ def _run(baseline, trace, cfg, workdir, procs, log):
     labels_seen = {}
     label_events = []  # (t, node, old, new)
     done_from = 0
+    watch = LabelWatch(kport)
+    if not watch.synced.wait(30):
+        raise EvalError("the node watch did not sync: %s" % watch.error)
     sim.ok("POST", "/sim/start", {})
     real_start = time.monotonic()
     deadline = real_start + cfg["run_timeout"]
     t = 0.0
+    next_progress = real_start + 15.0
     while True:
         tick_start = time.monotonic()
+        if tick_start >= next_progress:
+            next_progress += 15.0
+            log("  %s: simulated %.1f h, %d/%d jobs done, %d running, %d pending" % (
+                baseline.key, t / 3600.0, len(results), len(jobs), len(running), len(pending)))
         procs.check_alive()
         if tick_start > deadline:
             raise EvalError("baseline %s: %d of %d jobs done after %.0f s real (simulated %.0f s); "
@@ -354,44 +429,53 @@ def _run(baseline, trace, cfg, workdir, procs, log):
             kapi.ok("POST", PODS, pod_body(job), codes=(201,))
             pending.append(job["id"])
             next_arrival += 1
-        code, obj = kapi.call("GET", "/api/v1/nodes")
-        if code != 200:
-            raise EvalError("listing nodes: HTTP %s" % code)
-        labels = {n["metadata"]["name"]: (n["metadata"].get("labels") or {}).get(PROFILE)
-                  for n in obj.get("items") or []}
+        labels = watch.snapshot()
         for name, lab in labels.items():
             old = labels_seen.get(name)
             if old != lab:
                 if old is not None:
                     label_events.append((t, name, old, lab))
                 labels_seen[name] = lab
+        by_label = {}
+        for name in sorted(labels):
+            by_label.setdefault(labels[name], []).append(name)
         still = []
+        blocked = {}  # class -> smallest request that found no node this tick
         for jid in pending:
             job = by_id[jid]
+            cls, need = job["class"], job["cpus"]
+            if need >= blocked.get(cls, need + 1):
+                still.append(jid)
+                continue
             best = None
-            for name in sorted(labels):
-                if free.get(name, 0) >= job["cpus"] and fits(job["class"], labels[name]):
-                    score = free[name] / float(cores[name])
-                    if best is None or score > best[0]:
-                        best = (score, name)
+            for lab, names in by_label.items():
+                if not fits(cls, lab):
+                    continue
+                for name in names:
+                    if free[name] >= need:
+                        score = free[name] / float(cores[name])
+                        if best is None or score > best[0] or (score == best[0] and name < best[1]):
+                            best = (score, name)
             if best is None:
+                blocked[cls] = min(need, blocked.get(cls, need))
                 still.append(jid)
                 continue
             node = best[1]
             kapi.ok("PATCH", "%s/%s" % (PODS, quote(jid)), {"spec": {"nodeName": node}},
                     "application/merge-patch+json")
             code, obj = sim.call("POST", "/sim/jobs", {
-                "id": jid, "node": node, "cpus": job["cpus"], "work": job["work"],
-                "memFraction": job["memFraction"], "class": job["class"]})
+                "id": jid, "node": node, "cpus": need, "work": job["work"],
+                "memFraction": job["memFraction"], "class": cls})
             if code != 201:
                 raise EvalError("starting %s on %s in the simulator: HTTP %s %s" % (jid, node, code, obj))
-            free[node] -= job["cpus"]
+            free[node] -= need
             running[jid] = node
         pending = still
         spent = time.monotonic() - tick_start
         if spent < cfg["tick"]:
             time.sleep(cfg["tick"] - spent)  # the scheduler's pace (real time), not synchronisation
     real_seconds = time.monotonic() - real_start
+    watch.stop()
     final = sim.ok("POST", "/sim/stop", {})
     status = sim.ok("GET", "/sim/status")
     series = sim.ok("GET", "/sim/series")["series"]
