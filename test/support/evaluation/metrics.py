@@ -98,6 +98,7 @@ def baseline_figures(run, window_end, total_jobs, node_count):
         "lastJobFinish": round(end, 1),
         "realSeconds": run["realSeconds"],
         "flags": run["flags"],
+        "signals": run.get("signals"),
     }
 
 

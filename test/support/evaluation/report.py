@@ -205,6 +205,13 @@ def _jobs_table(comp):
     return rows
 
 
+def _d_signals(comp):
+    d = comp["baselines"].get("D") or {}
+    if not d.get("available"):
+        return "D did not run (%s)" % d.get("reason", "not requested")
+    return d.get("signals") or "from the given policy file"
+
+
 def _m(seconds):
     return None if seconds is None else seconds / 60.0
 
@@ -278,6 +285,7 @@ def write(out, summary, runs, comp, sens, log):
             comp["factor"], " ".join(flags["operator"]), " ".join(flags["agent"]), comp["tick"]),
         "- Caps: performance %g W, eco %g W per package; queue_aware_v1 assumes %d performance pods per "
         "node" % (comp["performanceCapWatts"], comp["ecoCapWatts"], comp["perfPodsPerNode"]),
+        "- Baseline D's signals: %s" % (_d_signals(comp)),
         "- Invariants: %s" % ("all hold (every job done, 0 performance-pod-seconds on capped nodes, "
                               "facility ≥ IT, per-node energy adds up to the cluster's)" if inv["ok"]
                               else "**FAILED**: " + "; ".join(inv["failures"])),
@@ -315,9 +323,11 @@ def write(out, summary, runs, comp, sens, log):
     if sens:
         lines += _sens_table(comp, sens) + [
             "",
-            "Shorter traces than the main run (to fit the time budget): compare savings within a row,",
-            "not absolute energy across rows. The 1 000-node row runs a shorter trace at a lower clock",
-            "factor (the Python API server and simulator, not joulie, are the bottleneck there).",
+            "Shorter traces than the main run (to fit the 30-minute budget of the full run): compare",
+            "savings within a row, not absolute energy across rows. " + "; ".join(
+                "%s: %g h trace, factor %g" % (c["name"], c["trace"]["hours"], c["factor"]) for c in sens) +
+            ". At 1 000 nodes the Python test API server and scheduler stand-in (not joulie) need the",
+            "lower factor to keep up, and B is left out for time.",
             "",
         ]
         for c in sens:

@@ -236,11 +236,79 @@ class Baseline:
         self.title = title
         self.policy = policy
         self.flags = flags
+        self.policy_config = None
 
 
 # The client-side rate limit (default 20 requests/s) is real-time: under a clock factor F it would be
 # F times stricter in simulated time than in a real cluster, so the evaluation lifts it.
 KUBE_RATE = ["--kube-qps", "2000", "--kube-burst", "4000"]
+
+
+PROMETHEUS = "/usr/bin/prometheus"
+D_BASE_FRACTION = 0.2
+D_MIN_DWELL_SIM = 600.0  # simulated seconds a node stays in a state before a downgrade
+D_CHANGE_BUDGET = "10%"
+
+
+def free_port():
+    import socket
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def policy_file(path, nodes, perf_per_node, eco_cap, factor, prometheus_url):
+    """Baseline D's policy file (SPEC §8.4): the same demand parameters as C, plus stability and,
+    with Prometheus in the loop, the signals the simulator exports (examples/monitoring/
+    powersim-rules.yaml). No time windows: the operator's clock is real time, it cannot follow the
+    simulated day."""
+    lines = [
+        "apiVersion: joulie.io/v1alpha1",
+        "kind: PolicyConfig",
+        "policy: context_aware_v1",
+        "timeZone: UTC",
+        "performance: {baseFraction: %g, min: 1, max: %d, perfPodsPerNode: %d," % (
+            D_BASE_FRACTION, nodes, perf_per_node),
+        "              performanceCapWatts: %g, ecoCapWatts: %g}" % (PERFORMANCE_CAP, eco_cap),
+        "stability: {minDwell: %s, changeBudget: \"%s\"}" % (duration(D_MIN_DWELL_SIM / factor),
+                                                             D_CHANGE_BUDGET),
+    ]
+    if prometheus_url:
+        lines += [
+            "signals:",
+            "  prometheus: {endpoint: \"%s\", timeout: 2s}" % prometheus_url,
+            "  nodeTemperature: {query: \"joulie:node_temperature_celsius:max\", nodeLabel: node, "
+            "maxAge: 30s}",
+            "  nodePower: {query: \"joulie:node_power_watts:sum\", nodeLabel: node, maxAge: 30s}",
+            "  pue: {query: \"joulie:pue:ratio\", maxAge: 30s}",
+        ]
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+def start_prometheus(procs, workdir, sim_port, rules):
+    """A real Prometheus scraping the simulator every 250 ms with the recording rules loaded;
+    its URL once ready."""
+    port = free_port()
+    cfg = os.path.join(workdir, "prometheus.yml")
+    with open(cfg, "w") as f:
+        f.write("global:\n  scrape_interval: 250ms\n  evaluation_interval: 250ms\n"
+                "rule_files:\n  - %s\nscrape_configs:\n  - job_name: powersim\n"
+                "    static_configs:\n      - targets: [\"127.0.0.1:%d\"]\n" % (rules, sim_port))
+    procs.start("prometheus", [PROMETHEUS, "--config.file=" + cfg,
+                               "--storage.tsdb.path=" + os.path.join(workdir, "prometheus"),
+                               "--web.listen-address=127.0.0.1:%d" % port])
+    url = "http://127.0.0.1:%d" % port
+    client = Client(port, timeout=5)
+
+    def ready():
+        try:
+            code, obj = client.call("GET", "/api/v1/query?query=joulie%3Apue%3Aratio")
+        except OSError:
+            return False
+        return code == 200 and bool(((obj or {}).get("data") or {}).get("result"))
+    wait_for("Prometheus to scrape the simulator", ready, 60, procs, every=0.2)
+    return url
 
 
 def baselines(eco_cap, perf_per_node, policy_config=None):
@@ -258,10 +326,14 @@ def baselines(eco_cap, perf_per_node, policy_config=None):
                            "--queue-hp-min", "1", "--queue-perf-per-hp-node", str(perf_per_node),
                            "--eco-cap-watts", "%g" % eco_cap]),
     ]
+    # D's settings are in its policy file (written per run, see policy_file) unless one is given.
     d_flags = common + ["--policy", "context_aware_v1", "--eco-cap-watts", "%g" % eco_cap]
-    if policy_config:
-        d_flags += ["--policy-config", policy_config]
-    out.append(Baseline("D", "context_aware_v1", "context_aware_v1", d_flags))
+    d = Baseline("D", "context_aware_v1 (base 0.2, %d performance pods per node, minDwell 10 min, "
+                 "budget %s)" % (perf_per_node, D_CHANGE_BUDGET), "context_aware_v1", d_flags)
+    d.policy_config = policy_config
+    d.perf_per_node = perf_per_node
+    d.eco_cap = eco_cap
+    out.append(d)
     return out
 
 
@@ -353,6 +425,20 @@ def _run(baseline, trace, cfg, workdir, procs, log):
                  "controls": {"cpu": {"type": "http", "http": {
                      "endpoint": base + "/control/{node}", "timeoutSeconds": 2, "mode": "rapl"}}}}})
 
+    # --- baseline D: its policy file, with Prometheus in the loop when installed
+    extra = []
+    signals = None
+    if baseline.policy == "context_aware_v1":
+        path = baseline.policy_config
+        if path is None:
+            prom = None
+            if os.access(PROMETHEUS, os.X_OK) and cfg.get("prometheus", True):
+                prom = start_prometheus(procs, workdir, sport, cfg["rules"])
+            path = os.path.join(workdir, "policy.yaml")
+            policy_file(path, len(nodes), baseline.perf_per_node, baseline.eco_cap, factor, prom)
+            signals = "Prometheus (scraping the simulator every 250 ms)" if prom else "none"
+        extra = ["--policy-config", path]
+
     # --- the real daemons
     flags = control_flags(factor)
     kube = ["--kubeconfig", os.path.join(workdir, "kubeconfig"), "--metrics-addr", "127.0.0.1:0"]
@@ -360,7 +446,7 @@ def _run(baseline, trace, cfg, workdir, procs, log):
                           "--sysfs-root", os.path.join(workdir, "no-sysfs"),
                           "--state-dir", os.path.join(workdir, "agent-state")])
     procs.start("operator", [cfg["joulie"], "operator", *kube, *KUBE_RATE, *flags["operator"],
-                             *baseline.flags])
+                             *baseline.flags, *extra])
 
     def initial_state():
         # Every node labelled and its NodePowerProfile cap applied in the simulator.
@@ -481,6 +567,6 @@ def _run(baseline, trace, cfg, workdir, procs, log):
     series = sim.ok("GET", "/sim/series")["series"]
     procs.check_alive()
     return {"baseline": baseline.key, "title": baseline.title, "policy": baseline.policy,
-            "flags": baseline.flags, "realSeconds": round(real_seconds, 1), "end": final["t"],
+            "flags": baseline.flags + extra, "signals": signals, "realSeconds": round(real_seconds, 1), "end": final["t"],
             "status": status, "series": series, "jobs": list(results.values()),
             "labelEvents": label_events, "nodes": nodes}
