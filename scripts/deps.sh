@@ -6,7 +6,7 @@ set -euo pipefail
 PACKAGES=(
   g++ meson ninja-build pkg-config git
   libssl-dev rapidjson-dev libfmt-dev libcxxopts-dev libyaml-cpp-dev libc-ares-dev catch2
-  python3 python3-pytest python3-matplotlib openssl prometheus umoci
+  python3 python3-pytest python3-matplotlib openssl prometheus umoci tzdata
 )
 
 # kubectl is not a Debian 12 package: tests that need it skip with a message when it is absent.

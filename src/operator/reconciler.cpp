@@ -91,7 +91,7 @@ const policy::PolicyPlan& Reconciler::plan_for(const Snapshot& snapshot, PassKin
     policy::PolicyPlan safe;
     safe.policy_name = policy::spec_name(options_.policy.kind);
     for (const auto& n : names) {
-      safe.nodes.push_back({n, api::Profile::performance});
+      safe.nodes.push_back({n, api::Profile::performance, {}});
     }
     safe.performance_nodes = static_cast<std::int64_t>(names.size());
     plan_ = std::move(safe);

@@ -30,6 +30,7 @@
 #include "joulie/operator/pass_report.hpp"
 #include "joulie/operator/reconciler.hpp"
 #include "joulie/policy/policies.hpp"
+#include "joulie/policy/policy_file.hpp"
 #include "joulie/policy/selector.hpp"
 
 namespace joulie::operator_mode {
@@ -48,6 +49,8 @@ policy::PolicyKind policy_kind(config::PolicyType type) {
       return policy::PolicyKind::queue_aware_v1;
     case config::PolicyType::rule_swap_v1:
       return policy::PolicyKind::rule_swap_v1;
+    case config::PolicyType::context_aware_v1:
+      return policy::PolicyKind::context_aware_v1;
   }
   return policy::PolicyKind::static_partition;
 }
@@ -63,6 +66,9 @@ policy::PolicyConfig policy_config(const config::OperatorConfig& c) {
   p.interval = c.interval;
   p.performance_cap_watts = c.performance_cap_watts;
   p.eco_cap_watts = c.eco_cap_watts;
+  if (c.policy_file) {
+    p = policy::apply_file(std::move(p), c.policy_file->file);
+  }
   return p;
 }
 

@@ -44,6 +44,8 @@ std::string_view config_name(PolicyKind kind) {
       return "queue_aware_v1";
     case PolicyKind::rule_swap_v1:
       return "rule_swap_v1";
+    case PolicyKind::context_aware_v1:
+      return "context_aware_v1";
   }
   return "static_partition";
 }
@@ -56,19 +58,22 @@ std::string_view spec_name(PolicyKind kind) {
       return "queue-aware-v1";
     case PolicyKind::rule_swap_v1:
       return "rule-swap-v1";
+    case PolicyKind::context_aware_v1:
+      return "context-aware-v1";
   }
   return "static-partition-v1";
 }
 
 Result<PolicyKind> parse_policy_kind(std::string_view name) {
-  for (auto kind :
-       {PolicyKind::static_partition, PolicyKind::queue_aware_v1, PolicyKind::rule_swap_v1}) {
+  for (auto kind : {PolicyKind::static_partition, PolicyKind::queue_aware_v1,
+                    PolicyKind::rule_swap_v1, PolicyKind::context_aware_v1}) {
     if (name == config_name(kind)) {
       return kind;
     }
   }
   return invalid(fmt::format(
-      "unknown policy \"{}\" (want static_partition, queue_aware_v1 or rule_swap_v1)", name));
+      "unknown policy \"{}\" (want static_partition, queue_aware_v1, rule_swap_v1 or "
+      "context_aware_v1)", name));
 }
 
 Status validate(const PolicyConfig& c) {
@@ -139,19 +144,83 @@ int rule_swap_phase(SystemTime now, Duration interval) {
   return static_cast<int>(floor_div(now_ms, interval_ms) & 1);
 }
 
+PolicyConfig in_window(const PolicyConfig& config, const TimeWindow* window) {
+  PolicyConfig c = config;
+  if (window == nullptr) {
+    return c;
+  }
+  if (window->base_fraction) {
+    c.static_hp_frac = *window->base_fraction;
+    c.queue_hp_base_frac = *window->base_fraction;
+  }
+  if (window->min) {
+    c.queue_hp_min = *window->min;
+  }
+  if (window->max) {
+    c.queue_hp_max = *window->max;
+  }
+  if (window->eco_cap_watts) {
+    c.eco_cap_watts = *window->eco_cap_watts;
+  }
+  return c;
+}
+
+std::string window_reason(const TimeWindow& w, PolicyKind kind) {
+  std::string out = fmt::format("window {}:", w.name);
+  const bool fraction_used = kind != PolicyKind::rule_swap_v1;
+  const bool bounds_used = kind == PolicyKind::queue_aware_v1 || kind == PolicyKind::context_aware_v1;
+  if (w.base_fraction && fraction_used) {
+    out += fmt::format(" baseFraction {}", *w.base_fraction);
+  }
+  if (w.min && bounds_used) {
+    out += fmt::format(" min {}", *w.min);
+  }
+  if (w.max && bounds_used) {
+    out += fmt::format(" max {}", *w.max);
+  }
+  if (w.eco_cap_watts) {
+    out += fmt::format(" ecoCapWatts {}", *w.eco_cap_watts);
+  }
+  return out;
+}
+
 Result<PolicyPlan> plan(const PolicyConfig& config, const PolicyInput& input) {
+  const TimeWindow* window =
+      input.context != nullptr ? active_window(config.windows, input.context->local) : nullptr;
+  const PolicyConfig effective = in_window(config, window);
+
+  if (config.kind == PolicyKind::context_aware_v1) {
+    if (input.context != nullptr) {
+      return plan_context_aware(effective, window, input.managed_nodes, *input.context);
+    }
+    Context bare;  // names only: no signals, no pods known
+    bare.now = input.now;
+    for (const auto& name : input.managed_nodes) {
+      bare.nodes.push_back(NodeContext{});
+      bare.nodes.back().name = name;
+    }
+    if (input.perf_sensitive_pods) {
+      bare.pods_known = true;
+      bare.workloads.cluster.unknown = *input.perf_sensitive_pods;
+    }
+    return plan_context_aware(effective, nullptr, input.managed_nodes, bare);
+  }
+
   const auto n = static_cast<std::int64_t>(input.managed_nodes.size());
   PolicyPlan out;
   out.policy_name = spec_name(config.kind);
   out.nodes.reserve(input.managed_nodes.size());
+  out.performance_cap_watts = effective.performance_cap_watts;
+  out.eco_cap_watts = effective.eco_cap_watts;
 
   std::int64_t eco_index = -1;  // rule_swap_v1: the single eco node
   switch (config.kind) {
     case PolicyKind::static_partition:
-      out.performance_nodes = static_partition_count(n, config.static_hp_frac);
+      out.performance_nodes = static_partition_count(n, effective.static_hp_frac);
       break;
     case PolicyKind::queue_aware_v1:
-      out.performance_nodes = queue_aware_count(n, input.perf_sensitive_pods.value_or(0), config);
+      out.performance_nodes =
+          queue_aware_count(n, input.perf_sensitive_pods.value_or(0), effective);
       break;
     case PolicyKind::rule_swap_v1:
       if (config.interval < 1s) {
@@ -161,13 +230,20 @@ Result<PolicyPlan> plan(const PolicyConfig& config, const PolicyInput& input) {
       eco_index = rule_swap_phase(input.now, config.interval);
       out.performance_nodes = eco_index < n ? n - 1 : n;
       break;
+    case PolicyKind::context_aware_v1:
+      break;  // handled above
+  }
+  if (window != nullptr) {
+    out.window = window->name;
+    out.reasons.push_back(window_reason(*window, config.kind));
   }
 
   for (std::int64_t i = 0; i < n; ++i) {
     const bool performance =
         config.kind == PolicyKind::rule_swap_v1 ? i != eco_index : i < out.performance_nodes;
     out.nodes.push_back({input.managed_nodes[static_cast<std::size_t>(i)],
-                         performance ? api::Profile::performance : api::Profile::eco});
+                         performance ? api::Profile::performance : api::Profile::eco,
+                         {}});
   }
   return out;
 }

@@ -3,17 +3,20 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include "joulie/common/duration.hpp"
 #include "joulie/config/global.hpp"
+#include "joulie/config/policy_file.hpp"
 
 namespace joulie::config {
 
-enum class PolicyType { static_partition, queue_aware_v1, rule_swap_v1 };
+enum class PolicyType { static_partition, queue_aware_v1, rule_swap_v1, context_aware_v1 };
 
-// The command-line spelling: "static_partition", "queue_aware_v1", "rule_swap_v1".
+// The command-line spelling: "static_partition", "queue_aware_v1", "rule_swap_v1",
+// "context_aware_v1".
 std::string_view policy_flag_name(PolicyType policy);
 
 struct OperatorConfig {
@@ -42,6 +45,12 @@ struct OperatorConfig {
   bool once = false;
   bool dry_run = false;
   OutputFormat output = OutputFormat::text;  // with --once
+  // --policy-config / POLICY_CONFIG (SPEC §8.4): the file's path ("" = none), its parsed
+  // content as read at start-up, and where time zones come from ($ZONEINFO, $TZDIR).
+  std::string policy_config;
+  std::optional<LoadedPolicyFile> policy_file;
+  std::string zoneinfo_root = "/usr/share/zoneinfo";
+  Duration policy_config_poll = std::chrono::seconds(5);
 };
 
 }  // namespace joulie::config

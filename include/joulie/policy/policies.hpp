@@ -13,17 +13,33 @@
 #include "joulie/common/clock.hpp"
 #include "joulie/common/duration.hpp"
 #include "joulie/common/result.hpp"
+#include "joulie/policy/context.hpp"
+#include "joulie/policy/windows.hpp"
 
 namespace joulie::policy {
 
-enum class PolicyKind { static_partition, queue_aware_v1, rule_swap_v1 };
+enum class PolicyKind { static_partition, queue_aware_v1, rule_swap_v1, context_aware_v1 };
 
-// Configuration names (--policy / POLICY_TYPE): static_partition, queue_aware_v1, rule_swap_v1.
+// Configuration names (--policy / POLICY_TYPE): static_partition, queue_aware_v1, rule_swap_v1,
+// context_aware_v1.
 std::string_view config_name(PolicyKind kind);
-// Name written to spec.policy.name: static-partition-v1, queue-aware-v1, rule-swap-v1.
+// Name written to spec.policy.name: static-partition-v1, queue-aware-v1, rule-swap-v1,
+// context-aware-v1.
 std::string_view spec_name(PolicyKind kind);
 // Errc::invalid_argument naming the value and the accepted names.
 Result<PolicyKind> parse_policy_kind(std::string_view name);
+
+// context_aware_v1's parts (SPEC §8.5), each of which can be switched off (tests, docs). With
+// the policy file they are on; a part without data (no signal, no zone label, no block) is a
+// no-op by itself.
+struct ContextAwareParts {
+  bool forecast = true;           // raise the count to cover signals.demandForecast
+  bool keep_perf_pod_hosts = true;  // nodes hosting performance-sensitive pods stay performance
+  bool zone_minimum = true;       // topology.minPerformancePerZone
+  bool temperature = true;        // coolest nodes performance, hottest eco
+  bool pue = true;                // lowest-PUE zones performance
+  bool stability = true;          // stability.minDwell and stability.changeBudget
+};
 
 struct PolicyConfig {
   PolicyKind kind = PolicyKind::static_partition;
@@ -35,7 +51,20 @@ struct PolicyConfig {
   Duration interval = std::chrono::minutes(1);  // rule_swap_v1's swap period
   double performance_cap_watts = 5000;
   double eco_cap_watts = 120;
+
+  // From the policy file (SPEC §8.4); empty/defaults without one. Windows apply to every
+  // policy (baseFraction/min/max/ecoCapWatts while in force); the rest only to
+  // context_aware_v1.
+  std::vector<TimeWindow> windows;
+  TopologySettings topology;
+  StabilitySettings stability;
+  double forecast_headroom = 1.0;
+  ContextAwareParts parts;
 };
+
+// The configuration in force inside `window` (nullptr: `config` itself): its baseFraction sets
+// both base fractions, min/max the queue bounds, ecoCapWatts the eco cap.
+PolicyConfig in_window(const PolicyConfig& config, const TimeWindow* window);
 
 // What a usage error is at start-up: fractions outside [0,1] or not finite, caps not finite or
 // below 1, and for rule_swap_v1 an interval under 1 s. Errc::invalid_argument naming the field.
@@ -51,23 +80,39 @@ struct PolicyInput {
   // is not synced. Only queue_aware_v1 reads it.
   std::optional<std::int64_t> perf_sensitive_pods;
   SystemTime now{};  // only rule_swap_v1 reads it
+  // The full snapshot (nodes in the same order as managed_nodes). context_aware_v1 needs it;
+  // the other policies read only its local time (for windows). Null: no window applies.
+  const Context* context = nullptr;
 };
 
 struct NodeDesire {
   std::string node;
   api::Profile profile = api::Profile::performance;
+  std::vector<std::string> reasons;  // why (explain; context_aware_v1 and windows)
 };
 
 struct PolicyPlan {
   std::string_view policy_name;  // spec.policy.name
   std::int64_t performance_nodes = 0;
   std::vector<NodeDesire> nodes;  // same order as the input
+  std::string window;             // the time window in force, "" outside every window
+  double eco_cap_watts = 0;       // the eco cap in force (window or configuration)
+  double performance_cap_watts = 0;
+  std::vector<std::string> reasons;  // plan-wide (demand, forecast, window, zone minimums)
 };
 
 // Errc::invalid_argument only for a configuration validate() rejects where the policy cannot
 // give a meaning to it (rule_swap_v1 interval < 1 s). Unknown pod counts plan with P = 0: the
 // state guard then refuses downgrades for lack of pod data.
 Result<PolicyPlan> plan(const PolicyConfig& config, const PolicyInput& input);
+
+// "window night: baseFraction 0.1 max 20": what a window changes for a policy (explain).
+std::string window_reason(const TimeWindow& window, PolicyKind kind);
+
+// context_aware_v1 (SPEC §8.5) with the configuration already in force for the window.
+// Deterministic: the same inputs give the same plan, reasons included.
+PolicyPlan plan_context_aware(const PolicyConfig& effective, const TimeWindow* window,
+                              std::span<const std::string> managed_nodes, const Context& context);
 
 // The individual rules, exposed for tests and for the pass summary.
 std::int64_t round_half_away(double x);

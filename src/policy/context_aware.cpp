@@ -1,0 +1,343 @@
+// context_aware_v1 (SPEC.md §8.5): demand (queue-aware count raised by the forecast), which
+// nodes (performance-pod hosts, zone minimums, temperature, PUE, name), stability (minDwell,
+// changeBudget). Pure and deterministic: every ordering ends with the node name.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <map>
+#include <unordered_map>
+
+#include "joulie/policy/policies.hpp"
+
+namespace joulie::policy {
+
+namespace {
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+struct Candidate {
+  std::size_t index = 0;  // into the managed list / the plan
+  const NodeContext* node = nullptr;
+  bool hosts = false;  // hosts performance-sensitive pods
+  double temperature = 0;  // ranking key; ±inf when the signal is missing
+  double pue = 0;
+  std::optional<double> temperature_value;
+  std::optional<double> pue_value;
+};
+
+// Where a node sits now: an ActivePerformance node is on the performance side; a draining
+// node is already on its way to eco.
+bool on_performance_side(NodeState s) { return s == NodeState::active_performance; }
+
+// A missing signal holds the node where it is: on the performance side it ranks first for
+// performance, on the eco side last. So a signal going missing never downgrades a node.
+double missing_key(const NodeContext& n) { return on_performance_side(n.state) ? -kInf : kInf; }
+
+std::optional<double> finite(const Signal& s) {
+  auto v = s.get();
+  if (v && std::isfinite(*v)) {
+    return v;
+  }
+  return std::nullopt;
+}
+
+std::optional<double> median(std::vector<double> values) {
+  if (values.empty()) {
+    return std::nullopt;
+  }
+  std::sort(values.begin(), values.end());
+  const std::size_t mid = values.size() / 2;
+  return values.size() % 2 == 1 ? values[mid] : (values[mid - 1] + values[mid]) / 2;
+}
+
+std::string celsius_reason(double value, double med) {
+  const double delta = value - med;
+  if (std::fabs(delta) < 0.05) {
+    return fmt::format("temperature {:.1f} °C, at the median", value);
+  }
+  return fmt::format("temperature {:.1f} °C, {:.1f} °C {} median", value, std::fabs(delta),
+                     delta > 0 ? "above" : "below");
+}
+
+std::string duration_text(Duration d) {
+  return format_duration(std::chrono::duration_cast<std::chrono::seconds>(d));
+}
+
+}  // namespace
+
+PolicyPlan plan_context_aware(const PolicyConfig& c, const TimeWindow* window,
+                              std::span<const std::string> managed, const Context& ctx) {
+  const ContextAwareParts& parts = c.parts;
+  const auto n = static_cast<std::int64_t>(managed.size());
+  PolicyPlan out;
+  out.policy_name = spec_name(PolicyKind::context_aware_v1);
+  out.performance_cap_watts = c.performance_cap_watts;
+  out.eco_cap_watts = c.eco_cap_watts;
+  if (window != nullptr) {
+    out.window = window->name;
+    out.reasons.push_back(window_reason(*window, PolicyKind::context_aware_v1));
+  }
+
+  // ---- the nodes, aligned with the managed list --------------------------------------------
+  std::vector<NodeContext> placeholders;  // managed nodes the context does not describe
+  std::vector<const NodeContext*> nodes(managed.size(), nullptr);
+  {
+    bool aligned = ctx.nodes.size() == managed.size();
+    for (std::size_t i = 0; aligned && i < managed.size(); ++i) {
+      aligned = ctx.nodes[i].name == managed[i];
+    }
+    if (aligned) {
+      for (std::size_t i = 0; i < managed.size(); ++i) {
+        nodes[i] = &ctx.nodes[i];
+      }
+    } else {
+      std::unordered_map<std::string_view, const NodeContext*> by_name;
+      for (const auto& node : ctx.nodes) {
+        by_name.emplace(node.name, &node);
+      }
+      placeholders.reserve(managed.size());
+      for (std::size_t i = 0; i < managed.size(); ++i) {
+        if (auto it = by_name.find(managed[i]); it != by_name.end()) {
+          nodes[i] = it->second;
+        } else {
+          placeholders.push_back(NodeContext{});
+          placeholders.back().name = managed[i];
+          nodes[i] = &placeholders.back();
+        }
+      }
+    }
+  }
+
+  // ---- 1. demand ------------------------------------------------------------------------------
+  const std::int64_t pods = ctx.pods_known ? ctx.workloads.cluster.perf_sensitive() : 0;
+  std::int64_t hp = queue_aware_count(n, pods, c);
+  const std::int64_t per_node = c.queue_perf_per_hp_node <= 0 ? 1 : c.queue_perf_per_hp_node;
+  out.reasons.push_back(
+      ctx.pods_known
+          ? fmt::format("demand: {} performance-sensitive pod(s) at {} per node; count {}", pods,
+                        per_node, hp)
+          : fmt::format("demand: pods unknown; count {} (no downgrade without pod data)", hp));
+  if (parts.forecast) {
+    if (auto f = finite(ctx.demand_forecast); f && *f >= 0) {
+      const double expected = *f * c.forecast_headroom;
+      const auto forecast_pods = static_cast<std::int64_t>(
+          std::ceil(std::min(expected, 9.0e15)));
+      const std::int64_t raised = queue_aware_count(n, std::max(pods, forecast_pods), c);
+      if (raised > hp) {
+        out.reasons.push_back(fmt::format(
+            "forecast: {:.1f} pod(s) × headroom {} = {} raises the count from {} to {}", *f,
+            c.forecast_headroom, forecast_pods, hp, raised));
+        hp = raised;
+      } else {
+        out.reasons.push_back(
+            fmt::format("forecast: {:.1f} pod(s) × headroom {} needs no more than {}", *f,
+                        c.forecast_headroom, hp));
+      }
+    } else if (ctx.demand_forecast.source.empty() == false ||
+               ctx.demand_forecast.health != SignalHealth::missing) {
+      out.reasons.push_back(fmt::format("forecast {}: ignored",
+                                        to_string(ctx.demand_forecast.health)));
+    }
+  }
+
+  // ---- 2. ranking -----------------------------------------------------------------------------
+  // A signal family that is configured (some value has a source or a health other than plain
+  // missing) but missing for a node holds that node on its side; one that is not configured
+  // at all is no key (ties go to the name).
+  auto configured = [](const Signal& s) {
+    return !s.source.empty() || s.health != SignalHealth::missing;
+  };
+  bool temp_configured = false;
+  for (const NodeContext* node : nodes) {
+    temp_configured = temp_configured || configured(node->temperature_celsius);
+  }
+  bool pue_configured = configured(ctx.pue);
+  for (const auto& [zone, signal] : ctx.zone_pue) {
+    pue_configured = pue_configured || configured(signal);
+  }
+  const bool use_temperature = parts.temperature && temp_configured;
+  const bool use_pue = parts.pue && pue_configured;
+  std::vector<double> temps;
+  std::vector<Candidate> cands(managed.size());
+  for (std::size_t i = 0; i < managed.size(); ++i) {
+    const NodeContext& node = *nodes[i];
+    Candidate& cand = cands[i];
+    cand.index = i;
+    cand.node = &node;
+    cand.hosts = parts.keep_perf_pod_hosts && ctx.pods_known && node.perf_pods > 0;
+    if (use_temperature) {
+      cand.temperature_value = finite(node.temperature_celsius);
+      if (cand.temperature_value) {
+        temps.push_back(*cand.temperature_value);
+      }
+    }
+    // A part switched off is no key at all; a missing signal holds the node on its side.
+    cand.temperature = use_temperature ? cand.temperature_value.value_or(missing_key(node)) : 0;
+    if (use_pue) {
+      if (!ctx.zone_pue.empty()) {
+        if (auto it = ctx.zone_pue.find(node.zone); !node.zone.empty() && it != ctx.zone_pue.end()) {
+          cand.pue_value = finite(it->second);
+        }
+      } else {
+        cand.pue_value = finite(ctx.pue);
+      }
+    }
+    cand.pue = use_pue ? cand.pue_value.value_or(missing_key(node)) : 0;
+  }
+  const std::optional<double> temp_median = median(std::move(temps));
+
+  std::vector<std::size_t> order(managed.size());
+  for (std::size_t i = 0; i < order.size(); ++i) {
+    order[i] = i;
+  }
+  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    const Candidate& x = cands[a];
+    const Candidate& y = cands[b];
+    if (x.hosts != y.hosts) {
+      return x.hosts;
+    }
+    if (x.temperature != y.temperature) {
+      return x.temperature < y.temperature;
+    }
+    if (x.pue != y.pue) {
+      return x.pue < y.pue;
+    }
+    return managed[a] < managed[b];
+  });
+
+  // ---- 3. which nodes -------------------------------------------------------------------------
+  std::vector<bool> performance(managed.size(), false);
+  std::vector<std::vector<std::string>> reasons(managed.size());
+  std::int64_t selected = 0;
+  // Hosts of performance-sensitive pods first (fewest drains), up to the count.
+  for (std::size_t i : order) {
+    if (selected >= hp || !cands[i].hosts) {
+      break;
+    }
+    performance[i] = true;
+    ++selected;
+    reasons[i].push_back(fmt::format("hosts {} performance-sensitive pod(s)", nodes[i]->perf_pods));
+  }
+  // Zone minimums: a hard floor, it may raise the count.
+  const std::int64_t zone_min = c.topology.min_performance_per_zone;
+  if (parts.zone_minimum && zone_min > 0) {
+    std::map<std::string, std::int64_t> have;
+    std::map<std::string, std::int64_t> size;
+    for (std::size_t i = 0; i < managed.size(); ++i) {
+      if (!nodes[i]->zone.empty()) {
+        ++size[nodes[i]->zone];
+        have[nodes[i]->zone] += performance[i] ? 1 : 0;
+      }
+    }
+    const std::int64_t before = selected;
+    for (std::size_t i : order) {
+      const std::string& zone = nodes[i]->zone;
+      if (zone.empty() || performance[i]) {
+        continue;
+      }
+      if (have[zone] < std::min(zone_min, size[zone])) {
+        performance[i] = true;
+        ++have[zone];
+        ++selected;
+        reasons[i].push_back(fmt::format("zone {}: minimum {}", zone, zone_min));
+      }
+    }
+    if (selected > std::max(before, hp)) {
+      out.reasons.push_back(fmt::format("zone minimum {} raises the count from {} to {}",
+                                        zone_min, hp, selected));
+    }
+  }
+  // The rest by preference: coolest, then lowest PUE, then name.
+  for (std::size_t i : order) {
+    if (selected >= hp) {
+      break;
+    }
+    if (!performance[i]) {
+      performance[i] = true;
+      ++selected;
+      reasons[i].push_back(fmt::format("ranked among the {} performance node(s)", hp));
+    }
+  }
+  for (std::size_t i = 0; i < managed.size(); ++i) {
+    if (!performance[i]) {
+      reasons[i].push_back(cands[i].hosts
+                               ? fmt::format("hosts {} performance-sensitive pod(s), but more "
+                                             "hosts than the {} performance node(s)",
+                                             nodes[i]->perf_pods, hp)
+                               : fmt::format("ranked beyond the {} performance node(s)", hp));
+    }
+    if (use_temperature) {
+      if (cands[i].temperature_value && temp_median) {
+        reasons[i].push_back(celsius_reason(*cands[i].temperature_value, *temp_median));
+      } else if (!cands[i].temperature_value && nodes[i]->temperature_celsius.health !=
+                                                     SignalHealth::missing) {
+        reasons[i].push_back(
+            fmt::format("temperature {}: no preference, kept on its side",
+                        to_string(nodes[i]->temperature_celsius.health)));
+      }
+    }
+    if (use_pue && cands[i].pue_value && !ctx.zone_pue.empty()) {
+      reasons[i].push_back(
+          fmt::format("zone {} PUE {:.2f}", nodes[i]->zone, *cands[i].pue_value));
+    }
+  }
+
+  // ---- 4. stability ---------------------------------------------------------------------------
+  // Only downgrades that would START now (ActivePerformance planned eco) are held: a draining
+  // node continues, an upgrade is never delayed.
+  if (parts.stability) {
+    const Duration dwell = c.stability.min_dwell;
+    std::vector<std::size_t> starting;
+    // Most eco-worthy first: the reverse of the ranking (no pod hosts, hottest, highest PUE).
+    for (auto it = order.rbegin(); it != order.rend(); ++it) {
+      const std::size_t i = *it;
+      if (performance[i] || nodes[i]->state != NodeState::active_performance) {
+        continue;
+      }
+      if (dwell > Duration::zero() && nodes[i]->last_transition) {
+        const Duration in_state = ctx.now - *nodes[i]->last_transition;
+        if (in_state < dwell) {
+          performance[i] = true;
+          ++selected;
+          reasons[i].push_back(fmt::format("minDwell {}: {} left in ActivePerformance",
+                                           duration_text(dwell),
+                                           duration_text(dwell - in_state)));
+          continue;
+        }
+      }
+      starting.push_back(i);
+    }
+    if (c.stability.change_budget) {
+      const std::int64_t budget = c.stability.change_budget->allowed(n);
+      std::int64_t used = 0;
+      for (std::size_t i : starting) {
+        if (used < budget) {
+          ++used;
+          reasons[i].push_back(fmt::format("budget: {} of {} used", used, budget));
+        } else {
+          performance[i] = true;
+          ++selected;
+          reasons[i].push_back(
+              fmt::format("budget: {} of {} used; downgrade waits for a later pass", budget,
+                          budget));
+        }
+      }
+      if (static_cast<std::int64_t>(starting.size()) > budget) {
+        out.reasons.push_back(fmt::format("budget: {} of {} downgrade(s) start this pass",
+                                          budget, starting.size()));
+      }
+    }
+  }
+
+  out.performance_nodes = selected;
+  out.nodes.reserve(managed.size());
+  for (std::size_t i = 0; i < managed.size(); ++i) {
+    out.nodes.push_back({managed[i], performance[i] ? api::Profile::performance : api::Profile::eco,
+                         std::move(reasons[i])});
+  }
+  return out;
+}
+
+}  // namespace joulie::policy
