@@ -57,7 +57,17 @@ RouteProviders make_route_providers(const std::string& node, const RouteConfig& 
       providers.no_telemetry_reason = "the TelemetryProfile sets no CPU power source";
       break;
     case SourceType::prometheus:
-      providers.no_telemetry_reason = "prometheus source not supported";
+      if (auto parsed = parse_http_url(route.telemetry_endpoint); !parsed.ok()) {
+        providers.no_telemetry_reason = "prometheus endpoint unusable: " + parsed.error().message;
+      } else if (route.telemetry_query.empty()) {
+        providers.no_telemetry_reason = "the prometheus source has no query";
+      } else if (context.pool == nullptr) {
+        providers.no_telemetry_reason = "no HTTP client pool configured";
+      } else {
+        providers.telemetry = std::make_unique<PrometheusTelemetry>(
+            *context.pool, route.telemetry_endpoint, route.telemetry_query, node,
+            route.telemetry_timeout, clock);
+      }
       break;
     case SourceType::host:
       if (!context.host_allowed) {
@@ -80,6 +90,12 @@ RouteProviders make_route_providers(const std::string& node, const RouteConfig& 
       }
       break;
     }
+  }
+  if (route.thermal == SourceType::prometheus && context.pool != nullptr &&
+      !route.thermal_query.empty() && parse_http_url(route.thermal_endpoint).ok()) {
+    providers.thermal = std::make_unique<PrometheusThermal>(*context.pool, route.thermal_endpoint,
+                                                            route.thermal_query, node,
+                                                            kDefaultHttpTimeout, clock);
   }
   return providers;
 }

@@ -21,6 +21,9 @@ AgentMetrics::AgentMetrics(metrics::Registry& r)
                                 "Power summed over the node's RAPL package zones.", {"node"})),
       dvfs_observed_(r.gauge("joulie_dvfs_observed_power_watts",
                              "Last power sample fed to the DVFS controller.", {"node"})),
+      temperature_(r.gauge("joulie_node_temperature_celsius",
+                           "The node's temperature from the TelemetryProfile's thermal source.",
+                           {"node"})),
       dvfs_ema_(
           r.gauge("joulie_dvfs_ema_power_watts", "EMA of power in the DVFS controller.", {"node"})),
       dvfs_throttle_(
@@ -139,9 +142,17 @@ void AgentMetrics::record_host(const std::string& node, const NodeActuator& actu
 
 void AgentMetrics::record_error(const std::string& node) { reconcile_errors_.with({node}).inc(); }
 
+void AgentMetrics::record_temperature(const std::string& node, std::optional<double> celsius) {
+  if (celsius) {
+    temperature_.with({node}).set(*celsius);
+  } else {
+    temperature_.remove({node});
+  }
+}
+
 void AgentMetrics::remove_node(const std::string& node) {
   for (auto* family : {&backend_mode_, &policy_cap_, &rapl_energy_, &rapl_zone_power_,
-                       &rapl_total_power_, &dvfs_observed_, &dvfs_ema_, &dvfs_throttle_,
+                       &rapl_total_power_, &dvfs_observed_, &temperature_, &dvfs_ema_, &dvfs_throttle_,
                        &dvfs_above_, &dvfs_below_, &dvfs_cur_freq_, &dvfs_max_freq_}) {
     family->remove_matching("node", node);
   }

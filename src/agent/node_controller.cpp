@@ -89,6 +89,9 @@ StepResult NodeController::step(const NodeInputs& inputs, bool force, SteadyTime
       context_.metrics->record_host(node_, actuator_);
     }
   }
+  if (!context_.simulate_only) {
+    sample_thermal();
+  }
   log_outcome(outcome);
   return {StepKind::applied, outcome};
 }
@@ -150,6 +153,27 @@ void NodeController::report(const NodeInputs& inputs, const ControlOutcome& outc
     context_.status->report_telemetry_profile(
         tp.metadata.name, tp.metadata.uid, tp.status.cpu,
         control_status_for(report, std::move(observed), context_.actuator.clock->now()));
+  }
+}
+
+void NodeController::sample_thermal() {
+  PrometheusThermal* thermal = actuator_.thermal();
+  if (thermal == nullptr) {
+    return;
+  }
+  PromReading reading = thermal->sample();
+  if (context_.metrics != nullptr) {
+    context_.metrics->record_temperature(node_, reading.value);
+  }
+  // One line when the reading starts or stops failing, not one per interval.
+  if (reading.missing_reason != last_thermal_problem_) {
+    if (!reading.missing_reason.empty()) {
+      log::warn("agent", "thermal input missing",
+                {{"node", node_}, {"reason", reading.missing_reason}});
+    } else {
+      log::info("agent", "thermal input available", {{"node", node_}});
+    }
+    last_thermal_problem_ = reading.missing_reason;
   }
 }
 

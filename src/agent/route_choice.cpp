@@ -70,6 +70,16 @@ RouteConfig route_from_profile(const api::TelemetryProfile* profile) {
   if (route.source == SourceType::http) {
     route.telemetry_endpoint = source.http.endpoint;
     route.telemetry_timeout = timeout_of(source.http);
+  } else if (route.source == SourceType::prometheus) {
+    route.telemetry_endpoint = source.prometheus.endpoint;
+    route.telemetry_query = source.prometheus.query;
+  }
+  // Only a prometheus thermal source is read (host and http thermal inputs are not defined).
+  const api::Source& thermal = profile->spec.thermal_source;
+  if (thermal.type == api::SourceType::prometheus) {
+    route.thermal = SourceType::prometheus;
+    route.thermal_endpoint = thermal.prometheus.endpoint;
+    route.thermal_query = thermal.prometheus.query;
   }
   return route;
 }
@@ -121,6 +131,11 @@ std::string describe_route(const RouteConfig& route) {
   text += fmt::format(" source={}", source_type_name(route.source));
   if (route.source == SourceType::http) {
     text += fmt::format(" telemetry={}", route.telemetry_endpoint);
+  } else if (route.source == SourceType::prometheus) {
+    text += fmt::format(" prometheus={} query={:?}", route.telemetry_endpoint, route.telemetry_query);
+  }
+  if (route.thermal == SourceType::prometheus) {
+    text += fmt::format(" thermal=prometheus query={:?}", route.thermal_query);
   }
   return text;
 }

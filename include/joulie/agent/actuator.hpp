@@ -28,6 +28,7 @@
 #include "joulie/agent/dvfs_controller.hpp"
 #include "joulie/agent/host_files.hpp"
 #include "joulie/agent/http_route.hpp"
+#include "joulie/agent/prometheus_source.hpp"
 #include "joulie/agent/rapl.hpp"
 #include "joulie/common/clock.hpp"
 #include "joulie/kube/backoff.hpp"
@@ -45,8 +46,13 @@ struct RouteConfig {
   std::string control_endpoint;  // may contain {node}
   std::chrono::nanoseconds control_timeout = kDefaultHttpTimeout;
   SourceType source = SourceType::host;
-  std::string telemetry_endpoint;  // may contain {node}
+  std::string telemetry_endpoint;  // may contain {node}; the Prometheus base URL for prometheus
   std::chrono::nanoseconds telemetry_timeout = kDefaultHttpTimeout;
+  std::string telemetry_query;     // prometheus: PromQL, may contain {node}
+  // The thermal family (SPEC §8.2): none, or prometheus (read and exported as a metric).
+  SourceType thermal = SourceType::none;
+  std::string thermal_endpoint;
+  std::string thermal_query;
 
   bool operator==(const RouteConfig&) const = default;
 };
@@ -73,6 +79,7 @@ struct RouteProviders {
   ControlProvider* dvfs = nullptr;
   std::unique_ptr<TelemetryProvider> telemetry;
   std::string no_telemetry_reason;  // why `telemetry` is null
+  std::unique_ptr<PrometheusThermal> thermal;  // the thermal family, when it is prometheus
   std::string setup_error;          // the route cannot be used at all (bad endpoint, bad record)
   std::shared_ptr<HostFiles> host_files;
   RaplEnergyTelemetry* host_energy = nullptr;
@@ -109,6 +116,8 @@ class NodeActuator {
   // Host-route objects for metrics (null on other routes).
   RaplEnergyTelemetry* host_energy() const { return providers_.host_energy; }
   DvfsControl* host_dvfs() const { return providers_.host_dvfs; }
+  // The route's thermal reading (null when the thermal family is not prometheus).
+  PrometheusThermal* thermal() const { return providers_.thermal.get(); }
 
  private:
   ControlOutcome run_dvfs(double cap_watts, SystemTime now);

@@ -26,6 +26,8 @@ class AgentMetrics {
   // Host readings (energy counters and CPU frequencies), when the node has a host route.
   void record_host(const std::string& node, const NodeActuator& actuator);
   void record_error(const std::string& node);
+  // The thermal family's reading (nullopt: missing → series removed).
+  void record_temperature(const std::string& node, std::optional<double> celsius);
   // Drops every series of `node`.
   void remove_node(const std::string& node);
 
@@ -41,6 +43,7 @@ class AgentMetrics {
   metrics::Family<metrics::Gauge>& rapl_zone_power_;
   metrics::Family<metrics::Gauge>& rapl_total_power_;
   metrics::Family<metrics::Gauge>& dvfs_observed_;
+  metrics::Family<metrics::Gauge>& temperature_;
   metrics::Family<metrics::Gauge>& dvfs_ema_;
   metrics::Family<metrics::Gauge>& dvfs_throttle_;
   metrics::Family<metrics::Gauge>& dvfs_above_;

@@ -1,7 +1,7 @@
 #pragma once
 // The HTTP simulator route (SPEC §5.6): telemetry by GET, control by POST, over keep-alive
-// connections shared by every node of the process (pool mode drives thousands of nodes through
-// one simulator).
+// connections (common/http_client.hpp) shared by every node of the process (pool mode drives
+// thousands of nodes through one simulator).
 
 #include <chrono>
 #include <memory>
@@ -11,47 +11,18 @@
 
 #include "joulie/agent/control.hpp"
 #include "joulie/common/clock.hpp"
+#include "joulie/common/http_client.hpp"
 #include "joulie/common/result.hpp"
 
 namespace joulie::agent {
 
-inline constexpr std::chrono::nanoseconds kDefaultHttpTimeout = std::chrono::seconds(2);
+inline constexpr std::chrono::nanoseconds kDefaultHttpTimeout = kDefaultHttpClientTimeout;
 
-// An endpoint split into what httplib needs: "http://sim:8080/telemetry/n1?x=1" →
-// {"http://sim:8080", "/telemetry/n1?x=1"}. Only http and https are accepted.
-struct HttpUrl {
-  std::string origin;  // scheme://host:port — the connection key
-  std::string target;  // path + query, at least "/"
-};
-Result<HttpUrl> parse_http_url(std::string_view url);
-
-// Keep-alive HTTP clients, kept per origin and lent out one request at a time, so concurrent
-// callers never share a connection and sequential calls reuse one. Thread-safe.
-class HttpClientPool {
- public:
-  struct Response {
-    int status = 0;
-    std::string body;
-  };
-
-  explicit HttpClientPool(std::size_t max_idle_per_origin = 16);
-  ~HttpClientPool();
-  HttpClientPool(const HttpClientPool&) = delete;
-  HttpClientPool& operator=(const HttpClientPool&) = delete;
-
-  // Transport failures are errors (Errc::unavailable for connection failures, Errc::timeout when
-  // no complete answer came within `timeout`); any HTTP status is a response.
-  Result<Response> get(const std::string& url, std::chrono::nanoseconds timeout);
-  Result<Response> post_json(const std::string& url, const std::string& body,
-                             std::chrono::nanoseconds timeout);
-
-  // Connections opened so far (tests check reuse).
-  std::size_t connections_created() const;
-
- private:
-  struct Impl;
-  std::unique_ptr<Impl> impl_;
-};
+// The keep-alive client pool and URL splitting live in the common library (the context sources
+// use them too).
+using joulie::HttpClientPool;
+using joulie::HttpUrl;
+using joulie::parse_http_url;
 
 // Parses a telemetry reply body. Pure (exposed for tests and fuzzing): `received_at` dates a
 // sample without `ts`.

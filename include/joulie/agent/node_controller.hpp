@@ -57,6 +57,7 @@ class NodeController {
   ControlOutcome apply(const NodeInputs& inputs);
   void report(const NodeInputs& inputs, const ControlOutcome& outcome);
   void log_outcome(const ControlOutcome& outcome);
+  void sample_thermal();
 
   std::string node_;
   NodeControllerContext context_;
@@ -68,6 +69,7 @@ class NodeController {
   std::optional<ControlOutcome> last_outcome_;
   std::string last_simulated_;
   std::string last_warning_;
+  std::string last_thermal_problem_;
 };
 
 }  // namespace joulie::agent

@@ -364,7 +364,16 @@ TEST_CASE("route set-up problems are reported, not thrown") {
   prom.source = SourceType::prometheus;
   auto providers = make_route_providers("n", prom, ctx);
   CHECK(providers.telemetry == nullptr);
-  CHECK(providers.no_telemetry_reason == "prometheus source not supported");
+  CHECK_THAT(providers.no_telemetry_reason, Catch::Contains("prometheus endpoint unusable"));
+  prom.telemetry_endpoint = "http://127.0.0.1:9";
+  CHECK(make_route_providers("n", prom, ctx).no_telemetry_reason ==
+        "the prometheus source has no query");
+  prom.telemetry_query = R"(node_power_watts{node="{node}"})";
+  auto usable = make_route_providers("node\"x", prom, ctx);
+  REQUIRE(usable.telemetry != nullptr);
+  auto* source = dynamic_cast<PrometheusTelemetry*>(usable.telemetry.get());
+  REQUIRE(source != nullptr);
+  CHECK(source->query() == R"(node_power_watts{node="node\"x"})");
 }
 
 TEST_CASE("host route end to end: locked RAPL → cpufreq throttle → RAPL back → restore") {

@@ -130,7 +130,23 @@ TEST_CASE("no NodePowerProfile at start: the host is left alone") {
   CHECK_FALSE(std::filesystem::exists(b.state.path() / "n1.json"));
 }
 
-TEST_CASE("prometheus power source with RAPL locked: blocked, says prometheus is unsupported") {
+TEST_CASE("prometheus sources: endpoint and query reach the route, {node} kept for expansion") {
+  auto tp = profile(R"({"target":{"scope":"cluster"},
+      "sources":{"cpu":{"type":"prometheus","prometheus":{"endpoint":"http://p:9090",
+                        "query":"node_power{node=\"{node}\"}"}},
+                 "thermal":{"type":"prometheus","prometheus":{"endpoint":"http://t:9090",
+                        "query":"temp{node=\"{node}\"}"}}}})");
+  RouteConfig route = route_from_profile(&tp);
+  CHECK(route.source == SourceType::prometheus);
+  CHECK(route.telemetry_endpoint == "http://p:9090");
+  CHECK(route.telemetry_query == R"(node_power{node="{node}"})");
+  CHECK(route.thermal == SourceType::prometheus);
+  CHECK(route.thermal_endpoint == "http://t:9090");
+  CHECK(route.thermal_query == R"(temp{node="{node}"})");
+  CHECK_THAT(describe_route(route), Catch::Contains("source=prometheus"));
+}
+
+TEST_CASE("prometheus power source with RAPL locked and no client pool: blocked, says why") {
   Bench b;  // no RAPL zones: DVFS is the only backend, and it needs a power input
   FakeSysfs::PolicyOptions policy;
   b.sysfs.add_cpufreq_policy(0, policy);
@@ -141,7 +157,7 @@ TEST_CASE("prometheus power source with RAPL locked: blocked, says prometheus is
   auto step = node.step(inputs, true, b.clock.monotonic());
   REQUIRE(step.outcome);
   CHECK(step.outcome->result == ApplyResult::blocked);
-  CHECK_THAT(step.outcome->message, Catch::Contains("prometheus source not supported"));
+  CHECK_THAT(step.outcome->message, Catch::Contains("DVFS has no power input"));
 }
 
 TEST_CASE("pool mode never uses host control: a node without an HTTP route is blocked") {

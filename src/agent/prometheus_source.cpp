@@ -1,0 +1,81 @@
+#include "joulie/agent/prometheus_source.hpp"
+
+#include <fmt/format.h>
+
+#include <cmath>
+
+namespace joulie::agent {
+
+namespace {
+
+context::PromClientOptions client_options(const std::string& endpoint,
+                                          std::chrono::nanoseconds timeout) {
+  context::PromClientOptions options;
+  options.config.endpoint = endpoint;
+  options.config.timeout = timeout;
+  return options;
+}
+
+}  // namespace
+
+PromReading single_prom_value(const Result<context::PromResult>& result, SystemTime now,
+                              const char* what) {
+  PromReading out;
+  out.timestamp = now;
+  if (!result.ok()) {
+    out.missing_reason = fmt::format("prometheus {} query failed: {}", what,
+                                     result.error().message);
+    return out;
+  }
+  const auto& samples = result->samples;
+  if (samples.empty()) {
+    out.missing_reason = fmt::format("prometheus {} query returned no series", what);
+    return out;
+  }
+  if (samples.size() > 1) {
+    out.missing_reason = fmt::format(
+        "prometheus {} query returned {} series, expected exactly one", what, samples.size());
+    return out;
+  }
+  const auto& sample = samples.front();
+  out.timestamp = sample.timestamp;
+  if (!std::isfinite(sample.value)) {
+    out.missing_reason = fmt::format("prometheus {} value is not a finite number", what);
+    return out;
+  }
+  out.value = sample.value;
+  return out;
+}
+
+PrometheusTelemetry::PrometheusTelemetry(HttpClientPool& pool, const std::string& endpoint,
+                                         const std::string& query, const std::string& node,
+                                         std::chrono::nanoseconds timeout, const Clock& clock)
+    : client_(pool, client_options(endpoint, timeout), clock),
+      query_(context::expand_node(query, node)),
+      clock_(clock) {}
+
+TelemetrySample PrometheusTelemetry::sample() {
+  PromReading reading = single_prom_value(client_.query(query_), clock_.now(), "power");
+  TelemetrySample out;
+  out.timestamp = reading.timestamp;
+  out.missing_reason = std::move(reading.missing_reason);
+  if (reading.value && *reading.value < 0) {
+    out.missing_reason = "prometheus power value is negative";
+  } else {
+    out.watts = reading.value;
+  }
+  return out;
+}
+
+PrometheusThermal::PrometheusThermal(HttpClientPool& pool, const std::string& endpoint,
+                                     const std::string& query, const std::string& node,
+                                     std::chrono::nanoseconds timeout, const Clock& clock)
+    : client_(pool, client_options(endpoint, timeout), clock),
+      query_(context::expand_node(query, node)),
+      clock_(clock) {}
+
+PromReading PrometheusThermal::sample() {
+  return single_prom_value(client_.query(query_), clock_.now(), "temperature");
+}
+
+}  // namespace joulie::agent
