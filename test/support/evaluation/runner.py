@@ -157,6 +157,19 @@ class Procs:
         self.procs.append((name, proc, log))
         return proc
 
+    def stop(self, name):
+        for i, (n, proc, log) in enumerate(self.procs):
+            if n == name:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+                log.close()
+                del self.procs[i]
+                return
+
     def stop_all(self):
         for name, proc, log in reversed(self.procs):
             if proc.poll() is None:
@@ -247,7 +260,7 @@ KUBE_RATE = ["--kube-qps", "2000", "--kube-burst", "4000"]
 PROMETHEUS = "/usr/bin/prometheus"
 D_BASE_FRACTION = 0.2
 D_MIN_DWELL_SIM = 600.0  # simulated seconds a node stays in a state before a downgrade
-D_CHANGE_BUDGET = "10%"
+D_CHANGE_BUDGET = 0.1  # of the managed nodes per pass, at least 1 (10 % of 6 would round to none)
 
 
 def free_port():
@@ -270,8 +283,8 @@ def policy_file(path, nodes, perf_per_node, eco_cap, factor, prometheus_url):
         "performance: {baseFraction: %g, min: 1, max: %d, perfPodsPerNode: %d," % (
             D_BASE_FRACTION, nodes, perf_per_node),
         "              performanceCapWatts: %g, ecoCapWatts: %g}" % (PERFORMANCE_CAP, eco_cap),
-        "stability: {minDwell: %s, changeBudget: \"%s\"}" % (duration(D_MIN_DWELL_SIM / factor),
-                                                             D_CHANGE_BUDGET),
+        "stability: {minDwell: %s, changeBudget: %d}" % (
+            duration(D_MIN_DWELL_SIM / factor), max(1, int(round(D_CHANGE_BUDGET * nodes)))),
     ]
     if prometheus_url:
         lines += [
@@ -311,6 +324,37 @@ def start_prometheus(procs, workdir, sim_port, rules):
     return url
 
 
+def operator_collects_signals(workdir, procs):
+    """Whether the operator exports joulie_context_source_up (SPEC §8.2) once it runs."""
+    log_path = os.path.join(workdir, "operator.log")
+
+    def port():
+        try:
+            with open(log_path) as f:
+                for line in f:
+                    if "serving /metrics" in line and " port=" in line:
+                        return int(line.rsplit(" port=", 1)[1].split()[0])
+        except (OSError, ValueError):
+            return None
+        return None
+    metrics_port = wait_for("the operator's metrics port", port, 30, procs)
+
+    def has_source():
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", metrics_port, timeout=5)
+            conn.request("GET", "/metrics")
+            text = conn.getresponse().read().decode(errors="replace")
+            conn.close()
+        except OSError:
+            return None
+        return "ok" if "joulie_context_source_up" in text else None
+    try:
+        wait_for("joulie_context_source_up", has_source, 5, procs, every=0.2)
+        return True
+    except EvalError:
+        return False
+
+
 def baselines(eco_cap, perf_per_node, policy_config=None):
     common = ["--performance-cap-watts", "%g" % PERFORMANCE_CAP]
     out = [
@@ -329,7 +373,7 @@ def baselines(eco_cap, perf_per_node, policy_config=None):
     # D's settings are in its policy file (written per run, see policy_file) unless one is given.
     d_flags = common + ["--policy", "context_aware_v1", "--eco-cap-watts", "%g" % eco_cap]
     d = Baseline("D", "context_aware_v1 (base 0.2, %d performance pods per node, minDwell 10 min, "
-                 "budget %s)" % (perf_per_node, D_CHANGE_BUDGET), "context_aware_v1", d_flags)
+                 "budget 10 %%)" % perf_per_node, "context_aware_v1", d_flags)
     d.policy_config = policy_config
     d.perf_per_node = perf_per_node
     d.eco_cap = eco_cap
@@ -445,8 +489,17 @@ def _run(baseline, trace, cfg, workdir, procs, log):
     procs.start("agent", [cfg["joulie"], "agent", "--mode", "pool", *kube, *KUBE_RATE, *flags["agent"],
                           "--sysfs-root", os.path.join(workdir, "no-sysfs"),
                           "--state-dir", os.path.join(workdir, "agent-state")])
-    procs.start("operator", [cfg["joulie"], "operator", *kube, *KUBE_RATE, *flags["operator"],
-                             *baseline.flags, *extra])
+    operator_argv = [cfg["joulie"], "operator", *kube, *KUBE_RATE, *flags["operator"], *baseline.flags]
+    procs.start("operator", operator_argv + extra)
+    if signals and signals != "none" and not operator_collects_signals(workdir, procs):
+        # This build reads the signals block but its operator does not collect it: every signal
+        # would stay missing and hold every node where it is. Run D on demand and stability
+        # alone, and say so.
+        procs.stop("operator")
+        policy_file(extra[1], len(nodes), baseline.perf_per_node, baseline.eco_cap, factor, None)
+        signals = ("none: this build's operator does not collect the signals block "
+                   "(no joulie_context_source_up on its /metrics), so D ran on demand and stability")
+        procs.start("operator", operator_argv + extra)
 
     def initial_state():
         # Every node labelled and its NodePowerProfile cap applied in the simulator.
