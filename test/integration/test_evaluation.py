@@ -47,7 +47,7 @@ def test_quick_evaluation_invariants(tmp_path, joulie_bin):
                 assert j["p50"] <= j["p95"] <= j["p99"]
                 assert j["slowdownP95"] >= 1.0 - 1e-9  # nothing finishes faster than at full speed
     assert ran["A"]["savingsVsA"] == 0
-    # A caps nothing: its eco and general jobs run at full speed once started.
+    # A caps nothing: its jobs run at full speed once started.
     assert ran["A"]["jobs"]["eco"]["runStretchP95"] <= 1.0 + 1e-6
     report = (out / "evaluation.md").read_text()
     assert "Seed: 7" in report and "--quick" in report

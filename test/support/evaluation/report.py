@@ -361,9 +361,11 @@ flags, and the scheduler stand-in (runner.py). When every node is labelled and i
 the simulator, the simulated clock starts at midnight and the trace is replayed.
 
 Baselines (same trace, same seed, same cluster):
-- **A** — no power management: `static_partition --static-hp-frac 0.5 --eco-cap-watts 5000`. The
-  operator and the agent run and the labels are published (eco jobs need eco-labelled nodes to
-  exist), but the eco cap equals the performance cap, so nothing is ever capped.
+- **A** — no power management: `static_partition --static-hp-frac 1`. The operator and the agent
+  run (every node labelled `performance`, the performance cap applied: nothing is ever capped) and
+  the trace's jobs are submitted as to a cluster without Joulie, without power-profile
+  constraints, so any job may run on any node. A is the reference for energy *and* for job times:
+  what B–D cost includes confining performance and eco jobs to their nodes.
 - **B** — `static_partition --static-hp-frac 0.5`: half the nodes eco, capped.
 - **C** — `queue_aware_v1 --queue-hp-base-frac 0.2 --queue-hp-min 1 --queue-perf-per-hp-node N`,
   N = the mean cores per node over the trace's mean job size (12.4 cores): a performance node
@@ -371,7 +373,7 @@ Baselines (same trace, same seed, same cluster):
 - **D** — `context_aware_v1` when this joulie build has it (`joulie operator --help` lists it),
   otherwise reported as not available. Never emulated.
 
-The scheduler stand-in creates each job's pod at its arrival (nodeSelector
+The scheduler stand-in creates each job's pod at its arrival (in B–D with the nodeSelector
 `joulie.io/power-profile: performance|eco`, none for general; the CPU request), binds pending pods
 in arrival order by those constraints and free cores (performance pods only on nodes labelled
 exactly `performance`, never `draining-performance`; kube-scheduler's LeastAllocated score), starts

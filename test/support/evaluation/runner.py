@@ -250,6 +250,7 @@ class Baseline:
         self.policy = policy
         self.flags = flags
         self.policy_config = None
+        self.constrained = True  # pods carry the class's power-profile nodeSelector
 
 
 # The client-side rate limit (default 20 requests/s) is real-time: under a clock factor F it would be
@@ -357,10 +358,15 @@ def operator_collects_signals(workdir, procs):
 
 def baselines(eco_cap, perf_per_node, policy_config=None):
     common = ["--performance-cap-watts", "%g" % PERFORMANCE_CAP]
+    # A: a cluster without power management. The operator and the agent still run (every node
+    # labelled performance, the performance cap applied: nothing capped), and the trace's jobs are
+    # submitted as they would be to a cluster without Joulie: without power-profile constraints.
+    a = Baseline("A", "no power management (every node performance, pods unconstrained)",
+                 "static_partition", common + ["--policy", "static_partition", "--static-hp-frac", "1",
+                                               "--eco-cap-watts", "%g" % PERFORMANCE_CAP])
+    a.constrained = False
     out = [
-        Baseline("A", "no power management (static_partition 0.5, eco cap = performance cap)",
-                 "static_partition", common + ["--policy", "static_partition", "--static-hp-frac", "0.5",
-                                               "--eco-cap-watts", "%g" % PERFORMANCE_CAP]),
+        a,
         Baseline("B", "static_partition (half the nodes eco)", "static_partition",
                  common + ["--policy", "static_partition", "--static-hp-frac", "0.5",
                            "--eco-cap-watts", "%g" % eco_cap]),
@@ -387,7 +393,9 @@ def supports_policy(joulie, policy):
     return policy in (res.stdout + res.stderr)
 
 
-def fits(cls, label):
+def fits(cls, label, constrained=True):
+    if not constrained:
+        return label is not None
     if cls == "performance":
         return label == "performance"  # draining-performance repels new performance pods
     if cls == "eco":
@@ -395,11 +403,11 @@ def fits(cls, label):
     return label is not None
 
 
-def pod_body(job):
+def pod_body(job, constrained=True):
     spec = {"containers": [{"name": "work", "image": "registry.example/batch:1",
                             "resources": {"requests": {"cpu": str(job["cpus"])}}}],
             "restartPolicy": "Never"}
-    if job["class"] != "general":
+    if constrained and job["class"] != "general":
         spec["nodeSelector"] = {PROFILE: job["class"]}
     return {"apiVersion": "v1", "kind": "Pod",
             "metadata": {"name": job["id"], "namespace": "default",
@@ -565,7 +573,7 @@ def _run(baseline, trace, cfg, workdir, procs, log):
             break
         while next_arrival < len(jobs) and jobs[next_arrival]["arrival"] <= t:
             job = jobs[next_arrival]
-            kapi.ok("POST", PODS, pod_body(job), codes=(201,))
+            kapi.ok("POST", PODS, pod_body(job, baseline.constrained), codes=(201,))
             pending.append(job["id"])
             next_arrival += 1
         labels = watch.snapshot()
@@ -588,7 +596,7 @@ def _run(baseline, trace, cfg, workdir, procs, log):
                 continue
             best = None
             for lab, names in by_label.items():
-                if not fits(cls, lab):
+                if not fits(cls, lab, baseline.constrained):
                     continue
                 for name in names:
                     if free[name] >= need:
