@@ -56,6 +56,8 @@ def parse(argv):
     p.add_argument("--policy-config", help="policy file for baseline D (context_aware_v1)")
     p.add_argument("--no-prometheus", action="store_true",
                    help="baseline D without Prometheus even when /usr/bin/prometheus exists")
+    p.add_argument("--d-stability", action="store_true",
+                   help="give baseline D the stability block (minDwell 10 simulated min, budget 10 %%)")
     p.add_argument("--keep-logs", action="store_true", help="keep the daemons' logs (always kept on failure)")
     p.add_argument("--command-line", default=None, help=argparse.SUPPRESS)
     return p.parse_args(argv)
@@ -66,14 +68,14 @@ def run_comparison(name, trc, nodes, factor, tick, args, workroot, quick, log, w
            "sample_seconds": 60.0 if quick else 300.0, "joulie": args.joulie,
            "support": os.path.join(ROOT, "test", "support"), "crds": os.path.join(ROOT, "crds"),
            "rules": os.path.join(ROOT, "examples", "monitoring", "powersim-rules.yaml"),
-           "prometheus": not args.no_prometheus,
+           "prometheus": not args.no_prometheus, "d_stability": args.d_stability,
            "start_timeout": 60.0 if nodes < 200 else 300.0,
            "run_timeout": 150.0 if quick else 1800.0}
     cores = sum(runner.physics.HARDWARE[n["type"]].cores for n in runner.cluster_nodes(nodes, args.seed))
     perf_per_node = max(1, int(round(cores / float(nodes) / 12.4)))
     wanted = [k.strip() for k in (which or args.baselines).split(",") if k.strip()]
     runs, available = {}, {}
-    for b in runner.baselines(ECO_CAP, perf_per_node, args.policy_config):
+    for b in runner.baselines(ECO_CAP, perf_per_node, args.policy_config, args.d_stability):
         if b.key not in wanted:
             continue
         if b.policy == "context_aware_v1" and not runner.supports_policy(args.joulie, b.policy):

@@ -271,11 +271,12 @@ def free_port():
         return sock.getsockname()[1]
 
 
-def policy_file(path, nodes, perf_per_node, eco_cap, factor, prometheus_url):
-    """Baseline D's policy file (SPEC §8.4): the same demand parameters as C, plus stability and,
-    with Prometheus in the loop, the signals the simulator exports (examples/monitoring/
-    powersim-rules.yaml). No time windows: the operator's clock is real time, it cannot follow the
-    simulated day."""
+def policy_file(path, nodes, perf_per_node, eco_cap, factor, prometheus_url, stability=False):
+    """Baseline D's policy file (SPEC §8.4): the same demand parameters as C and, with Prometheus in
+    the loop, the signals the simulator exports (examples/monitoring/powersim-rules.yaml); the
+    stability block only when asked (--d-stability: with it, the context_aware_v1 of this build
+    stops downgrading after its first pass, see docs/evaluation.md). No time windows: the
+    operator's clock is real time, it cannot follow the simulated day."""
     lines = [
         "apiVersion: joulie.io/v1alpha1",
         "kind: PolicyConfig",
@@ -284,9 +285,10 @@ def policy_file(path, nodes, perf_per_node, eco_cap, factor, prometheus_url):
         "performance: {baseFraction: %g, min: 1, max: %d, perfPodsPerNode: %d," % (
             D_BASE_FRACTION, nodes, perf_per_node),
         "              performanceCapWatts: %g, ecoCapWatts: %g}" % (PERFORMANCE_CAP, eco_cap),
-        "stability: {minDwell: %s, changeBudget: %d}" % (
-            duration(D_MIN_DWELL_SIM / factor), max(1, int(round(D_CHANGE_BUDGET * nodes)))),
     ]
+    if stability:
+        lines.append("stability: {minDwell: %s, changeBudget: %d}" % (
+            duration(D_MIN_DWELL_SIM / factor), max(1, int(round(D_CHANGE_BUDGET * nodes)))))
     if prometheus_url:
         lines += [
             "signals:",
@@ -356,7 +358,7 @@ def operator_collects_signals(workdir, procs):
         return False
 
 
-def baselines(eco_cap, perf_per_node, policy_config=None):
+def baselines(eco_cap, perf_per_node, policy_config=None, d_stability=False):
     common = ["--performance-cap-watts", "%g" % PERFORMANCE_CAP]
     # A: a cluster without power management. The operator and the agent still run (every node
     # labelled performance, the performance cap applied: nothing capped), and the trace's jobs are
@@ -378,8 +380,9 @@ def baselines(eco_cap, perf_per_node, policy_config=None):
     ]
     # D's settings are in its policy file (written per run, see policy_file) unless one is given.
     d_flags = common + ["--policy", "context_aware_v1", "--eco-cap-watts", "%g" % eco_cap]
-    d = Baseline("D", "context_aware_v1 (base 0.2, %d performance pods per node, minDwell 10 min, "
-                 "budget 10 %%)" % perf_per_node, "context_aware_v1", d_flags)
+    d = Baseline("D", "context_aware_v1 (base 0.2, %d performance pods per node%s)" % (
+        perf_per_node, ", minDwell 10 min, budget 10 %" if d_stability else ""), "context_aware_v1",
+        d_flags)
     d.policy_config = policy_config
     d.perf_per_node = perf_per_node
     d.eco_cap = eco_cap
@@ -487,7 +490,8 @@ def _run(baseline, trace, cfg, workdir, procs, log):
             if os.access(PROMETHEUS, os.X_OK) and cfg.get("prometheus", True):
                 prom = start_prometheus(procs, workdir, sport, cfg["rules"])
             path = os.path.join(workdir, "policy.yaml")
-            policy_file(path, len(nodes), baseline.perf_per_node, baseline.eco_cap, factor, prom)
+            policy_file(path, len(nodes), baseline.perf_per_node, baseline.eco_cap, factor, prom,
+                        cfg.get("d_stability", False))
             signals = "Prometheus (scraping the simulator every 250 ms)" if prom else "none"
         extra = ["--policy-config", path]
 
@@ -504,7 +508,8 @@ def _run(baseline, trace, cfg, workdir, procs, log):
         # would stay missing and hold every node where it is. Run D on demand and stability
         # alone, and say so.
         procs.stop("operator")
-        policy_file(extra[1], len(nodes), baseline.perf_per_node, baseline.eco_cap, factor, None)
+        policy_file(extra[1], len(nodes), baseline.perf_per_node, baseline.eco_cap, factor, None,
+                    cfg.get("d_stability", False))
         signals = ("none: this build's operator does not collect the signals block "
                    "(no joulie_context_source_up on its /metrics), so D ran on demand and stability")
         procs.start("operator", operator_argv + extra)
