@@ -59,6 +59,9 @@ def parse(argv):
     p.add_argument("--d-stability", action="store_true",
                    help="give baseline D the stability block (minDwell 10 simulated min, budget 10 %%)")
     p.add_argument("--keep-logs", action="store_true", help="keep the daemons' logs (always kept on failure)")
+    p.add_argument("--report-from", metavar="RAW",
+                   help="regenerate the report, plots and summary.json from a previous run's raw "
+                        "results (the file it names at the end) without running anything")
     p.add_argument("--command-line", default=None, help=argparse.SUPPRESS)
     return p.parse_args(argv)
 
@@ -100,6 +103,16 @@ def run_comparison(name, trc, nodes, factor, tick, args, workroot, quick, log, w
     return comp, runs
 
 
+def write_outputs(out, raw, log):
+    os.makedirs(os.path.join(out, "evaluation"), exist_ok=True)
+    with open(os.path.join(out, "evaluation", "summary.json"), "w") as f:
+        json.dump(raw["summary"], f, indent=1, sort_keys=True)
+        f.write("\n")
+    report.write(out, raw["summary"], raw["mainRuns"], raw["main"], raw["sensitivity"], log)
+    log("wrote %s and %s" % (os.path.join(out, "evaluation.md"),
+                             os.path.join(out, "evaluation", "summary.json")))
+
+
 def main(argv=None):
     args = parse(argv)
     kind = QUICK if args.quick else FULL
@@ -121,6 +134,11 @@ def main(argv=None):
     def log(msg):
         print("evaluate: %s" % msg, file=sys.stderr, flush=True)
 
+    if args.report_from:
+        with open(args.report_from) as f:
+            raw = json.load(f)
+        write_outputs(out, raw, log)
+        return 0 if raw["summary"]["invariants"]["ok"] else 1
     if not os.access(args.joulie, os.X_OK):
         log("no joulie binary at %s (build it, or set JOULIE_BIN)" % args.joulie)
         return 2
@@ -162,12 +180,12 @@ def main(argv=None):
             "started": started, "finished": finished, "loadBefore": load_before,
             "loadAfter": os.getloadavg(), "joulie": args.joulie,
             "commandLine": args.command_line or " ".join(["python3 -m evaluation"] + (argv or sys.argv[1:]))})
-        with open(os.path.join(out, "evaluation", "summary.json"), "w") as f:
-            json.dump(summary, f, indent=1, sort_keys=True)
-            f.write("\n")
-        report.write(out, summary, main_runs, main_comp, sens, log)
-        log("wrote %s and %s" % (os.path.join(out, "evaluation.md"),
-                                 os.path.join(out, "evaluation", "summary.json")))
+        raw = {"summary": summary, "mainRuns": main_runs, "main": main_comp, "sensitivity": sens}
+        fd, raw_path = tempfile.mkstemp(prefix="joulie-eval-raw-", suffix=".json")
+        with os.fdopen(fd, "w") as f:
+            json.dump(raw, f)
+        log("raw results in %s (--report-from regenerates the report from them)" % raw_path)
+        write_outputs(out, raw, log)
         for f in failures:
             log("INVARIANT FAILED: " + f)
         ok = not failures

@@ -205,6 +205,20 @@ def _jobs_table(comp):
     return rows
 
 
+def _binding_util(hw, cap):
+    """The utilisation above which cap lowers the package's frequency."""
+    lo, hi = 0.0, 1.0
+    if physics.package_watts(hw, 1.0, 1.0) <= cap:
+        return 1.0
+    for _ in range(40):
+        mid = (lo + hi) / 2
+        if physics.package_watts(hw, mid, 1.0) > cap:
+            hi = mid
+        else:
+            lo = mid
+    return lo
+
+
 def _d_signals(comp):
     d = comp["baselines"].get("D") or {}
     if not d.get("available"):
@@ -342,7 +356,13 @@ def write(out, summary, runs, comp, sens, log):
         agent_sim=comp["factor"], tick=comp["tick"], tick_sim=comp["tick"] * comp["factor"],
         cpu_choices=", ".join("%d (%.0f %%)" % (c, 100 * p) for c, p in tracemod.CPU_CHOICES),
     ).splitlines()
-    lines += ["### Hardware types", ""] + hw_rows + [""]
+    lines += ["", "### Hardware types", ""] + hw_rows + [
+        "",
+        "The eco cap (%g W per package) binds above about %s utilisation on %s." % (
+            comp["ecoCapWatts"], " / ".join("%.0f %%" % (100 * _binding_util(hw, comp["ecoCapWatts"]))
+                                           for hw in physics.HARDWARE.values()),
+            " / ".join(physics.HARDWARE)),
+        ""]
     with open(os.path.join(out, "evaluation.md"), "w") as f:
         f.write("\n".join(lines).rstrip() + "\n")
 
@@ -401,8 +421,8 @@ sequence of decisions. What does depend on it is *when*, in simulated time, the 
   that long for a bind after it arrives or after cores free up, in every baseline alike;
 - `draining-performance` → `eco` after the last performance pod leaves happens within 2 s real
   (SPEC §4.5), i.e. up to 2·F simulated seconds of extra time at the performance cap.
-A slower or busier machine stretches these reaction times in simulated terms; a repeated run gives
-figures within a few per cent, not bit-identical ones.
+A slower or busier machine stretches these reaction times in simulated terms, so a repeated run
+gives close but not bit-identical figures.
 
 ### Trace
 Generated from the seed (test/support/evaluation/trace.py): Poisson arrivals in 60 s bins with a

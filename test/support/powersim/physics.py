@@ -108,7 +108,7 @@ class HardwareType:
 
 
 # Three generations, from a less to a more energy-proportional one (idle/full-load node power
-# 0.49, 0.37, 0.30). Curves: slightly concave, as SPECpower_ssj2008 results are.
+# 0.52, 0.38, 0.29). Curves: slightly concave, as SPECpower_ssj2008 results are.
 HARDWARE = {
     "gen1-32c": HardwareType(
         "gen1-32c", 32, 95, 75, 230,
