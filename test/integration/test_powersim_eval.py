@@ -16,7 +16,6 @@ import pytest
 from evaluation import metrics as evmetrics
 from evaluation import trace as tracemod
 from powersim import PowerModel, physics, serve
-from powersim.metrics import render
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 MONITORING = os.path.join(REPO, "examples", "monitoring")
