@@ -6,6 +6,8 @@
 #   - `joulie operator --policy queue_aware_v1`, deciding which nodes run performance or eco,
 #   - `joulie agent --mode pool`, applying each node's NodePowerProfile cap to the simulator,
 #   - a workload of performance, eco and unconstrained pods (test/support/demo_workload.py),
+#   - when /usr/bin/prometheus exists (Debian package prometheus): a real Prometheus scraping the
+#     simulator's /metrics every second with examples/monitoring/powersim-rules.yaml loaded,
 # and prints node -> state / label / NodePowerProfile cap / cap applied / power every 2 s. Ends by
 # itself and stops everything it started. Needs no kubectl.
 #
@@ -17,6 +19,7 @@
 #   DEMO_SECONDS=55    how long the workload runs
 #   DEMO_NODES=6       simulated nodes
 #   DEMO_AGENT=0       leave out the power simulator and the agent (operator decisions only)
+#   DEMO_PROMETHEUS=0  do not start Prometheus even when it is installed
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -135,6 +138,28 @@ if [ "$DEMO_AGENT" != 0 ]; then
   POWERSIM=(--powersim "http://127.0.0.1:$SIM_PORT")
 fi
 
+# --- Prometheus scraping the simulator (when installed) ---------------------------------------
+PROM_URL=
+if [ "$DEMO_AGENT" != 0 ] && [ "${DEMO_PROMETHEUS:-1}" != 0 ] && [ -x /usr/bin/prometheus ]; then
+  # Prometheus cannot report a port it picked itself: take a free one (a small race, a demo).
+  PROM_PORT="$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+  cat >"$WORK/prometheus.yml" <<EOF
+global:
+  scrape_interval: 1s
+  evaluation_interval: 1s
+rule_files:
+  - $ROOT/examples/monitoring/powersim-rules.yaml
+scrape_configs:
+  - job_name: powersim
+    static_configs:
+      - targets: ["127.0.0.1:$SIM_PORT"]
+EOF
+  /usr/bin/prometheus --config.file="$WORK/prometheus.yml" --storage.tsdb.path="$WORK/prometheus" \
+    --web.listen-address="127.0.0.1:$PROM_PORT" >"$WORK/prometheus.log" 2>&1 &
+  PIDS+=($!)
+  PROM_URL="http://127.0.0.1:$PROM_PORT"
+fi
+
 # CRDs, nodes and (with the simulator) the cluster-scoped TelemetryProfile, before the daemons.
 "$PY" "$ROOT/test/support/demo_workload.py" --server "$SERVER" --setup --crds "$ROOT/crds" \
   --nodes "$DEMO_NODES" "${POWERSIM[@]}"
@@ -161,6 +186,9 @@ if [ "$DEMO_AGENT" != 0 ]; then
 else
   what="no agent (DEMO_AGENT=0)"
 fi
+if [ -n "$PROM_URL" ]; then
+  echo "demo: Prometheus at $PROM_URL scrapes the simulator's /metrics (joulie_sim_*)" >&2
+fi
 echo "demo: $DEMO_NODES nodes, operator queue_aware_v1 (base 0.34, 2 performance pods per" \
   "performance node), $what, ${DEMO_SECONDS}s" >&2
 echo "      NPP-CAP: the operator's NodePowerProfile cap; SIM-CAP: the cap the agent applied;" \
@@ -174,4 +202,19 @@ grep "reconcile pass" "$WORK/operator.log" | tail -n 1 || true
 if [ "$DEMO_AGENT" != 0 ]; then
   echo "agent's last apply:"
   grep -i "appl" "$WORK/agent.log" | tail -n 1 || true
+fi
+if [ -n "$PROM_URL" ]; then
+  echo "Prometheus (recording rules over the simulator's /metrics):"
+  "$PY" - "$PROM_URL" <<'EOF' || echo "  (Prometheus did not answer: see its log with DEMO_KEEP_LOGS=1)"
+import json, sys, urllib.parse, urllib.request
+base = sys.argv[1]
+for title, query in (("cluster power (W)", "joulie:cluster_it_power_watts:sum"),
+                     ("capped nodes", "joulie:capped_nodes:count"),
+                     ("hottest node (degC)", "max(joulie:node_temperature_celsius:max)")):
+    url = base + "/api/v1/query?" + urllib.parse.urlencode({"query": query})
+    with urllib.request.urlopen(url, timeout=5) as r:
+        result = json.load(r)["data"]["result"]
+    value = result[0]["value"][1] if result else "no data"
+    print("  %-20s %s   (%s)" % (title, value, query))
+EOF
 fi

@@ -6,7 +6,7 @@ set -euo pipefail
 PACKAGES=(
   g++ meson ninja-build pkg-config git
   libssl-dev rapidjson-dev libfmt-dev libcxxopts-dev libyaml-cpp-dev libc-ares-dev catch2
-  python3 python3-pytest openssl prometheus umoci tzdata
+  python3 python3-pytest python3-matplotlib openssl prometheus umoci tzdata
 )
 
 # kubectl: Debian 12's kubernetes-client is kubectl 1.20, too old for the manifests (kustomize

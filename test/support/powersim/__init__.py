@@ -8,6 +8,15 @@ Serves, per node:
   POST /faults/{node}     {"rapl"|"dvfs"|"control"|"telemetry": "none|blocked|error|500|garbage|hang|stale"}
   POST /reset             forget every node
   GET  /healthz
+  GET  /metrics           Prometheus text format: per-node power, temperature, cap, utilisation,
+                          energy; IT/facility power, PUE, ambient temperature (metrics.py)
+Evaluation mode (--eval-config FILE, SPEC §9; models in physics.py):
+  POST /sim/start|stop    run / freeze the simulated clock (factor × real time)
+  POST /sim/jobs          {"id","node","cpus","work","memFraction","class"}: start a job now
+  GET  /sim/done?from=K   jobs finished since index K, with start/finish in simulated seconds
+  GET  /sim/status        clock, energy integrals, performance-pod-seconds capped, nodes (?nodes=0)
+  GET  /sim/series        the power time series sampled every sampleSeconds of simulated time
+  GET  /sim/hardware      the hardware types and their power curves
 
 Run: PYTHONPATH=test/support python3 -m powersim --port 0 --port-file /tmp/port
 """

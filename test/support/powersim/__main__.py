@@ -1,6 +1,7 @@
 """python3 -m powersim --port 0 --port-file FILE [--idle-watts 60 --dynamic-watts 140 --load 1.0]"""
 
 import argparse
+import json
 import signal
 import sys
 
@@ -30,12 +31,26 @@ def main(argv=None):
                    metavar="NODE=LOAD", help="per-node load (repeatable)")
     p.add_argument("--hang-seconds", type=float, default=30.0,
                    help="how long a 'hang' fault holds a request")
+    p.add_argument("--eval-config", metavar="FILE",
+                   help="evaluation mode (SPEC §9): JSON {factor, performanceCapWatts, sampleSeconds, "
+                        "nodes: [{name, type, tempOffset}]}; the clock waits for POST /sim/start")
     p.add_argument("--verbose", action="store_true")
     args = p.parse_args(argv)
     if not 0.0 <= args.load <= 1.0:
         p.error("--load must be in [0,1]")
 
-    model = PowerModel(args.idle_watts, args.dynamic_watts, args.load, dict(args.node_load))
+    eval_config = None
+    if args.eval_config:
+        try:
+            with open(args.eval_config) as f:
+                eval_config = json.load(f)
+        except (OSError, ValueError) as e:
+            p.error("--eval-config: %s" % e)
+    try:
+        model = PowerModel(args.idle_watts, args.dynamic_watts, args.load, dict(args.node_load),
+                           eval_config=eval_config)
+    except (ValueError, KeyError) as e:
+        p.error("--eval-config: %s" % e)
     server = serve(args.host, args.port, args.port_file, model, args.hang_seconds, args.verbose)
 
     def stop(signum, frame):

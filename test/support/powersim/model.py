@@ -1,12 +1,30 @@
-"""Per-node power model: idle + load term, lowered by the DVFS throttle, clipped by the cap.
+"""Per-node power model, a simulated clock and (evaluation mode) jobs, energy and temperature.
+
+Legacy nodes (created on first use, what the agent tests drive): idle + load term, lowered by the
+DVFS throttle, clipped by the cap:
 
     power = min(cap, idle + load * dynamic * (1 - 0.8 * throttle / 100))
 
 so that the agent's DVFS controller can be tested in closed loop: a throttle of p % removes
 0.8·p % of the dynamic part. One CPU package per simulated node (the cap is per package).
+
+Evaluation nodes (declared by --eval-config, SPEC.md §9): a hardware type from physics.py, jobs
+placed on them by the evaluation's scheduler (POST /sim/jobs), power from their utilisation and the
+applied cap, job progress slowed by the cap, a node temperature, and facility power through a PUE
+(see physics.py for the models and their sources).
+
+The clock: simulated seconds = factor × real seconds since /sim/start (legacy: factor 1 from the
+start). Every request first advances the model to "now" with an event-driven integration (steps end
+at job completions, sample instants and at most MAX_STEP simulated seconds apart), so the energy
+integrals are Σ power × simulated dt with power constant inside a step: exact for the model and
+independent of how fast the machine is. What does depend on the machine is when, in simulated time,
+the real control loops' requests arrive.
 """
 
 import threading
+import time
+
+from . import physics
 
 CONTROL_FAULTS = ("none", "blocked", "error", "500", "garbage", "hang")
 TELEMETRY_FAULTS = ("none", "500", "garbage", "hang", "stale")
@@ -29,8 +47,32 @@ class NodeModel:
         self.applied_calls = {a: 0 for a in ACTIONS}
         self.telemetry_calls = 0
         self.last_control = None
+        # Evaluation mode (hw set): jobs, energy, temperature.
+        self.hw = None
+        self.temp_offset = 0.0
+        self.temperature = physics.INLET_BASE
+        self.energy_j = 0.0
+        self.jobs = {}  # id -> Job
+        self.used_cpus = 0
+
+    def utilisation(self):
+        if self.hw is None:
+            return self.load
+        return min(1.0, self.used_cpus / float(self.hw.cores))
+
+    def speed(self):
+        """Effective relative core speed under the throttle and the cap (evaluation nodes)."""
+        limit = physics.throttle_speed(self.throttle_pct)
+        return physics.speed_under(self.hw, self.utilisation(), self.cap_watts, limit)
+
+    def package_watts(self):
+        if self.hw is None:
+            return self.power_watts()
+        return physics.package_watts(self.hw, self.utilisation(), self.speed())
 
     def power_watts(self):
+        if self.hw is not None:
+            return self.hw.platform_watts + self.package_watts()
         raw = self.idle_watts + self.load * self.dynamic_watts * (1.0 - 0.8 * self.throttle_pct / 100.0)
         if self.cap_watts is not None:
             raw = min(raw, self.cap_watts)
@@ -50,19 +92,239 @@ class NodeModel:
             "appliedCalls": dict(self.applied_calls),
             "telemetryCalls": self.telemetry_calls,
             "lastControl": self.last_control,
+            "utilisation": round(self.utilisation(), 6),
+            "temperatureCelsius": round(self.temperature, 3),
+            "energyJoules": self.energy_j,
+            "hardware": self.hw.name if self.hw else None,
+            "runningJobs": len(self.jobs),
+            "usedCpus": self.used_cpus,
         }
 
 
-class PowerModel:
-    """All nodes, created on first use with the defaults. Thread-safe."""
+class Job:
+    def __init__(self, job_id, node, cpus, work, mem_fraction, cls, start):
+        self.id = job_id
+        self.node = node
+        self.cpus = cpus
+        self.work = work
+        self.remaining = work
+        self.mem_fraction = mem_fraction
+        self.cls = cls
+        self.start = start
+        self.capped_seconds = 0.0
+        self.rate = 1.0
 
-    def __init__(self, idle_watts=60.0, dynamic_watts=140.0, load=1.0, node_loads=None):
+
+MAX_STEP = 60.0  # simulated seconds: the longest integration step (ambient temperature changes)
+
+
+class PowerModel:
+    """All nodes, created on first use with the defaults, and the simulated clock. Thread-safe:
+    every method that reads or changes state expects self.lock held."""
+
+    def __init__(self, idle_watts=60.0, dynamic_watts=140.0, load=1.0, node_loads=None,
+                 eval_config=None, now=time.monotonic):
         self.idle_watts = idle_watts
         self.dynamic_watts = dynamic_watts
         self.load = load
         self.node_loads = dict(node_loads or {})
         self.lock = threading.Lock()
         self.nodes = {}
+        self.now = now
+        # Clock: legacy runs at factor 1 from construction; evaluation waits for start().
+        self.factor = 1.0
+        self.t = 0.0
+        self.t_base = 0.0
+        self.real_base = now()
+        self.running = True
+        # Cluster integrals and evaluation bookkeeping.
+        self.it_energy_j = 0.0
+        self.facility_energy_j = 0.0
+        self.perf_capped_seconds = 0.0
+        self.performance_cap_watts = 5000.0
+        self.sample_seconds = 300.0
+        self.next_sample = 0.0
+        self.series = []
+        self.done = []
+        self.capacity_watts = 0.0
+        self.last_it_watts = 0.0
+        self.last_facility_watts = 0.0
+        self.eval_mode = False
+        if eval_config is not None:
+            self.configure(eval_config)
+
+    # ------------------------------------------------------------------ evaluation configuration
+    def configure(self, cfg):
+        """cfg: {"factor", "performanceCapWatts", "sampleSeconds", "nodes": [{"name", "type",
+        "tempOffset"}]}. Raises ValueError on a bad config."""
+        if not isinstance(cfg, dict):
+            raise ValueError("eval config must be an object")
+        factor = float(cfg.get("factor", 60.0))
+        if not factor > 0:
+            raise ValueError("factor must be > 0")
+        nodes = cfg.get("nodes") or []
+        if not nodes:
+            raise ValueError("eval config needs nodes")
+        self.factor = factor
+        self.performance_cap_watts = float(cfg.get("performanceCapWatts", 5000.0))
+        self.sample_seconds = float(cfg.get("sampleSeconds", 300.0))
+        self.eval_mode = True
+        self.running = False
+        self.t = self.t_base = 0.0
+        self.next_sample = 0.0
+        for spec in nodes:
+            hw = physics.HARDWARE.get(spec.get("type"))
+            if hw is None:
+                raise ValueError("unknown hardware type %r" % spec.get("type"))
+            node = self.node(str(spec["name"]))
+            node.hw = hw
+            node.temp_offset = float(spec.get("tempOffset", 0.0))
+            node.temperature = physics.inlet_celsius(physics.ambient_celsius(0.0), node.temp_offset)
+        self.capacity_watts = sum(n.hw.max_node_watts() for n in self.nodes.values() if n.hw)
+
+    def start(self):
+        self.advance()
+        self.running = True
+        self.real_base = self.now()
+        self.t_base = self.t
+
+    def stop(self):
+        self.advance()
+        self.running = False
+
+    # ------------------------------------------------------------------------------ the clock
+    def sim_now(self):
+        if not self.running:
+            return self.t
+        return self.t_base + self.factor * (self.now() - self.real_base)
+
+    def advance(self):
+        """Integrates the model up to the current simulated time."""
+        target = self.sim_now()
+        while self.t < target - 1e-9:
+            self._step(target)
+
+    def _step(self, target):
+        end = min(target, self.t + MAX_STEP)
+        if self.eval_mode:
+            end = min(end, self.next_sample)
+        nodes = list(self.nodes.values())
+        info = []
+        for n in nodes:
+            if n.hw is None:
+                info.append((n, n.power_watts(), n.power_watts(), 1.0))
+                continue
+            s = n.speed()
+            pkg = physics.package_watts(n.hw, n.utilisation(), s)
+            for j in n.jobs.values():
+                j.rate = physics.job_rate(s, j.mem_fraction)
+                end = min(end, self.t + j.remaining / j.rate)
+            info.append((n, n.hw.platform_watts + pkg, pkg, s))
+        dt = max(0.0, end - self.t)
+        ambient = physics.ambient_celsius(self.t)
+        it = 0.0
+        for n, power, pkg, s in info:
+            n.energy_j += power * dt
+            it += power
+            n.temperature = physics.thermal_step(
+                n.temperature, physics.inlet_celsius(ambient, n.temp_offset) + physics.R_TH * pkg, dt)
+            if not n.jobs:
+                continue
+            capped = n.cap_watts is not None and n.cap_watts < self.performance_cap_watts
+            finished = []
+            for j in n.jobs.values():
+                j.remaining -= j.rate * dt
+                if capped and j.cls == "performance":
+                    j.capped_seconds += dt
+                    self.perf_capped_seconds += dt
+                if j.remaining <= 1e-9 * max(1.0, j.work):
+                    finished.append(j)
+            for j in finished:
+                del n.jobs[j.id]
+                n.used_cpus -= j.cpus
+                self.done.append({"id": j.id, "node": n.name, "class": j.cls, "start": j.start,
+                                  "finish": end, "work": j.work, "cpus": j.cpus,
+                                  "cappedSeconds": j.capped_seconds})
+        facility = physics.facility_watts(it, ambient, self.capacity_watts) if self.eval_mode else it
+        self.it_energy_j += it * dt
+        self.facility_energy_j += facility * dt
+        self.last_it_watts = it
+        self.last_facility_watts = facility
+        self.t = end
+        if self.eval_mode and self.t >= self.next_sample - 1e-9:
+            self.sample()
+            self.next_sample += self.sample_seconds
+
+    def sample(self):
+        """One point of the power time series (at the current simulated time)."""
+        it = 0.0
+        capped = 0
+        busy = 0
+        temps = []
+        for n in self.nodes.values():
+            if n.hw is None:
+                continue
+            it += n.power_watts()
+            temps.append(n.temperature)
+            busy += n.used_cpus
+            if n.cap_watts is not None and n.cap_watts < self.performance_cap_watts:
+                capped += 1
+        ambient = physics.ambient_celsius(self.t)
+        facility = physics.facility_watts(it, ambient, self.capacity_watts)
+        self.series.append({"t": round(self.t, 3), "itWatts": round(it, 3),
+                            "facilityWatts": round(facility, 3),
+                            "pue": round(facility / it, 5) if it > 0 else None,
+                            "ambientCelsius": round(ambient, 3),
+                            "maxTemperatureCelsius": round(max(temps), 3) if temps else None,
+                            "cappedNodes": capped, "busyCpus": busy,
+                            "itEnergyJoules": self.it_energy_j,
+                            "facilityEnergyJoules": self.facility_energy_j})
+
+    # --------------------------------------------------------------------------------- jobs
+    def add_job(self, body):
+        """Starts a job on an evaluation node now; raises ValueError (bad body) or KeyError
+        (unknown node / no room)."""
+        if not isinstance(body, dict):
+            raise ValueError("body must be an object")
+        try:
+            job_id = str(body["id"])
+            node_name = str(body["node"])
+            cpus = int(body["cpus"])
+            work = float(body["work"])
+            mem = float(body.get("memFraction", 0.0))
+            cls = str(body.get("class", "general"))
+        except (KeyError, TypeError, ValueError) as e:
+            raise ValueError("bad job: %s" % e) from None
+        if cpus <= 0 or work <= 0 or not 0.0 <= mem <= 1.0:
+            raise ValueError("cpus and work must be > 0, memFraction in [0,1]")
+        node = self.nodes.get(node_name)
+        if node is None or node.hw is None:
+            raise KeyError("no evaluation node %r" % node_name)
+        if node.used_cpus + cpus > node.hw.cores:
+            raise KeyError("node %s has %d of %d cores free" % (node_name, node.hw.cores - node.used_cpus,
+                                                                node.hw.cores))
+        if any(job_id in n.jobs for n in self.nodes.values()):
+            raise ValueError("job %s is already running" % job_id)
+        self.advance()
+        node.jobs[job_id] = Job(job_id, node_name, cpus, work, mem, cls, self.t)
+        node.used_cpus += cpus
+        return {"id": job_id, "node": node_name, "start": self.t}
+
+    def status(self, with_nodes=True):
+        out = {"t": self.t, "running": self.running, "factor": self.factor,
+               "itEnergyJoules": self.it_energy_j, "facilityEnergyJoules": self.facility_energy_j,
+               "nodeEnergyJoules": sum(n.energy_j for n in self.nodes.values() if n.hw),
+               "perfCappedSeconds": self.perf_capped_seconds, "done": len(self.done),
+               "runningJobs": sum(len(n.jobs) for n in self.nodes.values()),
+               "performanceCapWatts": self.performance_cap_watts,
+               "capacityWatts": self.capacity_watts}
+        if with_nodes:
+            out["nodes"] = {n.name: {"capWatts": n.cap_watts, "powerWatts": n.power_watts(),
+                                     "utilisation": n.utilisation(), "usedCpus": n.used_cpus,
+                                     "temperatureCelsius": n.temperature, "energyJoules": n.energy_j,
+                                     "hardware": n.hw.name if n.hw else None}
+                            for n in self.nodes.values()}
+        return out
 
     def node(self, name):
         """Returns the node, creating it; call with self.lock held."""

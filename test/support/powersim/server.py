@@ -5,8 +5,9 @@ import os
 import threading
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
+from . import metrics, physics
 from .model import (ACTIONS, CONTROL_FAULTS, DVFS_ACTION, RAPL_ACTION, TELEMETRY_FAULTS,
                     PowerModel, validate_control)
 
@@ -56,6 +57,10 @@ class Handler(BaseHTTPRequestHandler):
         parts = [unquote(p) for p in urlsplit(self.path).path.split("/") if p]
         return parts
 
+    def query(self, key, default=None):
+        values = parse_qs(urlsplit(self.path).query).get(key)
+        return values[0] if values else default
+
     def hang(self):
         # Answer nothing until the server shuts down (or --hang-seconds pass): the agent must
         # time out on its own. The connection is dropped afterwards.
@@ -69,14 +74,43 @@ class Handler(BaseHTTPRequestHandler):
             return self.send_raw(200, b"ok", "text/plain")
         if len(parts) == 2 and parts[0] == "telemetry":
             return self.telemetry(parts[1])
+        model = self.server.model
         if len(parts) == 2 and parts[0] == "state":
-            with self.server.model.lock:
-                state = self.server.model.node(parts[1]).state()
+            with model.lock:
+                model.advance()
+                state = model.node(parts[1]).state()
             return self.send_json(200, state)
         if parts == ["state"]:
-            with self.server.model.lock:
-                states = {n: node.state() for n, node in self.server.model.nodes.items()}
+            with model.lock:
+                model.advance()
+                states = {n: node.state() for n, node in model.nodes.items()}
             return self.send_json(200, states)
+        if parts == ["metrics"]:
+            with model.lock:
+                model.advance()
+                text = metrics.render(model)
+            return self.send_raw(200, text.encode(), metrics.CONTENT_TYPE)
+        if parts == ["sim", "status"]:
+            with model.lock:
+                model.advance()
+                out = model.status(self.query("nodes", "1") != "0")
+            return self.send_json(200, out)
+        if parts == ["sim", "done"]:
+            try:
+                start = max(0, int(self.query("from", "0")))
+            except ValueError:
+                return self.send_json(400, {"result": "error", "message": "from must be an integer"})
+            with model.lock:
+                model.advance()
+                jobs = model.done[start:]
+                out = {"t": model.t, "next": start + len(jobs), "jobs": jobs}
+            return self.send_json(200, out)
+        if parts == ["sim", "series"]:
+            with model.lock:
+                out = {"t": model.t, "series": list(model.series)}
+            return self.send_json(200, out)
+        if parts == ["sim", "hardware"]:
+            return self.send_json(200, {k: hw.describe() for k, hw in physics.HARDWARE.items()})
         self.send_json(404, {"result": "error", "message": "no route %s" % self.path})
 
     def do_POST(self):
@@ -94,11 +128,23 @@ class Handler(BaseHTTPRequestHandler):
         if parts == ["reset"]:
             self.server.model.reset()
             return self.send_json(200, {"result": "ok"})
+        if parts == ["sim", "jobs"]:
+            return self.add_job(body)
+        if parts in (["sim", "start"], ["sim", "stop"]):
+            model = self.server.model
+            with model.lock:
+                if not model.eval_mode:
+                    return self.send_json(409, {"result": "error",
+                                                "message": "not in evaluation mode (--eval-config)"})
+                model.start() if parts[1] == "start" else model.stop()
+                out = model.status(False)
+            return self.send_json(200, out)
         self.send_json(404, {"result": "error", "message": "no route %s" % self.path})
 
     def telemetry(self, name):
         model = self.server.model
         with model.lock:
+            model.advance()
             node = model.node(name)
             node.telemetry_calls += 1
             fault = node.faults["telemetry"]
@@ -141,6 +187,7 @@ class Handler(BaseHTTPRequestHandler):
         except ValueError as e:
             return self.send_json(400, {"result": "error", "message": str(e)})
         with model.lock:
+            model.advance()  # the energy so far was drawn under the old setting
             node = model.node(name)
             if action == RAPL_ACTION:
                 node.cap_watts = value
@@ -163,6 +210,7 @@ class Handler(BaseHTTPRequestHandler):
         except (TypeError, ValueError) as e:
             return self.send_json(400, {"result": "error", "message": str(e)})
         with self.server.model.lock:
+            self.server.model.advance()
             node = self.server.model.node(name)
             node.load = load
             if idle is not None:
@@ -171,6 +219,17 @@ class Handler(BaseHTTPRequestHandler):
                 node.dynamic_watts = dynamic
             state = node.state()
         self.send_json(200, state)
+
+    def add_job(self, body):
+        model = self.server.model
+        with model.lock:
+            try:
+                out = model.add_job(body)
+            except ValueError as e:
+                return self.send_json(400, {"result": "error", "message": str(e)})
+            except KeyError as e:
+                return self.send_json(409, {"result": "error", "message": str(e.args[0])})
+        self.send_json(201, out)
 
     def set_faults(self, name, body):
         if not isinstance(body, dict) or not body:

@@ -1,0 +1,638 @@
+"""One baseline of the energy evaluation: the real joulie operator and pool-mode agent on the test API
+server (kapi) and the power simulator (powersim, evaluation mode), with a scheduler stand-in that
+replays a trace (SPEC.md §9, docs/evaluation.md).
+
+Time: the simulator's clock runs `factor` simulated seconds per real second. The joulie daemons run
+in real time, so their intervals are set from the factor (see control_flags) and every real
+latency of the loop (watch → apply, the scheduler's polling) is stretched by the factor in
+simulated time.
+
+The scheduler stand-in, every `tick` real seconds:
+  1. asks the simulator which jobs finished (exact simulated finish times) and marks their pods
+     Succeeded (status subresource), freeing their cores;
+  2. creates the pods of the jobs that have arrived (simulated time ≥ arrival), with the class's
+     `joulie.io/power-profile` nodeSelector (performance / eco; general: none) and a CPU request;
+  3. lists the nodes and binds pending pods in arrival order (later pods may pass one that does not
+     fit): a pod requiring `performance` only on a node labelled exactly `performance` (never
+     `draining-performance`), `eco` only on `eco`, general anywhere; enough free cores; among those the
+     least allocated node (kube-scheduler's default LeastAllocated score), ties by name. Binding =
+     setting spec.nodeName, then starting the job in the simulator (which runs it at the speed the
+     node's applied cap allows).
+"""
+
+import http.client
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from urllib.parse import quote
+
+from powersim import physics
+
+PROFILE = "joulie.io/power-profile"
+HARDWARE_LABEL = "joulie.io/hardware-type"
+NPP = "/apis/joulie.io/v1alpha1/nodepowerprofiles"
+TP = "/apis/joulie.io/v1alpha1/telemetryprofiles"
+CRD = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
+PODS = "/api/v1/namespaces/default/pods"
+PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
+PERFORMANCE_CAP = 5000.0
+
+
+class EvalError(Exception):
+    pass
+
+
+class Client:
+    """A keep-alive HTTP/JSON client that reconnects once on a dropped connection."""
+
+    def __init__(self, port, timeout=30.0):
+        self.port = port
+        self.timeout = timeout
+        self.conn = None
+
+    def call(self, method, path, body=None, content_type="application/json"):
+        data = body if isinstance(body, bytes) else (
+            json.dumps(body).encode() if body is not None else None)
+        headers = {"Content-Type": content_type, "Accept": "application/json"}
+        for attempt in (0, 1):
+            if self.conn is None:
+                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=self.timeout)
+            try:
+                self.conn.request(method, path, body=data, headers=headers)
+                resp = self.conn.getresponse()
+                raw = resp.read()
+                try:
+                    obj = json.loads(raw) if raw else None
+                except ValueError:
+                    obj = None
+                return resp.status, obj
+            except (OSError, http.client.HTTPException):
+                self.conn.close()
+                self.conn = None
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+    def ok(self, method, path, body=None, content_type="application/json", codes=(200, 201)):
+        code, obj = self.call(method, path, body, content_type)
+        if code not in codes:
+            raise EvalError("%s %s: HTTP %s %s" % (method, path, code, obj))
+        return obj
+
+
+class LabelWatch:
+    """Every node's power-profile label, kept current by a watch on the nodes (a list of 1 000
+    nodes every tick would cost the scheduler more than the replay). Re-lists on a broken watch."""
+
+    def __init__(self, port):
+        self.port = port
+        self.lock = threading.Lock()
+        self.labels = {}
+        self.synced = threading.Event()
+        self.stopping = False
+        self.error = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def snapshot(self):
+        with self.lock:
+            return dict(self.labels)
+
+    def stop(self):
+        self.stopping = True
+
+    @staticmethod
+    def _label(obj):
+        return ((obj.get("metadata") or {}).get("labels") or {}).get(PROFILE)
+
+    def _run(self):
+        client = Client(self.port, timeout=60)
+        while not self.stopping:
+            try:
+                code, obj = client.call("GET", "/api/v1/nodes")
+                if code != 200:
+                    raise EvalError("listing nodes: HTTP %s" % code)
+                with self.lock:
+                    self.labels = {n["metadata"]["name"]: self._label(n) for n in obj.get("items") or []}
+                self.synced.set()
+                rv = obj["metadata"]["resourceVersion"]
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+                conn.request("GET", "/api/v1/nodes?watch=true&allowWatchBookmarks=true"
+                             "&timeoutSeconds=3600&resourceVersion=%s" % rv)
+                resp = conn.getresponse()
+                while not self.stopping:
+                    line = resp.readline()
+                    if not line:
+                        break
+                    ev = json.loads(line)
+                    kind, o = ev.get("type"), ev.get("object") or {}
+                    if kind == "ERROR":
+                        break
+                    name = (o.get("metadata") or {}).get("name")
+                    with self.lock:
+                        if kind in ("ADDED", "MODIFIED"):
+                            self.labels[name] = self._label(o)
+                        elif kind == "DELETED":
+                            self.labels.pop(name, None)
+                conn.close()
+            except (OSError, ValueError, KeyError, http.client.HTTPException, EvalError) as e:
+                self.error = e
+                time.sleep(0.1)  # back off before re-listing
+
+
+class Procs:
+    def __init__(self, workdir):
+        self.workdir = workdir
+        self.procs = []
+
+    def start(self, name, argv, env=None):
+        log = open(os.path.join(self.workdir, name + ".log"), "w")
+        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env,
+                                start_new_session=True)
+        self.procs.append((name, proc, log))
+        return proc
+
+    def stop(self, name):
+        for i, (n, proc, log) in enumerate(self.procs):
+            if n == name:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+                log.close()
+                del self.procs[i]
+                return
+
+    def stop_all(self):
+        for name, proc, log in reversed(self.procs):
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+            log.close()
+        self.procs = []
+
+    def check_alive(self):
+        for name, proc, _ in self.procs:
+            if proc.poll() is not None:
+                raise EvalError("%s exited with %s; see %s" % (
+                    name, proc.returncode, os.path.join(self.workdir, name + ".log")))
+
+
+def wait_for(what, fn, timeout, procs=None, every=0.05):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = fn()
+        if value:
+            return value
+        if procs is not None:
+            procs.check_alive()
+        if time.monotonic() > deadline:
+            raise EvalError("timed out after %.0f s waiting for %s" % (timeout, what))
+        time.sleep(every)  # bounded polling of a condition
+
+
+def read_port(path):
+    try:
+        with open(path) as f:
+            text = f.read()
+    except FileNotFoundError:
+        return None
+    return int(text) if text.endswith("\n") else None
+
+
+def node_names(count):
+    return ["sim-node-%03d" % i for i in range(1, count + 1)]
+
+
+def cluster_nodes(count, seed):
+    """The heterogeneous node mix (physics.HARDWARE_MIX) with seeded inlet offsets (rack position)."""
+    rng = random.Random("nodes-%s" % seed)
+    return [{"name": name, "type": physics.HARDWARE_MIX[i % len(physics.HARDWARE_MIX)],
+             "tempOffset": round(rng.uniform(-2.0, 3.0), 2)}
+            for i, name in enumerate(node_names(count))]
+
+
+def duration(seconds):
+    """A Go-style duration the joulie flags accept, in whole milliseconds (≥ 1 ms)."""
+    return "%dms" % max(1, int(round(seconds * 1000)))
+
+
+def control_flags(factor):
+    """Real-time settings of the control loops for a clock factor (docs/evaluation.md):
+    - operator --interval: its default 1 min of simulated time → 60 / factor real seconds;
+    - agent --interval: re-application and telemetry sampling only (NodePowerProfile changes are
+      applied from the watch, within 1 s real): 1 s real, i.e. `factor` simulated seconds;
+    - agent --telemetry-ttl: 5 agent intervals (its default ratio is 3); --dvfs-cooldown: the
+      default 20 s simulated (the evaluation's route is RAPL, so the DVFS controller stays idle).
+    """
+    return {
+        "operator": ["--interval", duration(60.0 / factor)],
+        "agent": ["--interval", "1s", "--telemetry-ttl", "5s",
+                  "--dvfs-cooldown", duration(20.0 / factor)],
+    }
+
+
+class Baseline:
+    def __init__(self, key, title, policy, flags):
+        self.key = key
+        self.title = title
+        self.policy = policy
+        self.flags = flags
+        self.policy_config = None
+        self.constrained = True  # pods carry the class's power-profile nodeSelector
+
+
+# The client-side rate limit (default 20 requests/s) is real-time: under a clock factor F it would be
+# F times stricter in simulated time than in a real cluster, so the evaluation lifts it.
+KUBE_RATE = ["--kube-qps", "2000", "--kube-burst", "4000"]
+
+
+PROMETHEUS = "/usr/bin/prometheus"
+D_BASE_FRACTION = 0.2
+D_MIN_DWELL_SIM = 600.0  # simulated seconds a node stays in a state before a downgrade
+D_CHANGE_BUDGET = 0.1  # of the managed nodes per pass, at least 1 (10 % of 6 would round to none)
+
+
+def free_port():
+    import socket
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def policy_file(path, nodes, perf_per_node, eco_cap, factor, prometheus_url, stability=False):
+    """Baseline D's policy file (SPEC §8.4): the same demand parameters as C and, with Prometheus in
+    the loop, the signals the simulator exports (examples/monitoring/powersim-rules.yaml); the
+    stability block only when asked (--d-stability: with it, the context_aware_v1 of this build
+    stops downgrading after its first pass, see docs/evaluation.md). No time windows: the
+    operator's clock is real time, it cannot follow the simulated day."""
+    lines = [
+        "apiVersion: joulie.io/v1alpha1",
+        "kind: PolicyConfig",
+        "policy: context_aware_v1",
+        "timeZone: UTC",
+        "performance: {baseFraction: %g, min: 1, max: %d, perfPodsPerNode: %d," % (
+            D_BASE_FRACTION, nodes, perf_per_node),
+        "              performanceCapWatts: %g, ecoCapWatts: %g}" % (PERFORMANCE_CAP, eco_cap),
+    ]
+    if stability:
+        lines.append("stability: {minDwell: %s, changeBudget: %d}" % (
+            duration(D_MIN_DWELL_SIM / factor), max(1, int(round(D_CHANGE_BUDGET * nodes)))))
+    if prometheus_url:
+        lines += [
+            "signals:",
+            "  prometheus: {endpoint: \"%s\", timeout: 2s}" % prometheus_url,
+            "  nodeTemperature: {query: \"joulie:node_temperature_celsius:max\", nodeLabel: node, "
+            "maxAge: 30s}",
+            "  nodePower: {query: \"joulie:node_power_watts:sum\", nodeLabel: node, maxAge: 30s}",
+            "  pue: {query: \"joulie:pue:ratio\", maxAge: 30s}",
+        ]
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+def start_prometheus(procs, workdir, sim_port, rules):
+    """A real Prometheus scraping the simulator every 250 ms with the recording rules loaded;
+    its URL once ready."""
+    port = free_port()
+    cfg = os.path.join(workdir, "prometheus.yml")
+    with open(cfg, "w") as f:
+        f.write("global:\n  scrape_interval: 250ms\n  evaluation_interval: 250ms\n"
+                "rule_files:\n  - %s\nscrape_configs:\n  - job_name: powersim\n"
+                "    static_configs:\n      - targets: [\"127.0.0.1:%d\"]\n" % (rules, sim_port))
+    procs.start("prometheus", [PROMETHEUS, "--config.file=" + cfg,
+                               "--storage.tsdb.path=" + os.path.join(workdir, "prometheus"),
+                               "--web.listen-address=127.0.0.1:%d" % port])
+    url = "http://127.0.0.1:%d" % port
+    client = Client(port, timeout=5)
+
+    def ready():
+        try:
+            code, obj = client.call("GET", "/api/v1/query?query=joulie%3Apue%3Aratio")
+        except OSError:
+            return False
+        return code == 200 and bool(((obj or {}).get("data") or {}).get("result"))
+    wait_for("Prometheus to scrape the simulator", ready, 60, procs, every=0.2)
+    return url
+
+
+def operator_collects_signals(workdir, procs):
+    """Whether the operator exports joulie_context_source_up (SPEC §8.2) once it runs."""
+    log_path = os.path.join(workdir, "operator.log")
+
+    def port():
+        try:
+            with open(log_path) as f:
+                for line in f:
+                    if "serving /metrics" in line and " port=" in line:
+                        return int(line.rsplit(" port=", 1)[1].split()[0])
+        except (OSError, ValueError):
+            return None
+        return None
+    metrics_port = wait_for("the operator's metrics port", port, 30, procs)
+
+    def has_source():
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", metrics_port, timeout=5)
+            conn.request("GET", "/metrics")
+            text = conn.getresponse().read().decode(errors="replace")
+            conn.close()
+        except OSError:
+            return None
+        return "ok" if "joulie_context_source_up" in text else None
+    try:
+        wait_for("joulie_context_source_up", has_source, 5, procs, every=0.2)
+        return True
+    except EvalError:
+        return False
+
+
+def baselines(eco_cap, perf_per_node, policy_config=None, d_stability=False):
+    common = ["--performance-cap-watts", "%g" % PERFORMANCE_CAP]
+    # A: a cluster without power management. The operator and the agent still run (every node
+    # labelled performance, the performance cap applied: nothing capped), and the trace's jobs are
+    # submitted as they would be to a cluster without Joulie: without power-profile constraints.
+    a = Baseline("A", "no power management (every node performance, pods unconstrained)",
+                 "static_partition", common + ["--policy", "static_partition", "--static-hp-frac", "1",
+                                               "--eco-cap-watts", "%g" % PERFORMANCE_CAP])
+    a.constrained = False
+    out = [
+        a,
+        Baseline("B", "static_partition (half the nodes eco)", "static_partition",
+                 common + ["--policy", "static_partition", "--static-hp-frac", "0.5",
+                           "--eco-cap-watts", "%g" % eco_cap]),
+        Baseline("C", "queue_aware_v1 (base 0.2, %d performance pods per node)" % perf_per_node,
+                 "queue_aware_v1",
+                 common + ["--policy", "queue_aware_v1", "--queue-hp-base-frac", "0.2",
+                           "--queue-hp-min", "1", "--queue-perf-per-hp-node", str(perf_per_node),
+                           "--eco-cap-watts", "%g" % eco_cap]),
+    ]
+    # D's settings are in its policy file (written per run, see policy_file) unless one is given.
+    d_flags = common + ["--policy", "context_aware_v1", "--eco-cap-watts", "%g" % eco_cap]
+    d = Baseline("D", "context_aware_v1 (base 0.2, %d performance pods per node%s)" % (
+        perf_per_node, ", minDwell 10 min, budget 10 %" if d_stability else ""), "context_aware_v1",
+        d_flags)
+    d.policy_config = policy_config
+    d.perf_per_node = perf_per_node
+    d.eco_cap = eco_cap
+    out.append(d)
+    return out
+
+
+def supports_policy(joulie, policy):
+    """Whether this joulie build accepts --policy NAME (its --help names it)."""
+    res = subprocess.run([joulie, "operator", "--help"], capture_output=True, text=True, timeout=30)
+    return policy in (res.stdout + res.stderr)
+
+
+def fits(cls, label, constrained=True):
+    if not constrained:
+        return label is not None
+    if cls == "performance":
+        return label == "performance"  # draining-performance repels new performance pods
+    if cls == "eco":
+        return label == "eco"
+    return label is not None
+
+
+def pod_body(job, constrained=True):
+    spec = {"containers": [{"name": "work", "image": "registry.example/batch:1",
+                            "resources": {"requests": {"cpu": str(job["cpus"])}}}],
+            "restartPolicy": "Never"}
+    if constrained and job["class"] != "general":
+        spec["nodeSelector"] = {PROFILE: job["class"]}
+    return {"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": job["id"], "namespace": "default",
+                         "labels": {"app": "eval", "eval.joulie.io/class": job["class"]}},
+            "spec": spec}
+
+
+def run_baseline(baseline, trace, cfg, workdir, log=print):
+    """Runs one baseline to the last job's completion; returns the raw result (see collect)."""
+    os.makedirs(workdir, exist_ok=True)
+    procs = Procs(workdir)
+    try:
+        return _run(baseline, trace, cfg, workdir, procs, log)
+    finally:
+        procs.stop_all()
+
+
+def _run(baseline, trace, cfg, workdir, procs, log):
+    env = dict(os.environ, PYTHONPATH=cfg["support"], PYTHONDONTWRITEBYTECODE="1")
+    factor = cfg["factor"]
+    nodes = cluster_nodes(cfg["nodes"], cfg["seed"])
+    cores = {n["name"]: physics.HARDWARE[n["type"]].cores for n in nodes}
+
+    # --- test API server and power simulator
+    procs.start("kapi", [PYTHON, "-m", "kapi", "--host", "127.0.0.1", "--port", "0", "--port-file",
+                         os.path.join(workdir, "kapi.port"), "--history", "100000"], env)
+    kport = wait_for("the test API server", lambda: read_port(os.path.join(workdir, "kapi.port")), 30,
+                     procs)
+    sim_cfg = {"factor": factor, "performanceCapWatts": PERFORMANCE_CAP,
+               "sampleSeconds": cfg["sample_seconds"], "nodes": nodes}
+    with open(os.path.join(workdir, "powersim.json"), "w") as f:
+        json.dump(sim_cfg, f)
+    procs.start("powersim", [PYTHON, "-m", "powersim", "--port", "0", "--port-file",
+                             os.path.join(workdir, "powersim.port"), "--hang-seconds", "2",
+                             "--eval-config", os.path.join(workdir, "powersim.json")], env)
+    sport = wait_for("the power simulator", lambda: read_port(os.path.join(workdir, "powersim.port")),
+                     30, procs)
+    kapi, sim = Client(kport), Client(sport)
+    with open(os.path.join(workdir, "kubeconfig"), "w") as f:
+        f.write("apiVersion: v1\nkind: Config\ncurrent-context: eval\nclusters:\n- name: eval\n"
+                "  cluster:\n    server: http://127.0.0.1:%d\nusers:\n- name: eval\n  user: {}\n"
+                "contexts:\n- name: eval\n  context:\n    cluster: eval\n    user: eval\n" % kport)
+
+    # --- CRDs, nodes, the TelemetryProfile routing every node through the simulator (RAPL)
+    for name in sorted(os.listdir(cfg["crds"])):
+        if name.endswith(".yaml"):
+            with open(os.path.join(cfg["crds"], name), "rb") as f:
+                kapi.ok("POST", CRD, f.read(), "application/yaml", codes=(201, 409))
+    for n in nodes:
+        c = str(cores[n["name"]])
+        kapi.ok("POST", "/api/v1/nodes", {
+            "apiVersion": "v1", "kind": "Node",
+            "metadata": {"name": n["name"], "labels": {"joulie.io/managed": "true",
+                                                         HARDWARE_LABEL: n["type"]}},
+            "spec": {},
+            "status": {"capacity": {"cpu": c}, "allocatable": {"cpu": c},
+                       "conditions": [{"type": "Ready", "status": "True"}]}})
+    base = "http://127.0.0.1:%d" % sport
+    wait_for("the NodePowerProfile CRD to serve",
+             lambda: kapi.call("GET", TP)[0] == 200, 30, procs)
+    kapi.ok("POST", TP, {
+        "apiVersion": "joulie.io/v1alpha1", "kind": "TelemetryProfile",
+        "metadata": {"name": "eval-power-simulator"},
+        "spec": {"target": {"scope": "cluster"},
+                 "sources": {"cpu": {"type": "http", "http": {
+                     "endpoint": base + "/telemetry/{node}", "timeoutSeconds": 2}}},
+                 "controls": {"cpu": {"type": "http", "http": {
+                     "endpoint": base + "/control/{node}", "timeoutSeconds": 2, "mode": "rapl"}}}}})
+
+    # --- baseline D: its policy file, with Prometheus in the loop when installed
+    extra = []
+    signals = None
+    if baseline.policy == "context_aware_v1":
+        path = baseline.policy_config
+        if path is None:
+            prom = None
+            if os.access(PROMETHEUS, os.X_OK) and cfg.get("prometheus", True):
+                prom = start_prometheus(procs, workdir, sport, cfg["rules"])
+            path = os.path.join(workdir, "policy.yaml")
+            policy_file(path, len(nodes), baseline.perf_per_node, baseline.eco_cap, factor, prom,
+                        cfg.get("d_stability", False))
+            signals = "Prometheus (scraping the simulator every 250 ms)" if prom else "none"
+        extra = ["--policy-config", path]
+
+    # --- the real daemons
+    flags = control_flags(factor)
+    kube = ["--kubeconfig", os.path.join(workdir, "kubeconfig"), "--metrics-addr", "127.0.0.1:0"]
+    procs.start("agent", [cfg["joulie"], "agent", "--mode", "pool", *kube, *KUBE_RATE, *flags["agent"],
+                          "--sysfs-root", os.path.join(workdir, "no-sysfs"),
+                          "--state-dir", os.path.join(workdir, "agent-state")])
+    operator_argv = [cfg["joulie"], "operator", *kube, *KUBE_RATE, *flags["operator"], *baseline.flags]
+    procs.start("operator", operator_argv + extra)
+    if signals and signals != "none" and not operator_collects_signals(workdir, procs):
+        # This build reads the signals block but its operator does not collect it: every signal
+        # would stay missing and hold every node where it is. Run D on demand and stability
+        # alone, and say so.
+        procs.stop("operator")
+        policy_file(extra[1], len(nodes), baseline.perf_per_node, baseline.eco_cap, factor, None,
+                    cfg.get("d_stability", False))
+        signals = ("none: this build's operator does not collect the signals block "
+                   "(no joulie_context_source_up on its /metrics), so D ran on demand and stability")
+        procs.start("operator", operator_argv + extra)
+
+    def initial_state():
+        # Every node labelled and its NodePowerProfile cap applied in the simulator.
+        code, obj = kapi.call("GET", "/api/v1/nodes")
+        if code != 200:
+            return False
+        labels = {n["metadata"]["name"]: (n["metadata"].get("labels") or {}).get(PROFILE)
+                  for n in obj.get("items") or []}
+        if any(labels.get(n["name"]) is None for n in nodes):
+            return False
+        code, npps = kapi.call("GET", NPP)
+        want = {o["spec"]["nodeName"]: (o["spec"].get("cpu") or {}).get("packagePowerCapWatts")
+                for o in (npps or {}).get("items") or []}
+        st = sim.ok("GET", "/sim/status")
+        return all(want.get(n["name"]) is not None and
+                   st["nodes"][n["name"]]["capWatts"] == want[n["name"]] for n in nodes)
+    wait_for("every node labelled and its cap applied", initial_state, cfg["start_timeout"], procs)
+
+    # --- replay
+    jobs = trace["jobs"]
+    by_id = {j["id"]: j for j in jobs}
+    next_arrival = 0
+    pending = []  # job ids, arrival order
+    running = {}  # id -> node
+    free = dict(cores)
+    results = {}  # id -> record
+    labels_seen = {}
+    label_events = []  # (t, node, old, new)
+    done_from = 0
+    watch = LabelWatch(kport)
+    if not watch.synced.wait(30):
+        raise EvalError("the node watch did not sync: %s" % watch.error)
+    sim.ok("POST", "/sim/start", {})
+    real_start = time.monotonic()
+    deadline = real_start + cfg["run_timeout"]
+    t = 0.0
+    next_progress = real_start + 15.0
+    while True:
+        tick_start = time.monotonic()
+        if tick_start >= next_progress:
+            next_progress += 15.0
+            log("  %s: simulated %.1f h, %d/%d jobs done, %d running, %d pending" % (
+                baseline.key, t / 3600.0, len(results), len(jobs), len(running), len(pending)))
+        procs.check_alive()
+        if tick_start > deadline:
+            raise EvalError("baseline %s: %d of %d jobs done after %.0f s real (simulated %.0f s); "
+                            "raise --timeout or lower the load" % (baseline.key, len(results),
+                                                                     len(jobs), cfg["run_timeout"], t))
+        done = sim.ok("GET", "/sim/done?from=%d" % done_from)
+        done_from = done["next"]
+        t = done["t"]
+        for d in done["jobs"]:
+            job = by_id[d["id"]]
+            kapi.ok("PATCH", "%s/%s/status" % (PODS, quote(d["id"])),
+                    {"status": {"phase": "Succeeded"}}, "application/merge-patch+json")
+            free[d["node"]] += d["cpus"]
+            running.pop(d["id"], None)
+            results[d["id"]] = {"id": d["id"], "class": job["class"], "arrival": job["arrival"],
+                                "start": d["start"], "finish": d["finish"], "work": job["work"],
+                                "cpus": job["cpus"], "node": d["node"],
+                                "cappedSeconds": d["cappedSeconds"]}
+        if len(results) == len(jobs):
+            break
+        while next_arrival < len(jobs) and jobs[next_arrival]["arrival"] <= t:
+            job = jobs[next_arrival]
+            kapi.ok("POST", PODS, pod_body(job, baseline.constrained), codes=(201,))
+            pending.append(job["id"])
+            next_arrival += 1
+        labels = watch.snapshot()
+        for name, lab in labels.items():
+            old = labels_seen.get(name)
+            if old != lab:
+                if old is not None:
+                    label_events.append((t, name, old, lab))
+                labels_seen[name] = lab
+        by_label = {}
+        for name in sorted(labels):
+            by_label.setdefault(labels[name], []).append(name)
+        still = []
+        blocked = {}  # class -> smallest request that found no node this tick
+        for jid in pending:
+            job = by_id[jid]
+            cls, need = job["class"], job["cpus"]
+            if need >= blocked.get(cls, need + 1):
+                still.append(jid)
+                continue
+            best = None
+            for lab, names in by_label.items():
+                if not fits(cls, lab, baseline.constrained):
+                    continue
+                for name in names:
+                    if free[name] >= need:
+                        score = free[name] / float(cores[name])
+                        if best is None or score > best[0] or (score == best[0] and name < best[1]):
+                            best = (score, name)
+            if best is None:
+                blocked[cls] = min(need, blocked.get(cls, need))
+                still.append(jid)
+                continue
+            node = best[1]
+            kapi.ok("PATCH", "%s/%s" % (PODS, quote(jid)), {"spec": {"nodeName": node}},
+                    "application/merge-patch+json")
+            code, obj = sim.call("POST", "/sim/jobs", {
+                "id": jid, "node": node, "cpus": need, "work": job["work"],
+                "memFraction": job["memFraction"], "class": cls})
+            if code != 201:
+                raise EvalError("starting %s on %s in the simulator: HTTP %s %s" % (jid, node, code, obj))
+            free[node] -= need
+            running[jid] = node
+        pending = still
+        spent = time.monotonic() - tick_start
+        if spent < cfg["tick"]:
+            time.sleep(cfg["tick"] - spent)  # the scheduler's pace (real time), not synchronisation
+    real_seconds = time.monotonic() - real_start
+    watch.stop()
+    final = sim.ok("POST", "/sim/stop", {})
+    status = sim.ok("GET", "/sim/status")
+    series = sim.ok("GET", "/sim/series")["series"]
+    procs.check_alive()
+    return {"baseline": baseline.key, "title": baseline.title, "policy": baseline.policy,
+            "flags": baseline.flags + extra, "signals": signals, "realSeconds": round(real_seconds, 1), "end": final["t"],
+            "status": status, "series": series, "jobs": list(results.values()),
+            "labelEvents": label_events, "nodes": nodes}
