@@ -271,3 +271,21 @@ def test_the_hottest_nodes_from_a_real_prometheus_are_the_eco_ones_and_zone_mini
     assert labels(kube, sorted(TEMPS)) == {"t1": "performance", "t2": "eco", "t3": "eco",
                                            "t4": "performance", "t5": "performance",
                                            "t6": "eco"}
+
+
+# 1b --------------------------------------------------------------------------------------------
+def test_the_change_budget_converges_a_fresh_cluster_one_pass_at_a_time(crds, procs, joulie_bin,
+                                                                           tmp_path):
+    # Unlabelled nodes, a small base and a budget of one: every pass starts one more downgrade
+    # until the plan is reached (a budget spreads downgrades; it must never freeze them).
+    kube = crds
+    names = ["f%02d" % i for i in range(6)]
+    for n in names:
+        create_node(kube, n)
+    f = tmp_path / "policy.yaml"
+    write(f, "policy: context_aware_v1\nstability: {minDwell: 2s, changeBudget: 1}\n"
+             "performance: {baseFraction: 0.2, min: 1}\n")
+    op = start_operator(procs, joulie_bin, kube, "--policy-config", f, "--interval", "1s")
+    wait_labels(kube, dict({n: "eco" for n in names[1:]}, f00="performance"), timeout=30)
+    downgrades = [l.count("=eco") for l in pass_lines(op)]
+    assert max(downgrades) == 1, downgrades

@@ -56,8 +56,9 @@ def parse(argv):
     p.add_argument("--policy-config", help="policy file for baseline D (context_aware_v1)")
     p.add_argument("--no-prometheus", action="store_true",
                    help="baseline D without Prometheus even when /usr/bin/prometheus exists")
-    p.add_argument("--d-stability", action="store_true",
-                   help="give baseline D the stability block (minDwell 10 simulated min, budget 10 %%)")
+    p.add_argument("--no-d-stability", dest="d_stability", action="store_false",
+                   help="leave out baseline D's stability block (minDwell 10 simulated min, "
+                        "budget 10 %%)")
     p.add_argument("--keep-logs", action="store_true", help="keep the daemons' logs (always kept on failure)")
     p.add_argument("--report-from", metavar="RAW",
                    help="regenerate the report, plots and summary.json from a previous run's raw "

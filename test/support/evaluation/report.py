@@ -416,10 +416,8 @@ Baselines (same trace, same seed, same cluster):
   otherwise reported as not available; never emulated. Its policy file has C's demand parameters
   (base 0.2, the same performance pods per node), the signals from Prometheus when that is
   installed and the operator collects them (else none, as the line *Baseline D's signals* says),
-  no time windows (the operator's clock is real time), and the stability block only with
-  `--d-stability`: in the build this report was first made with, context_aware_v1 with
-  `stability` downgraded nodes in its first pass and never again (36 of 40 nodes stayed
-  performance, eco jobs queued for a day), which measures that defect, not the policy.
+  no time windows (the operator's clock is real time), and its stability block (minDwell 10
+  simulated minutes, change budget 10 % of the nodes per pass; `--no-d-stability` leaves it out).
 
 The scheduler stand-in creates each job's pod at its arrival (in B–D with the nodeSelector
 `joulie.io/power-profile: performance|eco`, none for general; the CPU request), binds pending pods

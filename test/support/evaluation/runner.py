@@ -274,8 +274,7 @@ def free_port():
 def policy_file(path, nodes, perf_per_node, eco_cap, factor, prometheus_url, stability=False):
     """Baseline D's policy file (SPEC §8.4): the same demand parameters as C and, with Prometheus in
     the loop, the signals the simulator exports (examples/monitoring/powersim-rules.yaml); the
-    stability block only when asked (--d-stability: with it, the context_aware_v1 of this build
-    stops downgrading after its first pass, see docs/evaluation.md). No time windows: the
+    stability block unless --no-d-stability. No time windows: the
     operator's clock is real time, it cannot follow the simulated day."""
     lines = [
         "apiVersion: joulie.io/v1alpha1",
