@@ -7,8 +7,10 @@ PACKAGES=(
   g++ meson ninja-build pkg-config git
   libssl-dev rapidjson-dev libfmt-dev libcxxopts-dev libyaml-cpp-dev libc-ares-dev catch2
   python3 python3-pytest openssl prometheus umoci
+  clang libclang-rt-14-dev
 )
 
+# clang + libclang-rt-14-dev: libFuzzer for the fuzz smoke of scripts/test.sh and scripts/fuzz.sh.
 # kubectl is not a Debian 12 package: tests that need it skip with a message when it is absent.
 wanted=("${PACKAGES[@]}")
 

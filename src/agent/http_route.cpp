@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "joulie/common/duration.hpp"
+#include "kube/json.hpp"
 
 namespace joulie::agent {
 
@@ -185,14 +186,16 @@ Result<HttpClientPool::Response> HttpClientPool::post_json(const std::string& ur
 TelemetrySample parse_telemetry_reply(std::string_view body, SystemTime received_at) {
   TelemetrySample sample;
   sample.timestamp = received_at;
-  rapidjson::Document doc;
-  // Iterative: a hostile or broken simulator must not be able to overflow our stack with
-  // deeply nested arrays (found by the sim_reply fuzz target).
-  doc.Parse<rapidjson::kParseIterativeFlag>(body.data(), body.size());
-  if (doc.HasParseError() || !doc.IsObject()) {
+  // kube::parse_object: bounded nesting (a hostile or broken simulator must not overflow our
+  // stack with deeply nested arrays, found by the sim_reply fuzz target) and defined, correctly
+  // rounded numbers (docs/decisions.md, "JSON numbers").
+  auto parsed_body = kube::parse_object(body);
+  if (!parsed_body.ok()) {
     sample.missing_reason = "telemetry reply is not a JSON object";
     return sample;
   }
+  // Const view: comparing RapidJSON's mutable member iterators is ambiguous in C++20.
+  const rapidjson::Value& doc = parsed_body.value();
   const rapidjson::Value* power = nullptr;
   if (auto it = doc.FindMember("packagePowerWatts"); it != doc.MemberEnd()) {
     power = &it->value;
@@ -259,9 +262,9 @@ ControlOutcome interpret_control_reply(Backend backend,
   }
   std::string result_field;
   std::string message_field;
-  rapidjson::Document doc;
-  doc.Parse<rapidjson::kParseIterativeFlag>(reply->body.data(), reply->body.size());
-  if (!doc.HasParseError() && doc.IsObject()) {
+  auto parsed_body = kube::parse_object(reply->body);
+  if (parsed_body.ok()) {
+    const rapidjson::Value& doc = parsed_body.value();
     if (auto it = doc.FindMember("result"); it != doc.MemberEnd() && it->value.IsString()) {
       result_field.assign(it->value.GetString(), it->value.GetStringLength());
     }
