@@ -169,8 +169,8 @@ Result<rapidjson::Document> parse_object(std::string_view text, int max_depth) {
     return Error(Errc::parse, fmt::format("JSON nested deeper than {} levels", max_depth));
   }
   if (number_out_of_range) {
-    return Error(Errc::parse, fmt::format("JSON number out of range before byte {}",
-                                          parse_result.Offset()));
+    return Error(Errc::parse,
+                 fmt::format("JSON number out of range before byte {}", parse_result.Offset()));
   }
   if (parse_result.IsError()) {
     return Error(Errc::parse, fmt::format("malformed JSON at byte {}: {}", parse_result.Offset(),

@@ -36,9 +36,7 @@ double as_double(const std::string& token) {
 }
 
 // What we write for the token, after one parse.
-std::string written(const std::string& token) {
-  return to_json(number_doc(token));
-}
+std::string written(const std::string& token) { return to_json(number_doc(token)); }
 
 }  // namespace
 
@@ -79,9 +77,12 @@ TEST_CASE("json numbers: underflow rounds to zero with the sign kept, subnormals
 }
 
 TEST_CASE("json numbers: beyond the range of double is a parse error, never infinity") {
-  const std::vector<std::string> tokens = {"1e309", "1.8e308", "-1.8e308",
-                                            "1.7976931348623159e308",
-                                            "100000000000000000000e300", std::string(400, '9')};
+  const std::vector<std::string> tokens = {"1e309",
+                                           "1.8e308",
+                                           "-1.8e308",
+                                           "1.7976931348623159e308",
+                                           "100000000000000000000e300",
+                                           std::string(400, '9')};
   for (const std::string& token : tokens) {
     INFO(token);
     auto r = parse_object("{\"n\":" + token + "}");
@@ -135,7 +136,8 @@ TEST_CASE("json numbers: decimals are correctly rounded") {
   CHECK(as_double("1E2") == 100.0);
   // Exactly halfway between two doubles: rounds to even.
   CHECK(as_double("9007199254740993.0") == 9007199254740992.0);
-  // Halfway plus a digit far beyond the 17th: rounds up (a normal-precision parser gets this wrong).
+  // Halfway plus a digit far beyond the 17th: rounds up (a normal-precision parser gets this
+  // wrong).
   CHECK(as_double("9007199254740993.00000000000000000000000000001") == 9007199254740994.0);
   CHECK(as_double("2.2250738585072011e-308") == 2.2250738585072009e-308);
 }
