@@ -8,8 +8,8 @@
 #     --results FILE   also write one JSON line per target (meson testlog shape) for
 #                      scripts/summarize_tests.py
 #   FUZZ_BUILD_DIR     build directory (default build-fuzz)
-#   FUZZ_OPT           optimisation of a new build directory: 2 (default; long campaigns) or 1
-#                      (the CI smoke: compiles faster)
+#   FUZZ_OPT           optimisation of a new build directory: 2 (default, -O2 -g; campaigns),
+#                      1 or 0 (-O1 / -O0 with -g1: compile faster, fuzz slower)
 #
 # The targets are every test/fuzz/<target>_fuzz.cpp (a new target needs only its file and its
 # line in test/fuzz/meson.build). Seeds come from test/fuzz/corpus/<target>/ (read only) and the
@@ -65,11 +65,10 @@ if ! command -v clang++ >/dev/null; then
   exit 2
 fi
 if [[ ! -f "$build/build.ninja" ]]; then
-  if [[ "${FUZZ_OPT:-2}" == 1 ]]; then
-    opt=(-Dbuildtype=plain -Doptimization=1 -Ddebug=false -Dcpp_args=-g1)
-  else
-    opt=(-Dbuildtype=debugoptimized)
-  fi
+  case "${FUZZ_OPT:-2}" in
+    0 | 1) opt=(-Dbuildtype=plain "-Doptimization=$FUZZ_OPT" -Ddebug=false -Dcpp_args=-g1) ;;
+    *) opt=(-Dbuildtype=debugoptimized) ;;
+  esac
   mkdir -p "$build"
   CXX=clang++ meson setup "$build" -Dfuzz=true -Dstatic=false -Db_sanitize=address,undefined \
     -Db_lundef=false "${opt[@]}" >"$build/setup.log" 2>&1 || {

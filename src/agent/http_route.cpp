@@ -225,7 +225,7 @@ TelemetrySample parse_telemetry_reply(std::string_view body, SystemTime received
     }
     sample.timestamp = *parsed;
   }
-  sample.watts = power->GetDouble();
+  sample.watts = power->GetDouble() + 0.0;  // -0.0 (a valid reading of nothing) reads as 0
   return sample;
 }
 

@@ -10,7 +10,9 @@
 #include <string>
 #include <vector>
 
+#include "joulie/agent/http_route.hpp"
 #include "joulie/api/codec.hpp"
+#include "joulie/policy/classify.hpp"
 #include "kube/json.hpp"
 #include "kube/watch_decoder.hpp"
 
@@ -224,4 +226,34 @@ TEST_CASE("json numbers: NodePowerProfile fields get the documented values") {
     CHECK(r.code() == Errc::parse);
     CHECK_THAT(r.error().message, Catch::Contains("metadata.generation"));
   }
+}
+
+TEST_CASE("json numbers: a Pod carrying such numbers classifies as without them") {
+  for (const char* number : {"0e308", "-0.0", "1e-400", "18446744073709551616", "-0"}) {
+    INFO(number);
+    auto pod = parse_object(std::string(R"({"kind":"Pod","spec":{"priority":)") + number +
+                            R"(,"nodeSelector":{"joulie.io/power-profile":"eco"}},)"
+                            R"("status":{"phase":"Running"}})");
+    REQUIRE(pod.ok());
+    CHECK(joulie::policy::classify_pod_json(pod.value(), "joulie.io/power-profile") ==
+          joulie::policy::PodClass::eco_only);
+  }
+}
+
+TEST_CASE("json numbers: simulator power readings get the documented values") {
+  const joulie::SystemTime now{};
+  auto watts = [&](const std::string& number) {
+    return joulie::agent::parse_telemetry_reply(R"({"packagePowerWatts":)" + number + "}", now);
+  };
+  CHECK(watts("1.25e2").watts == 125.0);
+  CHECK(watts("0e308").watts == 0.0);
+  CHECK(watts("1e-400").watts == 0.0);
+  // -0.0 is a reading of zero, reported as 0 (not "-0").
+  REQUIRE(watts("-0.0").watts.has_value());
+  CHECK_FALSE(std::signbit(*watts("-0.0").watts));
+  CHECK(watts("-1e-400").watts == 0.0);
+  // A reading beyond double is no reading, with a reason; never infinity.
+  auto huge = watts("1e400");
+  CHECK_FALSE(huge.watts.has_value());
+  CHECK_FALSE(huge.missing_reason.empty());
 }
