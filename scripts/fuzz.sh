@@ -134,6 +134,9 @@ run_target() {
 echo "== fuzz: ${#targets[@]} target(s), ${seconds}s each, $jobs at a time, $build"
 running=0
 for t in "${targets[@]}"; do
+  rm -f "$work/$t/verdict" "$work/$t/line" "$work/$t/report"  # no stale verdict counts
+done
+for t in "${targets[@]}"; do
   if [[ $running -ge $jobs ]]; then
     wait -n || true
     running=$((running - 1))
