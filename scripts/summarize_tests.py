@@ -3,10 +3,13 @@
 
 Counts individual test cases, not executables: Catch2's summary line for each unit
 executable and pytest's summary line for the integration suite. Usage:
-    summarize_tests.py LABEL=BUILD_DIR [LABEL=BUILD_DIR ...]
+    summarize_tests.py LABEL=BUILD_DIR|LABEL=FILE [...]
+A FILE holds JSON lines of the same shape as meson's testlog.json (name, result, stdout):
+scripts/fuzz.sh --results writes one per fuzz target, each counted as one test.
 Exit status 1 when anything failed or a test log is missing.
 """
 import json
+import os
 import re
 import sys
 
@@ -48,8 +51,9 @@ def main(argv):
     ok = True
     for arg in argv:
         label, _, build = arg.partition("=")
+        log = build if os.path.isfile(build) else f"{build}/meson-logs/testlog.json"
         try:
-            with open(f"{build}/meson-logs/testlog.json", encoding="utf-8") as f:
+            with open(log, encoding="utf-8") as f:
                 lines = [json.loads(line) for line in f if line.strip()]
         except OSError as e:
             print(f"{label}: no test log ({e})")

@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # The README's test command (and what CI's .ci/run calls): installs the Debian packages it needs,
 # builds, and runs the whole suite (unit, fuzz-corpus replay, integration) on the release static
-# binary, then runs it again on an ASan+UBSan build (docs/testing.md, "Sanitizers").
+# binary, then runs it again on an ASan+UBSan build (docs/testing.md, "Sanitizers"), then runs
+# every libFuzzer target for a short fixed time (docs/testing.md, "Fuzz smoke").
 #   JOULIE_SANITIZE=0     skip the sanitizer pass (for a quick local run; CI always runs it)
-#   JOULIE_BUILD_DIR=DIR  release build directory (default: build; the sanitizer one is DIR-asan)
+#   JOULIE_FUZZ=0         skip the fuzz smoke (likewise)
+#   JOULIE_FUZZ_SECONDS=N seconds per fuzz target (default 15)
+#   JOULIE_BUILD_DIR=DIR  release build directory (default: build; the sanitizer one is DIR-asan,
+#                         the fuzz one DIR-fuzz)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
@@ -14,6 +18,9 @@ python=/usr/bin/python3
 status=0
 summaries=()
 sanitize=${JOULIE_SANITIZE:-1}
+fuzz=${JOULIE_FUZZ:-1}
+fuzz_build=${build}-fuzz
+fuzz_seconds=${JOULIE_FUZZ_SECONDS:-15}
 
 if [ ! -f "$build/build.ninja" ]; then
   meson setup "$build" --buildtype=release -Dstatic=true >/dev/null
@@ -34,6 +41,21 @@ if [ "$sanitize" != 0 ]; then
   echo "== sanitizer build ($asan), in the background during the release tests"
   nice -n 10 ninja -C "$asan" >"$asan/build-output.txt" 2>&1 &
   asan_pid=$!
+fi
+
+fuzz_build_pid=
+if [ "$fuzz" != 0 ]; then
+  # The clang libFuzzer tree (ASan+UBSan, -O1 -g1, only the fuzz targets and the libraries they
+  # need) is built after the sanitizer build, at an even lower priority, while tests run.
+  echo "== fuzz build ($fuzz_build), in the background after the sanitizer build"
+  mkdir -p "$fuzz_build"
+  (
+    if [ -n "$asan_pid" ]; then
+      tail --pid="$asan_pid" -f /dev/null
+    fi
+    FUZZ_OPT=1 FUZZ_BUILD_DIR="$fuzz_build" nice -n 15 bash scripts/fuzz.sh --build-only
+  ) >"$fuzz_build/build-output.txt" 2>&1 &
+  fuzz_build_pid=$!
 fi
 
 echo "== release tests"
@@ -57,6 +79,24 @@ if [ -n "$asan_pid" ]; then
     echo "joulie: the sanitizer build failed (output above)" >&2
     status=1
   fi
+fi
+
+if [ -n "$fuzz_build_pid" ]; then
+  fuzz_built=0
+  wait "$fuzz_build_pid" && fuzz_built=1
+  echo "== fuzz build output"
+  grep -v '^\[[0-9]*/[0-9]*\] ' "$fuzz_build/build-output.txt" || true
+  results="$fuzz_build/fuzz-smoke.jsonl"
+  rm -f "$results"
+  if [ "$fuzz_built" = 1 ]; then
+    echo "== fuzz smoke: every target ${fuzz_seconds}s under ASan+UBSan, any finding fails the run"
+    FUZZ_BUILD_DIR="$fuzz_build" bash scripts/fuzz.sh --jobs 2 --results "$results" \
+      "$fuzz_seconds" || status=1
+  else
+    echo "joulie: the fuzz build failed (output above)" >&2
+    status=1
+  fi
+  summaries+=("fuzz=$results")
 fi
 
 echo "== summary"

@@ -24,8 +24,6 @@ struct AgentDaemon::Slot {
 
 namespace {
 
-constexpr auto kProbeTimeout = std::chrono::seconds(5);
-
 bool spec_changed(const NppEntry& old, const NppEntry& now) {
   return old.npp.metadata.uid != now.npp.metadata.uid ||
          old.npp.metadata.generation != now.npp.metadata.generation ||

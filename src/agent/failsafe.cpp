@@ -12,6 +12,7 @@
 
 #include "joulie/agent/sysfs.hpp"
 #include "joulie/common/log.hpp"
+#include "kube/json.hpp"
 
 namespace joulie::agent {
 namespace fs = std::filesystem;
@@ -135,11 +136,13 @@ Status FailSafeRecord::load() {
       return Error(Errc::io, fmt::format("read {}: failed or too large", file_.string()));
     }
   }
-  rapidjson::Document doc;
-  doc.Parse<rapidjson::kParseIterativeFlag>(content.data(), content.size());
-  if (doc.HasParseError() || !doc.IsObject()) {
+  // Bounded nesting and defined numbers, as for everything read from outside the process.
+  auto parsed = kube::parse_object(content);
+  if (!parsed.ok()) {
     return Error(Errc::parse, fmt::format("state record {} is not a JSON object", file_.string()));
   }
+  // Const view: comparing RapidJSON's mutable member iterators is ambiguous in C++20.
+  const rapidjson::Value& doc = parsed.value();
   auto files = doc.FindMember("files");
   if (files == doc.MemberEnd() || !files->value.IsObject()) {
     return Error(Errc::parse,

@@ -8,20 +8,23 @@
 #include <cmath>
 
 #include "joulie/common/duration.hpp"
+#include "kube/json.hpp"
 
 namespace joulie::agent {
 
 TelemetrySample parse_telemetry_reply(std::string_view body, SystemTime received_at) {
   TelemetrySample sample;
   sample.timestamp = received_at;
-  rapidjson::Document doc;
-  // Iterative: a hostile or broken simulator must not be able to overflow our stack with
-  // deeply nested arrays (found by the sim_reply fuzz target).
-  doc.Parse<rapidjson::kParseIterativeFlag>(body.data(), body.size());
-  if (doc.HasParseError() || !doc.IsObject()) {
+  // kube::parse_object: bounded nesting (a hostile or broken simulator must not overflow our
+  // stack with deeply nested arrays, found by the sim_reply fuzz target) and defined, correctly
+  // rounded numbers (docs/decisions.md, "JSON numbers").
+  auto parsed_body = kube::parse_object(body);
+  if (!parsed_body.ok()) {
     sample.missing_reason = "telemetry reply is not a JSON object";
     return sample;
   }
+  // Const view: comparing RapidJSON's mutable member iterators is ambiguous in C++20.
+  const rapidjson::Value& doc = parsed_body.value();
   const rapidjson::Value* power = nullptr;
   if (auto it = doc.FindMember("packagePowerWatts"); it != doc.MemberEnd()) {
     power = &it->value;
@@ -51,7 +54,7 @@ TelemetrySample parse_telemetry_reply(std::string_view body, SystemTime received
     }
     sample.timestamp = *parsed;
   }
-  sample.watts = power->GetDouble();
+  sample.watts = power->GetDouble() + 0.0;  // -0.0 (a valid reading of nothing) reads as 0
   return sample;
 }
 
@@ -88,9 +91,9 @@ ControlOutcome interpret_control_reply(Backend backend,
   }
   std::string result_field;
   std::string message_field;
-  rapidjson::Document doc;
-  doc.Parse<rapidjson::kParseIterativeFlag>(reply->body.data(), reply->body.size());
-  if (!doc.HasParseError() && doc.IsObject()) {
+  auto parsed_body = kube::parse_object(reply->body);
+  if (parsed_body.ok()) {
+    const rapidjson::Value& doc = parsed_body.value();
     if (auto it = doc.FindMember("result"); it != doc.MemberEnd() && it->value.IsString()) {
       result_field.assign(it->value.GetString(), it->value.GetStringLength());
     }

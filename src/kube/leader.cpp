@@ -39,9 +39,10 @@ int64_t int_at(const rapidjson::Value& object, const char* name) {
 
 void put_member(rapidjson::Value& object, const char* name, rapidjson::Value value,
                 rapidjson::Document::AllocatorType& a) {
-  auto it = object.FindMember(name);
-  if (it != object.MemberEnd()) {
-    it->value = std::move(value);
+  // HasMember + operator[] rather than comparing RapidJSON's mutable member iterators, which is
+  // ambiguous in C++20 (clang's -Wambiguous-reversed-operator).
+  if (object.HasMember(name)) {
+    object[name] = std::move(value);
   } else {
     object.AddMember(rapidjson::Value(name, a), std::move(value), a);
   }
@@ -134,12 +135,10 @@ void LeaderElector::write_record(rapidjson::Value& lease, const Record& r,
   if (!lease.IsObject()) {
     lease.SetObject();
   }
-  auto spec_it = lease.FindMember("spec");
-  if (spec_it == lease.MemberEnd() || !spec_it->value.IsObject()) {
+  if (!lease.HasMember("spec") || !lease["spec"].IsObject()) {
     put_member(lease, "spec", rapidjson::Value(rapidjson::kObjectType), a);
-    spec_it = lease.FindMember("spec");
   }
-  rapidjson::Value& spec = spec_it->value;
+  rapidjson::Value& spec = lease["spec"];
   put_member(spec, "holderIdentity", rapidjson::Value(r.holder.c_str(), a), a);
   put_member(spec, "leaseDurationSeconds", rapidjson::Value(r.duration_seconds), a);
   put_member(spec, "acquireTime", rapidjson::Value(r.acquire_time.c_str(), a), a);

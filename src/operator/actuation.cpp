@@ -10,6 +10,7 @@
 #include "joulie/api/codec.hpp"
 #include "joulie/api/names.hpp"
 #include "joulie/common/log.hpp"
+#include "kube/json.hpp"
 
 namespace joulie::operator_mode {
 
@@ -193,10 +194,14 @@ ExecuteOutcome ActuationAdapter::execute(const std::vector<Write>& writes) {
 }
 
 Status ActuationAdapter::create_profile(const Write& w, ExecuteOutcome& out) {
-  rapidjson::Document body;
-  body.Parse(api::encode_new_node_power_profile(w.name, w.spec).c_str());
+  // parse_object, not RapidJSON's normal-precision Parse: the cap comes back as the very double
+  // the encoder wrote (docs/decisions.md, "JSON numbers").
+  auto body = kube::parse_object(api::encode_new_node_power_profile(w.name, w.spec));
+  if (!body.ok()) {
+    return body.error();
+  }
   ++out.requests;
-  auto created = api_.create(kube::resources::node_power_profiles, "", body);
+  auto created = api_.create(kube::resources::node_power_profiles, "", body.value());
   if (created.ok()) {
     return {};
   }

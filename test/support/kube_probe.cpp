@@ -31,6 +31,7 @@
 #include "joulie/kube/client.hpp"
 #include "joulie/kube/config.hpp"
 #include "joulie/kube/pagination.hpp"
+#include "kube/json.hpp"
 
 namespace {
 
@@ -224,12 +225,11 @@ int run(int argc, char** argv) {
     std::ifstream in(positional[1]);
     std::stringstream text;
     text << in.rdbuf();
-    rapidjson::Document doc;
-    doc.Parse(text.str().c_str());
-    if (doc.HasParseError()) {
-      return usage("create-from: file is not JSON");
+    auto doc = kube::parse_object(text.str());
+    if (!doc.ok()) {
+      return usage("create-from: file is not a JSON object");
     }
-    auto r = client.create(*resource, ns, doc);
+    auto r = client.create(*resource, ns, doc.value());
     rc = r.ok() ? (say(to_json(*r)), 0) : fail(r.error());
   } else if (command == "patch" && need(3)) {
     auto r = client.merge_patch(*resource, ns, positional[2],
