@@ -211,6 +211,12 @@ PolicyPlan plan_context_aware(const PolicyConfig& c, const TimeWindow* window,
   // ---- 3. which nodes -------------------------------------------------------------------------
   std::vector<bool> performance(managed.size(), false);
   std::vector<std::vector<std::string>> reasons(managed.size());
+  if (explain && window != nullptr) {
+    const std::string w = window_reason(*window, PolicyKind::context_aware_v1);
+    for (auto& r : reasons) {
+      r.push_back(w);
+    }
+  }
   std::int64_t selected = 0;
   // Hosts of performance-sensitive pods first (fewest drains), up to the count.
   for (std::size_t i : order) {

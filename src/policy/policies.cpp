@@ -245,6 +245,9 @@ Result<PolicyPlan> plan(const PolicyConfig& config, const PolicyInput& input) {
     out.nodes.push_back({input.managed_nodes[static_cast<std::size_t>(i)],
                          performance ? api::Profile::performance : api::Profile::eco,
                          {}});
+    if (input.explain && window != nullptr) {
+      out.nodes.back().reasons.push_back(out.reasons.front());
+    }
   }
   return out;
 }

@@ -211,6 +211,8 @@ TEST_CASE("context_aware_v1 windows: the window's bounds and eco cap, at the rig
   CHECK(busy.performance_nodes == 2);
   REQUIRE_FALSE(busy.reasons.empty());
   CHECK(busy.reasons[0] == "window night: baseFraction 0.1 max 2 ecoCapWatts 100");
+  REQUIRE_FALSE(busy.nodes[0].reasons.empty());
+  CHECK(busy.nodes[0].reasons[0] == busy.reasons[0]);  // every node says which window
 }
 
 TEST_CASE("windows apply to the existing policies too, by what each reads") {
