@@ -453,7 +453,6 @@ policy::Signal SignalCollector::signal_for(const SignalState& state, const std::
   policy::Signal s;
   s.source = state.source;
   auto it = state.by_key.find(key);
-  std::string where = key.empty() ? std::string() : fmt::format(" for {:?}", key);
   if (it != state.by_key.end()) {
     const SignalReading& r = it->second;
     s.sampled_at = r.sampled_at;
@@ -484,7 +483,7 @@ policy::Signal SignalCollector::signal_for(const SignalState& state, const std::
     s.message = fmt::format("no answer from {} yet", state.source);
   } else {
     s.health = SignalHealth::missing;
-    s.message = fmt::format("no series{}", where);
+    s.message = key.empty() ? std::string("no series") : fmt::format("no series for {:?}", key);
   }
   return s;
 }

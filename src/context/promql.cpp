@@ -50,8 +50,9 @@ Result<PromSample> decode_pair(const Value& pair) {
     return malformed("a sample is not [timestamp, \"value\"]");
   }
   double seconds = pair[0].GetDouble();
-  // Beyond ±10^11 s (year 5138) the conversion to nanoseconds would overflow.
-  if (!std::isfinite(seconds) || std::fabs(seconds) > 1e11) {
+  // SystemTime counts nanoseconds in 64 bits: ±9.2·10^9 s (years 1678–2262). Beyond ±9·10^9 s
+  // the conversion would overflow (found by the prom_reply fuzz target).
+  if (!std::isfinite(seconds) || std::fabs(seconds) > 9e9) {
     return malformed("sample timestamp out of range");
   }
   auto value = parse_prom_value(view_of(pair[1]));

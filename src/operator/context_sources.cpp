@@ -42,8 +42,9 @@ void ContextSources::start(bool once) {
   if (!options_.signals.any()) {
     return;
   }
-  if (recorder_) {
+  if (recorder_ && !recorder_started_) {
     recorder_->start();
+    recorder_started_ = true;
   }
   if (once) {
     collector_->collect_once();
@@ -63,9 +64,10 @@ void ContextSources::reconfigure(policy::SignalsConfig signals) {
 
 void ContextSources::stop() {
   collector_->stop();
-  if (recorder_) {
+  if (recorder_ && recorder_started_) {
     recorder_->flush(std::chrono::seconds(5));
     recorder_->stop();
+    recorder_started_ = false;
   }
 }
 

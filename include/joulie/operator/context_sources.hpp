@@ -54,6 +54,7 @@ class ContextSources {
   std::unique_ptr<::joulie::context::SignalCollector> collector_;
   bool started_ = false;
   bool once_ = false;
+  bool recorder_started_ = false;
 };
 
 }  // namespace joulie::operator_mode

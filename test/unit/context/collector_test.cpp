@@ -1,4 +1,6 @@
 #include <catch2/catch.hpp>
+#include <cstdio>
+#include <ctime>
 
 #include "joulie/common/metrics.hpp"
 #include "joulie/context/collector.hpp"
@@ -270,4 +272,48 @@ TEST_CASE("fill never waits for a slow source: it reads what the rounds left") {
   CHECK(c.nodes[0].power_watts.health == SignalHealth::missing);
   CHECK_THAT(c.nodes[0].power_watts.message, Catch::Contains("no answer from prometheus yet"));
   collector.stop();
+}
+
+// Figures for docs/benchmarks.md, not assertions: `unit_context "[.benchmark]"`.
+// CPU time of this process in ms (the machine is shared: wall time is noisy).
+double cpu_now() { return 1000.0 * static_cast<double>(std::clock()) / CLOCKS_PER_SEC; }
+
+TEST_CASE("benchmark: a 5 000-node reply decoded, and fill() for 5 000 nodes", "[.benchmark]") {
+  Bench b;
+  std::vector<std::pair<std::map<std::string, std::string>, std::string>> series;
+  std::vector<std::pair<std::string, std::string>> nodes;
+  for (int i = 0; i < 5000; ++i) {
+    std::string name = "node-" + std::to_string(i);
+    series.push_back({{{"node", name}, {"instance", name + ":9100"}}, "123.5"});
+    nodes.emplace_back(name, "zone-" + std::to_string(i % 10));
+  }
+  std::string body = prom_vector(series, kSampleTs);
+  auto start = cpu_now();
+  constexpr int kDecodes = 20;
+  for (int i = 0; i < kDecodes; ++i) {
+    REQUIRE(decode_prom_reply(200, body).ok());
+  }
+  double decode_ms =
+      (cpu_now() - start) /
+      kDecodes;
+  b.prometheus.script("/api/v1/query", {{200, body}});
+  auto config = b.power_config();
+  config.node_temperature = config.node_power;
+  SignalCollector collector(config, b.options());
+  start = cpu_now();
+  collector.collect_once();
+  double round_ms =
+      (cpu_now() - start);
+  auto c = context_with_nodes(nodes, b.clock.now());
+  constexpr int kFills = 50;
+  start = cpu_now();
+  for (int i = 0; i < kFills; ++i) {
+    collector.fill(c);
+  }
+  double fill_ms =
+      (cpu_now() - start) /
+      kFills;
+  REQUIRE(c.nodes[4999].power_watts.get() == 123.5);
+  std::printf("reply %zu bytes, CPU time: decode %.2f ms; round (2 signals, HTTP) %.2f ms; fill %.3f ms\n",
+              body.size(), decode_ms, round_ms, fill_ms);
 }

@@ -74,6 +74,8 @@ TEST_CASE("malformed and unsupported replies are errors, never crashes") {
         R"({"status":"success","data":{"resultType":"vector","result":[{"value":[1,2]}]}})",
         R"({"status":"success","data":{"resultType":"vector","result":[{"value":[1,"x"]}]}})",
         R"({"status":"success","data":{"resultType":"vector","result":[{"value":[1e300,"1"]}]}})",
+        // Year 2529: would overflow SystemTime's nanoseconds (found by fuzzing).
+        R"({"status":"success","data":{"resultType":"vector","result":[{"value":[17640000123,"1"]}]}})",
         R"({"status":"success","data":{"resultType":"vector","result":[{"metric":{"a":1},"value":[1,"1"]}]}})",
         R"({"status":"success","data":{"resultType":"scalar","result":[1]}})",
         R"({"status":"maybe","data":{"resultType":"scalar","result":[1,"1"]}})"}) {
