@@ -227,9 +227,9 @@ def prometheus(tmp_path_factory):
     exporter.close()
 
 
-def temperature_policy(prometheus, topology=""):
+def temperature_policy(prometheus, topology="", base=0.5):
     return ("policy: context_aware_v1\n"
-            "performance: {baseFraction: 0.5, min: 1}\n" + topology +
+            "performance: {baseFraction: %s, min: 1}\n" % base + topology +
             "signals:\n"
             "  prometheus: {endpoint: \"%s\", timeout: 5s}\n"
             "  nodeTemperature: {query: \"max by (node) (node_hwmon_temp_celsius)\","
@@ -256,6 +256,17 @@ def test_the_hottest_nodes_from_a_real_prometheus_are_the_eco_ones_and_zone_mini
     assert sig["health"] == "ok" and sig["nodes"]["ok"] == 6 and sig["source"] == "prometheus"
     t3 = next(n for n in plan["nodes"] if n["node"] == "t3")
     assert "temperature 90.0 °C, 25.0 °C above median" in t3["reasons"]
+
+    # One performance node wanted: without a zone minimum it is the coolest (z2's t4); with a
+    # minimum of one per zone the all-hot z1 keeps its coolest too, and the all-cool z2 keeps one
+    # rather than giving its place to the hot zone.
+    for topology, expected in (("", {"t4"}), ("topology: {minPerformancePerZone: 1}\n", {"t1", "t4"})):
+        write(f, temperature_policy(prometheus, topology, base=0.1))
+        code, out, err = run_once(procs, joulie_bin, kube, "--policy-config", f, "--output",
+                                  "json", "--dry-run")
+        assert code == 0, err
+        performance = {n["node"] for n in json.loads(out)["nodes"] if n["profile"] == "performance"}
+        assert performance == expected, (topology, performance)
 
     # With a zone minimum of 1, z1 keeps its coolest node; the hottest two overall stay eco.
     write(f, temperature_policy(prometheus, "topology: {minPerformancePerZone: 1}\n"))
