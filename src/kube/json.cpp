@@ -5,6 +5,7 @@
 #include <climits>
 #include <cstdint>
 #include <system_error>
+#include <vector>
 
 #include <fmt/format.h>
 #include <rapidjson/error/en.h>
@@ -95,6 +96,37 @@ bool number_event(std::string_view token, Handler& out) {
   return out.Double(minus ? -0.0 : 0.0);
 }
 
+// True when some object in `v` has two members of the same name. Such a body is ambiguous:
+// lookups here take the first, a JSON merge patch (and Go's decoder) the last, so what Joulie
+// decided on and what it writes back could disagree. `names` is scratch space, reused.
+// Recursion is bounded by parse_object's depth limit.
+bool has_duplicate_key(const rapidjson::Value& v, std::vector<std::string_view>& names) {
+  if (v.IsObject()) {
+    if (v.MemberCount() > 1) {
+      names.clear();
+      for (const auto& m : v.GetObject()) {
+        names.emplace_back(m.name.GetString(), m.name.GetStringLength());
+      }
+      std::sort(names.begin(), names.end());
+      if (std::adjacent_find(names.begin(), names.end()) != names.end()) {
+        return true;
+      }
+    }
+    for (const auto& m : v.GetObject()) {
+      if ((m.value.IsObject() || m.value.IsArray()) && has_duplicate_key(m.value, names)) {
+        return true;
+      }
+    }
+  } else if (v.IsArray()) {
+    for (const auto& e : v.GetArray()) {
+      if ((e.IsObject() || e.IsArray()) && has_duplicate_key(e, names)) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
 // Forwards SAX events to the document while counting depth. RapidJSON's reader recurses per
 // nesting level, so refusing StartObject/StartArray past the limit also bounds stack use.
 class DepthLimiter {
@@ -178,6 +210,10 @@ Result<rapidjson::Document> parse_object(std::string_view text, int max_depth) {
   }
   if (!doc.IsObject()) {
     return Error(Errc::parse, "JSON body is not an object");
+  }
+  std::vector<std::string_view> names;
+  if (has_duplicate_key(doc, names)) {
+    return Error(Errc::parse, "JSON object with a duplicate key");
   }
   return doc;
 }

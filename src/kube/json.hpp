@@ -13,8 +13,10 @@ namespace joulie::kube {
 
 inline constexpr int kMaxJsonDepth = 256;
 
-// Errc::parse for malformed JSON, a top-level value that is not an object, or nesting deeper
-// than max_depth. The message gives the byte offset, never the content.
+// Errc::parse for malformed JSON, a top-level value that is not an object, nesting deeper than
+// max_depth, or an object with two members of the same name (ambiguous: first or last wins
+// differ between readers; found by the api_codec fuzz target). The message gives the byte
+// offset where there is one, never the content.
 //
 // Numbers (defined for every input; docs/decisions.md, "JSON numbers"):
 // - an integer token (no '.', no exponent) that fits int64 (negative) or uint64 (otherwise) is

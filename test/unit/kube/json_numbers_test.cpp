@@ -257,3 +257,15 @@ TEST_CASE("json numbers: simulator power readings get the documented values") {
   CHECK_FALSE(huge.watts.has_value());
   CHECK_FALSE(huge.missing_reason.empty());
 }
+
+TEST_CASE("json: an object with a duplicate key is refused, at any depth") {
+  CHECK(parse_object(R"({"a":1,"a":2})").code() == Errc::parse);
+  CHECK(parse_object(R"({"spec":{"policy":{},"x":1,"policy":{"name":"p"}}})").code() ==
+        Errc::parse);
+  CHECK(parse_object(R"({"items":[{"k":1},{"k":2,"k":3}]})").code() == Errc::parse);
+  auto r = parse_object(R"({"a":{"b":1,"b":1}})");
+  REQUIRE_FALSE(r.ok());
+  CHECK_THAT(r.error().message, Catch::Contains("duplicate key"));
+  // The same name in different objects, or as a value, is fine.
+  CHECK(parse_object(R"({"a":{"a":"a"},"b":[{"a":1},{"a":2}],"c":"a"})").ok());
+}
