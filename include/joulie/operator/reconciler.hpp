@@ -3,7 +3,9 @@
 // (policy::evaluate_guard) → ordered writes through the ActuationAdapter → outcome, metrics,
 // events and one summary log line. Time comes from the snapshot and an injected Clock.
 //
-// Not thread-safe: one controller thread runs the passes.
+// Not thread-safe: one controller thread runs the passes. Within a pass the nodes' write
+// sequences may run on a few worker threads (ReconcilerOptions::max_concurrent_writes); only the
+// ActuationAdapter is called from them, all bookkeeping stays on the pass thread.
 
 #include <chrono>
 #include <cstdint>
@@ -49,6 +51,10 @@ struct ReconcilerOptions {
   // How long a write we made is trusted over a cache that has not caught up with it (the watch
   // echo normally arrives within milliseconds; this only bounds a lost echo).
   std::chrono::milliseconds expectation_ttl{30000};
+  // How many nodes' write sequences run at once (--max-concurrent-writes). Each node's own writes
+  // stay in order on one thread; all upgrades finish before the first downgrade starts. 1 writes
+  // one request at a time. All requests still go through the client's rate limiter.
+  int max_concurrent_writes = 1;
 };
 
 // replan: run the policy; reguard: reuse the last plan (pod events, retries) unless the managed
@@ -171,8 +177,22 @@ class Reconciler {
   void remember(const std::vector<Write>& writes, SteadyTime now);
   bool in_backoff(const std::string& key, SteadyTime now) const;
   void failed(const std::string& key, const Error& error, SteadyTime now);
-  void reconcile_node(const ManagedNode& node, api::Profile desired, const Snapshot& snapshot,
-                      SteadyTime now, PassResult& result);
+  // One node's pass, in three steps: decide (pass thread), execute its writes (any worker),
+  // record the outcome (pass thread, in a fixed order).
+  struct NodeWork {
+    const ManagedNode* node = nullptr;
+    NodeOutcome out;
+    policy::GuardDecision decision;
+    policy::NodeState current = policy::NodeState::active_performance;
+    Text label;
+    std::vector<Write> writes;
+    bool send = false;  // writes go out this pass (not dry run, not in backoff)
+    ExecuteOutcome done;
+  };
+  NodeWork prepare_node(const ManagedNode& node, api::Profile desired, const Snapshot& snapshot,
+                        SteadyTime now);
+  void execute_all(std::vector<NodeWork>& work, std::size_t begin, std::size_t end);
+  void record_node(NodeWork& work, const Snapshot& snapshot, SteadyTime now, PassResult& result);
   void release_nodes(const Snapshot& snapshot, SteadyTime now, PassResult& result);
   void publish(const PassResult& result, const std::unordered_set<std::string>& managed);
   void log_summary(const PassResult& result) const;
