@@ -288,25 +288,36 @@ Reconciler::NodeWork Reconciler::prepare_node(const ManagedNode& node, api::Prof
   return work;
 }
 
-void Reconciler::execute_all(std::vector<NodeWork>& work, std::size_t begin, std::size_t end) {
+void Reconciler::execute_all(std::vector<NodeWork>& work, std::size_t begin, std::size_t end,
+                             const std::function<bool()>& yield) {
   std::vector<NodeWork*> jobs;
   for (std::size_t i = begin; i < end; ++i) {
     if (work[i].send) {
       jobs.push_back(&work[i]);
     }
   }
-  auto run = [this](NodeWork& w) {
+  const std::size_t bound = static_cast<std::size_t>(std::max(1, options_.max_concurrent_writes));
+  const std::size_t workers = std::min(jobs.size(), bound);
+  // Once a re-plan is waiting, no further node of this phase starts (those in flight finish).
+  // The first `bound` nodes always start: every pass makes progress even when its own planning
+  // takes longer than the interval (a re-plan is then always waiting).
+  std::atomic<bool> yielding{false};
+  auto run = [&](std::size_t k) {
+    NodeWork& w = *jobs[k];
+    if (yield && k >= bound && (yielding.load() || yield())) {
+      yielding = true;
+      w.yielded = true;
+      return;
+    }
     try {
       w.done = actuation_.execute(w.writes);
     } catch (const std::exception& e) {  // e.g. bad_alloc: a failed node, not a dead process
       w.done.status = Error(Errc::internal, fmt::format("writing the node: {}", e.what()));
     }
   };
-  const std::size_t workers =
-      std::min(jobs.size(), static_cast<std::size_t>(std::max(1, options_.max_concurrent_writes)));
   if (workers <= 1) {
-    for (NodeWork* w : jobs) {
-      run(*w);
+    for (std::size_t k = 0; k < jobs.size(); ++k) {
+      run(k);
     }
     return;
   }
@@ -315,7 +326,7 @@ void Reconciler::execute_all(std::vector<NodeWork>& work, std::size_t begin, std
   std::atomic<std::size_t> next{0};
   auto worker = [&] {
     for (std::size_t k = next.fetch_add(1); k < jobs.size(); k = next.fetch_add(1)) {
-      run(*jobs[k]);
+      run(k);
     }
   };
   std::vector<std::thread> threads;
@@ -336,6 +347,16 @@ void Reconciler::record_node(NodeWork& work, const Snapshot& snapshot, SteadyTim
   const std::vector<Write>& writes = work.writes;
   NodeOutcome& out = work.out;
 
+  if (work.yielded) {
+    // Not attempted: reported as it stands, no error, no backoff; the next pass writes it.
+    ++result.yielded_nodes;
+    out.state = work.current;
+    out.label = work.label.value_or("");
+    out.result = GuardResult::unchanged;
+    out.changed = false;
+    result.nodes.push_back(std::move(out));
+    return;
+  }
   bool effective = true;
   if (writes.empty()) {
     retries_.erase(node.name);  // nothing left to retry
@@ -527,15 +548,19 @@ PassResult Reconciler::run_pass(const Snapshot& snapshot, PassKind kind) {
       }
     }
   };
-  execute_all(work, 0, upgrades);
+  execute_all(work, 0, upgrades, {});
   record(0, upgrades);
-  execute_all(work, upgrades, work.size());
+  execute_all(work, upgrades, work.size(), options_.yield_downgrades);
   record(upgrades, work.size());
   std::vector<NodeOutcome> by_name(result.nodes.size());
   for (std::size_t k = 0; k < order.size(); ++k) {
     by_name[order[k]] = std::move(result.nodes[k]);
   }
   result.nodes = std::move(by_name);
+  if (result.yielded_nodes > 0) {
+    log::info("operator", "a re-plan is waiting: the pass's remaining downgrades are left for it",
+              {{"left", static_cast<std::int64_t>(result.yielded_nodes)}});
+  }
   release_nodes(snapshot, now, result);
 
   // Forget retry state of nodes that no longer exist anywhere.

@@ -271,6 +271,12 @@ int run_operator(const config::OperatorConfig& config) {
   }
   reconciler_options.drain_timeout = config.drain_timeout;
   reconciler_options.max_concurrent_writes = static_cast<int>(config.max_concurrent_writes);
+  // A demand step noticed by a tick (or a managed-set change) while a long run of downgrades is
+  // being written stops that run: the next pass starts at once with its upgrades.
+  reconciler_options.yield_downgrades = [&controller] {
+    const Controller* c = controller.load();
+    return c != nullptr && c->replan_pending();
+  };
   reconciler_options.explain = config.once;  // only --once prints them
   reconciler_options.dry_run = config.dry_run;
   EventSink events;

@@ -55,6 +55,11 @@ struct ReconcilerOptions {
   // stay in order on one thread; all upgrades finish before the first downgrade starts. 1 writes
   // one request at a time. All requests still go through the client's rate limiter.
   int max_concurrent_writes = 1;
+  // Asked before each downgrading node's writes start (from the writer threads; must be cheap
+  // and thread-safe): true (a re-plan is waiting, e.g. the tick after a demand step) leaves the
+  // pass's remaining downgrades for the next pass, which then writes its upgrades first. Empty:
+  // never.
+  std::function<bool()> yield_downgrades;
 };
 
 // replan: run the policy; reguard: reuse the last plan (pod events, retries) unless the managed
@@ -115,6 +120,7 @@ struct PassResult {
   std::vector<std::string> released;  // nodes cleaned up after leaving management
   std::size_t write_requests = 0;     // sent (dry run: planned)
   std::size_t failed_nodes = 0;
+  std::size_t yielded_nodes = 0;  // downgrades left for the next pass (a re-plan was waiting)
   double seconds = 0;
   PassContext context;
 };
@@ -187,11 +193,13 @@ class Reconciler {
     Text label;
     std::vector<Write> writes;
     bool send = false;  // writes go out this pass (not dry run, not in backoff)
+    bool yielded = false;  // not started: a re-plan was waiting (yield_downgrades)
     ExecuteOutcome done;
   };
   NodeWork prepare_node(const ManagedNode& node, api::Profile desired, const Snapshot& snapshot,
                         SteadyTime now);
-  void execute_all(std::vector<NodeWork>& work, std::size_t begin, std::size_t end);
+  void execute_all(std::vector<NodeWork>& work, std::size_t begin, std::size_t end,
+                   const std::function<bool()>& yield);
   void record_node(NodeWork& work, const Snapshot& snapshot, SteadyTime now, PassResult& result);
   void release_nodes(const Snapshot& snapshot, SteadyTime now, PassResult& result);
   void publish(const PassResult& result, const std::unordered_set<std::string>& managed);

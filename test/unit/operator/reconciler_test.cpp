@@ -2,6 +2,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <condition_variable>
 #include <map>
 #include <memory>
@@ -657,4 +658,44 @@ TEST_CASE("reconciler: one writer and eight give the same outcomes, events and r
   const auto eight = run(8);
   CHECK(one == eight);
   CHECK(one.back() == "quiet pass: 0 writes, 0 requests");
+}
+
+TEST_CASE("reconciler: a waiting re-plan stops the pass's downgrades, never its upgrades") {
+  for (int workers : {1, 8}) {
+    INFO("workers " << workers);
+    Fixture f;
+    swap_setup(f, 32, workers);
+    // A demand step is noticed once a round of `workers` downgrades and two more have started
+    // (the first round always starts: progress even if a re-plan is always waiting).
+    std::atomic<int> asked{0};
+    f.options.yield_downgrades = [&] { return asked.fetch_add(1) >= 2; };
+    f.restart();
+    auto r = f.pass();
+    CHECK(r.failed_nodes == 0);
+    CHECK(r.yielded_nodes == 16u - static_cast<std::size_t>(workers) - 2);  // of 16 downgrades
+    CHECK_FALSE(f.reconciler->next_retry());  // not failures: no backoff
+    std::size_t still_performance = 0;
+    for (const auto& n : r.nodes) {
+      INFO(n.node);
+      CHECK(n.error.empty());
+      if (n.node <= "n16") {
+        CHECK(f.label(n.node) == "performance");  // every upgrade was written
+        CHECK(n.changed);
+      } else if (f.label(n.node) == "performance") {
+        ++still_performance;  // left for the next pass, reported as it stands
+        CHECK_FALSE(n.changed);
+        CHECK(n.state == NodeState::active_performance);
+        CHECK(f.profile(n.node)->profile == "performance");  // not half written
+      }
+    }
+    CHECK(still_performance == r.yielded_nodes);
+    // The next pass (no re-plan waiting) finishes them.
+    f.options.yield_downgrades = nullptr;
+    f.restart();
+    r = f.pass();
+    CHECK(r.yielded_nodes == 0);
+    for (int i = 17; i <= 32; ++i) {
+      CHECK(f.label(fmt::format("n{:02}", i)) == "eco");
+    }
+  }
 }
