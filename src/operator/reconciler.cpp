@@ -5,8 +5,10 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <condition_variable>
 #include <exception>
 #include <map>
+#include <mutex>
 #include <thread>
 #include <utility>
 
@@ -289,7 +291,8 @@ Reconciler::NodeWork Reconciler::prepare_node(const ManagedNode& node, api::Prof
 }
 
 void Reconciler::execute_all(std::vector<NodeWork>& work, std::size_t begin, std::size_t end,
-                             const std::function<bool()>& yield) {
+                             const std::function<bool()>& yield,
+                             const std::function<void(std::size_t)>& record) {
   std::vector<NodeWork*> jobs;
   for (std::size_t i = begin; i < end; ++i) {
     if (work[i].send) {
@@ -316,25 +319,48 @@ void Reconciler::execute_all(std::vector<NodeWork>& work, std::size_t begin, std
     }
   };
   if (workers <= 1) {
-    for (std::size_t k = 0; k < jobs.size(); ++k) {
-      run(k);
+    std::size_t k = 0;
+    for (std::size_t i = begin; i < end; ++i) {
+      if (work[i].send) {
+        run(k++);
+      }
+      record(i);
     }
     return;
   }
   // Each worker takes the next node and runs its whole write list, so a node's writes keep their
   // order (§4.6) while up to `workers` nodes are in flight; the client's token bucket is shared.
+  // The pass thread records each node as soon as it and every node before it are done: the
+  // records keep their fixed order, and Events leave as the writes progress rather than in one
+  // burst at the end (the recorder's queue is bounded).
   std::atomic<std::size_t> next{0};
+  std::mutex mutex;
+  std::condition_variable finished_cv;
+  std::vector<char> finished(jobs.size(), 0);
   auto worker = [&] {
     for (std::size_t k = next.fetch_add(1); k < jobs.size(); k = next.fetch_add(1)) {
       run(k);
+      {
+        std::lock_guard lock(mutex);
+        finished[k] = 1;
+      }
+      finished_cv.notify_all();
     }
   };
   std::vector<std::thread> threads;
-  threads.reserve(workers - 1);
-  for (std::size_t t = 1; t < workers; ++t) {
+  threads.reserve(workers);
+  for (std::size_t t = 0; t < workers; ++t) {
     threads.emplace_back(worker);
   }
-  worker();  // the pass thread is one of the workers
+  std::size_t k = 0;
+  for (std::size_t i = begin; i < end; ++i) {
+    if (work[i].send) {
+      std::unique_lock lock(mutex);
+      finished_cv.wait(lock, [&] { return finished[k] != 0; });
+      ++k;
+    }
+    record(i);
+  }
   for (auto& t : threads) {
     t.join();
   }
@@ -539,19 +565,15 @@ PassResult Reconciler::run_pass(const Snapshot& snapshot, PassKind kind) {
     const ManagedNode& node = snapshot.managed[i];
     work.push_back(prepare_node(node, desired_of(node), snapshot, now));
   }
-  auto record = [&](std::size_t begin, std::size_t end) {
-    for (std::size_t k = begin; k < end; ++k) {
-      record_node(work[k], snapshot, now, result);
-      auto it = desired_.find(work[k].node->name);
-      if (it != desired_.end() && options_.explain) {
-        result.nodes.back().reasons = plan.nodes[it->second].reasons;
-      }
+  auto record = [&](std::size_t k) {
+    record_node(work[k], snapshot, now, result);
+    auto it = desired_.find(work[k].node->name);
+    if (it != desired_.end() && options_.explain) {
+      result.nodes.back().reasons = plan.nodes[it->second].reasons;
     }
   };
-  execute_all(work, 0, upgrades, {});
-  record(0, upgrades);
-  execute_all(work, upgrades, work.size(), options_.yield_downgrades);
-  record(upgrades, work.size());
+  execute_all(work, 0, upgrades, {}, record);
+  execute_all(work, upgrades, work.size(), options_.yield_downgrades, record);
   std::vector<NodeOutcome> by_name(result.nodes.size());
   for (std::size_t k = 0; k < order.size(); ++k) {
     by_name[order[k]] = std::move(result.nodes[k]);

@@ -198,8 +198,11 @@ class Reconciler {
   };
   NodeWork prepare_node(const ManagedNode& node, api::Profile desired, const Snapshot& snapshot,
                         SteadyTime now);
+  // Sends the writes of work[begin, end) and calls `record(i)` for each i in order, on the
+  // calling thread, as soon as node i and every node before it are done.
   void execute_all(std::vector<NodeWork>& work, std::size_t begin, std::size_t end,
-                   const std::function<bool()>& yield);
+                   const std::function<bool()>& yield,
+                   const std::function<void(std::size_t)>& record);
   void record_node(NodeWork& work, const Snapshot& snapshot, SteadyTime now, PassResult& result);
   void release_nodes(const Snapshot& snapshot, SteadyTime now, PassResult& result);
   void publish(const PassResult& result, const std::unordered_set<std::string>& managed);

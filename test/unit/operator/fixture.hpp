@@ -99,6 +99,7 @@ struct Fixture {
     reconciler = std::make_unique<Reconciler>(
         options, *actuation, &metrics,
         [this](const kube::NodeRef& n, kube::EventType, std::string reason, std::string message) {
+          std::lock_guard lock(writes_mutex);
           events.push_back({n.name, std::move(reason), std::move(message)});
         },
         clock);

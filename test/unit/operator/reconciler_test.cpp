@@ -2,6 +2,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <map>
@@ -698,4 +699,26 @@ TEST_CASE("reconciler: a waiting re-plan stops the pass's downgrades, never its 
       CHECK(f.label(fmt::format("n{:02}", i)) == "eco");
     }
   }
+}
+
+TEST_CASE("reconciler: with concurrent writers a node's Event leaves when its writes are done") {
+  // Not in one burst after the whole phase: the Event recorder's queue is bounded.
+  Fixture f;
+  swap_setup(f, 16, 8);
+  bool early_event = false;
+  f.on_write = [&](Verb, const joulie::kube::Resource&,
+                   const std::string& name) -> std::optional<Error> {
+    if (name == "n16") {  // the last downgrade waits for an earlier downgrade's Event
+      early_event = joulie::kube::testing::wait_until([&] {
+        std::lock_guard lock(f.writes_mutex);
+        return std::any_of(f.events.begin(), f.events.end(),
+                           [](const auto& e) { return e.node >= "n09" && e.node < "n16"; });
+      });
+    }
+    return std::nullopt;
+  };
+  auto r = f.pass();
+  CHECK(r.failed_nodes == 0);
+  CHECK(early_event);
+  CHECK(f.label("n16") == "eco");
 }
