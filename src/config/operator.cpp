@@ -60,6 +60,9 @@ std::vector<FlagSpec> operator_flag_specs() {
       {"queue-hp-max", "QUEUE_HP_MAX", "1000000", "queue_aware_v1: maximum performance nodes", "N"},
       {"queue-perf-per-hp-node", "QUEUE_PERF_PER_HP_NODE", "10",
        "queue_aware_v1: performance pods one performance node absorbs", "N"},
+      {"max-concurrent-writes", "MAX_CONCURRENT_WRITES", "8",
+       "nodes written at once in a pass (each node's writes in order; 1: one request at a time)",
+       "N"},
       {"drain-timeout", "DRAIN_TIMEOUT", "0 (never force)",
        "force a pending downgrade after this long", "DURATION"},
       {"leader-elect", "LEADER_ELECT", "false",
@@ -97,6 +100,11 @@ Result<OperatorConfig> read_operator(const FlagSet& flags, const EnvLookup& env)
   c.queue_hp_min = r.integer("queue-hp-min", c.queue_hp_min);
   c.queue_hp_max = r.integer("queue-hp-max", c.queue_hp_max);
   c.queue_perf_per_hp_node = r.integer("queue-perf-per-hp-node", c.queue_perf_per_hp_node);
+  c.max_concurrent_writes =
+      r.integer("max-concurrent-writes", c.max_concurrent_writes, [](const int64_t& v) {
+        return v >= 1 && v <= 64 ? std::nullopt
+                                 : std::optional<std::string>("must be between 1 and 64");
+      });
   c.drain_timeout = r.duration("drain-timeout", c.drain_timeout, non_negative_duration);
   c.leader_elect = r.boolean("leader-elect", c.leader_elect);
   c.lease_duration = r.duration("leader-elect-lease-duration", c.lease_duration, positive_duration);

@@ -3,8 +3,13 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <condition_variable>
+#include <exception>
 #include <map>
+#include <mutex>
+#include <thread>
 #include <utility>
 
 #include "joulie/api/names.hpp"
@@ -218,9 +223,12 @@ void Reconciler::failed(const std::string& key, const Error& error, SteadyTime n
               {"retry_in_ms", static_cast<std::int64_t>(delay.count())}});
 }
 
-void Reconciler::reconcile_node(const ManagedNode& node, api::Profile desired,
-                                const Snapshot& snapshot, SteadyTime now, PassResult& result) {
-  const Text label = resolve(expected_label_, node.name, node.label, now);
+Reconciler::NodeWork Reconciler::prepare_node(const ManagedNode& node, api::Profile desired,
+                                              const Snapshot& snapshot, SteadyTime now) {
+  NodeWork work;
+  work.node = &node;
+  work.label = resolve(expected_label_, node.name, node.label, now);
+  const Text& label = work.label;
   const Text annotation = resolve(expected_annotation_, node.name, node.draining_since, now);
   const std::string profile_name = api::canonical_profile_name(node.name);
   const std::optional<NppInfo> profile = resolve_profile(profile_name, snapshot, now);
@@ -239,7 +247,9 @@ void Reconciler::reconcile_node(const ManagedNode& node, api::Profile desired,
   }
   in.drain_timeout = options_.drain_timeout;
   in.now = snapshot.now;
-  const policy::GuardDecision decision = policy::evaluate_guard(in);
+  work.decision = policy::evaluate_guard(in);
+  work.current = in.current;
+  const policy::GuardDecision& decision = work.decision;
   remember_transition(node.name, in.current, snapshot.now);
 
   // The caps in force: a time window may lower the eco cap.
@@ -262,30 +272,126 @@ void Reconciler::reconcile_node(const ManagedNode& node, api::Profile desired,
   wi.target_spec.profile = target.profile;
   wi.target_spec.package_power_cap_watts = target.cap_watts;
   wi.target_spec.policy_name = std::string(policy::spec_name(options_.policy.kind));
-  const std::vector<Write> writes = plan_node_writes(wi);
+  work.writes = plan_node_writes(wi);
 
-  NodeOutcome out;
+  NodeOutcome& out = work.out;
   out.node = node.name;
   out.state = decision.next;
   out.profile = target.profile;
   out.label = wi.target_label;
   out.cap_watts = target.cap_watts;
   out.perf_pods = in.perf_sensitive_pods;
-  out.changed = !writes.empty();
+  out.changed = !work.writes.empty();
   out.result = decision.result;
   if (out.result == GuardResult::unchanged && out.changed) {
     out.result = GuardResult::applied;  // e.g. a first label or a recreated profile
   }
+  work.send = !work.writes.empty() && !options_.dry_run && !in_backoff(node.name, now);
+  return work;
+}
 
+void Reconciler::execute_all(std::vector<NodeWork>& work, std::size_t begin, std::size_t end,
+                             const std::function<bool()>& yield,
+                             const std::function<void(std::size_t)>& record) {
+  std::vector<NodeWork*> jobs;
+  for (std::size_t i = begin; i < end; ++i) {
+    if (work[i].send) {
+      jobs.push_back(&work[i]);
+    }
+  }
+  const std::size_t bound = static_cast<std::size_t>(std::max(1, options_.max_concurrent_writes));
+  const std::size_t workers = std::min(jobs.size(), bound);
+  // Once a re-plan is waiting, no further node of this phase starts (those in flight finish).
+  // The first `bound` nodes always start: every pass makes progress even when its own planning
+  // takes longer than the interval (a re-plan is then always waiting).
+  std::atomic<bool> yielding{false};
+  auto run = [&](std::size_t k) {
+    NodeWork& w = *jobs[k];
+    if (yield && k >= bound && (yielding.load() || yield())) {
+      yielding = true;
+      w.yielded = true;
+      return;
+    }
+    try {
+      w.done = actuation_.execute(w.writes);
+    } catch (const std::exception& e) {  // e.g. bad_alloc: a failed node, not a dead process
+      w.done.status = Error(Errc::internal, fmt::format("writing the node: {}", e.what()));
+    }
+  };
+  if (workers <= 1) {
+    std::size_t k = 0;
+    for (std::size_t i = begin; i < end; ++i) {
+      if (work[i].send) {
+        run(k++);
+      }
+      record(i);
+    }
+    return;
+  }
+  // Each worker takes the next node and runs its whole write list, so a node's writes keep their
+  // order (§4.6) while up to `workers` nodes are in flight; the client's token bucket is shared.
+  // The pass thread records each node as soon as it and every node before it are done: the
+  // records keep their fixed order, and Events leave as the writes progress rather than in one
+  // burst at the end (the recorder's queue is bounded).
+  std::atomic<std::size_t> next{0};
+  std::mutex mutex;
+  std::condition_variable finished_cv;
+  std::vector<char> finished(jobs.size(), 0);
+  auto worker = [&] {
+    for (std::size_t k = next.fetch_add(1); k < jobs.size(); k = next.fetch_add(1)) {
+      run(k);
+      {
+        std::lock_guard lock(mutex);
+        finished[k] = 1;
+      }
+      finished_cv.notify_all();
+    }
+  };
+  std::vector<std::thread> threads;
+  threads.reserve(workers);
+  for (std::size_t t = 0; t < workers; ++t) {
+    threads.emplace_back(worker);
+  }
+  std::size_t k = 0;
+  for (std::size_t i = begin; i < end; ++i) {
+    if (work[i].send) {
+      std::unique_lock lock(mutex);
+      finished_cv.wait(lock, [&] { return finished[k] != 0; });
+      ++k;
+    }
+    record(i);
+  }
+  for (auto& t : threads) {
+    t.join();
+  }
+}
+
+void Reconciler::record_node(NodeWork& work, const Snapshot& snapshot, SteadyTime now,
+                             PassResult& result) {
+  const ManagedNode& node = *work.node;
+  const policy::GuardDecision& decision = work.decision;
+  const std::vector<Write>& writes = work.writes;
+  NodeOutcome& out = work.out;
+
+  if (work.yielded) {
+    // Not attempted: reported as it stands, no error, no backoff; the next pass writes it.
+    ++result.yielded_nodes;
+    out.state = work.current;
+    out.label = work.label.value_or("");
+    out.result = GuardResult::unchanged;
+    out.changed = false;
+    result.nodes.push_back(std::move(out));
+    return;
+  }
   bool effective = true;
   if (writes.empty()) {
     retries_.erase(node.name);  // nothing left to retry
   } else if (!options_.dry_run) {
-    if (in_backoff(node.name, now)) {
+    if (!work.send) {
       out.error = "waiting to retry after an earlier failure";
       effective = false;
     } else {
-      ExecuteOutcome done = actuation_.execute(writes);
+      const ExecuteOutcome& done = work.done;
       result.write_requests += done.requests;
       // Writes that took effect are remembered even if a later one failed.
       remember(std::vector<Write>(writes.begin(), writes.begin() + done.completed), now);
@@ -303,11 +409,11 @@ void Reconciler::reconcile_node(const ManagedNode& node, api::Profile desired,
 
   if (!effective) {
     ++result.failed_nodes;
-    out.state = in.current;
-    out.label = label.value_or("");
+    out.state = work.current;
+    out.label = work.label.value_or("");
     out.result = GuardResult::unchanged;
   } else if (!options_.dry_run) {
-    if (decision.next != in.current) {
+    if (decision.next != work.current) {
       transitions_[node.name] = {decision.next, snapshot.now};
     }
     if (metrics_ != nullptr) {
@@ -323,7 +429,7 @@ void Reconciler::reconcile_node(const ManagedNode& node, api::Profile desired,
                                  ? kube::EventType::warning
                                  : kube::EventType::normal;
       events_({node.name, node.uid}, type, std::string(policy::reason(decision.event)),
-              event_message(decision, in.current, node.perf_pods,
+              event_message(decision, work.current, node.perf_pods,
                             policy::spec_name(options_.policy.kind)));
     }
   }
@@ -443,23 +549,40 @@ PassResult Reconciler::run_pass(const Snapshot& snapshot, PassKind kind) {
   for (std::size_t i = 0; i < order.size(); ++i) {
     order[i] = i;
   }
-  std::stable_partition(order.begin(), order.end(),
-                        [&](std::size_t i) { return upgrade(snapshot.managed[i]); });
+  const auto upgrades = static_cast<std::size_t>(
+      std::stable_partition(order.begin(), order.end(),
+                            [&](std::size_t i) { return upgrade(snapshot.managed[i]); }) -
+      order.begin());
   result.nodes.reserve(snapshot.managed.size());
   result.context = plan_context_;
+  // Decide every node on this thread, then send the upgrades' writes (up to
+  // max_concurrent_writes nodes at once) and record them, and only then the downgrades'. Records
+  // are made in this order whatever the workers' timing, so logs, events and results are the same
+  // with one worker or eight.
+  std::vector<NodeWork> work;
+  work.reserve(order.size());
   for (std::size_t i : order) {
     const ManagedNode& node = snapshot.managed[i];
-    reconcile_node(node, desired_of(node), snapshot, now, result);
-    auto it = desired_.find(node.name);
+    work.push_back(prepare_node(node, desired_of(node), snapshot, now));
+  }
+  auto record = [&](std::size_t k) {
+    record_node(work[k], snapshot, now, result);
+    auto it = desired_.find(work[k].node->name);
     if (it != desired_.end() && options_.explain) {
       result.nodes.back().reasons = plan.nodes[it->second].reasons;
     }
-  }
+  };
+  execute_all(work, 0, upgrades, {}, record);
+  execute_all(work, upgrades, work.size(), options_.yield_downgrades, record);
   std::vector<NodeOutcome> by_name(result.nodes.size());
   for (std::size_t k = 0; k < order.size(); ++k) {
     by_name[order[k]] = std::move(result.nodes[k]);
   }
   result.nodes = std::move(by_name);
+  if (result.yielded_nodes > 0) {
+    log::info("operator", "a re-plan is waiting: the pass's remaining downgrades are left for it",
+              {{"left", static_cast<std::int64_t>(result.yielded_nodes)}});
+  }
   release_nodes(snapshot, now, result);
 
   // Forget retry state of nodes that no longer exist anywhere.

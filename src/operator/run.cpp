@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <pthread.h>
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <cstdlib>
@@ -124,6 +125,11 @@ int run_operator(const config::OperatorConfig& config) {
   client_options.qps = config.global.kube_qps;
   client_options.burst = config.global.kube_burst;
   client_options.metrics = &registry;
+  // One kept-alive connection per concurrent node writer, plus the informers' lists and the
+  // pass's re-reads: fewer would close and reopen (TLS handshake) connections on every write.
+  client_options.max_idle_connections = std::max<std::size_t>(
+      client_options.max_idle_connections,
+      static_cast<std::size_t>(config.max_concurrent_writes) + 2);
   const std::string default_namespace = cluster->default_namespace;
   // Events go through a client of their own (its own token bucket of the same size, as
   // client-go's event broadcaster has): recording the transitions of a large pass must not
@@ -264,6 +270,13 @@ int run_operator(const config::OperatorConfig& config) {
     reconciler_options.signals = config.policy_file->file.signals;
   }
   reconciler_options.drain_timeout = config.drain_timeout;
+  reconciler_options.max_concurrent_writes = static_cast<int>(config.max_concurrent_writes);
+  // A demand step noticed by a tick (or a managed-set change) while a long run of downgrades is
+  // being written stops that run: the next pass starts at once with its upgrades.
+  reconciler_options.yield_downgrades = [&controller] {
+    const Controller* c = controller.load();
+    return c != nullptr && c->replan_pending();
+  };
   reconciler_options.explain = config.once;  // only --once prints them
   reconciler_options.dry_run = config.dry_run;
   EventSink events;

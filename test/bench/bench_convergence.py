@@ -87,6 +87,11 @@ def run_one(name, binary, a, seed, workdir, t):
         kapi = ApiServer(workdir / ("kapi-" + name), certs=None, tls=False, users={},
                          seed=seed).start(timeout=900)
         kapi.apply_crds()
+        if a.write_latency_ms:
+            # A real API server answers a write in ~5-20 ms (admission, etcd); the test server
+            # in ~1 ms. Every write verb (node and profile writes, Events, the step's pod
+            # creates) waits this long before it is handled.
+            kapi.add_latency(a.write_latency_ms / 1000.0, ["create", "update", "patch", "delete"])
         managed = a.managed
         err = workdir / ("operator-%s.stderr" % name)
         cmd = [binary, "operator", "--kubeconfig", str(kapi.kubeconfig("admin")),
@@ -171,12 +176,16 @@ def main():
                    help="seeded pods (performance-sensitive ones decide the first plan)")
     p.add_argument("--step", type=int, default=500, help="pending performance pods to add")
     p.add_argument("--interval", default="3s")
+    p.add_argument("--write-latency-ms", type=float, default=0,
+                   help="added to every write request by the test API server (real servers: "
+                        "~5-20 ms)")
     p.add_argument("--json")
     a = p.parse_args()
     bins = [b.split("=", 1) if "=" in b else ("after", b) for b in a.bin] or \
         [("after", benchlib.default_binary())]
-    t = Table("supply follows demand: %d nodes (unlabelled), %d pods, step +%d" % (
-        a.nodes, a.pods, a.step))
+    t = Table("supply follows demand: %d nodes (unlabelled), %d pods, step +%d%s" % (
+        a.nodes, a.pods, a.step,
+        ", +%g ms per write" % a.write_latency_ms if a.write_latency_ms else ""))
     workdir = Path(tempfile.mkdtemp(prefix="joulie-bench-convergence-"))
     try:
         objs, stats = cluster(a.nodes, a.pods, 0.5)

@@ -36,6 +36,8 @@ struct OperatorConfig {
   int64_t queue_hp_max = 1000000;
   int64_t queue_perf_per_hp_node = 10;
   Duration drain_timeout = Duration::zero();  // zero: never force a downgrade
+  // --max-concurrent-writes / MAX_CONCURRENT_WRITES: nodes whose write sequences run at once.
+  int64_t max_concurrent_writes = 8;
   bool leader_elect = false;
   std::string leader_election_namespace;  // POD_NAMESPACE; empty = not set in the environment
   std::string leader_election_id = "joulie-operator";

@@ -45,6 +45,10 @@ class Controller {
   void run();
   void stop();
 
+  // Whether a re-plan is due (a tick, a managed-set change, a window boundary) while a pass is
+  // running: the pass may then leave its remaining downgrades to it. Any thread.
+  bool replan_pending() const;
+
   // Passes run so far (tests).
   std::uint64_t passes() const;
 

@@ -3,7 +3,9 @@
 // (policy::evaluate_guard) → ordered writes through the ActuationAdapter → outcome, metrics,
 // events and one summary log line. Time comes from the snapshot and an injected Clock.
 //
-// Not thread-safe: one controller thread runs the passes.
+// Not thread-safe: one controller thread runs the passes. Within a pass the nodes' write
+// sequences may run on a few worker threads (ReconcilerOptions::max_concurrent_writes); only the
+// ActuationAdapter is called from them, all bookkeeping stays on the pass thread.
 
 #include <chrono>
 #include <cstdint>
@@ -49,6 +51,15 @@ struct ReconcilerOptions {
   // How long a write we made is trusted over a cache that has not caught up with it (the watch
   // echo normally arrives within milliseconds; this only bounds a lost echo).
   std::chrono::milliseconds expectation_ttl{30000};
+  // How many nodes' write sequences run at once (--max-concurrent-writes). Each node's own writes
+  // stay in order on one thread; all upgrades finish before the first downgrade starts. 1 writes
+  // one request at a time. All requests still go through the client's rate limiter.
+  int max_concurrent_writes = 1;
+  // Asked before each downgrading node's writes start (from the writer threads; must be cheap
+  // and thread-safe): true (a re-plan is waiting, e.g. the tick after a demand step) leaves the
+  // pass's remaining downgrades for the next pass, which then writes its upgrades first. Empty:
+  // never.
+  std::function<bool()> yield_downgrades;
 };
 
 // replan: run the policy; reguard: reuse the last plan (pod events, retries) unless the managed
@@ -109,6 +120,7 @@ struct PassResult {
   std::vector<std::string> released;  // nodes cleaned up after leaving management
   std::size_t write_requests = 0;     // sent (dry run: planned)
   std::size_t failed_nodes = 0;
+  std::size_t yielded_nodes = 0;  // downgrades left for the next pass (a re-plan was waiting)
   double seconds = 0;
   PassContext context;
 };
@@ -171,8 +183,27 @@ class Reconciler {
   void remember(const std::vector<Write>& writes, SteadyTime now);
   bool in_backoff(const std::string& key, SteadyTime now) const;
   void failed(const std::string& key, const Error& error, SteadyTime now);
-  void reconcile_node(const ManagedNode& node, api::Profile desired, const Snapshot& snapshot,
-                      SteadyTime now, PassResult& result);
+  // One node's pass, in three steps: decide (pass thread), execute its writes (any worker),
+  // record the outcome (pass thread, in a fixed order).
+  struct NodeWork {
+    const ManagedNode* node = nullptr;
+    NodeOutcome out;
+    policy::GuardDecision decision;
+    policy::NodeState current = policy::NodeState::active_performance;
+    Text label;
+    std::vector<Write> writes;
+    bool send = false;  // writes go out this pass (not dry run, not in backoff)
+    bool yielded = false;  // not started: a re-plan was waiting (yield_downgrades)
+    ExecuteOutcome done;
+  };
+  NodeWork prepare_node(const ManagedNode& node, api::Profile desired, const Snapshot& snapshot,
+                        SteadyTime now);
+  // Sends the writes of work[begin, end) and calls `record(i)` for each i in order, on the
+  // calling thread, as soon as node i and every node before it are done.
+  void execute_all(std::vector<NodeWork>& work, std::size_t begin, std::size_t end,
+                   const std::function<bool()>& yield,
+                   const std::function<void(std::size_t)>& record);
+  void record_node(NodeWork& work, const Snapshot& snapshot, SteadyTime now, PassResult& result);
   void release_nodes(const Snapshot& snapshot, SteadyTime now, PassResult& result);
   void publish(const PassResult& result, const std::unordered_set<std::string>& managed);
   void log_summary(const PassResult& result) const;

@@ -113,14 +113,17 @@ class Faults:
     def set_latency(self, seconds, verb=None, resource=None):
         with self._lock:
             self.latency = float(seconds)
-            self.latency_verb = verb or None
+            # One verb, or a list of them (e.g. every write verb).
+            self.latency_verb = tuple(verb) if isinstance(verb, (list, tuple)) else (verb or None)
             self.latency_resource = resource or None
 
     def check(self, verb, resource):
         """Sleep for injected latency, then return an ApiError to answer with, or None."""
         with self._lock:
             delay = 0.0
-            if self.latency and self.latency_verb in (None, verb) and \
+            verbs = self.latency_verb
+            if self.latency and (verbs is None or verb == verbs or
+                                 (isinstance(verbs, tuple) and verb in verbs)) and \
                     self.latency_resource in (None, resource):
                 delay = self.latency
             err = None

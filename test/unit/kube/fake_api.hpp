@@ -88,6 +88,10 @@ class FakeApi : public Api {
  public:
   using ListHook = std::function<std::optional<Error>(const Resource&, const ListOptions&)>;
   using CallHook = std::function<std::optional<Error>(Verb, const Resource&)>;
+  // Writes only (create, patch, remove), with the object's name; runs after call_hook, outside
+  // the store's lock, so it may block to hold a request "in flight".
+  using WriteHook =
+      std::function<std::optional<Error>(Verb, const Resource&, const std::string& name)>;
 
   // ---- the store ----
   // Upserts an object (its metadata.resourceVersion is replaced by a fresh one).
@@ -135,6 +139,10 @@ class FakeApi : public Api {
   void call_hook(CallHook hook) {
     std::lock_guard lock(mutex_);
     call_hook_ = std::move(hook);
+  }
+  void write_hook(WriteHook hook) {
+    std::lock_guard lock(mutex_);
+    write_hook_ = std::move(hook);
   }
 
   // ---- watch scripts ----
@@ -250,6 +258,16 @@ class FakeApi : public Api {
     if (auto e = before(Verb::create, r)) {
       return *e;
     }
+    {
+      std::string name;
+      if (object.IsObject() && object.HasMember("metadata") && object["metadata"].IsObject() &&
+          object["metadata"].HasMember("name") && object["metadata"]["name"].IsString()) {
+        name = object["metadata"]["name"].GetString();
+      }
+      if (auto e = before_write(Verb::create, r, name)) {
+        return *e;
+      }
+    }
     std::lock_guard lock(mutex_);
     rapidjson::Document doc;
     doc.CopyFrom(object, doc.GetAllocator());
@@ -313,6 +331,9 @@ class FakeApi : public Api {
     if (auto e = before(Verb::patch, r)) {
       return *e;
     }
+    if (auto e = before_write(Verb::patch, r, std::string(name))) {
+      return *e;
+    }
     std::lock_guard lock(mutex_);
     patches_.push_back({r.plural, std::string(ns), std::string(name), std::string(patch)});
     auto& objects = store_[r.plural];
@@ -330,6 +351,9 @@ class FakeApi : public Api {
 
   Status remove(const Resource& r, std::string_view ns, std::string_view name) override {
     if (auto e = before(Verb::remove, r)) {
+      return *e;
+    }
+    if (auto e = before_write(Verb::remove, r, std::string(name))) {
       return *e;
     }
     std::lock_guard lock(mutex_);
@@ -414,6 +438,18 @@ class FakeApi : public Api {
     return std::nullopt;
   }
 
+  std::optional<Error> before_write(Verb verb, const Resource& r, const std::string& name) {
+    WriteHook hook;
+    {
+      std::lock_guard lock(mutex_);
+      hook = write_hook_;
+    }
+    if (hook) {
+      return hook(verb, r, name);
+    }
+    return std::nullopt;
+  }
+
   // Objects without a name (to test consumers' handling of them) get a unique placeholder key.
   std::string key_of(const rapidjson::Value& doc) const {
     const auto& md = doc["metadata"];
@@ -443,6 +479,7 @@ class FakeApi : public Api {
   std::map<Verb, size_t> calls_;
   ListHook list_hook_;
   CallHook call_hook_;
+  WriteHook write_hook_;
   std::deque<WatchScript> scripts_;
   uint64_t idle_count_ = 0;
   bool watching_idle_ = false;

@@ -3,6 +3,9 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -111,4 +114,44 @@ TEST_CASE("controller: a window boundary re-plans at its time, not at the next t
   CHECK(h.seen()[2] == PassKind::replan);
   // Served: nothing else is due within the hour's tick.
   CHECK_FALSE(wait_until([&] { return h.seen().size() > 3; }, 400ms));
+}
+
+TEST_CASE("controller: a re-plan requested while a pass runs is visible to that pass") {
+  std::mutex m;
+  std::condition_variable cv;
+  bool in_pass = false, release = false;
+  int passes = 0;
+  std::unique_ptr<Controller> controller;
+  controller = std::make_unique<Controller>(
+      ControllerOptions{std::chrono::hours(1), 10ms},
+      [&](PassKind) -> std::optional<joulie::SteadyTime> {
+        std::unique_lock lock(m);
+        if (++passes == 1) {
+          in_pass = true;
+          cv.notify_all();
+          cv.wait_for(lock, 10s, [&] { return release; });
+        }
+        return std::nullopt;
+      });
+  std::thread thread([&] { controller->run(); });
+  {
+    std::unique_lock lock(m);
+    REQUIRE(cv.wait_for(lock, 10s, [&] { return in_pass; }));
+  }
+  // The first pass consumed the start-up tick; the next one is an hour away.
+  CHECK_FALSE(controller->replan_pending());
+  controller->request_replan();  // e.g. the managed set changed during the pass
+  CHECK(wait_until([&] { return controller->replan_pending(); }));
+  {
+    std::lock_guard lock(m);
+    release = true;
+  }
+  cv.notify_all();
+  CHECK(wait_until([&] {
+    std::lock_guard lock(m);
+    return passes == 2;
+  }));
+  CHECK_FALSE(controller->replan_pending());  // that pass consumed it
+  controller->stop();
+  thread.join();
 }

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include <map>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -53,12 +54,15 @@ struct Fixture {
   NodeProjectionConfig projection;
   ReconcilerOptions options;
   std::vector<Written> writes;  // every write request in order
+  std::mutex writes_mutex;      // the pass may write from several threads
   struct RecordedEvent {
     std::string node, reason, message;
   };
   std::vector<RecordedEvent> events;
   std::map<std::string, std::int64_t> perf_pods;  // node -> performance-sensitive pods
   bool pods_known = true;
+  // Called on every create/patch/delete (from the pass's worker threads), after it is recorded.
+  FakeApi::WriteHook on_write;
   std::unique_ptr<ActuationAdapter> actuation;
   std::unique_ptr<Reconciler> reconciler;
 
@@ -69,9 +73,20 @@ struct Fixture {
     options.policy.kind = policy::PolicyKind::static_partition;
     options.policy.static_hp_frac = 0.5;
     api.call_hook([this](Verb verb, const kube::Resource& r) -> std::optional<Error> {
-      if (verb == Verb::create || verb == Verb::update || verb == Verb::patch ||
-          verb == Verb::remove) {
+      if (verb == Verb::update) {
+        std::lock_guard lock(writes_mutex);
         writes.push_back({verb, r.plural, {}});
+      }
+      return std::nullopt;
+    });
+    api.write_hook([this](Verb verb, const kube::Resource& r,
+                          const std::string& name) -> std::optional<Error> {
+      {
+        std::lock_guard lock(writes_mutex);
+        writes.push_back({verb, r.plural, name});
+      }
+      if (on_write) {
+        return on_write(verb, r, name);
       }
       return std::nullopt;
     });
@@ -84,6 +99,7 @@ struct Fixture {
     reconciler = std::make_unique<Reconciler>(
         options, *actuation, &metrics,
         [this](const kube::NodeRef& n, kube::EventType, std::string reason, std::string message) {
+          std::lock_guard lock(writes_mutex);
           events.push_back({n.name, std::move(reason), std::move(message)});
         },
         clock);

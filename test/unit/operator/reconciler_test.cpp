@@ -2,6 +2,16 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+
+#include "joulie/operator/pass_report.hpp"
+
 #include "fixture.hpp"
 
 using namespace std::chrono_literals;
@@ -424,4 +434,291 @@ TEST_CASE("reconciler: per-node metrics follow the nodes") {
   CHECK(metric(f, "joulie_operator_node_profile_label{node=\"n2\",profile=\"eco\"}") == 1);
   CHECK(metric(f, "joulie_operator_planned_nodes{profile=\"performance\"}") == 1);
   CHECK(metric(f, "joulie_operator_reconcile_duration_seconds_count") == 1);
+}
+
+// ---- concurrent node writers (--max-concurrent-writes) -----------------------------------------
+
+namespace {
+
+// `count` nodes under static_partition 0.5, converged, then each node's label and profile
+// inverted by hand (n01.. eco, the upper half performance) and the operator restarted: the next
+// pass upgrades the lower half and downgrades the upper half.
+void swap_setup(Fixture& f, int count, int workers) {
+  using joulie::operator_mode::FieldChange;
+  for (int i = 1; i <= count; ++i) {
+    f.add_node(fmt::format("n{:02}", i));
+  }
+  f.options.max_concurrent_writes = workers;
+  f.restart();
+  f.pass();
+  for (int i = 1; i <= count; ++i) {
+    const std::string n = fmt::format("n{:02}", i);
+    const bool eco = i <= count / 2;
+    joulie::operator_mode::NodeWriteInput wi;
+    wi.node = n;
+    wi.label = f.label(n);
+    wi.profile = f.profile(n);
+    wi.target_label = eco ? "eco" : "performance";
+    wi.target_draining_since = FieldChange::remove();
+    wi.target_spec.node_name = n;
+    wi.target_spec.profile = eco ? joulie::api::Profile::eco : joulie::api::Profile::performance;
+    wi.target_spec.package_power_cap_watts = eco ? 120 : 5000;
+    wi.target_spec.policy_name = "static-partition-v1";
+    REQUIRE(f.actuation->execute(joulie::operator_mode::plan_node_writes(wi)).status.ok());
+  }
+  f.restart();
+  f.writes.clear();
+}
+
+// Index of each write in f.writes, by the node it belongs to (profiles are "<node>" too).
+std::map<std::string, std::vector<std::pair<std::size_t, std::string>>> writes_by_node(
+    const Fixture& f) {
+  std::map<std::string, std::vector<std::pair<std::size_t, std::string>>> out;
+  for (std::size_t i = 0; i < f.writes.size(); ++i) {
+    const auto& w = f.writes[i];
+    std::string node = w.name;
+    if (w.resource == "nodepowerprofiles") {
+      for (int k = 1; k <= 99; ++k) {
+        const std::string n = fmt::format("n{:02}", k);
+        if (joulie::api::canonical_profile_name(n) == w.name) {
+          node = n;
+          break;
+        }
+      }
+    }
+    out[node].emplace_back(i, w.resource);
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("reconciler: concurrent writers keep each node's order and never exceed the bound") {
+  Fixture f;
+  constexpr int kWorkers = 4;
+  for (int i = 1; i <= 24; ++i) {
+    f.add_node(fmt::format("n{:02}", i));
+  }
+  f.options.max_concurrent_writes = kWorkers;
+  f.restart();
+  // The first kWorkers writes are held until kWorkers are in flight at once: proves the pool
+  // reaches its bound; the maximum seen over the whole pass proves it never goes beyond.
+  std::mutex m;
+  std::condition_variable cv;
+  int in_flight = 0, max_in_flight = 0;
+  bool opened = false, gate_timed_out = false;
+  f.on_write = [&](Verb, const joulie::kube::Resource&,
+                   const std::string&) -> std::optional<Error> {
+    std::unique_lock lock(m);
+    max_in_flight = std::max(max_in_flight, ++in_flight);
+    if (!opened) {
+      if (in_flight >= kWorkers) {
+        opened = true;
+        cv.notify_all();
+      } else if (!cv.wait_for(lock, 10s, [&] { return opened; })) {
+        gate_timed_out = true;
+        opened = true;
+      }
+    }
+    --in_flight;
+    return std::nullopt;
+  };
+  auto r = f.pass();
+  CHECK_FALSE(gate_timed_out);
+  CHECK(max_in_flight == kWorkers);
+  CHECK(r.failed_nodes == 0);
+  CHECK(r.write_requests == 48);
+  // First convergence: 12 performance (profile, then label), 12 eco (label, then profile).
+  auto by_node = writes_by_node(f);
+  REQUIRE(by_node.size() == 24);
+  for (const auto& [node, list] : by_node) {
+    INFO(node);
+    REQUIRE(list.size() == 2);
+    const bool performance = f.label(node) == "performance";
+    CHECK(list[0].second == (performance ? "nodepowerprofiles" : "nodes"));
+    CHECK(list[1].second == (performance ? "nodes" : "nodepowerprofiles"));
+  }
+  // Outcomes are reported by name whatever the workers' timing.
+  for (std::size_t i = 0; i < r.nodes.size(); ++i) {
+    CHECK(r.nodes[i].node == fmt::format("n{:02}", i + 1));
+  }
+}
+
+TEST_CASE("reconciler: with concurrent writers every upgrade finishes before a downgrade starts") {
+  Fixture f;
+  swap_setup(f, 16, 8);
+  std::vector<std::string> upgrades, downgrades;
+  for (int i = 1; i <= 16; ++i) {
+    const std::string n = fmt::format("n{:02}", i);
+    (f.label(n) == "eco" ? upgrades : downgrades).push_back(n);
+  }
+  REQUIRE(upgrades.size() == 8);
+  REQUIRE(downgrades.size() == 8);
+  // The first upgrade's profile write is slow: with a single shared queue, idle workers would
+  // start downgrades meanwhile. Its hook waits (bounded) for a downgrade write that must not come
+  // before the upgrade's label write follows.
+  std::mutex m;
+  std::set<std::string> down(downgrades.begin(), downgrades.end());
+  bool downgrade_seen = false;
+  const std::string slow = joulie::api::canonical_profile_name(upgrades.front());
+  f.on_write = [&](Verb, const joulie::kube::Resource&,
+                   const std::string& name) -> std::optional<Error> {
+    if (down.contains(name)) {
+      std::lock_guard lock(m);
+      downgrade_seen = true;
+    } else if (name == slow) {
+      joulie::kube::testing::wait_until(
+          [&] {
+            std::lock_guard lock(m);
+            return downgrade_seen;
+          },
+          100ms);
+    }
+    return std::nullopt;
+  };
+  auto r = f.pass();
+  CHECK(r.failed_nodes == 0);
+  auto by_node = writes_by_node(f);
+  std::size_t last_upgrade = 0, first_downgrade = f.writes.size();
+  for (const auto& n : upgrades) {
+    REQUIRE(by_node[n].size() == 2);
+    CHECK(by_node[n][0].second == "nodepowerprofiles");  // cap up before the label
+    last_upgrade = std::max(last_upgrade, by_node[n][1].first);
+    CHECK(f.label(n) == "performance");
+  }
+  for (const auto& n : downgrades) {
+    REQUIRE(by_node[n].size() == 2);
+    CHECK(by_node[n][0].second == "nodes");  // label off before the cap goes down
+    first_downgrade = std::min(first_downgrade, by_node[n][0].first);
+    CHECK(f.label(n) == "eco");
+  }
+  CHECK(last_upgrade < first_downgrade);
+}
+
+TEST_CASE("reconciler: with concurrent writers one failing node does not stop the others") {
+  Fixture f;
+  swap_setup(f, 16, 8);
+  f.on_write = [](Verb verb, const joulie::kube::Resource& r,
+                  const std::string& name) -> std::optional<Error> {
+    if (verb == Verb::patch && r.plural == "nodes" && (name == "n03" || name == "n12")) {
+      return Error(Errc::server_error, "boom", 500, "InternalError");
+    }
+    return std::nullopt;
+  };
+  auto r = f.pass();
+  CHECK(r.failed_nodes == 2);
+  for (const auto& n : r.nodes) {
+    INFO(n.node);
+    if (n.node == "n03" || n.node == "n12") {
+      CHECK_FALSE(n.error.empty());
+      CHECK(n.result == GuardResult::unchanged);
+    } else {
+      CHECK(n.error.empty());
+      CHECK(n.changed);
+      CHECK(f.label(n.node) == joulie::policy::label_value(n.state));
+    }
+  }
+  CHECK(metric(f, "joulie_operator_reconcile_errors_total") == 2);
+}
+
+TEST_CASE("reconciler: one writer and eight give the same outcomes, events and requests") {
+  auto run = [](int workers) {
+    auto f = std::make_unique<Fixture>();
+    swap_setup(*f, 24, workers);
+    f->on_write = [](Verb verb, const joulie::kube::Resource& r,
+                     const std::string& name) -> std::optional<Error> {
+      if (verb == Verb::patch && r.plural == "nodes" && name == "n05") {
+        return Error(Errc::server_error, "boom", 500, "InternalError");
+      }
+      return std::nullopt;
+    };
+    f->events.clear();
+    std::vector<std::string> out;
+    out.push_back(joulie::operator_mode::format_pass_json(f->pass()));
+    for (const auto& e : f->events) {
+      out.push_back(e.node + " " + e.reason + " " + e.message);
+    }
+    std::multiset<std::string> requests;
+    for (const auto& w : f->writes) {
+      requests.insert(w.resource + "/" + w.name);
+    }
+    for (const auto& w : requests) {
+      out.push_back(w);
+    }
+    // A pass with nothing to change sends nothing, concurrent or not.
+    f->on_write = nullptr;
+    f->clock.advance(2s);  // past n05's retry backoff
+    f->pass(PassKind::reguard);
+    f->writes.clear();
+    auto quiet = f->pass(PassKind::reguard);
+    out.push_back(fmt::format("quiet pass: {} writes, {} requests", f->writes.size(),
+                              quiet.write_requests));
+    return out;
+  };
+  const auto one = run(1);
+  const auto eight = run(8);
+  CHECK(one == eight);
+  CHECK(one.back() == "quiet pass: 0 writes, 0 requests");
+}
+
+TEST_CASE("reconciler: a waiting re-plan stops the pass's downgrades, never its upgrades") {
+  for (int workers : {1, 8}) {
+    INFO("workers " << workers);
+    Fixture f;
+    swap_setup(f, 32, workers);
+    // A demand step is noticed once a round of `workers` downgrades and two more have started
+    // (the first round always starts: progress even if a re-plan is always waiting).
+    std::atomic<int> asked{0};
+    f.options.yield_downgrades = [&] { return asked.fetch_add(1) >= 2; };
+    f.restart();
+    auto r = f.pass();
+    CHECK(r.failed_nodes == 0);
+    CHECK(r.yielded_nodes == 16u - static_cast<std::size_t>(workers) - 2);  // of 16 downgrades
+    CHECK_FALSE(f.reconciler->next_retry());  // not failures: no backoff
+    std::size_t still_performance = 0;
+    for (const auto& n : r.nodes) {
+      INFO(n.node);
+      CHECK(n.error.empty());
+      if (n.node <= "n16") {
+        CHECK(f.label(n.node) == "performance");  // every upgrade was written
+        CHECK(n.changed);
+      } else if (f.label(n.node) == "performance") {
+        ++still_performance;  // left for the next pass, reported as it stands
+        CHECK_FALSE(n.changed);
+        CHECK(n.state == NodeState::active_performance);
+        CHECK(f.profile(n.node)->profile == "performance");  // not half written
+      }
+    }
+    CHECK(still_performance == r.yielded_nodes);
+    // The next pass (no re-plan waiting) finishes them.
+    f.options.yield_downgrades = nullptr;
+    f.restart();
+    r = f.pass();
+    CHECK(r.yielded_nodes == 0);
+    for (int i = 17; i <= 32; ++i) {
+      CHECK(f.label(fmt::format("n{:02}", i)) == "eco");
+    }
+  }
+}
+
+TEST_CASE("reconciler: with concurrent writers a node's Event leaves when its writes are done") {
+  // Not in one burst after the whole phase: the Event recorder's queue is bounded.
+  Fixture f;
+  swap_setup(f, 16, 8);
+  bool early_event = false;
+  f.on_write = [&](Verb, const joulie::kube::Resource&,
+                   const std::string& name) -> std::optional<Error> {
+    if (name == "n16") {  // the last downgrade waits for an earlier downgrade's Event
+      early_event = joulie::kube::testing::wait_until([&] {
+        std::lock_guard lock(f.writes_mutex);
+        return std::any_of(f.events.begin(), f.events.end(),
+                           [](const auto& e) { return e.node >= "n09" && e.node < "n16"; });
+      });
+    }
+    return std::nullopt;
+  };
+  auto r = f.pass();
+  CHECK(r.failed_nodes == 0);
+  CHECK(early_event);
+  CHECK(f.label("n16") == "eco");
 }
