@@ -312,6 +312,14 @@ void Reconciler::execute_all(std::vector<NodeWork>& work, std::size_t begin, std
       w.yielded = true;
       return;
     }
+    if (options_.live_perf_pods && w.decision.next == NodeState::active_eco &&
+        w.current != NodeState::active_eco && w.decision.result != GuardResult::forced) {
+      const std::optional<std::int64_t> live = options_.live_perf_pods(w.node->name);
+      if (!live || *live > 0) {
+        w.raced = live.value_or(-1);
+        return;
+      }
+    }
     try {
       w.done = actuation_.execute(w.writes);
     } catch (const std::exception& e) {  // e.g. bad_alloc: a failed node, not a dead process
@@ -380,6 +388,24 @@ void Reconciler::record_node(NodeWork& work, const Snapshot& snapshot, SteadyTim
     out.label = work.label.value_or("");
     out.result = GuardResult::unchanged;
     out.changed = false;
+    result.nodes.push_back(std::move(out));
+    return;
+  }
+  if (work.raced) {
+    // Not attempted, no error: a pass shortly after sees the pod and drains the node.
+    ++result.raced_nodes;
+    out.state = work.current;
+    out.label = work.label.value_or("");
+    out.result = GuardResult::unchanged;
+    out.changed = false;
+    if (*work.raced >= 0) {
+      out.perf_pods = *work.raced;
+    }
+    // A re-guard pass soon (the controller wakes at next_retry()), not at the next tick.
+    retries_[node.name] = Retry{0, now + options_.retry_initial};
+    log::info("operator", "downgrade not started: a performance-sensitive pod reached the node "
+              "after the pass's snapshot; the next pass drains it",
+              {{"node", node.name}, {"perf_pods", *work.raced}});
     result.nodes.push_back(std::move(out));
     return;
   }

@@ -277,6 +277,10 @@ int run_operator(const config::OperatorConfig& config) {
     const Controller* c = controller.load();
     return c != nullptr && c->replan_pending();
   };
+  reconciler_options.live_perf_pods = [&context](const std::string& node) {
+    return context.pods_known() ? std::optional<std::int64_t>(context.pod_counts().on_node(node))
+                                : std::nullopt;
+  };
   reconciler_options.explain = config.once;  // only --once prints them
   reconciler_options.dry_run = config.dry_run;
   EventSink events;

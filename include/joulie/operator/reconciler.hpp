@@ -60,6 +60,13 @@ struct ReconcilerOptions {
   // pass's remaining downgrades for the next pass, which then writes its upgrades first. Empty:
   // never.
   std::function<bool()> yield_downgrades;
+  // The node's performance-sensitive pods as the pod cache knows them NOW (nullopt: unknown),
+  // asked from the writer threads right before a downgrade to eco starts its writes (must be
+  // cheap and thread-safe). The guard decided on the pass's snapshot; a pod bound since then --
+  // the scheduler saw the performance label before our eco label reached it -- would otherwise
+  // run capped. Such a node is left as it is (performance) for the next pass, which drains it.
+  // Not asked for a forced drain. Empty: the snapshot's count is trusted.
+  std::function<std::optional<std::int64_t>(const std::string& node)> live_perf_pods;
 };
 
 // replan: run the policy; reguard: reuse the last plan (pod events, retries) unless the managed
@@ -121,6 +128,8 @@ struct PassResult {
   std::size_t write_requests = 0;     // sent (dry run: planned)
   std::size_t failed_nodes = 0;
   std::size_t yielded_nodes = 0;  // downgrades left for the next pass (a re-plan was waiting)
+  // Downgrades not started: a performance-sensitive pod reached the node after the snapshot.
+  std::size_t raced_nodes = 0;
   double seconds = 0;
   PassContext context;
 };
@@ -194,6 +203,7 @@ class Reconciler {
     std::vector<Write> writes;
     bool send = false;  // writes go out this pass (not dry run, not in backoff)
     bool yielded = false;  // not started: a re-plan was waiting (yield_downgrades)
+    std::optional<std::int64_t> raced;  // not started: pods arrived since the snapshot
     ExecuteOutcome done;
   };
   NodeWork prepare_node(const ManagedNode& node, api::Profile desired, const Snapshot& snapshot,

@@ -722,3 +722,61 @@ TEST_CASE("reconciler: with concurrent writers a node's Event leaves when its wr
   CHECK(early_event);
   CHECK(f.label("n16") == "eco");
 }
+
+TEST_CASE("reconciler: a performance pod bound after the snapshot stops the node's downgrade") {
+  for (int workers : {1, 8}) {
+    Fixture f;
+    f.add_node("n1");
+    f.add_node("n2");
+    f.options.max_concurrent_writes = workers;
+    f.options.policy.static_hp_frac = 1.0;
+    f.restart();
+    f.pass();
+    REQUIRE(f.label("n1") == "performance");
+
+    // The snapshot says both nodes are empty; by the time n1's writes would start, the pod
+    // cache knows a performance pod was bound to it (the scheduler saw the performance label).
+    std::map<std::string, std::int64_t> live{{"n1", 1}, {"n2", 0}};
+    f.options.live_perf_pods = [&](const std::string& node) -> std::optional<std::int64_t> {
+      return live.at(node);
+    };
+    f.options.policy.static_hp_frac = 0.0;
+    f.restart();
+    f.writes.clear();
+    auto r = f.pass();
+    CHECK(r.raced_nodes == 1);
+    CHECK(r.nodes[0].node == "n1");
+    CHECK(r.nodes[0].result == GuardResult::unchanged);
+    CHECK(r.nodes[0].perf_pods == 1);
+    CHECK(f.label("n1") == "performance");  // never labelled eco, never capped
+    CHECK(f.profile("n1")->profile == "performance");
+    CHECK(f.label("n2") == "eco");
+    CHECK(f.profile("n2")->profile == "eco");
+    REQUIRE(f.reconciler->next_retry());  // a re-guard pass soon, not at the next tick
+
+    // The next pass sees the pod in its snapshot: the node drains instead.
+    f.perf_pods["n1"] = 1;
+    f.clock.advance(2s);
+    r = f.pass(PassKind::reguard);
+    CHECK(r.raced_nodes == 0);
+    CHECK(r.nodes[0].state == NodeState::draining_performance);
+    CHECK(f.label("n1") == "draining-performance");
+    CHECK(f.profile("n1")->profile == "performance");
+  }
+}
+
+TEST_CASE("reconciler: unknown live pod data also keeps the node out of eco") {
+  Fixture f;
+  f.add_node("n1");
+  f.options.policy.static_hp_frac = 1.0;
+  f.restart();
+  f.pass();
+  f.options.live_perf_pods = [](const std::string&) -> std::optional<std::int64_t> {
+    return std::nullopt;
+  };
+  f.options.policy.static_hp_frac = 0.0;
+  f.restart();
+  auto r = f.pass();
+  CHECK(r.raced_nodes == 1);
+  CHECK(f.label("n1") == "performance");
+}
