@@ -381,31 +381,26 @@ void Reconciler::record_node(NodeWork& work, const Snapshot& snapshot, SteadyTim
   const std::vector<Write>& writes = work.writes;
   NodeOutcome& out = work.out;
 
-  if (work.yielded) {
-    // Not attempted: reported as it stands, no error, no backoff; the next pass writes it.
-    ++result.yielded_nodes;
+  if (work.yielded || work.raced) {
+    // Not attempted: reported as it stands, no error. Yielded: the waiting re-plan writes it.
+    // Raced: a re-guard pass soon (the controller wakes at next_retry()) sees the pod and
+    // drains the node.
     out.state = work.current;
     out.label = work.label.value_or("");
     out.result = GuardResult::unchanged;
     out.changed = false;
-    result.nodes.push_back(std::move(out));
-    return;
-  }
-  if (work.raced) {
-    // Not attempted, no error: a pass shortly after sees the pod and drains the node.
-    ++result.raced_nodes;
-    out.state = work.current;
-    out.label = work.label.value_or("");
-    out.result = GuardResult::unchanged;
-    out.changed = false;
-    if (*work.raced >= 0) {
-      out.perf_pods = *work.raced;
+    if (work.yielded) {
+      ++result.yielded_nodes;
+    } else {
+      ++result.raced_nodes;
+      if (*work.raced >= 0) {
+        out.perf_pods = *work.raced;
+      }
+      retries_[node.name] = Retry{0, now + options_.retry_initial};
+      log::info("operator", "downgrade not started: a performance-sensitive pod reached the node "
+                "after the pass's snapshot; the next pass drains it",
+                {{"node", node.name}, {"perf_pods", *work.raced}});
     }
-    // A re-guard pass soon (the controller wakes at next_retry()), not at the next tick.
-    retries_[node.name] = Retry{0, now + options_.retry_initial};
-    log::info("operator", "downgrade not started: a performance-sensitive pod reached the node "
-              "after the pass's snapshot; the next pass drains it",
-              {{"node", node.name}, {"perf_pods", *work.raced}});
     result.nodes.push_back(std::move(out));
     return;
   }
