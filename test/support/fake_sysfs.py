@@ -48,7 +48,15 @@ class FakeSysfs:
         return self.path(rel).read_text()
 
     def read_int(self, rel):
-        return int(self.read(rel).strip())
+        # The agent writes a value as a real sysfs file is written (open with O_TRUNC, write), but
+        # on a plain file a reader can land between the two and see it empty: read again. A real
+        # sysfs attribute is never seen empty, so only that case is retried, a bounded number of
+        # times (each is a fresh read, not a wait).
+        for _ in range(10000):
+            text = self.read(rel).strip()
+            if text:
+                return int(text)
+        raise AssertionError("%s stayed empty over 10000 reads" % rel)
 
     def cleanup(self):
         if self.owned:
