@@ -65,6 +65,14 @@ std::vector<FlagSpec> operator_flag_specs() {
        "N"},
       {"drain-timeout", "DRAIN_TIMEOUT", "0 (never force)",
        "force a pending downgrade after this long", "DURATION"},
+      {"downgrade-settle", "DOWNGRADE_SETTLE", "2s",
+       "a downgrade lowers the cap this long after the eco label, if no performance pod arrived "
+       "(0: label and cap together)",
+       "DURATION"},
+      {"upgrade-apply-timeout", "UPGRADE_APPLY_TIMEOUT", "10s",
+       "an upgrade publishes the performance label once the node's agent reports the raised cap, "
+       "at most this long after (0: at once)",
+       "DURATION"},
       {"leader-elect", "LEADER_ELECT", "false",
        "elect a leader (lease in POD_NAMESPACE, id joulie-operator)", ""},
       {"leader-elect-lease-duration", "LEADER_ELECT_LEASE_DURATION", "15s",
@@ -106,6 +114,9 @@ Result<OperatorConfig> read_operator(const FlagSet& flags, const EnvLookup& env)
                                  : std::optional<std::string>("must be between 1 and 64");
       });
   c.drain_timeout = r.duration("drain-timeout", c.drain_timeout, non_negative_duration);
+  c.downgrade_settle = r.duration("downgrade-settle", c.downgrade_settle, non_negative_duration);
+  c.upgrade_apply_timeout =
+      r.duration("upgrade-apply-timeout", c.upgrade_apply_timeout, non_negative_duration);
   c.leader_elect = r.boolean("leader-elect", c.leader_elect);
   c.lease_duration = r.duration("leader-elect-lease-duration", c.lease_duration, positive_duration);
   c.renew_deadline = r.duration("leader-elect-renew-deadline", c.renew_deadline, positive_duration);

@@ -158,6 +158,15 @@ std::optional<NppInfo> project_npp(const rapidjson::Value& object) {
     }
     info.policy_name = string_member(member(*spec, "policy"), "name");
   }
+  auto int_member = [](const rapidjson::Value* v, const char* key) -> std::optional<std::int64_t> {
+    const rapidjson::Value* m = v != nullptr ? member(*v, key) : nullptr;
+    if (m != nullptr && m->IsInt64()) {
+      return m->GetInt64();
+    }
+    return std::nullopt;
+  };
+  info.generation = int_member(metadata, "generation");
+  info.observed_generation = int_member(member(object, "status"), "observedGeneration");
   return info;
 }
 
@@ -303,6 +312,12 @@ ContextProvider::ContextProvider(kube::Api& api, ContextOptions options)
   nodes_->on_delete([this](const std::string&, const NodeInfo& last) {
     if (last.managed && managed_changed_) {
       managed_changed_();
+    }
+  });
+
+  npps_->on_update([this](const std::string&, const NppInfo& old, const NppInfo& now) {
+    if (profile_applied_ && now.applied() && !(old.applied() && old.same_spec(now))) {
+      profile_applied_(now.node_name);
     }
   });
 

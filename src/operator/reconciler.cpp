@@ -70,6 +70,11 @@ std::optional<SteadyTime> Reconciler::next_retry() const {
       earliest = retry.next;
     }
   }
+  for (const auto& [key, when] : wake_) {
+    if (!earliest || when < *earliest) {
+      earliest = when;
+    }
+  }
   return earliest;
 }
 
@@ -160,7 +165,11 @@ std::optional<NppInfo> Reconciler::resolve_profile(const std::string& name,
   if (it == expected_profile_.end()) {
     return cached;
   }
-  if (it->second.value == cached || now >= it->second.expires) {
+  // The expectation holds the spec we wrote; the cache also carries generation and status.
+  const auto& expected = it->second.value;
+  const bool caught_up = expected.has_value() == cached.has_value() &&
+                         (!expected || expected->same_spec(*cached));
+  if (caught_up || now >= it->second.expires) {
     expected_profile_.erase(it);
     return cached;
   }
@@ -227,6 +236,7 @@ Reconciler::NodeWork Reconciler::prepare_node(const ManagedNode& node, api::Prof
                                               const Snapshot& snapshot, SteadyTime now) {
   NodeWork work;
   work.node = &node;
+  wake_.erase(node.name);  // set again below if the node still waits
   work.label = resolve(expected_label_, node.name, node.label, now);
   const Text& label = work.label;
   const Text annotation = resolve(expected_annotation_, node.name, node.draining_since, now);
@@ -247,10 +257,39 @@ Reconciler::NodeWork Reconciler::prepare_node(const ManagedNode& node, api::Prof
   }
   in.drain_timeout = options_.drain_timeout;
   in.now = snapshot.now;
+  remember_transition(node.name, in.current, snapshot.now);
+
+  // Phase two of a downgrade (ReconcilerOptions::downgrade_settle): the node is labelled eco and
+  // still has its performance cap. Once the label has settled, a performance-sensitive pod on
+  // the node was bound while the scheduler still saw `performance`: the node is then, for the
+  // guard, the performance node it still is, and drains.
+  const std::string_view eco_profile = api::to_string(api::Profile::eco);
+  bool cap_phase = false;
+  const bool settling = options_.downgrade_settle.count() > 0 && !options_.dry_run &&
+                        in.current == NodeState::active_eco && desired == api::Profile::eco &&
+                        (!profile || profile->profile != eco_profile);
+  if (!settling) {
+    eco_since_.erase(node.name);
+  } else {
+    // First seen here without our write (a restart, a hand-set label): it settles from now.
+    const SteadyTime due =
+        eco_since_.try_emplace(node.name, now).first->second + options_.downgrade_settle;
+    if (now < due) {
+      work.hold = "eco cap: waiting for the eco label to settle";
+      work.wake = due;
+    } else if (!snapshot.pods_known) {
+      work.hold = "eco cap: pod data unknown";
+      work.wake = now + options_.retry_initial;
+    } else if (node.perf_pods > 0) {
+      in.current = NodeState::active_performance;
+      eco_since_.erase(node.name);
+    } else {
+      cap_phase = true;
+    }
+  }
   work.decision = policy::evaluate_guard(in);
   work.current = in.current;
   const policy::GuardDecision& decision = work.decision;
-  remember_transition(node.name, in.current, snapshot.now);
 
   // The caps in force: a time window may lower the eco cap.
   const policy::DesiredWrite target = policy::desired_write(
@@ -274,6 +313,62 @@ Reconciler::NodeWork Reconciler::prepare_node(const ManagedNode& node, api::Prof
   wi.target_spec.policy_name = std::string(policy::spec_name(options_.policy.kind));
   work.writes = plan_node_writes(wi);
 
+  const bool downgrade_from_performance = decision.next == NodeState::active_eco &&
+                                          in.current == NodeState::active_performance &&
+                                          decision.result != GuardResult::forced;
+  work.recheck_pods = cap_phase || (decision.next == NodeState::active_eco &&
+                                    in.current != NodeState::active_eco &&
+                                    decision.result != GuardResult::forced);
+  if (options_.downgrade_settle.count() > 0 && !options_.dry_run && downgrade_from_performance &&
+      (!profile || profile->profile != eco_profile)) {
+    // Phase one: the eco label (the scheduler stops placing performance-only pods here); the eco
+    // cap follows once the label has settled. A draining node needs no settling: its
+    // draining-performance label has repelled those pods all along.
+    std::erase_if(work.writes, [](const Write& w) { return w.kind != WriteKind::patch_node; });
+    work.phase = NodeWork::Phase::eco_label;
+  }
+
+  // An upgrade whose node has an agent reporting on the profile: the performance label waits
+  // until the agent has acted on the raised cap (ReconcilerOptions::upgrade_apply_timeout).
+  const NppInfo* cached = nullptr;
+  if (auto it = snapshot.npps.find(profile_name); it != snapshot.npps.end()) {
+    cached = &it->second;
+  }
+  const std::string_view performance_label = policy::label_value(NodeState::active_performance);
+  const bool publishes_performance =
+      wi.target_label == performance_label && (!label || *label != performance_label);
+  const bool raises_cap = std::any_of(work.writes.begin(), work.writes.end(), [](const Write& w) {
+    return w.kind == WriteKind::create_profile || w.kind == WriteKind::patch_profile;
+  });
+  if (!publishes_performance || options_.upgrade_apply_timeout.count() == 0 || options_.dry_run) {
+    apply_deadline_.erase(node.name);
+  } else if (raises_cap) {
+    if (cached != nullptr && cached->observed_generation) {
+      // Phase one: the raised cap; the label once the agent reports it (or at the deadline).
+      std::erase_if(work.writes, [](const Write& w) { return w.kind == WriteKind::patch_node; });
+      work.phase = NodeWork::Phase::performance_cap;
+    }
+  } else if (auto it = apply_deadline_.find(node.name); it != apply_deadline_.end()) {
+    const bool reported =
+        cached != nullptr && profile && cached->same_spec(*profile) && cached->applied();
+    if (reported) {
+      apply_deadline_.erase(it);
+    } else if (now < it->second) {
+      work.hold = "performance label: waiting for the agent to apply the performance cap";
+      work.wake = it->second;
+    } else {
+      log::warn("operator",
+                "the node's agent has not reported the performance cap; publishing the "
+                "performance label anyway",
+                {{"node", node.name},
+                 {"timeout_ms", static_cast<std::int64_t>(options_.upgrade_apply_timeout.count())}});
+      apply_deadline_.erase(it);
+    }
+  }
+  if (!work.hold.empty()) {
+    work.writes.clear();
+  }
+
   NodeOutcome& out = work.out;
   out.node = node.name;
   out.state = decision.next;
@@ -286,7 +381,16 @@ Reconciler::NodeWork Reconciler::prepare_node(const ManagedNode& node, api::Prof
   if (out.result == GuardResult::unchanged && out.changed) {
     out.result = GuardResult::applied;  // e.g. a first label or a recreated profile
   }
+  out.waiting = work.hold;
+  out.cap_only = (cap_phase || work.phase == NodeWork::Phase::performance_cap) &&
+                 !work.writes.empty() &&
+                 std::all_of(work.writes.begin(), work.writes.end(), [](const Write& w) {
+                   return w.kind != WriteKind::patch_node;
+                 });
   work.send = !work.writes.empty() && !options_.dry_run && !in_backoff(node.name, now);
+  if (work.wake) {
+    wake_[node.name] = *work.wake;
+  }
   return work;
 }
 
@@ -312,8 +416,7 @@ void Reconciler::execute_all(std::vector<NodeWork>& work, std::size_t begin, std
       w.yielded = true;
       return;
     }
-    if (options_.live_perf_pods && w.decision.next == NodeState::active_eco &&
-        w.current != NodeState::active_eco && w.decision.result != GuardResult::forced) {
+    if (options_.live_perf_pods && w.recheck_pods) {
       const std::optional<std::int64_t> live = options_.live_perf_pods(w.node->name);
       if (!live || *live > 0) {
         w.raced = live.value_or(-1);
@@ -381,6 +484,16 @@ void Reconciler::record_node(NodeWork& work, const Snapshot& snapshot, SteadyTim
   const std::vector<Write>& writes = work.writes;
   NodeOutcome& out = work.out;
 
+  if (!work.hold.empty()) {
+    // Between two phases: nothing written, nothing failed; the wake-up (or the agent's report)
+    // brings the node back.
+    out.state = work.current;
+    out.label = work.label.value_or("");
+    out.result = GuardResult::unchanged;
+    out.changed = false;
+    result.nodes.push_back(std::move(out));
+    return;
+  }
   if (work.yielded || work.raced) {
     // Not attempted: reported as it stands, no error. Yielded: the waiting re-plan writes it.
     // Raced: a re-guard pass soon (the controller wakes at next_retry()) sees the pod and
@@ -422,6 +535,20 @@ void Reconciler::record_node(NodeWork& work, const Snapshot& snapshot, SteadyTim
         effective = false;
       } else {
         retries_.erase(node.name);
+        if (work.phase == NodeWork::Phase::eco_label) {
+          eco_since_[node.name] = now;
+          wake_[node.name] = now + options_.downgrade_settle;
+          out.waiting = "eco cap: waiting for the eco label to settle";
+          out.profile = api::Profile::performance;
+          out.cap_watts = plan_->performance_cap_watts;
+        } else if (work.phase == NodeWork::Phase::performance_cap) {
+          const SteadyTime deadline = now + options_.upgrade_apply_timeout;
+          apply_deadline_[node.name] = deadline;
+          wake_[node.name] = deadline;
+          out.waiting = "performance label: waiting for the agent to apply the performance cap";
+          out.label = work.label.value_or("");
+          out.state = work.current;
+        }
       }
     }
   } else {
@@ -433,7 +560,9 @@ void Reconciler::record_node(NodeWork& work, const Snapshot& snapshot, SteadyTim
     out.state = work.current;
     out.label = work.label.value_or("");
     out.result = GuardResult::unchanged;
-  } else if (!options_.dry_run) {
+  } else if (!options_.dry_run && work.phase != NodeWork::Phase::performance_cap) {
+    // (An upgrade's first phase only raised the cap: the transition, its metric and its Event
+    // come with the label.)
     if (decision.next != work.current) {
       transitions_[node.name] = {decision.next, snapshot.now};
     }
@@ -612,6 +741,11 @@ PassResult Reconciler::run_pass(const Snapshot& snapshot, PassKind kind) {
     managed.insert(n.name);
   }
   std::erase_if(transitions_, [&](const auto& entry) { return !managed.contains(entry.first); });
+  auto gone = [&](const auto& entry) { return !managed.contains(entry.first); };
+  std::erase_if(eco_since_, gone);
+  std::erase_if(apply_deadline_, gone);
+  std::erase_if(wake_, gone);
+  awaiting_agents_ = apply_deadline_.size();
   std::erase_if(retries_, [&](const auto& entry) {
     return !managed.contains(entry.first) &&
            std::none_of(snapshot.unmanaged_marked.begin(), snapshot.unmanaged_marked.end(),
@@ -657,12 +791,17 @@ void Reconciler::log_summary(const PassResult& result) const {
   std::string changed;
   std::size_t count = 0;
   std::int64_t deferred = 0;
+  std::int64_t caps = 0;
   for (const auto& n : result.nodes) {
     if (n.result == GuardResult::deferred) {
       ++deferred;
     }
     if (!n.changed || !n.error.empty()) {
       continue;  // failed nodes are counted in `failed` and logged on their own
+    }
+    if (n.cap_only) {
+      ++caps;
+      continue;
     }
     if (count < kMaxNamed) {
       changed += (changed.empty() ? "" : ",") + n.node + "=" + n.label;
@@ -689,6 +828,7 @@ void Reconciler::log_summary(const PassResult& result) const {
              {"performance", result.performance},
              {"changed", changed.empty() ? std::string("none") : changed},
              {"deferred", deferred},
+             {"caps", caps},
              {"released", released.empty() ? std::string("none") : released},
              {"writes", result.write_requests},
              {"failed", result.failed_nodes},

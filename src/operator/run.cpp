@@ -199,6 +199,14 @@ int run_operator(const config::OperatorConfig& config) {
       c->request_replan();
     }
   });
+  std::atomic<const Reconciler*> reconciler_ptr{nullptr};  // set once the reconciler exists
+  context.on_profile_applied([&](const std::string&) {
+    const Reconciler* r = reconciler_ptr.load();
+    Controller* c = controller.load();
+    if (r != nullptr && c != nullptr && r->awaiting_agent()) {
+      c->request_reguard();
+    }
+  });
   context.on_drain_complete([&](const std::string& node) {
     log::debug("operator", "last performance-sensitive pod left a draining node", {{"node", node}});
     if (Controller* c = controller.load()) {
@@ -281,6 +289,13 @@ int run_operator(const config::OperatorConfig& config) {
     return context.pods_known() ? std::optional<std::int64_t>(context.pod_counts().on_node(node))
                                 : std::nullopt;
   };
+  // Two-phase downgrades and upgrades span passes; a one-shot run writes both phases at once.
+  if (!config.once) {
+    reconciler_options.downgrade_settle =
+        std::chrono::duration_cast<std::chrono::milliseconds>(config.downgrade_settle);
+    reconciler_options.upgrade_apply_timeout =
+        std::chrono::duration_cast<std::chrono::milliseconds>(config.upgrade_apply_timeout);
+  }
   reconciler_options.explain = config.once;  // only --once prints them
   reconciler_options.dry_run = config.dry_run;
   EventSink events;
@@ -292,6 +307,7 @@ int run_operator(const config::OperatorConfig& config) {
   }
   Reconciler reconciler(reconciler_options, actuation, &operator_metrics, events,
                         RealClock::instance());
+  reconciler_ptr = &reconciler;
   std::mutex pass_mutex;  // passes run on the controller thread; --once runs one inline
 
   // ---- policy file hot reload (SPEC §8.4) -------------------------------------------------------

@@ -150,7 +150,10 @@ def test_pass_without_changes_makes_zero_writes(crds, procs, joulie_bin):
         create_node(kube, n)
     op = start_operator(procs, joulie_bin, kube, "--interval", "1s")
     wait_labels(kube, {"n1": "performance", "n2": "performance", "n3": "eco"})
-    wait_passes(op, 2)
+    # Converged once the eco cap follows the settled eco label (--downgrade-settle, 2 s).
+    wait_for(lambda: [profile_of(kube, n) for n in ("n1", "n2", "n3")] ==
+             ["performance", "performance", "eco"], 10, what="the three profiles")
+    wait_passes(op, passes(op) + 1)
     n = passes(op)
     kube.reset_counters()
     wait_passes(op, n + 2)

@@ -71,6 +71,9 @@ def test_a_bad_edit_is_refused_at_runtime_and_the_last_good_version_keeps_runnin
                         "200ms", "--interval", "1s", env={"POD_NAME": "joulie-operator-0"})
     port = metrics_port(op)
     wait_labels(kube, {"r1": "performance", "r2": "performance", "r3": "eco", "r4": "eco"})
+    # The eco cap follows the eco label once it has settled (--downgrade-settle).
+    wait_for(lambda: (npp(kube, "node-r3") or {}).get("spec", {}).get("profile") == "eco", 10,
+             what="r3's eco profile")
     assert npp(kube, "node-r3")["spec"]["cpu"]["packagePowerCapWatts"] == 110
     assert counter(port, "joulie_operator_config_reload_failures_total") == 0
 

@@ -36,6 +36,11 @@ struct OperatorConfig {
   int64_t queue_hp_max = 1000000;
   int64_t queue_perf_per_hp_node = 10;
   Duration drain_timeout = Duration::zero();  // zero: never force a downgrade
+  // --downgrade-settle / DOWNGRADE_SETTLE: how long the eco label stands before the eco cap
+  // (zero: both in one pass). --upgrade-apply-timeout / UPGRADE_APPLY_TIMEOUT: how long the
+  // performance label waits for the node's agent to report the raised cap (zero: no wait).
+  Duration downgrade_settle = std::chrono::seconds(2);
+  Duration upgrade_apply_timeout = std::chrono::seconds(10);
   // --max-concurrent-writes / MAX_CONCURRENT_WRITES: nodes whose write sequences run at once.
   int64_t max_concurrent_writes = 8;
   bool leader_elect = false;

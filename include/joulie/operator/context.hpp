@@ -80,8 +80,22 @@ struct NppInfo {
   std::string profile;
   std::optional<double> cap_watts;
   std::optional<std::string> policy_name;
+  // metadata.generation and status.observedGeneration: whether the node's agent has acted on the
+  // current spec (an upgrade publishes its label once it has, docs/decisions.md). A status
+  // change is a change of the projection, so the informer reports it.
+  std::optional<std::int64_t> generation;
+  std::optional<std::int64_t> observed_generation;
 
   bool operator==(const NppInfo&) const = default;
+  // The spec fields only: what the operator writes and expects to read back.
+  bool same_spec(const NppInfo& other) const {
+    return node_name == other.node_name && profile == other.profile &&
+           cap_watts == other.cap_watts && policy_name == other.policy_name;
+  }
+  // The agent has reported on the current spec (observedGeneration caught up).
+  bool applied() const {
+    return generation && observed_generation && *observed_generation >= *generation;
+  }
 };
 // nullopt for objects without joulie.io/managed-by=operator (never touched).
 std::optional<NppInfo> project_npp(const rapidjson::Value& object);
@@ -181,6 +195,11 @@ class ContextProvider {
   void on_drain_complete(std::function<void(const std::string& node)> fn) {
     drain_complete_ = std::move(fn);
   }
+  // An agent reported on a NodePowerProfile's current spec (status.observedGeneration reached
+  // metadata.generation): an upgrade waiting for it may publish its label. Informer thread.
+  void on_profile_applied(std::function<void(const std::string& node)> fn) {
+    profile_applied_ = std::move(fn);
+  }
 
   void start();
   void stop();
@@ -208,6 +227,7 @@ class ContextProvider {
   PodCounts counts_;
   std::function<void()> managed_changed_;
   std::function<void(const std::string&)> drain_complete_;
+  std::function<void(const std::string&)> profile_applied_;
   std::unique_ptr<kube::Informer<NodeInfo>> nodes_;
   std::unique_ptr<kube::Informer<PodInfo>> pods_;
   std::unique_ptr<kube::Informer<NppInfo>> npps_;

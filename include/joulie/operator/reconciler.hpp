@@ -7,6 +7,7 @@
 // sequences may run on a few worker threads (ReconcilerOptions::max_concurrent_writes); only the
 // ActuationAdapter is called from them, all bookkeeping stays on the pass thread.
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -67,6 +68,16 @@ struct ReconcilerOptions {
   // run capped. Such a node is left as it is (performance) for the next pass, which drains it.
   // Not asked for a forced drain. Empty: the snapshot's count is trusted.
   std::function<std::optional<std::int64_t>(const std::string& node)> live_perf_pods;
+  // Two-phase writes (docs/decisions.md, "Downgrade settle, upgrade apply-wait"); zero turns each
+  // off (label and NodePowerProfile in one pass, as SPEC §4.6 orders them).
+  // Downgrade: the eco label goes out first; the eco cap only once the label has been in place
+  // this long and the pod cache then shows no performance-sensitive pod on the node (a pod the
+  // scheduler bound while it still saw `performance` is found, and the node drains instead).
+  std::chrono::milliseconds downgrade_settle{0};
+  // Upgrade: when the node's agent reports on its NodePowerProfile (status.observedGeneration),
+  // the performance label waits until the agent has acted on the raised cap, at most this long
+  // (then it is published anyway, with a warning), so no performance pod starts capped.
+  std::chrono::milliseconds upgrade_apply_timeout{0};
 };
 
 // replan: run the policy; reguard: reuse the last plan (pod events, retries) unless the managed
@@ -84,6 +95,13 @@ struct NodeOutcome {
   policy::GuardResult result = policy::GuardResult::unchanged;
   std::string error;  // empty unless this node's writes failed
   std::vector<std::string> reasons;  // why the policy wants this profile (explain)
+  // Non-empty while the node is between the two phases of a downgrade or an upgrade: what its
+  // next write waits for.
+  std::string waiting;
+  // The pass's writes for this node were only the NodePowerProfile half of a two-phase change
+  // (a settled downgrade's eco cap, an upgrade's raised cap before its label): not a label
+  // change, so the pass line counts it under `caps`, not `changed`.
+  bool cap_only = false;
 };
 
 // One node's reading of a per-node signal family.
@@ -159,8 +177,13 @@ class Reconciler {
 
   PassResult run_pass(const Snapshot& snapshot, PassKind kind);
 
-  // Earliest time a node in backoff may be retried; nullopt when none is waiting.
+  // Earliest time a node in backoff may be retried, or a node's second phase is due; nullopt
+  // when none is waiting.
   std::optional<SteadyTime> next_retry() const;
+
+  // Whether an upgrade waits for an agent's report (any thread): a NodePowerProfile status change
+  // should then start a re-guard pass.
+  bool awaiting_agent() const { return awaiting_agents_.load() > 0; }
 
   // Marks the leader gauge; kept here so a pass and the gauge agree.
   void set_leader(bool leading);
@@ -204,8 +227,17 @@ class Reconciler {
     bool send = false;  // writes go out this pass (not dry run, not in backoff)
     bool yielded = false;  // not started: a re-plan was waiting (yield_downgrades)
     std::optional<std::int64_t> raced;  // not started: pods arrived since the snapshot
+    // Ask live_perf_pods right before the writes (a downgrade that lowers the label or the cap).
+    bool recheck_pods = false;
+    // Held between two phases: no writes this pass; why (NodeOutcome::waiting) and when to look
+    // again.
+    std::string hold;
+    std::optional<SteadyTime> wake;
+    // First phase sent: on success the second is scheduled.
+    enum class Phase { none, eco_label, performance_cap } phase = Phase::none;
     ExecuteOutcome done;
   };
+  void hold_node(NodeWork& work, std::string why, std::optional<SteadyTime> wake);
   NodeWork prepare_node(const ManagedNode& node, api::Profile desired, const Snapshot& snapshot,
                         SteadyTime now);
   // Sends the writes of work[begin, end) and calls `record(i)` for each i in order, on the
@@ -238,6 +270,12 @@ class Reconciler {
   std::unordered_map<std::string, Expectation<std::optional<NppInfo>>> expected_profile_;
   std::unordered_map<std::string, Retry> retries_;
   std::unordered_set<std::string> previously_managed_;
+  // Two-phase writes: when the node's eco label was written (or first seen without the eco cap);
+  // when an upgrade's performance label is published at the latest; when to look again.
+  std::unordered_map<std::string, SteadyTime> eco_since_;
+  std::unordered_map<std::string, SteadyTime> apply_deadline_;
+  std::unordered_map<std::string, SteadyTime> wake_;
+  std::atomic<std::size_t> awaiting_agents_{0};
 };
 
 }  // namespace joulie::operator_mode

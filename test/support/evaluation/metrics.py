@@ -6,6 +6,7 @@ under their last cap) until T, computed from the same models as the simulator (p
 no baseline gains from stopping the meter early.
 """
 
+import json
 import math
 
 from powersim import physics
@@ -86,6 +87,7 @@ def baseline_figures(run, window_end, total_jobs, node_count):
         "perfPodSecondsCapped": round(st["perfCappedSeconds"], 3),
         "perfPodSecondsCappedFromJobs": round(sum(j["cappedSeconds"] for j in perf), 3),
         "perfJobsEverCapped": len(capped_jobs),
+        "cappedPerfJobs": capped_diagnosis(capped_jobs, events),
         "jobsDone": len(jobs), "jobsTotal": total_jobs,
         "jobs": per_class,
         "perfPendingSecondsP50": _r(percentile(pending, 50)),
@@ -100,6 +102,23 @@ def baseline_figures(run, window_end, total_jobs, node_count):
         "flags": run["flags"],
         "signals": run.get("signals"),
     }
+
+
+def capped_diagnosis(capped_jobs, events, limit=20):
+    """Each performance job that ran capped (at most `limit`): its node, when it started and first
+    ran capped, and the node's label changes within 30 simulated minutes before that -- the
+    evidence for which write order let it happen."""
+    out = []
+    for j in sorted(capped_jobs, key=lambda j: j["start"])[:limit]:
+        since = j.get("cappedSince")
+        at = since if since is not None else j["start"]
+        near = [{"t": round(t, 1), "from": old, "to": new}
+                for t, node, old, new in events
+                if node == j["node"] and at - 1800.0 <= t <= at + 60.0]
+        out.append({"id": j["id"], "node": j["node"], "start": round(j["start"], 1),
+                    "cappedSince": None if since is None else round(since, 1),
+                    "cappedSeconds": round(j["cappedSeconds"], 1), "labelChanges": near})
+    return out
 
 
 def _r(v, nd=1):
@@ -136,8 +155,10 @@ def invariants(comp):
         if b["jobsDone"] != b["jobsTotal"]:
             bad.append("%s: %d of %d jobs done" % (key, b["jobsDone"], b["jobsTotal"]))
         if b["perfPodSecondsCapped"] != 0:
-            bad.append("%s: %.1f performance-pod-seconds on capped nodes (%d jobs)" % (
-                key, b["perfPodSecondsCapped"], b["perfJobsEverCapped"]))
+            first = (b.get("cappedPerfJobs") or [{}])[0]
+            bad.append("%s: %.1f performance-pod-seconds on capped nodes (%d jobs; first: %s)" % (
+                key, b["perfPodSecondsCapped"], b["perfJobsEverCapped"],
+                json.dumps(first, sort_keys=True)))
         if not b["facilityEnergyJoules"] >= b["itEnergyJoules"]:
             bad.append("%s: facility energy below IT energy" % key)
         if abs(b["nodeEnergySumJoules"] - b["itEnergyJoules"]) > 1e-6 * max(1.0, b["itEnergyJoules"]):

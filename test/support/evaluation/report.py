@@ -376,6 +376,8 @@ def write(out, summary, runs, comp, sens, log):
         alpha=physics.ALPHA, smin=physics.S_MIN, rth=physics.R_TH, tau=physics.TAU_TH,
         factor=comp["factor"], op_interval=60.0 / comp["factor"] * 1000.0,
         agent_sim=comp["factor"], tick=comp["tick"], tick_sim=comp["tick"] * comp["factor"],
+        settle_ms=runner.DOWNGRADE_SETTLE_REAL * 1000.0,
+        settle_sim=runner.DOWNGRADE_SETTLE_REAL * comp["factor"],
         cpu_choices=", ".join("%d (%.0f %%)" % (c, 100 * p) for c, p in tracemod.CPU_CHOICES),
     ).splitlines()
     lines += ["", "### Hardware types", ""] + hw_rows + [
@@ -440,7 +442,16 @@ sequence of decisions. What does depend on it is *when*, in simulated time, the 
 - the scheduler stand-in polls every {tick:g} s real = {tick_sim:.0f} s simulated: a pod waits up to
   that long for a bind after it arrives or after cores free up, in every baseline alike;
 - `draining-performance` → `eco` after the last performance pod leaves happens within 2 s real
-  (SPEC §4.5), i.e. up to 2·F simulated seconds of extra time at the performance cap.
+  (SPEC §4.5), i.e. up to 2·F simulated seconds of extra time at the performance cap;
+- a downgrade from `performance` writes the eco label first and the eco cap only after
+  `--downgrade-settle` (set to {settle_ms:.0f} ms real here = {settle_sim:.0f} s simulated; 2 s by
+  default) if no performance pod reached the node meanwhile; an upgrade publishes the `performance`
+  label once the agent has reported the raised cap (`--upgrade-apply-timeout`, 10 s at most): a
+  performance job waits for that report instead of starting capped. Both are real-time
+  latencies, paid in every baseline that changes profiles (docs/decisions.md).
+- the stand-in checks the chosen node's label again right before each bind (kube-scheduler takes
+  a fresh snapshot for every scheduling cycle), so it never binds on a label it has already seen
+  replaced; the label's watch latency (milliseconds) is the window the two-phase writes cover.
 A slower or busier machine stretches these reaction times in simulated terms, so a repeated run
 gives close but not bit-identical figures.
 

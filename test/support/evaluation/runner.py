@@ -103,6 +103,10 @@ class LabelWatch:
         with self.lock:
             return dict(self.labels)
 
+    def label(self, name):
+        with self.lock:
+            return self.labels.get(name)
+
     def stop(self):
         self.stopping = True
 
@@ -228,6 +232,13 @@ def duration(seconds):
     return "%dms" % max(1, int(round(seconds * 1000)))
 
 
+# The two-phase downgrade's settle time, in real seconds. It covers real latencies (the label's
+# watch reaching the scheduler stand-in, a bind reaching the operator's pod cache: milliseconds
+# here), so it is not scaled by the factor; the default 2 s would hold every downgrading node
+# uncapped for 2 × factor simulated seconds.
+DOWNGRADE_SETTLE_REAL = 0.25
+
+
 def control_flags(factor):
     """Real-time settings of the control loops for a clock factor (docs/evaluation.md):
     - operator --interval: its default 1 min of simulated time → 60 / factor real seconds;
@@ -237,7 +248,8 @@ def control_flags(factor):
       default 20 s simulated (the evaluation's route is RAPL, so the DVFS controller stays idle).
     """
     return {
-        "operator": ["--interval", duration(60.0 / factor)],
+        "operator": ["--interval", duration(60.0 / factor),
+                     "--downgrade-settle", duration(DOWNGRADE_SETTLE_REAL)],
         "agent": ["--interval", "1s", "--telemetry-ttl", "5s",
                   "--dvfs-cooldown", duration(20.0 / factor)],
     }
@@ -572,7 +584,8 @@ def _run(baseline, trace, cfg, workdir, procs, log):
             results[d["id"]] = {"id": d["id"], "class": job["class"], "arrival": job["arrival"],
                                 "start": d["start"], "finish": d["finish"], "work": job["work"],
                                 "cpus": job["cpus"], "node": d["node"],
-                                "cappedSeconds": d["cappedSeconds"]}
+                                "cappedSeconds": d["cappedSeconds"],
+                                "cappedSince": d.get("cappedSince")}
         if len(results) == len(jobs):
             break
         while next_arrival < len(jobs) and jobs[next_arrival]["arrival"] <= t:
@@ -612,6 +625,11 @@ def _run(baseline, trace, cfg, workdir, procs, log):
                 still.append(jid)
                 continue
             node = best[1]
+            if not fits(cls, watch.label(node), baseline.constrained):
+                # The label changed since this tick's view: like kube-scheduler, which takes a
+                # fresh snapshot per scheduling cycle, never bind on a label already replaced.
+                still.append(jid)
+                continue
             kapi.ok("PATCH", "%s/%s" % (PODS, quote(jid)), {"spec": {"nodeName": node}},
                     "application/merge-patch+json")
             code, obj = sim.call("POST", "/sim/jobs", {

@@ -112,6 +112,7 @@ class Job:
         self.cls = cls
         self.start = start
         self.capped_seconds = 0.0
+        self.capped_since = None  # simulated time the job first ran capped (diagnosis)
         self.rate = 1.0
 
 
@@ -234,7 +235,9 @@ class PowerModel:
             finished = []
             for j in n.jobs.values():
                 j.remaining -= j.rate * dt
-                if capped and j.cls == "performance":
+                if capped and j.cls == "performance" and dt > 0:
+                    if j.capped_since is None:
+                        j.capped_since = self.t
                     j.capped_seconds += dt
                     self.perf_capped_seconds += dt
                 if j.remaining <= 1e-9 * max(1.0, j.work):
@@ -244,7 +247,8 @@ class PowerModel:
                 n.used_cpus -= j.cpus
                 self.done.append({"id": j.id, "node": n.name, "class": j.cls, "start": j.start,
                                   "finish": end, "work": j.work, "cpus": j.cpus,
-                                  "cappedSeconds": j.capped_seconds})
+                                  "cappedSeconds": j.capped_seconds,
+                                  "cappedSince": j.capped_since})
         facility = physics.facility_watts(it, ambient, self.capacity_watts) if self.eval_mode else it
         self.it_energy_j += it * dt
         self.facility_energy_j += facility * dt

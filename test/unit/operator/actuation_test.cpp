@@ -31,7 +31,12 @@ NodeWriteInput input(std::optional<std::string> label, std::optional<NppInfo> pr
 }
 
 NppInfo npp(std::string profile, double cap) {
-  return {"worker-01", std::move(profile), cap, "static-partition-v1"};
+  NppInfo info;
+  info.node_name = "worker-01";
+  info.profile = std::move(profile);
+  info.cap_watts = cap;
+  info.policy_name = "static-partition-v1";
+  return info;
 }
 
 std::vector<WriteKind> kinds(const std::vector<Write>& writes) {

@@ -1,6 +1,8 @@
 #include "joulie/operator/reconciler.hpp"
 
 #include <catch2/catch.hpp>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 
 #include <algorithm>
 #include <atomic>
@@ -779,4 +781,226 @@ TEST_CASE("reconciler: unknown live pod data also keeps the node out of eco") {
   auto r = f.pass();
   CHECK(r.raced_nodes == 1);
   CHECK(f.label("n1") == "performance");
+}
+
+namespace {
+
+// What an agent does once it has acted on a NodePowerProfile: status.observedGeneration =
+// metadata.generation. `generation` stands in for the API server's counter (FakeApi keeps none).
+void agent_reports(Fixture& f, const std::string& node, std::int64_t generation,
+                   std::int64_t observed) {
+  auto o = f.api.object(kNpps, joulie::api::canonical_profile_name(node));
+  REQUIRE(o);
+  auto& a = o->GetAllocator();
+  auto& md = (*o)["metadata"];
+  md.RemoveMember("generation");
+  md.AddMember("generation", generation, a);
+  o->RemoveMember("status");
+  rapidjson::Value status(rapidjson::kObjectType);
+  status.AddMember("observedGeneration", observed, a);
+  o->AddMember("status", status, a);
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
+  o->Accept(w);
+  f.api.put(kNpps, buffer.GetString());
+}
+
+}  // namespace
+
+TEST_CASE("reconciler: a downgrade lowers the cap only after the eco label has settled") {
+  Fixture f;
+  f.add_node("n1");
+  f.add_node("n2");
+  f.options.policy.static_hp_frac = 1.0;
+  f.restart();
+  f.pass();
+  std::map<std::string, std::int64_t> live{{"n1", 0}, {"n2", 0}};
+  std::mutex live_mutex;
+  f.options.live_perf_pods = [&](const std::string& node) -> std::optional<std::int64_t> {
+    std::lock_guard lock(live_mutex);
+    return live.at(node);
+  };
+  f.options.downgrade_settle = 2s;
+  f.options.policy.static_hp_frac = 0.0;
+  f.restart();
+
+  // Phase one: both labelled eco, both keep the performance cap, a wake-up in 2 s.
+  auto r = f.pass();
+  for (const char* n : {"n1", "n2"}) {
+    CHECK(f.label(n) == "eco");
+    CHECK(f.profile(n)->profile == "performance");
+  }
+  CHECK(r.nodes[0].state == NodeState::active_eco);
+  CHECK(r.nodes[0].waiting.find("settle") != std::string::npos);
+  REQUIRE(f.reconciler->next_retry());
+  CHECK(*f.reconciler->next_retry() == f.clock.monotonic() + 2s);
+
+  // Not yet settled: nothing written.
+  f.clock.advance(1s);
+  f.writes.clear();
+  r = f.pass(PassKind::reguard);
+  CHECK(f.writes.empty());
+  CHECK(f.profile("n1")->profile == "performance");
+
+  // Meanwhile the scheduler, still seeing `performance`, bound a performance pod to n1.
+  f.perf_pods["n1"] = 1;
+  {
+    std::lock_guard lock(live_mutex);
+    live["n1"] = 1;
+  }
+  f.clock.advance(1s);
+  r = f.pass(PassKind::reguard);
+  // n1 drains with its performance cap; n2 gets the eco cap.
+  CHECK(f.label("n1") == "draining-performance");
+  CHECK(f.annotation("n1"));
+  CHECK(f.profile("n1")->profile == "performance");
+  CHECK(r.nodes[0].state == NodeState::draining_performance);
+  CHECK(f.label("n2") == "eco");
+  CHECK(f.profile("n2")->profile == "eco");
+  CHECK(r.nodes[1].waiting.empty());
+  if (auto next = f.reconciler->next_retry()) {
+    FAIL("a wake-up left at +" << std::chrono::duration_cast<std::chrono::milliseconds>(*next - f.clock.monotonic()).count() << " ms");
+  }
+
+  // The pod leaves: the draining node reaches eco, label and cap in one pass (its
+  // draining-performance label repelled performance pods all along).
+  f.perf_pods["n1"] = 0;
+  {
+    std::lock_guard lock(live_mutex);
+    live["n1"] = 0;
+  }
+  r = f.pass(PassKind::reguard);
+  CHECK(f.label("n1") == "eco");
+  CHECK(f.profile("n1")->profile == "eco");
+}
+
+TEST_CASE("reconciler: a settled node whose pod arrives in the last milliseconds is not capped") {
+  Fixture f;
+  f.add_node("n1");
+  f.options.policy.static_hp_frac = 1.0;
+  f.restart();
+  f.pass();
+  std::atomic<std::int64_t> live{0};
+  f.options.live_perf_pods = [&](const std::string&) -> std::optional<std::int64_t> {
+    return live.load();
+  };
+  f.options.downgrade_settle = 2s;
+  f.options.policy.static_hp_frac = 0.0;
+  f.restart();
+  f.pass();
+  REQUIRE(f.label("n1") == "eco");
+  f.clock.advance(2s);
+  live = 1;  // the pod cache knows it; the pass's snapshot does not yet
+  auto r = f.pass(PassKind::reguard);
+  CHECK(r.raced_nodes == 1);
+  CHECK(f.profile("n1")->profile == "performance");
+  f.perf_pods["n1"] = 1;
+  f.clock.advance(1s);
+  r = f.pass(PassKind::reguard);
+  CHECK(f.label("n1") == "draining-performance");
+  CHECK(f.profile("n1")->profile == "performance");
+}
+
+TEST_CASE("reconciler: after a restart an eco-labelled node without its eco cap settles again") {
+  Fixture f;
+  f.add_node("n1");
+  f.options.policy.static_hp_frac = 1.0;
+  f.restart();
+  f.pass();
+  f.options.downgrade_settle = 2s;
+  f.options.policy.static_hp_frac = 0.0;
+  f.restart();
+  f.pass();
+  REQUIRE(f.label("n1") == "eco");
+  f.restart();  // the new process has no memory of the label write
+  f.clock.advance(5s);
+  f.writes.clear();
+  auto r = f.pass();
+  CHECK(f.writes.empty());
+  CHECK(r.nodes[0].waiting.find("settle") != std::string::npos);
+  f.clock.advance(2s);
+  f.pass(PassKind::reguard);
+  CHECK(f.profile("n1")->profile == "eco");
+}
+
+TEST_CASE("reconciler: an upgrade publishes the performance label once the agent applied the cap") {
+  Fixture f;
+  f.add_node("n1");
+  f.options.policy.static_hp_frac = 0.0;
+  f.restart();
+  f.pass();
+  REQUIRE(f.label("n1") == "eco");
+  agent_reports(f, "n1", 1, 1);  // an agent acts on this node's profile
+
+  f.options.upgrade_apply_timeout = 10s;
+  f.options.policy.static_hp_frac = 1.0;
+  f.restart();
+  f.events.clear();
+  auto r = f.pass();
+  // Phase one: the cap goes up, the label stays eco; no transition yet.
+  CHECK(f.profile("n1")->profile == "performance");
+  CHECK(f.label("n1") == "eco");
+  CHECK(r.nodes[0].state == NodeState::active_eco);
+  CHECK(r.nodes[0].waiting.find("agent") != std::string::npos);
+  CHECK(f.reconciler->awaiting_agent());
+  CHECK(f.events.empty());
+  REQUIRE(f.reconciler->next_retry());
+  CHECK(*f.reconciler->next_retry() == f.clock.monotonic() + 10s);
+
+  // The API server bumped the generation; the agent has not caught up: still waiting.
+  agent_reports(f, "n1", 2, 1);
+  f.writes.clear();
+  f.clock.advance(1s);
+  r = f.pass(PassKind::reguard);
+  CHECK(f.writes.empty());
+  CHECK(f.label("n1") == "eco");
+
+  // The agent reports the new generation: the label goes out.
+  agent_reports(f, "n1", 2, 2);
+  r = f.pass(PassKind::reguard);
+  CHECK(f.label("n1") == "performance");
+  CHECK(r.nodes[0].state == NodeState::active_performance);
+  CHECK(r.nodes[0].waiting.empty());
+  CHECK_FALSE(f.reconciler->awaiting_agent());
+  REQUIRE(f.events.size() == 1);
+  CHECK(f.events[0].reason == "PowerProfileChanged");
+  CHECK_FALSE(f.reconciler->next_retry());
+}
+
+TEST_CASE("reconciler: an agent that never reports delays the performance label by the timeout") {
+  Fixture f;
+  f.add_node("n1");
+  f.options.policy.static_hp_frac = 0.0;
+  f.restart();
+  f.pass();
+  agent_reports(f, "n1", 1, 1);
+  f.options.upgrade_apply_timeout = 10s;
+  f.options.policy.static_hp_frac = 1.0;
+  f.restart();
+  f.pass();
+  REQUIRE(f.label("n1") == "eco");
+  agent_reports(f, "n1", 2, 1);
+  f.clock.advance(9s);
+  f.pass(PassKind::reguard);
+  CHECK(f.label("n1") == "eco");
+  f.clock.advance(1s);
+  f.pass(PassKind::reguard);
+  CHECK(f.label("n1") == "performance");
+}
+
+TEST_CASE("reconciler: without an agent's report an upgrade labels at once") {
+  Fixture f;
+  f.add_node("n1");
+  f.options.policy.static_hp_frac = 0.0;
+  f.restart();
+  f.pass();
+  f.options.upgrade_apply_timeout = 10s;
+  f.options.downgrade_settle = 2s;
+  f.options.policy.static_hp_frac = 1.0;
+  f.restart();
+  auto r = f.pass();  // no status on the profile: nobody to wait for
+  CHECK(f.label("n1") == "performance");
+  CHECK(f.profile("n1")->profile == "performance");
+  CHECK(r.nodes[0].waiting.empty());
+  CHECK_FALSE(f.reconciler->next_retry());
 }
