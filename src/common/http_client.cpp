@@ -198,20 +198,21 @@ Result<HttpClientPool::Response> HttpClientPool::get(const std::string& url,
                         });
 }
 
-Result<HttpClientPool::Response> HttpClientPool::post_json(const std::string& url,
-                                                           const std::string& body,
-                                                           std::chrono::nanoseconds timeout,
-                                                           const HttpRequestOptions& options) {
+Result<HttpClientPool::Response> HttpClientPool::post(const std::string& url,
+                                                      const std::string& body,
+                                                      const std::string& content_type,
+                                                      std::chrono::nanoseconds timeout,
+                                                      const HttpRequestOptions& options) {
   return impl_->request(
       url, timeout, options,
-      [&body](httplib::Client& client, const std::string& target, const httplib::Headers& headers,
-              httplib::ContentReceiver& receiver) {
+      [&body, &content_type](httplib::Client& client, const std::string& target,
+                             const httplib::Headers& headers, httplib::ContentReceiver& receiver) {
         // httplib's Post has no content receiver: send through a Request (same keep-alive).
         httplib::Request req;
         req.method = "POST";
         req.path = target;
         req.headers = headers;
-        req.set_header("Content-Type", "application/json");
+        req.set_header("Content-Type", content_type);
         req.body = body;
         req.content_receiver = [&receiver](const char* data, size_t length, uint64_t,
                                            uint64_t) { return receiver(data, length); };

@@ -304,12 +304,14 @@ void PromClient::log_warnings(const std::vector<std::string>& warnings) {
   }
 }
 
-Result<PromResult> PromClient::attempt(const std::string& url) {
+Result<PromResult> PromClient::attempt(const std::string& url, const std::string& form) {
   HttpRequestOptions request;
   request.ca_file = options_.config.ca_file;
   request.bearer_token = token();
   request.max_body = options_.max_body;
-  auto reply = pool_.get(url, options_.config.timeout, request);
+  auto reply = form.empty() ? pool_.get(url, options_.config.timeout, request)
+                            : pool_.post(url, form, "application/x-www-form-urlencoded",
+                                         options_.config.timeout, request);
   if (!reply.ok()) {
     return reply.error();
   }
@@ -334,16 +336,22 @@ Result<PromResult> PromClient::query(std::string_view promql) {
     return Error(Errc::invalid_argument, "no Prometheus endpoint configured");
   }
   auto seconds = std::chrono::duration<double>(options_.config.timeout).count();
-  std::string url = fmt::format("{}/api/v1/query?query={}", options_.config.endpoint,
-                                url_encode(promql));
+  std::string params = "query=" + url_encode(promql);
   if (seconds > 0) {
     // Prometheus gives up on its side too instead of computing an answer nobody waits for.
-    url += fmt::format("&timeout={}ms", static_cast<long long>(seconds * 1000));
+    params += fmt::format("&timeout={}ms", static_cast<long long>(seconds * 1000));
   }
-  auto result = attempt(url);
+  std::string url = options_.config.endpoint + "/api/v1/query";
+  std::string form;
+  if (url.size() + 1 + params.size() <= kMaxGetUrl) {
+    url += "?" + params;
+  } else {
+    form = std::move(params);
+  }
+  auto result = attempt(url, form);
   if (!result.ok() && retryable(result.error())) {
     options_.sleep(options_.retry_delay);
-    result = attempt(url);
+    result = attempt(url, form);
   }
   if (result.ok()) {
     log_warnings(result->warnings);

@@ -167,6 +167,7 @@ std::optional<NppInfo> project_npp(const rapidjson::Value& object) {
   };
   info.generation = int_member(metadata, "generation");
   info.observed_generation = int_member(member(object, "status"), "observedGeneration");
+  info.result = string_member(member(object, "status"), "result");
   return info;
 }
 

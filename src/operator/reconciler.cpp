@@ -265,11 +265,17 @@ Reconciler::NodeWork Reconciler::prepare_node(const ManagedNode& node, api::Prof
   // guard, the performance node it still is, and drains.
   const std::string_view eco_profile = api::to_string(api::Profile::eco);
   bool cap_phase = false;
+  bool forced_rest = false;
   const bool settling = options_.downgrade_settle.count() > 0 && !options_.dry_run &&
                         in.current == NodeState::active_eco && desired == api::Profile::eco &&
                         (!profile || profile->profile != eco_profile);
   if (!settling) {
     eco_since_.erase(node.name);
+    forced_eco_.erase(node.name);
+  } else if (forced_eco_.contains(node.name)) {
+    // The rest of a forced drain whose cap write failed: forced, not settled again (a settle
+    // would find the pods still there and start the drain over).
+    forced_rest = true;
   } else {
     // First seen here without our write (a restart, a hand-set label): it settles from now.
     const SteadyTime due =
@@ -348,21 +354,35 @@ Reconciler::NodeWork Reconciler::prepare_node(const ManagedNode& node, api::Prof
       std::erase_if(work.writes, [](const Write& w) { return w.kind == WriteKind::patch_node; });
       work.phase = NodeWork::Phase::performance_cap;
     }
-  } else if (auto it = apply_deadline_.find(node.name); it != apply_deadline_.end()) {
+  } else {
+    // The cap is already what an upgrade needs; has the node's agent acted on it? A profile no
+    // agent has ever reported on is labelled at once. Asked from the cache, not only from this
+    // process's memory: a restart, or a policy that flipped back between the two phases, must
+    // not publish the label ahead of the agent either.
     const bool reported =
         cached != nullptr && profile && cached->same_spec(*profile) && cached->applied();
-    if (reported) {
-      apply_deadline_.erase(it);
-    } else if (now < it->second) {
-      work.hold = "performance label: waiting for the agent to apply the performance cap";
-      work.wake = it->second;
+    auto it = apply_deadline_.find(node.name);
+    const bool has_agent = cached != nullptr && cached->observed_generation.has_value();
+    if (reported || (it == apply_deadline_.end() && !has_agent)) {
+      if (it != apply_deadline_.end()) {
+        apply_deadline_.erase(it);
+      }
     } else {
-      log::warn("operator",
-                "the node's agent has not reported the performance cap; publishing the "
-                "performance label anyway",
-                {{"node", node.name},
-                 {"timeout_ms", static_cast<std::int64_t>(options_.upgrade_apply_timeout.count())}});
-      apply_deadline_.erase(it);
+      if (it == apply_deadline_.end()) {
+        it = apply_deadline_.emplace(node.name, now + options_.upgrade_apply_timeout).first;
+      }
+      if (now < it->second) {
+        work.hold = "performance label: waiting for the agent to apply the performance cap";
+        work.wake = it->second;
+      } else {
+        log::warn("operator",
+                  "the node's agent has not reported the performance cap; publishing the "
+                  "performance label anyway",
+                  {{"node", node.name},
+                   {"timeout_ms",
+                    static_cast<std::int64_t>(options_.upgrade_apply_timeout.count())}});
+        apply_deadline_.erase(it);
+      }
     }
   }
   if (!work.hold.empty()) {
@@ -382,7 +402,7 @@ Reconciler::NodeWork Reconciler::prepare_node(const ManagedNode& node, api::Prof
     out.result = GuardResult::applied;  // e.g. a first label or a recreated profile
   }
   out.waiting = work.hold;
-  out.cap_only = (cap_phase || work.phase == NodeWork::Phase::performance_cap) &&
+  out.cap_only = (cap_phase || forced_rest || work.phase == NodeWork::Phase::performance_cap) &&
                  !work.writes.empty() &&
                  std::all_of(work.writes.begin(), work.writes.end(), [](const Write& w) {
                    return w.kind != WriteKind::patch_node;
@@ -427,6 +447,11 @@ void Reconciler::execute_all(std::vector<NodeWork>& work, std::size_t begin, std
       w.done = actuation_.execute(w.writes);
     } catch (const std::exception& e) {  // e.g. bad_alloc: a failed node, not a dead process
       w.done.status = Error(Errc::internal, fmt::format("writing the node: {}", e.what()));
+    }
+    if (w.phase != NodeWork::Phase::none) {
+      // A long pass writes its last nodes seconds after it started: a settle or an agent's
+      // deadline counts from the write, not from the pass's start.
+      w.done_at = clock_.monotonic();
     }
   };
   if (workers <= 1) {
@@ -486,7 +511,9 @@ void Reconciler::record_node(NodeWork& work, const Snapshot& snapshot, SteadyTim
 
   if (!work.hold.empty()) {
     // Between two phases: nothing written, nothing failed; the wake-up (or the agent's report)
-    // brings the node back.
+    // brings the node back. An older retry time (a failed write, a raced downgrade) would
+    // otherwise stay due in the past and spin the controller.
+    retries_.erase(node.name);
     out.state = work.current;
     out.label = work.label.value_or("");
     out.result = GuardResult::unchanged;
@@ -517,6 +544,9 @@ void Reconciler::record_node(NodeWork& work, const Snapshot& snapshot, SteadyTim
     result.nodes.push_back(std::move(out));
     return;
   }
+  if (decision.result == GuardResult::forced && work.send) {
+    forced_eco_.insert(node.name);  // if its cap write fails, the retry is still forced
+  }
   bool effective = true;
   if (writes.empty()) {
     retries_.erase(node.name);  // nothing left to retry
@@ -535,14 +565,15 @@ void Reconciler::record_node(NodeWork& work, const Snapshot& snapshot, SteadyTim
         effective = false;
       } else {
         retries_.erase(node.name);
+        const SteadyTime written = std::max(now, work.done_at);
         if (work.phase == NodeWork::Phase::eco_label) {
-          eco_since_[node.name] = now;
-          wake_[node.name] = now + options_.downgrade_settle;
+          eco_since_[node.name] = written;
+          wake_[node.name] = written + options_.downgrade_settle;
           out.waiting = "eco cap: waiting for the eco label to settle";
           out.profile = api::Profile::performance;
           out.cap_watts = plan_->performance_cap_watts;
         } else if (work.phase == NodeWork::Phase::performance_cap) {
-          const SteadyTime deadline = now + options_.upgrade_apply_timeout;
+          const SteadyTime deadline = written + options_.upgrade_apply_timeout;
           apply_deadline_[node.name] = deadline;
           wake_[node.name] = deadline;
           out.waiting = "performance label: waiting for the agent to apply the performance cap";
@@ -722,6 +753,12 @@ PassResult Reconciler::run_pass(const Snapshot& snapshot, PassKind kind) {
       result.nodes.back().reasons = plan.nodes[it->second].reasons;
     }
   };
+  // An agent may report during this very pass: count the upgrades about to wait for one before
+  // their writes go out, so the status update wakes a re-guard pass.
+  awaiting_agents_ = apply_deadline_.size() +
+                     static_cast<std::size_t>(std::count_if(work.begin(), work.end(), [](const NodeWork& w) {
+                       return w.send && w.phase == NodeWork::Phase::performance_cap;
+                     }));
   execute_all(work, 0, upgrades, {}, record);
   execute_all(work, upgrades, work.size(), options_.yield_downgrades, record);
   std::vector<NodeOutcome> by_name(result.nodes.size());
@@ -743,6 +780,7 @@ PassResult Reconciler::run_pass(const Snapshot& snapshot, PassKind kind) {
   std::erase_if(transitions_, [&](const auto& entry) { return !managed.contains(entry.first); });
   auto gone = [&](const auto& entry) { return !managed.contains(entry.first); };
   std::erase_if(eco_since_, gone);
+  std::erase_if(forced_eco_, [&](const std::string& n) { return !managed.contains(n); });
   std::erase_if(apply_deadline_, gone);
   std::erase_if(wake_, gone);
   awaiting_agents_ = apply_deadline_.size();

@@ -23,6 +23,8 @@ SUPPORT_DIR = HERE.parent / "support"
 INTEGRATION_DIR = HERE.parent / "integration"
 sys.path[:0] = [str(SUPPORT_DIR), str(INTEGRATION_DIR), str(HERE)]
 
+import polling  # noqa: E402 (test/support is on the path only from here)
+
 PYTHON = "/usr/bin/python3"
 TICKS = os.sysconf("SC_CLK_TCK")
 MIB = 1024 * 1024
@@ -53,14 +55,7 @@ def cpu_seconds(pid):
 
 def wait_for(predicate, timeout, interval=0.05, what="a condition"):
     """Poll ``predicate`` until it returns a truthy value (returned) or ``timeout`` passes."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise TimeoutError("timed out after %.0f s waiting for %s" % (timeout, what))
-        time.sleep(interval)
+    return polling.wait_for(predicate, timeout, interval, what)
 
 
 def stop(proc, timeout=20):

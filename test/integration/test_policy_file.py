@@ -230,13 +230,14 @@ def prometheus(tmp_path_factory):
     exporter.close()
 
 
-def temperature_policy(prometheus, topology="", base=0.5):
+def temperature_policy(prometheus, topology="", base=0.5,
+                       query="max by (node) (node_hwmon_temp_celsius)"):
     return ("policy: context_aware_v1\n"
             "performance: {baseFraction: %s, min: 1}\n" % base + topology +
             "signals:\n"
             "  prometheus: {endpoint: \"%s\", timeout: 5s}\n"
-            "  nodeTemperature: {query: \"max by (node) (node_hwmon_temp_celsius)\","
-            " nodeLabel: node, maxAge: 1m}\n" % prometheus.url)
+            "  nodeTemperature: {query: \"%s\","
+            " nodeLabel: node, maxAge: 1m}\n" % (prometheus.url, query))
 
 
 def test_the_hottest_nodes_from_a_real_prometheus_are_the_eco_ones_and_zone_minimums_hold(
@@ -259,6 +260,17 @@ def test_the_hottest_nodes_from_a_real_prometheus_are_the_eco_ones_and_zone_mini
     assert sig["health"] == "ok" and sig["nodes"]["ok"] == 6 and sig["source"] == "prometheus"
     t3 = next(n for n in plan["nodes"] if n["node"] == "t3")
     assert "temperature 90.0 °C, 25.0 °C above median" in t3["reasons"]
+
+    # A query too long for a URL (here ~12 KiB encoded) goes to the real Prometheus as a POST
+    # form and gives the same answer.
+    write(f, temperature_policy(prometheus, query="max by (node) (node_hwmon_temp_celsius)" +
+                                " + 0" * 1200))
+    code, out, err = run_once(procs, joulie_bin, kube, "--policy-config", f, "--output", "json",
+                              "--dry-run")
+    assert code == 0, err
+    long_plan = json.loads(out)
+    assert {n["node"]: n["profile"] for n in long_plan["nodes"]} == profiles
+    assert long_plan["context"]["signals"]["nodeTemperature"]["nodes"]["ok"] == 6
 
     # One performance node wanted: without a zone minimum it is the coolest (z2's t4); with a
     # minimum of one per zone the all-hot z1 keeps its coolest too, and the all-cool z2 keeps one

@@ -25,20 +25,15 @@ import threading
 import time
 import urllib.parse
 import urllib.request
+
+import polling
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 PROMETHEUS = os.environ.get("JOULIE_PROMETHEUS", "/usr/bin/prometheus")
 
 
 def _wait(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError("timed out after %.1fs waiting for %s" % (timeout, what))
-        time.sleep(0.05)
+    return polling.wait_for(predicate, timeout, what=what, error=AssertionError)
 
 
 def free_port():

@@ -54,7 +54,12 @@ class HttpClientPool {
                        const HttpRequestOptions& options = {});
   Result<Response> post_json(const std::string& url, const std::string& body,
                              std::chrono::nanoseconds timeout,
-                             const HttpRequestOptions& options = {});
+                             const HttpRequestOptions& options = {}) {
+    return post(url, body, "application/json", timeout, options);
+  }
+  Result<Response> post(const std::string& url, const std::string& body,
+                        const std::string& content_type, std::chrono::nanoseconds timeout,
+                        const HttpRequestOptions& options = {});
 
   // Connections opened so far (tests check reuse).
   std::size_t connections_created() const;

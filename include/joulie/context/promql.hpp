@@ -76,13 +76,17 @@ class PromClient {
   PromClient(HttpClientPool& pool, PromClientOptions options,
              const Clock& clock = RealClock::instance());
 
-  // One instant query at the server's current time. Thread-safe.
+  // One instant query at the server's current time. Thread-safe. Sent as GET with the query in
+  // the URL; a query whose URL would exceed kMaxGetUrl goes as a POST form instead (SPEC §8.2:
+  // both are Prometheus's API; proxies commonly refuse long request lines).
   Result<PromResult> query(std::string_view promql);
+  static constexpr std::size_t kMaxGetUrl = 4096;
 
   const std::string& endpoint() const { return options_.config.endpoint; }
 
  private:
-  Result<PromResult> attempt(const std::string& url);
+  // `form` empty: GET `url`; otherwise POST it to `url` as application/x-www-form-urlencoded.
+  Result<PromResult> attempt(const std::string& url, const std::string& form);
   std::string token();
   void log_warnings(const std::vector<std::string>& warnings);
 

@@ -85,6 +85,7 @@ struct NppInfo {
   // change is a change of the projection, so the informer reports it.
   std::optional<std::int64_t> generation;
   std::optional<std::int64_t> observed_generation;
+  std::optional<std::string> result;  // status.result: applied|blocked|error|none
 
   bool operator==(const NppInfo&) const = default;
   // The spec fields only: what the operator writes and expects to read back.
@@ -92,9 +93,12 @@ struct NppInfo {
     return node_name == other.node_name && profile == other.profile &&
            cap_watts == other.cap_watts && policy_name == other.policy_name;
   }
-  // The agent has reported on the current spec (observedGeneration caught up).
+  // The agent has acted on the current spec: observedGeneration caught up and the result is not
+  // `error` (a failed write may have left the old, lower cap in force; `blocked`/`none` mean
+  // nothing caps the node).
   bool applied() const {
-    return generation && observed_generation && *observed_generation >= *generation;
+    return generation && observed_generation && *observed_generation >= *generation &&
+           result != "error";
   }
 };
 // nullopt for objects without joulie.io/managed-by=operator (never touched).

@@ -235,6 +235,7 @@ class Reconciler {
     std::optional<SteadyTime> wake;
     // First phase sent: on success the second is scheduled.
     enum class Phase { none, eco_label, performance_cap } phase = Phase::none;
+    SteadyTime done_at{};  // when a first phase's writes completed (worker thread)
     ExecuteOutcome done;
   };
   void hold_node(NodeWork& work, std::string why, std::optional<SteadyTime> wake);
@@ -275,6 +276,7 @@ class Reconciler {
   std::unordered_map<std::string, SteadyTime> eco_since_;
   std::unordered_map<std::string, SteadyTime> apply_deadline_;
   std::unordered_map<std::string, SteadyTime> wake_;
+  std::unordered_set<std::string> forced_eco_;  // forced drains whose eco cap is still to write
   std::atomic<std::size_t> awaiting_agents_{0};
 };
 

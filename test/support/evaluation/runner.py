@@ -31,6 +31,7 @@ import threading
 import time
 from urllib.parse import quote
 
+import polling
 from powersim import physics
 
 PROFILE = "joulie.io/power-profile"
@@ -161,28 +162,27 @@ class Procs:
         self.procs.append((name, proc, log))
         return proc
 
+    @staticmethod
+    def _terminate(proc):
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
     def stop(self, name):
         for i, (n, proc, log) in enumerate(self.procs):
             if n == name:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+                self._terminate(proc)
                 log.close()
                 del self.procs[i]
                 return
 
     def stop_all(self):
         for name, proc, log in reversed(self.procs):
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+            self._terminate(proc)
             log.close()
         self.procs = []
 
@@ -194,16 +194,8 @@ class Procs:
 
 
 def wait_for(what, fn, timeout, procs=None, every=0.05):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fn()
-        if value:
-            return value
-        if procs is not None:
-            procs.check_alive()
-        if time.monotonic() > deadline:
-            raise EvalError("timed out after %.0f s waiting for %s" % (timeout, what))
-        time.sleep(every)  # bounded polling of a condition
+    return polling.wait_for(fn, timeout, every, what, EvalError,
+                            procs.check_alive if procs is not None else None)
 
 
 def read_port(path):

@@ -236,3 +236,28 @@ TEST_CASE("a warning is logged once, not on every query") {
   }
   CHECK(warned == 1);
 }
+
+TEST_CASE("a query too long for a URL goes as a POST form, a short one as GET") {
+  Fixture f;
+  f.server.script("/api/v1/query", {{200, prom_vector({{{}, "1"}})}, {200, prom_vector({{{}, "2"}})}});
+  auto client = f.client();
+  REQUIRE(client.query("up").ok());
+  // 150 alternatives of a selector with a regex: over 4 KiB once percent-encoded (and under the
+  // test server's 8 KiB form limit).
+  std::string long_query = "max by (node) (";
+  for (int i = 0; i < 150; ++i) {
+    long_query += (i ? " or " : "") + std::string("x{node=~\"n") + std::to_string(i) + "\"}";
+  }
+  long_query += ")";
+  auto r = client.query(long_query);
+  REQUIRE(r.ok());
+  CHECK(r->samples.at(0).value == 2);
+  auto seen = f.server.seen();
+  REQUIRE(seen.size() == 2);
+  CHECK(seen[0].method == "GET");
+  CHECK(seen[0].params.at("query") == "up");
+  CHECK(seen[1].method == "POST");
+  CHECK(seen[1].params.at("query") == long_query);  // decoded from the form body by the server
+  CHECK(seen[1].params.at("timeout") == "5000ms");
+  CHECK(seen[1].body.find("query=max%20by") == 0);
+}

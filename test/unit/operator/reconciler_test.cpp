@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <initializer_list>
 #include <set>
 
 #include "joulie/operator/pass_report.hpp"
@@ -788,7 +789,7 @@ namespace {
 // What an agent does once it has acted on a NodePowerProfile: status.observedGeneration =
 // metadata.generation. `generation` stands in for the API server's counter (FakeApi keeps none).
 void agent_reports(Fixture& f, const std::string& node, std::int64_t generation,
-                   std::int64_t observed) {
+                   std::int64_t observed, const char* result = "applied") {
   auto o = f.api.object(kNpps, joulie::api::canonical_profile_name(node));
   REQUIRE(o);
   auto& a = o->GetAllocator();
@@ -798,6 +799,7 @@ void agent_reports(Fixture& f, const std::string& node, std::int64_t generation,
   o->RemoveMember("status");
   rapidjson::Value status(rapidjson::kObjectType);
   status.AddMember("observedGeneration", observed, a);
+  status.AddMember("result", rapidjson::StringRef(result), a);
   o->AddMember("status", status, a);
   rapidjson::StringBuffer buffer;
   rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
@@ -805,24 +807,37 @@ void agent_reports(Fixture& f, const std::string& node, std::int64_t generation,
   f.api.put(kNpps, buffer.GetString());
 }
 
+// Nodes converged on one profile (static fraction 1: performance, 0: eco) by a first pass.
+void converged(Fixture& f, std::initializer_list<const char*> nodes, double fraction) {
+  for (const char* n : nodes) {
+    f.add_node(n);
+  }
+  f.options.policy.static_hp_frac = fraction;
+  f.restart();
+  f.pass();
+}
+
+// The operator restarted with the opposite fraction and the two-phase options set.
+void flip(Fixture& f, double fraction, std::chrono::milliseconds settle,
+          std::chrono::milliseconds apply_timeout) {
+  f.options.downgrade_settle = settle;
+  f.options.upgrade_apply_timeout = apply_timeout;
+  f.options.policy.static_hp_frac = fraction;
+  f.restart();
+}
+
 }  // namespace
 
 TEST_CASE("reconciler: a downgrade lowers the cap only after the eco label has settled") {
   Fixture f;
-  f.add_node("n1");
-  f.add_node("n2");
-  f.options.policy.static_hp_frac = 1.0;
-  f.restart();
-  f.pass();
+  converged(f, {"n1", "n2"}, 1.0);
   std::map<std::string, std::int64_t> live{{"n1", 0}, {"n2", 0}};
   std::mutex live_mutex;
   f.options.live_perf_pods = [&](const std::string& node) -> std::optional<std::int64_t> {
     std::lock_guard lock(live_mutex);
     return live.at(node);
   };
-  f.options.downgrade_settle = 2s;
-  f.options.policy.static_hp_frac = 0.0;
-  f.restart();
+  flip(f, 0.0, 2s, 0s);
 
   // Phase one: both labelled eco, both keep the performance cap, a wake-up in 2 s.
   auto r = f.pass();
@@ -876,17 +891,12 @@ TEST_CASE("reconciler: a downgrade lowers the cap only after the eco label has s
 
 TEST_CASE("reconciler: a settled node whose pod arrives in the last milliseconds is not capped") {
   Fixture f;
-  f.add_node("n1");
-  f.options.policy.static_hp_frac = 1.0;
-  f.restart();
-  f.pass();
+  converged(f, {"n1"}, 1.0);
   std::atomic<std::int64_t> live{0};
   f.options.live_perf_pods = [&](const std::string&) -> std::optional<std::int64_t> {
     return live.load();
   };
-  f.options.downgrade_settle = 2s;
-  f.options.policy.static_hp_frac = 0.0;
-  f.restart();
+  flip(f, 0.0, 2s, 0s);
   f.pass();
   REQUIRE(f.label("n1") == "eco");
   f.clock.advance(2s);
@@ -903,13 +913,8 @@ TEST_CASE("reconciler: a settled node whose pod arrives in the last milliseconds
 
 TEST_CASE("reconciler: after a restart an eco-labelled node without its eco cap settles again") {
   Fixture f;
-  f.add_node("n1");
-  f.options.policy.static_hp_frac = 1.0;
-  f.restart();
-  f.pass();
-  f.options.downgrade_settle = 2s;
-  f.options.policy.static_hp_frac = 0.0;
-  f.restart();
+  converged(f, {"n1"}, 1.0);
+  flip(f, 0.0, 2s, 0s);
   f.pass();
   REQUIRE(f.label("n1") == "eco");
   f.restart();  // the new process has no memory of the label write
@@ -925,16 +930,10 @@ TEST_CASE("reconciler: after a restart an eco-labelled node without its eco cap 
 
 TEST_CASE("reconciler: an upgrade publishes the performance label once the agent applied the cap") {
   Fixture f;
-  f.add_node("n1");
-  f.options.policy.static_hp_frac = 0.0;
-  f.restart();
-  f.pass();
+  converged(f, {"n1"}, 0.0);
   REQUIRE(f.label("n1") == "eco");
   agent_reports(f, "n1", 1, 1);  // an agent acts on this node's profile
-
-  f.options.upgrade_apply_timeout = 10s;
-  f.options.policy.static_hp_frac = 1.0;
-  f.restart();
+  flip(f, 1.0, 0s, 10s);
   f.events.clear();
   auto r = f.pass();
   // Phase one: the cap goes up, the label stays eco; no transition yet.
@@ -969,14 +968,9 @@ TEST_CASE("reconciler: an upgrade publishes the performance label once the agent
 
 TEST_CASE("reconciler: an agent that never reports delays the performance label by the timeout") {
   Fixture f;
-  f.add_node("n1");
-  f.options.policy.static_hp_frac = 0.0;
-  f.restart();
-  f.pass();
+  converged(f, {"n1"}, 0.0);
   agent_reports(f, "n1", 1, 1);
-  f.options.upgrade_apply_timeout = 10s;
-  f.options.policy.static_hp_frac = 1.0;
-  f.restart();
+  flip(f, 1.0, 0s, 10s);
   f.pass();
   REQUIRE(f.label("n1") == "eco");
   agent_reports(f, "n1", 2, 1);
@@ -990,17 +984,125 @@ TEST_CASE("reconciler: an agent that never reports delays the performance label 
 
 TEST_CASE("reconciler: without an agent's report an upgrade labels at once") {
   Fixture f;
-  f.add_node("n1");
-  f.options.policy.static_hp_frac = 0.0;
-  f.restart();
-  f.pass();
-  f.options.upgrade_apply_timeout = 10s;
-  f.options.downgrade_settle = 2s;
-  f.options.policy.static_hp_frac = 1.0;
-  f.restart();
+  converged(f, {"n1"}, 0.0);
+  flip(f, 1.0, 2s, 10s);
   auto r = f.pass();  // no status on the profile: nobody to wait for
   CHECK(f.label("n1") == "performance");
   CHECK(f.profile("n1")->profile == "performance");
   CHECK(r.nodes[0].waiting.empty());
   CHECK_FALSE(f.reconciler->next_retry());
+}
+
+TEST_CASE("reconciler: a held node's older retry time does not spin the controller") {
+  Fixture f;
+  converged(f, {"n1"}, 1.0);
+  std::atomic<bool> known{true};
+  f.options.live_perf_pods = [&](const std::string&) -> std::optional<std::int64_t> {
+    return known ? std::optional<std::int64_t>(0) : std::nullopt;
+  };
+  flip(f, 0.0, 2s, 0s);
+  f.pass();
+  f.clock.advance(2s);
+  known = false;  // the pod watch broke: the cap phase does not start, a retry in 1 s
+  auto r = f.pass(PassKind::reguard);
+  CHECK(r.raced_nodes == 1);
+  f.clock.advance(1s);
+  f.pods_known = false;  // and the next snapshot knows no pods: the node holds
+  r = f.pass(PassKind::reguard);
+  CHECK(r.nodes[0].waiting == "eco cap: pod data unknown");
+  REQUIRE(f.reconciler->next_retry());
+  CHECK(*f.reconciler->next_retry() > f.clock.monotonic());
+  CHECK(f.profile("n1")->profile == "performance");
+}
+
+TEST_CASE("reconciler: the settle counts from the label write, not from the pass's start") {
+  Fixture f;
+  converged(f, {"n1"}, 1.0);
+  flip(f, 0.0, 2s, 0s);
+  // The label write itself takes 3 s (a long pass, a slow server).
+  f.on_write = [&](Verb verb, const joulie::kube::Resource& r,
+                   const std::string&) -> std::optional<Error> {
+    if (verb == Verb::patch && r.plural == kNodes.plural) {
+      f.clock.advance(3s);
+    }
+    return std::nullopt;
+  };
+  f.pass();
+  f.on_write = nullptr;
+  REQUIRE(f.label("n1") == "eco");
+  REQUIRE(f.reconciler->next_retry());
+  CHECK(*f.reconciler->next_retry() == f.clock.monotonic() + 2s);
+  f.clock.advance(1s);
+  f.pass(PassKind::reguard);
+  CHECK(f.profile("n1")->profile == "performance");  // 1 s after the write: not settled
+}
+
+TEST_CASE("reconciler: an upgrade waits for the agent from the first write of its pass") {
+  Fixture f;
+  converged(f, {"n1"}, 0.0);
+  agent_reports(f, "n1", 1, 1);
+  flip(f, 1.0, 0s, 10s);
+  std::atomic<bool> awaiting_during_write{false};
+  f.on_write = [&](Verb, const joulie::kube::Resource& r,
+                   const std::string&) -> std::optional<Error> {
+    if (r.plural == kNpps.plural) {
+      awaiting_during_write = f.reconciler->awaiting_agent();
+    }
+    return std::nullopt;
+  };
+  f.pass();
+  f.on_write = nullptr;
+  // An agent's status update arriving while the pass still writes must wake a re-guard.
+  CHECK(awaiting_during_write);
+}
+
+TEST_CASE("reconciler: a policy flip between the phases still waits for the agent") {
+  Fixture f;
+  converged(f, {"n1"}, 0.0);
+  agent_reports(f, "n1", 1, 1);
+  flip(f, 1.0, 2s, 10s);
+  f.pass();  // the cap goes up; the label waits
+  REQUIRE(f.profile("n1")->profile == "performance");
+  REQUIRE(f.label("n1") == "eco");
+  agent_reports(f, "n1", 2, 1);  // the agent has not acted on it yet
+  // The policy wants eco again (label eco, cap still performance: settling) ...
+  f.options.policy.static_hp_frac = 0.0;
+  f.reconciler->set_policy(f.options.policy, {}, {});
+  f.pass();
+  // ... and performance once more: no cap write is needed, the label must still wait.
+  f.options.policy.static_hp_frac = 1.0;
+  f.reconciler->set_policy(f.options.policy, {}, {});
+  f.clock.advance(1s);
+  auto r = f.pass();
+  CHECK(f.label("n1") == "eco");
+  CHECK(r.nodes[0].waiting.find("agent") != std::string::npos);
+  // An agent that reports an error has not raised the cap either.
+  agent_reports(f, "n1", 2, 2, "error");
+  f.clock.advance(1s);
+  f.pass(PassKind::reguard);
+  CHECK(f.label("n1") == "eco");
+  agent_reports(f, "n1", 2, 2);
+  f.pass(PassKind::reguard);
+  CHECK(f.label("n1") == "performance");
+}
+
+TEST_CASE("reconciler: a forced drain whose cap write failed is finished, not drained again") {
+  Fixture f;
+  f.add_node("n1", "\"joulie.io/power-profile\":\"draining-performance\"", true,
+             "\"joulie.io/draining-since\":\"2000-01-01T00:00:00Z\"");
+  f.perf_pods["n1"] = 1;
+  f.options.drain_timeout = std::chrono::minutes(1);
+  f.options.policy.static_hp_frac = 0.0;
+  f.options.downgrade_settle = 2s;
+  f.restart();
+  f.api.fail_next(Verb::create, Error(Errc::unavailable, "down"));
+  auto r = f.pass();
+  CHECK(r.nodes[0].result == GuardResult::unchanged);  // the cap write failed
+  CHECK(f.label("n1") == "eco");
+  CHECK_FALSE(f.profile("n1"));
+  f.clock.advance(2s);
+  f.pass(PassKind::reguard);
+  CHECK(f.label("n1") == "eco");  // not back to draining-performance
+  REQUIRE(f.profile("n1"));
+  CHECK(f.profile("n1")->profile == "eco");
 }
