@@ -68,21 +68,6 @@ bool present(const policy::Signal& s) {
   return !s.source.empty() || s.health != policy::SignalHealth::missing;
 }
 
-SignalReport scalar_report(std::string name, const policy::Signal& s, SystemTime now) {
-  SignalReport r;
-  r.name = std::move(name);
-  r.health = std::string(policy::to_string(s.health));
-  r.source = s.source;
-  if (s.usable() && std::isfinite(s.value)) {
-    r.value = s.value;
-  }
-  if (s.sampled_at != SystemTime{}) {
-    r.age_seconds = std::round(policy::age_seconds(s, now) * 1000) / 1000;
-  }
-  r.message = s.message;
-  return r;
-}
-
 NodeSignalReport node_report(const policy::Signal& s, SystemTime now) {
   NodeSignalReport r;
   r.health = std::string(policy::to_string(s.health));
@@ -93,6 +78,19 @@ NodeSignalReport node_report(const policy::Signal& s, SystemTime now) {
     r.age_seconds = std::round(policy::age_seconds(s, now) * 1000) / 1000;
   }
   r.message = s.message;
+  return r;
+}
+
+SignalReport scalar_report(std::string name, const policy::Signal& s, SystemTime now) {
+  // The same reading as a node's, plus the name and the source.
+  NodeSignalReport n = node_report(s, now);
+  SignalReport r;
+  r.name = std::move(name);
+  r.health = std::move(n.health);
+  r.source = s.source;
+  r.value = n.value;
+  r.age_seconds = n.age_seconds;
+  r.message = std::move(n.message);
   return r;
 }
 
