@@ -22,6 +22,11 @@ namespace {
 using policy::GuardResult;
 using policy::NodeState;
 
+// NodeOutcome::waiting between the two phases (docs/decisions.md).
+constexpr std::string_view kWaitingForSettle = "eco cap: waiting for the eco label to settle";
+constexpr std::string_view kWaitingForAgent =
+    "performance label: waiting for the agent to apply the performance cap";
+
 constexpr NodeState kStates[] = {NodeState::active_performance, NodeState::draining_performance,
                                  NodeState::active_eco};
 
@@ -281,7 +286,7 @@ Reconciler::NodeWork Reconciler::prepare_node(const ManagedNode& node, api::Prof
     const SteadyTime due =
         eco_since_.try_emplace(node.name, now).first->second + options_.downgrade_settle;
     if (now < due) {
-      work.hold = "eco cap: waiting for the eco label to settle";
+      work.hold = kWaitingForSettle;
       work.wake = due;
     } else if (!snapshot.pods_known) {
       work.hold = "eco cap: pod data unknown";
@@ -372,7 +377,7 @@ Reconciler::NodeWork Reconciler::prepare_node(const ManagedNode& node, api::Prof
         it = apply_deadline_.emplace(node.name, now + options_.upgrade_apply_timeout).first;
       }
       if (now < it->second) {
-        work.hold = "performance label: waiting for the agent to apply the performance cap";
+        work.hold = kWaitingForAgent;
         work.wake = it->second;
       } else {
         log::warn("operator",
@@ -569,14 +574,14 @@ void Reconciler::record_node(NodeWork& work, const Snapshot& snapshot, SteadyTim
         if (work.phase == NodeWork::Phase::eco_label) {
           eco_since_[node.name] = written;
           wake_[node.name] = written + options_.downgrade_settle;
-          out.waiting = "eco cap: waiting for the eco label to settle";
+          out.waiting = kWaitingForSettle;
           out.profile = api::Profile::performance;
           out.cap_watts = plan_->performance_cap_watts;
         } else if (work.phase == NodeWork::Phase::performance_cap) {
           const SteadyTime deadline = written + options_.upgrade_apply_timeout;
           apply_deadline_[node.name] = deadline;
           wake_[node.name] = deadline;
-          out.waiting = "performance label: waiting for the agent to apply the performance cap";
+          out.waiting = kWaitingForAgent;
           out.label = work.label.value_or("");
           out.state = work.current;
         }
@@ -755,10 +760,10 @@ PassResult Reconciler::run_pass(const Snapshot& snapshot, PassKind kind) {
   };
   // An agent may report during this very pass: count the upgrades about to wait for one before
   // their writes go out, so the status update wakes a re-guard pass.
-  awaiting_agents_ = apply_deadline_.size() +
-                     static_cast<std::size_t>(std::count_if(work.begin(), work.end(), [](const NodeWork& w) {
-                       return w.send && w.phase == NodeWork::Phase::performance_cap;
-                     }));
+  const auto starting = std::count_if(work.begin(), work.end(), [](const NodeWork& w) {
+    return w.send && w.phase == NodeWork::Phase::performance_cap;
+  });
+  awaiting_agents_ = apply_deadline_.size() + static_cast<std::size_t>(starting);
   execute_all(work, 0, upgrades, {}, record);
   execute_all(work, upgrades, work.size(), options_.yield_downgrades, record);
   std::vector<NodeOutcome> by_name(result.nodes.size());
