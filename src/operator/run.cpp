@@ -17,6 +17,7 @@
 #include <string>
 #include <thread>
 
+#include "joulie/api/names.hpp"
 #include "joulie/common/http_endpoint.hpp"
 #include "joulie/common/log.hpp"
 #include "joulie/common/signal_watcher.hpp"
@@ -30,6 +31,7 @@
 #include "joulie/operator/actuation.hpp"
 #include "joulie/operator/context.hpp"
 #include "joulie/operator/context_sources.hpp"
+#include "joulie/operator/control.hpp"
 #include "joulie/operator/controller.hpp"
 #include "joulie/operator/metrics.hpp"
 #include "joulie/operator/pass_report.hpp"
@@ -172,6 +174,13 @@ int run_operator(const config::OperatorConfig& config) {
   }
   context_options.metrics = &registry;
   context_options.page_size = config.global.kube_list_page_size;
+  // The pause switch lives beside the Lease, in the operator's namespace (kubectl joulie pause).
+  const std::string operator_ns = config.leader_election_namespace.empty()
+                                      ? default_namespace
+                                      : config.leader_election_namespace;
+  if (control_readable(api, operator_ns)) {
+    context_options.control_namespace = operator_ns;
+  }
   ContextProvider context(api, context_options);
 
   // ---- context sources (the policy file's signals; queried off the reconcile path) -------------
@@ -205,6 +214,12 @@ int run_operator(const config::OperatorConfig& config) {
     Controller* c = controller.load();
     if (r != nullptr && c != nullptr && r->awaiting_agent()) {
       c->request_reguard();
+    }
+  });
+  // A pause, a resume or a pin re-plans at once (not at the next tick).
+  context.on_overrides_changed([&] {
+    if (Controller* c = controller.load()) {
+      c->request_replan();
     }
   });
   context.on_drain_complete([&](const std::string& node) {
@@ -307,6 +322,9 @@ int run_operator(const config::OperatorConfig& config) {
   }
   Reconciler reconciler(reconciler_options, actuation, &operator_metrics, events,
                         RealClock::instance());
+  PauseReporter pause_reporter(registry, operator_ns, events);
+  LeaseAnnotations published;  // written on the Lease by the elector (kubectl joulie status)
+  const PublishedStatus published_extra{!context_options.control_namespace.empty(), operator_ns};
   reconciler_ptr = &reconciler;
   std::mutex pass_mutex;  // passes run on the controller thread; --once runs one inline
 
@@ -400,6 +418,7 @@ int run_operator(const config::OperatorConfig& config) {
     le.lease_duration = std::chrono::duration_cast<std::chrono::milliseconds>(config.lease_duration);
     le.renew_deadline = std::chrono::duration_cast<std::chrono::milliseconds>(config.renew_deadline);
     le.retry_period = std::chrono::duration_cast<std::chrono::milliseconds>(config.retry_period);
+    le.annotations = [&published] { return published.get(); };
     kube::LeaderCallbacks callbacks;
     callbacks.started_leading = [&] {
       log::info("operator", "became the leader; starting to reconcile",
@@ -461,7 +480,11 @@ int run_operator(const config::OperatorConfig& config) {
       [&](PassKind kind) {
         std::lock_guard lock(pass_mutex);
         const SystemTime now = std::chrono::system_clock::now();
-        reconciler.run_pass(context.snapshot(now), kind);
+        const Snapshot snapshot = context.snapshot(now);
+        pause_reporter.observe(snapshot.control);
+        const PassResult result = reconciler.run_pass(snapshot, kind);
+        published.set(std::string(api::kStatusAnnotation),
+                      status_json(result, snapshot, published_extra, now));
         // A time window that starts or ends before the next tick: re-plan at its boundary.
         if (auto change = policy::next_window_change(reconciler.policy().windows,
                                                      reconciler.time_zone(), now,

@@ -22,6 +22,7 @@
 #include "joulie/kube/informer.hpp"
 #include "joulie/policy/classify.hpp"
 #include "joulie/policy/context.hpp"
+#include "joulie/policy/overrides.hpp"
 #include "joulie/policy/selector.hpp"
 
 namespace joulie::metrics {
@@ -49,6 +50,7 @@ struct NodeInfo {
   std::string uid;
   std::optional<std::string> profile_label;   // value of the power-profile label
   std::optional<std::string> draining_since;  // raw joulie.io/draining-since annotation
+  std::optional<std::string> pin;             // raw joulie.io/pin annotation
   bool managed = false;
   // Context for policies (SPEC §8.1), kept for managed nodes only.
   std::string zone;
@@ -72,6 +74,18 @@ struct PodInfo {
 };
 std::optional<PodInfo> project_pod(const rapidjson::Value& pod, std::string_view profile_label,
                                    kube::StringInterner& interner);
+
+// The cluster-wide pause switch (the ConfigMap joulie-control in the operator's namespace):
+// data.paused == "true" pauses; data.reason / data.pausedBy / data.pausedAt say who and why.
+struct ControlInfo {
+  bool paused = false;
+  std::string reason;
+  std::string paused_by;
+  std::string paused_at;
+
+  bool operator==(const ControlInfo&) const = default;
+};
+std::optional<ControlInfo> project_control(const rapidjson::Value& config_map);
 
 // An operator-managed NodePowerProfile, read leniently: a value the operator would not write
 // (unknown profile, missing cap) simply compares unequal and gets patched.
@@ -145,6 +159,7 @@ struct ManagedNode {
   std::string uid;
   std::optional<std::string> label;
   std::optional<std::string> draining_since;
+  std::optional<std::string> pin;  // joulie.io/pin
   std::int64_t perf_pods = 0;
   std::string zone;
   std::string rack;
@@ -162,6 +177,7 @@ struct Snapshot {
   std::vector<ManagedNode> managed;  // sorted byte-wise by name
   std::vector<MarkedNode> unmanaged_marked;
   std::map<std::string, NppInfo> npps;  // operator-managed NodePowerProfiles by name
+  ControlInfo control;                  // the pause switch (not paused when unreadable)
   bool pods_known = false;              // pod cache synced and healthy
   std::int64_t cluster_perf_pods = 0;
   SystemTime now{};
@@ -170,6 +186,9 @@ struct Snapshot {
   // policy configuration fills it with the configured time zone.
   policy::Context context;
 };
+
+// The pause switch and the managed nodes' pins, for policy::apply_overrides.
+policy::Overrides overrides_of(const Snapshot& s);
 
 // Fills s.context from the snapshot's managed nodes and the pod counts by class (no signals;
 // pure, exposed for tests).
@@ -183,6 +202,8 @@ struct ContextOptions {
   int64_t page_size = 500;
   metrics::Registry* metrics = nullptr;
   const Clock* clock = nullptr;  // RealClock when null
+  // Namespace of the pause switch (ConfigMap joulie-control); "" = no switch is watched.
+  std::string control_namespace;
 };
 
 class ContextProvider {
@@ -204,6 +225,9 @@ class ContextProvider {
   void on_profile_applied(std::function<void(const std::string& node)> fn) {
     profile_applied_ = std::move(fn);
   }
+  // The pause switch or a managed node's pin changed: the plan must be made again. Informer
+  // thread.
+  void on_overrides_changed(std::function<void()> fn) { overrides_changed_ = std::move(fn); }
 
   void start();
   void stop();
@@ -232,9 +256,11 @@ class ContextProvider {
   std::function<void()> managed_changed_;
   std::function<void(const std::string&)> drain_complete_;
   std::function<void(const std::string&)> profile_applied_;
+  std::function<void()> overrides_changed_;
   std::unique_ptr<kube::Informer<NodeInfo>> nodes_;
   std::unique_ptr<kube::Informer<PodInfo>> pods_;
   std::unique_ptr<kube::Informer<NppInfo>> npps_;
+  std::unique_ptr<kube::Informer<ControlInfo>> control_;  // null without a control namespace
   const ::joulie::context::SignalCollector* signals_ = nullptr;
 };
 
