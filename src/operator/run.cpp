@@ -89,7 +89,7 @@ policy::PolicyConfig policy_config(const config::OperatorConfig& c) {
 
 }  // namespace
 
-int run_operator(const config::OperatorConfig& config) {
+int run_operator(const config::OperatorConfig& config, const RunHooks& hooks) {
   // ---- configuration that only this area can check --------------------------------------------
   auto selector = policy::parse_selector(config.node_selector);
   if (!selector.ok()) {
@@ -325,6 +325,11 @@ int run_operator(const config::OperatorConfig& config) {
   PauseReporter pause_reporter(registry, operator_ns, events);
   LeaseAnnotations published;  // written on the Lease by the elector (kubectl joulie status)
   const PublishedStatus published_extra{!context_options.control_namespace.empty(), operator_ns};
+  if (!hooks.invocation.empty()) {
+    published.set(std::string(api::kConfigAnnotation), hooks.invocation);
+  }
+  published.set(std::string(api::kPolicyFileAnnotation),
+                config.policy_file ? config.policy_file->content : std::string());
   reconciler_ptr = &reconciler;
   std::mutex pass_mutex;  // passes run on the controller thread; --once runs one inline
 
@@ -367,6 +372,7 @@ int run_operator(const config::OperatorConfig& config) {
                       "decoded; restart the operator for it to take effect",
                       {{"in_use", context_options.nodes.zone_label}, {"file", zone_label}});
           }
+          published.set(std::string(api::kPolicyFileAnnotation), file.content);
           operator_metrics.config_reloads.with({}).inc();
           log::info("operator", "policy file reloaded",
                     {{"file", config.policy_config},
@@ -464,10 +470,15 @@ int run_operator(const config::OperatorConfig& config) {
     }
     PassResult result =
         reconciler.run_pass(context.snapshot(std::chrono::system_clock::now()), PassKind::replan);
-    std::string text = config.output == config::OutputFormat::json ? format_pass_json(result) + "\n"
-                                                                   : format_pass_text(result);
-    std::fwrite(text.data(), 1, text.size(), stdout);
-    std::fflush(stdout);
+    if (hooks.once_result) {
+      hooks.once_result(result);
+    } else {
+      std::string text = config.output == config::OutputFormat::json
+                             ? format_pass_json(result) + "\n"
+                             : format_pass_text(result);
+      std::fwrite(text.data(), 1, text.size(), stdout);
+      std::fflush(stdout);
+    }
     shutdown();
     return result.failed_nodes == 0 ? config::kExitOk : config::kExitRuntimeError;
   }

@@ -30,6 +30,7 @@ inline constexpr std::string_view kControlConfigMap = "joulie-control";
 // renewal (no extra request), read by `kubectl joulie status`.
 inline constexpr std::string_view kStatusAnnotation = "joulie.io/status";
 inline constexpr std::string_view kConfigAnnotation = "joulie.io/config";
+inline constexpr std::string_view kPolicyFileAnnotation = "joulie.io/policy-file";
 // Default node selector and reserved label of the operator (SPEC.md §4.1).
 inline constexpr std::string_view kManagedLabel = "joulie.io/managed";
 inline constexpr std::string_view kDefaultNodeSelector = "joulie.io/managed=true";
