@@ -286,8 +286,8 @@ std::string render_status(const StatusView& v, Output output, SystemTime now) {
   }
   const bool wide = output == Output::wide;
   std::vector<std::vector<std::string>> rows;
-  std::vector<std::string> header = {"NODE", "STATE", "LABEL", "CAP", "APPLIED", "BACKEND",
-                                     "PERF-PODS", "AGE", "PIN"};
+  std::vector<std::string> header = {"NODE",    "STATE",   "LABEL",     "PROFILE", "CAP",
+                                     "APPLIED", "BACKEND", "PERF-PODS", "AGE",     "PIN"};
   if (wide) {
     header.push_back("RESULT");
     header.push_back("MESSAGE");
@@ -296,12 +296,13 @@ std::string render_status(const StatusView& v, Output output, SystemTime now) {
   for (const auto& n : v.nodes) {
     std::string applied = n.reported ? watts_text(n.applied_cap) : "-";
     if (n.result == "pending" || n.result == "error" || n.result == "blocked") {
-      applied += " (" + n.result + ")";
+      applied += "(" + n.result + ")";
     }
     std::vector<std::string> row = {n.name,
                                     n.state,
                                     n.label,
-                                    n.profile + " " + watts_text(n.cap),
+                                    n.profile,
+                                    watts_text(n.cap),
                                     applied,
                                     n.backend,
                                     std::to_string(n.perf_pods),
