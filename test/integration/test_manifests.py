@@ -34,21 +34,8 @@ _OPERATOR_RULES = (
         "create", "")]
     + [("Role", "joulie-operator-leader-election", "joulie-system", "coordination.k8s.io", "leases", v,
         "joulie-operator") for v in ("get", "update")]
-    + [("Role", "joulie-operator-leader-election", "joulie-system", "", "configmaps", v,
+    + [("Role", "joulie-operator-control", "joulie-system", "", "configmaps", v,
         "joulie-control") for v in ("get", "list", "watch")])
-# The kubectl joulie roles (bound to nobody: users bind them).
-_PLUGIN_RULES = (
-    [("ClusterRole", "joulie-plugin-view", "", "", r, v, "") for r in ("nodes", "pods")
-     for v in ("get", "list")]
-    + [("ClusterRole", "joulie-plugin-view", "", "joulie.io", "nodepowerprofiles", v, "")
-       for v in ("get", "list")]
-    + [("Role", "joulie-plugin-view-operator-state", "joulie-system", "coordination.k8s.io",
-        "leases", "get", "joulie-operator"),
-       ("Role", "joulie-plugin-view-operator-state", "joulie-system", "", "configmaps", "get",
-        "joulie-control"),
-       ("Role", "joulie-plugin-pause", "joulie-system", "", "configmaps", "create", "")]
-    + [("Role", "joulie-plugin-pause", "joulie-system", "", "configmaps", v, "joulie-control")
-       for v in ("get", "patch")])
 _AGENT_RULES = (
     [("ClusterRole", "joulie-agent", "", "joulie.io", "nodepowerprofiles", v, "")
      for v in ("get", "list", "watch")]
@@ -59,15 +46,16 @@ _AGENT_RULES = (
 _POOL_RULES = [("ClusterRole", "joulie-agent-pool", "", "", "nodes", v, "") for v in ("get", "list", "watch")]
 
 EXPECTED_RBAC = {
-    "manifests/base": set(_OPERATOR_RULES + _AGENT_RULES + _PLUGIN_RULES),
-    "manifests/overlays/daemonset": set(_OPERATOR_RULES + _AGENT_RULES + _PLUGIN_RULES),
-    "manifests/overlays/pool": set(_OPERATOR_RULES + _AGENT_RULES + _POOL_RULES + _PLUGIN_RULES),
+    "manifests/base": set(_OPERATOR_RULES + _AGENT_RULES),
+    "manifests/overlays/daemonset": set(_OPERATOR_RULES + _AGENT_RULES),
+    "manifests/overlays/pool": set(_OPERATOR_RULES + _AGENT_RULES + _POOL_RULES),
 }
 
 # Which service account each role is bound to.
 EXPECTED_BINDINGS = {
     ("ClusterRoleBinding", "ClusterRole", "joulie-operator"): "joulie-operator",
     ("RoleBinding", "Role", "joulie-operator-leader-election"): "joulie-operator",
+    ("RoleBinding", "Role", "joulie-operator-control"): "joulie-operator",
     ("ClusterRoleBinding", "ClusterRole", "joulie-agent"): "joulie-agent",
     ("ClusterRoleBinding", "ClusterRole", "joulie-agent-pool"): "joulie-agent",
 }

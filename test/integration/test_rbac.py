@@ -87,6 +87,7 @@ def kube(apiserver):
 
 # --------------------------------------------------------------------- operator, one pass
 def operator_setup(kube):
+    kube.ensure_namespace(MANIFESTS_NAMESPACE)  # the pause switch and the Lease live there
     for n in ("n1", "n2"):
         create_node(kube, n)
 
@@ -99,8 +100,10 @@ def operator_goal(kube):
 
 
 def start_operator_once(procs, joulie_bin, kube, user):
+    # In the manifests' namespace, as deployed: the pause switch is read there.
     return procs.start("operator-once", [joulie_bin, "operator", "--once", "--kubeconfig",
-                                         kube.kubeconfig(user)], env={"POD_NAMESPACE": "default"})
+                                         kube.kubeconfig(user)],
+                       env={"POD_NAMESPACE": MANIFESTS_NAMESPACE})
 
 
 def test_operator_pass_reaches_its_goal_with_the_manifests_rules(kube, procs, joulie_bin):
@@ -109,6 +112,18 @@ def test_operator_pass_reaches_its_goal_with_the_manifests_rules(kube, procs, jo
     assert p.wait(30) == 0
     assert operator_goal(kube)
     assert_nothing_refused(kube)
+
+
+def test_operator_runs_without_the_pause_switch_role_and_says_so(kube, procs, joulie_bin):
+    user = minus(kube, rbac_support.without_source(grants("operator"),
+                                                   "Role %s/joulie-operator-control"
+                                                   % MANIFESTS_NAMESPACE))
+    operator_setup(kube)
+    p = start_operator_once(procs, joulie_bin, kube, user)
+    assert p.wait(30) == 0
+    assert operator_goal(kube), "the pass still reaches its goal"
+    assert "cannot read the pause switch" in p.output()
+    assert_only_refused(kube, user, "get", "configmaps")
 
 
 # id: ((group, resource, verb) removed, the refused (verb, resource), exit code of --once or

@@ -159,11 +159,11 @@ struct ManagedNode {
   std::string uid;
   std::optional<std::string> label;
   std::optional<std::string> draining_since;
-  std::optional<std::string> pin;  // joulie.io/pin
   std::int64_t perf_pods = 0;
   std::string zone;
   std::string rack;
   double allocatable_cpu = 0;
+  std::optional<std::string> pin;  // joulie.io/pin (last: positional initialisers stay valid)
 };
 
 // A node outside management that still carries the operator's label or annotation.

@@ -125,7 +125,7 @@ struct Fixture {
       if (info->managed) {
         s.managed.push_back({name, info->uid, info->profile_label, info->draining_since,
                              perf_pods.contains(name) ? perf_pods[name] : 0, info->zone,
-                             info->rack, info->allocatable_cpu});
+                             info->rack, info->allocatable_cpu, info->pin});
       } else if (info->profile_label || info->draining_since) {
         s.unmanaged_marked.push_back({name, info->profile_label, info->draining_since});
       }
