@@ -29,12 +29,18 @@ PauseReporter::PauseReporter(metrics::Registry& registry, std::string ns, EventS
     : gauge_(registry.gauge("joulie_operator_paused",
                             "1 while the cluster-wide pause switch (ConfigMap joulie-control) "
                             "holds every managed node in performance")),
+      demand_(registry.gauge("joulie_operator_performance_demand_pods",
+                             "Performance-sensitive pods (pending ones included) the last pass saw")),
       ns_(std::move(ns)),
       events_(std::move(events)) {
   gauge_.with({}).set(0);
 }
 
-void PauseReporter::observe(const ControlInfo& control) {
+void PauseReporter::observe(const Snapshot& snapshot) {
+  if (snapshot.pods_known) {
+    demand_.with({}).set(static_cast<double>(snapshot.cluster_perf_pods));
+  }
+  const ControlInfo& control = snapshot.control;
   gauge_.with({}).set(control.paused ? 1 : 0);
   if (last_ == control.paused) {
     return;

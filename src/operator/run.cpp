@@ -492,7 +492,7 @@ int run_operator(const config::OperatorConfig& config, const RunHooks& hooks) {
         std::lock_guard lock(pass_mutex);
         const SystemTime now = std::chrono::system_clock::now();
         const Snapshot snapshot = context.snapshot(now);
-        pause_reporter.observe(snapshot.control);
+        pause_reporter.observe(snapshot);
         const PassResult result = reconciler.run_pass(snapshot, kind);
         published.set(std::string(api::kStatusAnnotation),
                       status_json(result, snapshot, published_extra, now));

@@ -352,12 +352,13 @@ def test_the_default_users_are_the_rendered_service_accounts(apiserver):
         "agent-pool": ("manifests/overlays/pool", "joulie-system", "joulie-agent")}
     for user in MANIFEST_USERS:
         assert apiserver.users[user] == rules_of(user)
-    # The leader-election rules come from the Role, scoped to its namespace; the rest is
-    # cluster-wide.
-    scoped = [rule for source, rule in grants("operator") if source.startswith(LEASE_ROLE)]
+    # The leader-election and pause-switch rules come from Roles, scoped to their namespace; the
+    # rest is cluster-wide.
+    roles = (LEASE_ROLE, "Role joulie-system/joulie-operator-control")
+    scoped = [rule for source, rule in grants("operator") if source.startswith(roles)]
     assert scoped and all(rule["namespace"] == "joulie-system" for rule in scoped)
     assert all("namespace" not in rule for source, rule in grants("operator")
-               if not source.startswith(LEASE_ROLE))
+               if not source.startswith(roles))
     assert rules_of("agent-pool") == rules_of("agent") + [
         {"apiGroups": [""], "resources": ["nodes"], "verbs": ["get", "list", "watch"]}]
 
@@ -386,7 +387,7 @@ def test_subjects_and_namespaces_are_matched_exactly():
     for o in objs:
         if o["kind"] == "RoleBinding":
             o["metadata"]["namespace"] = "elsewhere"
-    with pytest.raises(rbac_support.RbacError, match="Role elsewhere/joulie-operator-leader-election"):
+    with pytest.raises(rbac_support.RbacError, match="Role elsewhere/joulie-operator-"):
         rbac_support.grants(objs, "joulie-system", "joulie-operator")
 
 

@@ -22,14 +22,17 @@ namespace joulie::operator_mode {
 bool control_readable(kube::Api& api, const std::string& ns);
 
 // Turns changes of the pause switch, as the passes see it, into the joulie_operator_paused gauge,
-// one log line and one Event on the ConfigMap (OperatorPaused / OperatorResumed). Pass thread.
+// one log line and one Event on the ConfigMap (OperatorPaused / OperatorResumed); and publishes
+// the demand the pass saw (joulie_operator_performance_demand_pods, the dashboard's "supply vs
+// demand"). Pass thread.
 class PauseReporter {
  public:
   PauseReporter(metrics::Registry& registry, std::string ns, EventSink events);
-  void observe(const ControlInfo& control);
+  void observe(const Snapshot& snapshot);
 
  private:
   metrics::Family<metrics::Gauge>& gauge_;
+  metrics::Family<metrics::Gauge>& demand_;
   std::string ns_;
   EventSink events_;
   std::optional<bool> last_;
