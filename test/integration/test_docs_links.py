@@ -16,7 +16,7 @@ THIS = Path(__file__).resolve()
 # the style guide handed to the first engineers). \b keeps AF_UNSPEC, SPECpower, POD_SPEC out.
 OUTSIDE_DOCS = re.compile(r"\bSPEC\b|\bTESTING(?:\.md)?\s*(?:§|section)|\bSTYLE\.md\b")
 
-LINK = re.compile(r"(?<!!)\[(?P<text>[^\]]*)\]\((?P<target>[^)\s]+)(?:\s+\"[^\"]*\")?\)")
+LINK = re.compile(r"\[(?P<text>[^\]]*)\]\((?P<target>[^)\s]+)(?:\s+\"[^\"]*\")?\)")  # images too
 REF_DEF = re.compile(r"^\s{0,3}\[[^\]]+\]:\s*(?P<target>\S+)")
 HTML_ANCHOR = re.compile(r"<a\s+(?:name|id)=\"([^\"]+)\"")
 
