@@ -13,8 +13,8 @@ namespace joulie::cli {
 
 inline const rapidjson::Value* field(const rapidjson::Value* v, std::string_view name) {
   if (v == nullptr || !v->IsObject()) return nullptr;
-  auto it = v->FindMember(rapidjson::Value(rapidjson::StringRef(
-      name.data(), static_cast<rapidjson::SizeType>(name.size()))));
+  auto it = v->FindMember(rapidjson::Value(
+      rapidjson::StringRef(name.data(), static_cast<rapidjson::SizeType>(name.size()))));
   return it == v->MemberEnd() ? nullptr : &it->value;
 }
 

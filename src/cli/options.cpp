@@ -21,7 +21,8 @@ std::string usage() {
          "  kubectl joulie resume                         hand control back to the policy\n"
          "\n"
          "Flags:\n"
-         "  --kubeconfig PATH     kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster)\n"
+         "  --kubeconfig PATH     kubeconfig file (default: $KUBECONFIG, ~/.kube/config, "
+         "in-cluster)\n"
          "  --context NAME        kubeconfig context\n"
          "  -n, --namespace NS    the operator's namespace (joulie-system)\n"
          "  -o, --output FORMAT   wide, json or yaml (default: a table)\n"
@@ -88,10 +89,17 @@ Result<Options> parse_options(const std::vector<std::string>& args) {
     } else if (arg == "-o" || arg == "--output") {
       auto v = value("--output");
       if (!v) return v.error();
-      if (*v == "wide") o.output = Output::wide;
-      else if (*v == "json") o.output = Output::json;
-      else if (*v == "yaml") o.output = Output::yaml;
-      else return usage_error(fmt::format("unable to match a printer suitable for the output format \"{}\", allowed formats are: json,wide,yaml", *v));
+      if (*v == "wide")
+        o.output = Output::wide;
+      else if (*v == "json")
+        o.output = Output::json;
+      else if (*v == "yaml")
+        o.output = Output::yaml;
+      else
+        return usage_error(
+            fmt::format("unable to match a printer suitable for the output format \"{}\", allowed "
+                        "formats are: json,wide,yaml",
+                        *v));
     } else if (arg == "--policy-config") {
       auto v = value("--policy-config");
       if (!v) return v.error();
@@ -102,7 +110,8 @@ Result<Options> parse_options(const std::vector<std::string>& args) {
       o.reason = *v;
     } else if (arg == "--wait") {
       std::string v = inline_value.value_or("true");
-      if (v != "true" && v != "false") return usage_error("--wait: want true or false, got \"" + v + "\"");
+      if (v != "true" && v != "false")
+        return usage_error("--wait: want true or false, got \"" + v + "\"");
       o.wait = v == "true";
     } else if (arg == "--timeout") {
       auto v = value("--timeout");

@@ -109,8 +109,8 @@ Result<Rehearsal> rehearse(const StatusData& data, const Options& o) {
   std::unique_ptr<TempFile> file;
   std::vector<std::string> argv = {"operator"};
   argv.insert(argv.end(), replay->args.begin(), replay->args.end());
-  argv.insert(argv.end(), {"--once", "--dry-run", "--output=json", "--leader-elect=false",
-                           "--log-level=warn"});
+  argv.insert(argv.end(),
+              {"--once", "--dry-run", "--output=json", "--leader-elect=false", "--log-level=warn"});
   if (!o.kubeconfig.empty()) argv.push_back("--kubeconfig=" + join(o.kubeconfig, ':'));
   if (!o.context.empty()) argv.push_back("--context=" + o.context);
   if (!policy_text.empty()) {
@@ -131,8 +131,8 @@ Result<Rehearsal> rehearse(const StatusData& data, const Options& o) {
   };
   auto parsed = config::parse_command_line(argv, lookup);
   if (!parsed) {
-    return Error(Errc::invalid_argument, "rehearsing the operator's configuration: " +
-                                             parsed.error().message);
+    return Error(Errc::invalid_argument,
+                 "rehearsing the operator's configuration: " + parsed.error().message);
   }
   operator_mode::RunHooks hooks;
   hooks.once_result = [&out](const PassResult& r) {
@@ -227,10 +227,10 @@ int cmd_explain(kube::Api& api, const Options& o) {
     if (n.node == node) out = &n;
   }
   if (out == nullptr) {
-    return fail(fmt::format(
-        "node {} is not managed: it fails the operator's --node-selector, carries "
-        "joulie.io/reserved=true or is cordoned (or does not exist)",
-        node));
+    return fail(
+        fmt::format("node {} is not managed: it fails the operator's --node-selector, carries "
+                    "joulie.io/reserved=true or is cordoned (or does not exist)",
+                    node));
   }
   // The guard's view: the performance-sensitive pods on the node block its cap.
   std::vector<std::string> blocking;
@@ -241,10 +241,9 @@ int cmd_explain(kube::Api& api, const Options& o) {
     }
     auto cls = policy::classify_pod_json(*p, api::kPowerProfileLabel);
     if (policy::is_performance_sensitive(cls)) {
-      blocking.push_back(fmt::format("{}/{} ({})",
-                                     text(field(p, "metadata"), "namespace").value_or(""),
-                                     text(field(p, "metadata"), "name").value_or(""),
-                                     policy::to_string(cls)));
+      blocking.push_back(
+          fmt::format("{}/{} ({})", text(field(p, "metadata"), "namespace").value_or(""),
+                      text(field(p, "metadata"), "name").value_or(""), policy::to_string(cls)));
     }
   }
   const StatusView now = view_of(*data);

@@ -42,7 +42,8 @@ int fail(const std::string& message) {
 }
 
 Result<std::unique_ptr<kube::Client>> connect(const Options& o) {
-  auto cluster = kube::load_config(kube::ConfigSources::from_environment(join(o.kubeconfig, ':'), o.context));
+  auto cluster =
+      kube::load_config(kube::ConfigSources::from_environment(join(o.kubeconfig, ':'), o.context));
   if (!cluster.ok()) {
     return cluster.error();
   }
@@ -92,9 +93,9 @@ Result<StatusData> read_status(kube::Api& api, const Options& o) {
   StatusData d;
   auto nodes = list_everything(api, kube::resources::nodes, "");
   if (!nodes) return Error(nodes.code(), "listing nodes: " + nodes.error().message);
-  auto npps = list_everything(api, kube::resources::node_power_profiles,
-                              std::string(api::kManagedByLabel) + "=" +
-                                  std::string(api::kManagedByOperator));
+  auto npps = list_everything(
+      api, kube::resources::node_power_profiles,
+      std::string(api::kManagedByLabel) + "=" + std::string(api::kManagedByOperator));
   if (!npps) return Error(npps.code(), "listing nodepowerprofiles: " + npps.error().message);
   auto pods = list_everything(api, kube::resources::pods, "");
   if (!pods) return Error(pods.code(), "listing pods: " + pods.error().message);
@@ -137,7 +138,8 @@ std::string who() {
 }
 
 // Writes data into the joulie-control ConfigMap, creating it when missing.
-Status write_control(kube::Api& api, const Options& o, const std::vector<std::pair<std::string, std::string>>& data) {
+Status write_control(kube::Api& api, const Options& o,
+                     const std::vector<std::pair<std::string, std::string>>& data) {
   rapidjson::Document patch(rapidjson::kObjectType);
   auto& a = patch.GetAllocator();
   rapidjson::Value values(rapidjson::kObjectType);
@@ -148,8 +150,8 @@ Status write_control(kube::Api& api, const Options& o, const std::vector<std::pa
   auto existing = get_optional(api, kube::resources::config_maps, o.ns, api::kControlConfigMap);
   if (!existing) return existing.error();
   if (*existing) {
-    auto r = api.merge_patch(kube::resources::config_maps, o.ns, api::kControlConfigMap,
-                             to_json(patch));
+    auto r =
+        api.merge_patch(kube::resources::config_maps, o.ns, api::kControlConfigMap, to_json(patch));
     return r.ok() ? Status::success() : Status(r.error());
   }
   rapidjson::Value metadata(rapidjson::kObjectType);
@@ -190,7 +192,8 @@ int cmd_pause(kube::Api& api, const Options& o, bool pause) {
       StatusView v = view_of(*data_now);
       std::size_t performance = 0;
       for (const auto& n : v.nodes) performance += n.profile == api::kProfilePerformance ? 1 : 0;
-      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      const double seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
       if (pause && performance == v.nodes.size()) {
         print(fmt::format("every cap lifted: {}/{} managed nodes performance after {:.1f}s\n",
                           performance, v.nodes.size(), seconds));
@@ -202,9 +205,10 @@ int cmd_pause(kube::Api& api, const Options& o, bool pause) {
       }
     }
     if (std::chrono::steady_clock::now() >= deadline) {
-      return fail(fmt::format("the operator has not acted within {}: is it running? "
-                              "(kubectl joulie status)",
-                              format_duration(o.timeout)));
+      return fail(
+          fmt::format("the operator has not acted within {}: is it running? "
+                      "(kubectl joulie status)",
+                      format_duration(o.timeout)));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(200));  // polling the API, bounded
   }

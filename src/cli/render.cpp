@@ -148,7 +148,8 @@ std::string to_yaml(const rapidjson::Value& value) {
 
 std::string watts_text(const std::optional<double>& w) {
   if (!w) return "-";
-  if (*w == std::floor(*w) && std::fabs(*w) < 1e12) return fmt::format("{}W", static_cast<std::int64_t>(*w));
+  if (*w == std::floor(*w) && std::fabs(*w) < 1e12)
+    return fmt::format("{}W", static_cast<std::int64_t>(*w));
   return fmt::format("{:.1f}W", *w);
 }
 

@@ -245,7 +245,7 @@ std::string summary(const StatusView& v, SystemTime now) {
                        v.paused_by.empty() ? "" : " by " + v.paused_by,
                        v.pause_reason.empty() ? "" : ": " + v.pause_reason,
                        v.paused_at.empty() ? "" : " at " + v.paused_at,
-                       !v.published ? "operator state unknown"
+                       !v.published        ? "operator state unknown"
                        : v.operator_paused ? "the operator has acted on it"
                                            : "the operator has not acted on it yet");
   }
@@ -253,8 +253,9 @@ std::string summary(const StatusView& v, SystemTime now) {
     out += "WARNING: the operator cannot read the pause switch (RBAC): pause has no effect\n";
   }
   if (v.published) {
-    out += fmt::format("Policy:   {}{}\n", v.policy,
-                       v.window.empty() ? std::string(" (no window)") : " (window " + v.window + ")");
+    out +=
+        fmt::format("Policy:   {}{}\n", v.policy,
+                    v.window.empty() ? std::string(" (no window)") : " (window " + v.window + ")");
   } else {
     out += "Policy:   unknown (the operator has not published its state on its Lease)\n";
   }

@@ -16,9 +16,9 @@ namespace joulie::cli {
 
 struct NodeRow {
   std::string name;
-  std::string state;  // ActivePerformance | DrainingPerformance | ActiveEco (from the label)
-  std::string label;  // "-" when absent
-  std::string pin;    // joulie.io/pin, "" when absent
+  std::string state;    // ActivePerformance | DrainingPerformance | ActiveEco (from the label)
+  std::string label;    // "-" when absent
+  std::string pin;      // joulie.io/pin, "" when absent
   std::string profile;  // NodePowerProfile spec.profile
   std::optional<double> cap;          // spec.cpu.packagePowerCapWatts (desired)
   std::optional<double> applied_cap;  // status.appliedCapWatts (the agent's report)
@@ -60,10 +60,10 @@ struct StatusView {
 };
 
 struct StatusInputs {
-  const rapidjson::Value* nodes = nullptr;  // NodeList
-  const rapidjson::Value* npps = nullptr;   // NodePowerProfileList
-  const rapidjson::Value* pods = nullptr;   // PodList (null: pods not read)
-  const rapidjson::Value* lease = nullptr;  // null: no Lease
+  const rapidjson::Value* nodes = nullptr;    // NodeList
+  const rapidjson::Value* npps = nullptr;     // NodePowerProfileList
+  const rapidjson::Value* pods = nullptr;     // PodList (null: pods not read)
+  const rapidjson::Value* lease = nullptr;    // null: no Lease
   const rapidjson::Value* control = nullptr;  // null: no joulie-control ConfigMap
 };
 

@@ -191,8 +191,8 @@ std::string version_text(std::string_view version, std::string_view commit, Outp
 namespace {
 
 bool replayed(const FlagSpec& spec) {
-  static const char* const kLocal[] = {"kubeconfig",   "context",   "metrics-addr", "log-format",
-                                       "log-level",    "once",      "dry-run",      "output",
+  static const char* const kLocal[] = {"kubeconfig",   "context",      "metrics-addr", "log-format",
+                                       "log-level",    "once",         "dry-run",      "output",
                                        "leader-elect", "policy-config"};
   for (const char* name : kLocal) {
     if (spec.name == name) {

@@ -17,11 +17,11 @@ bool control_readable(kube::Api& api, const std::string& ns) {
   if (got.ok() || got.code() == Errc::not_found) {
     return true;
   }
-  log::error("operator",
-             "cannot read the pause switch; `kubectl joulie pause` will have no effect until "
-             "the operator may get/list/watch it (manifests/base/rbac-operator.yaml)",
-             {{"configmap", ns + "/" + std::string(api::kControlConfigMap)},
-              {"error", got.error()}});
+  log::error(
+      "operator",
+      "cannot read the pause switch; `kubectl joulie pause` will have no effect until "
+      "the operator may get/list/watch it (manifests/base/rbac-operator.yaml)",
+      {{"configmap", ns + "/" + std::string(api::kControlConfigMap)}, {"error", got.error()}});
   return false;
 }
 
@@ -29,8 +29,9 @@ PauseReporter::PauseReporter(metrics::Registry& registry, std::string ns, EventS
     : gauge_(registry.gauge("joulie_operator_paused",
                             "1 while the cluster-wide pause switch (ConfigMap joulie-control) "
                             "holds every managed node in performance")),
-      demand_(registry.gauge("joulie_operator_performance_demand_pods",
-                             "Performance-sensitive pods (pending ones included) the last pass saw")),
+      demand_(
+          registry.gauge("joulie_operator_performance_demand_pods",
+                         "Performance-sensitive pods (pending ones included) the last pass saw")),
       ns_(std::move(ns)),
       events_(std::move(events)) {
   gauge_.with({}).set(0);
@@ -54,8 +55,8 @@ void PauseReporter::observe(const Snapshot& snapshot) {
   std::string why = control.reason.empty() ? std::string() : ": " + control.reason;
   std::string message =
       control.paused
-          ? fmt::format("paused{}{}: every managed node is held in performance until resumed",
-                        who, why)
+          ? fmt::format("paused{}{}: every managed node is held in performance until resumed", who,
+                        why)
           : std::string("resumed: the policy decides again");
   log::info("operator", control.paused ? "cluster-wide pause in force" : "pause lifted",
             {{"by", control.paused_by}, {"reason", control.reason}});

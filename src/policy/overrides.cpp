@@ -22,9 +22,9 @@ Pin parse_pin(std::optional<std::string_view> value) {
 namespace {
 
 std::string pause_reason(const Overrides& o) {
-  return o.pause_note.empty() ? std::string("paused (joulie-control): every cap lifted")
-                              : fmt::format("paused (joulie-control: {}): every cap lifted",
-                                            o.pause_note);
+  return o.pause_note.empty()
+             ? std::string("paused (joulie-control): every cap lifted")
+             : fmt::format("paused (joulie-control: {}): every cap lifted", o.pause_note);
 }
 
 }  // namespace
@@ -52,8 +52,8 @@ std::size_t apply_overrides(PolicyPlan& plan, const Overrides& overrides) {
       n.reasons.push_back(fmt::format("pinned {} (joulie.io/pin); the policy wanted {}",
                                       api::to_string(*want), api::to_string(n.profile)));
     } else if (pin == Pin::invalid) {
-      n.reasons.push_back(fmt::format(
-          "joulie.io/pin=\"{}\" ignored: the value must be performance or eco", *raw));
+      n.reasons.push_back(
+          fmt::format("joulie.io/pin=\"{}\" ignored: the value must be performance or eco", *raw));
     }
     if (want && *want != n.profile) {
       n.profile = *want;

@@ -14,8 +14,8 @@ TEST_CASE("the plugin is recognised by its program name") {
 }
 
 TEST_CASE("kubectl-style flags in any position") {
-  auto o = parse_options({"status", "--kubeconfig", "/a:/b", "--context=prod", "-o", "wide",
-                          "-n", "power"});
+  auto o = parse_options(
+      {"status", "--kubeconfig", "/a:/b", "--context=prod", "-o", "wide", "-n", "power"});
   REQUIRE(o.ok());
   CHECK(o->command == "status");
   CHECK(o->kubeconfig == std::vector<std::string>{"/a", "/b"});

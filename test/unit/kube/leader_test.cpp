@@ -304,7 +304,8 @@ TEST_CASE("leader: the holder's annotations ride on every acquire and renewal") 
   REQUIRE(a.elector->tick());
   auto l = lease(api);
   CHECK(std::string(l["metadata"]["annotations"]["joulie.io/status"].GetString()) == "second");
-  CHECK(api.calls(joulie::kube::testing::Verb::create) == 1);  // no request of its own: the renewal carries it
+  // No request of its own: the renewal carries it.
+  CHECK(api.calls(joulie::kube::testing::Verb::create) == 1);
 
   // A candidate that does not lead writes nothing.
   Candidate b(api, clock, "b", options);

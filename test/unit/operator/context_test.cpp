@@ -118,8 +118,8 @@ TEST_CASE("context: the pause switch and pins reach the plan's overrides") {
   CHECK_FALSE(project_control(parse_json(R"({"data":7})"))->paused);
   CHECK_FALSE(project_control(parse_json("[]"))->paused);
 
-  auto pinned = project_node(
-      parse_json(node_json("a", "", true, "\"joulie.io/pin\":\"eco\"")), config());
+  auto pinned =
+      project_node(parse_json(node_json("a", "", true, "\"joulie.io/pin\":\"eco\"")), config());
   CHECK(pinned->pin == "eco");
 
   Snapshot s;

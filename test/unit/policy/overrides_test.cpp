@@ -85,7 +85,8 @@ TEST_CASE("overrides say why in the reasons") {
   Overrides o;
   o.pins = {{"a", "eco"}, {"b", "bogus"}};
   apply_overrides(plan, o);
-  CHECK(mentions(plan.nodes[0].reasons, "pinned eco (joulie.io/pin); the policy wanted performance"));
+  CHECK(
+      mentions(plan.nodes[0].reasons, "pinned eco (joulie.io/pin); the policy wanted performance"));
   CHECK(mentions(plan.nodes[1].reasons, "joulie.io/pin=\"bogus\" ignored"));
   CHECK(plan.nodes[2].reasons.empty());
   CHECK(plan.reasons.empty());
