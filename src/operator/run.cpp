@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
+#include <set>
 #include <memory>
 #include <string>
 #include <thread>
@@ -27,6 +28,7 @@
 #include "joulie/kube/config.hpp"
 #include "joulie/kube/events.hpp"
 #include "joulie/kube/leader.hpp"
+#include "joulie/kube/liveness.hpp"
 #include "joulie/operator/actuation.hpp"
 #include "joulie/operator/context.hpp"
 #include "joulie/operator/context_sources.hpp"
@@ -147,6 +149,17 @@ int run_operator(const config::OperatorConfig& config) {
     return config::kExitRuntimeError;
   }
   kube::Api& api = **client;
+  auto probe_client = kube::make_probe_client((*client)->config(), std::chrono::seconds(5));
+  if (!probe_client.ok()) {
+    log::error("operator", "cannot create the Kubernetes client",
+               {{"error", probe_client.error()}});
+    return config::kExitRuntimeError;
+  }
+  kube::LivenessOptions liveness_options;
+  liveness_options.resource = kube::resources::nodes;
+  liveness_options.component = "operator";
+  liveness_options.metrics = &registry;
+  kube::ApiLiveness liveness(**probe_client, liveness_options);
   log::info("operator", "starting",
             {{"policy", policy::config_name(policy.kind)},
              {"policy_config", config.policy_config.empty() ? std::string("none")
@@ -207,6 +220,19 @@ int run_operator(const config::OperatorConfig& config) {
       c->request_reguard();
     }
   });
+  // A deleted or edited profile is put back by a guard pass now, not at the next tick; the pass
+  // first drops the expectation of our own earlier write that would hide the change.
+  std::mutex changed_profiles_mutex;
+  std::set<std::string> changed_profiles;
+  context.on_profile_changed([&](const std::string& name) {
+    {
+      std::lock_guard lock(changed_profiles_mutex);
+      changed_profiles.insert(name);
+    }
+    if (Controller* c = controller.load()) {
+      c->request_reguard();
+    }
+  });
   context.on_drain_complete([&](const std::string& node) {
     log::debug("operator", "last performance-sensitive pod left a draining node", {{"node", node}});
     if (Controller* c = controller.load()) {
@@ -217,18 +243,24 @@ int run_operator(const config::OperatorConfig& config) {
   // ---- probes and metrics (a one-shot run serves none) ------------------------------------------
   std::unique_ptr<HttpEndpoint> endpoint;
   if (!config.once) {
-    endpoint = std::make_unique<HttpEndpoint>(config.global.metrics_addr, registry, [&context] {
-      if (context.synced()) {
-        return Readiness{true, ""};
-      }
-      return Readiness{false, "caches not synced: " + context.sync_status()};
-    });
+    endpoint =
+        std::make_unique<HttpEndpoint>(config.global.metrics_addr, registry, [&context, &liveness] {
+          if (liveness.stale()) {
+            return Readiness{false, fmt::format("the API server has not answered for {} s",
+                                                liveness.silence().count() / 1000)};
+          }
+          if (context.synced()) {
+            return Readiness{true, ""};
+          }
+          return Readiness{false, "caches not synced: " + context.sync_status()};
+        });
     if (Status s = endpoint->start(); !s.ok()) {
       log::error("operator", "cannot serve metrics", {{"error", s.error()}});
       return config::kExitRuntimeError;
     }
     log::info("operator", "serving /metrics, /healthz, /readyz",
               {{"addr", config.global.metrics_addr}, {"port", endpoint->port()}});
+    liveness.start();
   }
 
   signals.start([&](int sig) {
@@ -373,6 +405,7 @@ int run_operator(const config::OperatorConfig& config) {
   }
 
   auto shutdown = [&] {
+    liveness.stop();
     if (watcher) {
       watcher->stop();
     }
@@ -460,6 +493,13 @@ int run_operator(const config::OperatorConfig& config) {
       controller_options,
       [&](PassKind kind) {
         std::lock_guard lock(pass_mutex);
+        {
+          std::lock_guard changed_lock(changed_profiles_mutex);
+          for (const std::string& name : changed_profiles) {
+            reconciler.forget_profile_expectation(name);
+          }
+          changed_profiles.clear();
+        }
         const SystemTime now = std::chrono::system_clock::now();
         reconciler.run_pass(context.snapshot(now), kind);
         // A time window that starts or ends before the next tick: re-plan at its boundary.
