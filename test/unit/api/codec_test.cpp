@@ -121,8 +121,12 @@ TEST_CASE("bad NodePowerProfiles are rejected with the field named") {
           "cpu":{"packagePowerCapWatts":1}}})",
        Errc::invalid, "spec.cpu.packagePowerCapWatts: must be between 10 and 100000 W (got 1)"},
       {R"({"metadata":{"name":"x"},"spec":{"nodeName":"n","profile":"eco",
-          "cpu":{"packagePowerCapWatts":1.8e308}}})",
+          "cpu":{"packagePowerCapWatts":1e300}}})",
        Errc::invalid, "spec.cpu.packagePowerCapWatts: must be between 10 and 100000 W"},
+      // Beyond a double's range: not a number we can hold at all.
+      {R"({"metadata":{"name":"x"},"spec":{"nodeName":"n","profile":"eco",
+          "cpu":{"packagePowerCapWatts":1.8e308}}})",
+       Errc::invalid, "spec.cpu.packagePowerCapWatts: must be a finite number"},
       {R"({"metadata":{"name":"x"},"spec":{"nodeName":"n","profile":"eco",
           "cpu":{"packagePowerCapWatts":"120"}}})",
        Errc::parse, "spec.cpu.packagePowerCapWatts: must be a number"},
