@@ -8,7 +8,7 @@
 #include "joulie/api/names.hpp"
 #include "joulie/common/duration.hpp"
 #include "joulie/common/log.hpp"
-#include "joulie/context/collector.hpp"
+#include "joulie/signals/collector.hpp"
 
 namespace joulie::operator_mode {
 

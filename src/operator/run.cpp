@@ -29,12 +29,12 @@
 #include "joulie/kube/leader.hpp"
 #include "joulie/operator/actuation.hpp"
 #include "joulie/operator/context.hpp"
-#include "joulie/operator/context_sources.hpp"
 #include "joulie/operator/controller.hpp"
 #include "joulie/operator/metrics.hpp"
 #include "joulie/operator/pass_report.hpp"
 #include "joulie/operator/policy_reload.hpp"
 #include "joulie/operator/reconciler.hpp"
+#include "joulie/operator/signal_sources.hpp"
 #include "joulie/policy/policies.hpp"
 #include "joulie/policy/policy_file.hpp"
 #include "joulie/policy/selector.hpp"
@@ -175,7 +175,7 @@ int run_operator(const config::OperatorConfig& config) {
   ContextProvider context(api, context_options);
 
   // ---- context sources (the policy file's signals; queried off the reconcile path) -------------
-  ContextSourcesOptions sources_options;
+  SignalSourcesOptions sources_options;
   if (config.policy_file) {
     sources_options.signals = config.policy_file->file.signals;
   }
@@ -190,7 +190,7 @@ int run_operator(const config::OperatorConfig& config) {
   }
   const char* pod_ns = std::getenv("POD_NAMESPACE");
   sources_options.pod_namespace = pod_ns != nullptr ? pod_ns : default_namespace;
-  ContextSources sources(api, sources_options);
+  SignalSources sources(api, sources_options);
   context.set_signals(&sources.collector());
 
   std::unique_ptr<kube::LeaderElector> elector;

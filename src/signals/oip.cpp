@@ -1,4 +1,4 @@
-#include "joulie/context/oip.hpp"
+#include "joulie/signals/oip.hpp"
 
 #include <fmt/format.h>
 #include <rapidjson/document.h>
@@ -8,9 +8,9 @@
 #include <cmath>
 #include <numbers>
 
-#include "joulie/context/promql.hpp"
+#include "joulie/signals/promql.hpp"
 
-namespace joulie::context {
+namespace joulie::signals {
 
 namespace {
 
@@ -162,4 +162,4 @@ Result<double> OipClient::infer(const std::vector<OipTensor>& inputs) {
   return decode_infer_reply(reply->status, reply->body);
 }
 
-}  // namespace joulie::context
+}  // namespace joulie::signals

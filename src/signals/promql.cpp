@@ -1,4 +1,4 @@
-#include "joulie/context/promql.hpp"
+#include "joulie/signals/promql.hpp"
 
 #include <fmt/format.h>
 #include <rapidjson/document.h>
@@ -11,7 +11,7 @@
 #include "joulie/common/log.hpp"
 #include "kube/file_util.hpp"
 
-namespace joulie::context {
+namespace joulie::signals {
 
 namespace {
 
@@ -359,4 +359,4 @@ Result<PromResult> PromClient::query(std::string_view promql) {
   return result;
 }
 
-}  // namespace joulie::context
+}  // namespace joulie::signals
