@@ -175,7 +175,7 @@ int run_operator(const config::OperatorConfig& config) {
   context_options.page_size = config.global.kube_list_page_size;
   ContextProvider context(api, context_options);
 
-  // ---- context sources (the policy file's signals; queried off the reconcile path) -------------
+  // ---- signal sources (the policy file's signals; queried off the reconcile path) --------------
   SignalSourcesOptions sources_options;
   if (config.policy_file) {
     sources_options.signals = config.policy_file->file.signals;
