@@ -1,7 +1,8 @@
 #pragma once
-// The operator's signal sources (SPEC §8): the signal collector for the policy file's `signals`
-// block, started off the reconcile path, and the Events for a source going down or coming back
-// (on the operator's own Pod, when POD_NAME/POD_NAMESPACE say which; otherwise log lines only).
+// The operator's signal sources (docs/design.md, "Context and signals"): the signal collector
+// for the policy file's `signals` block, started off the reconcile path, and the Events for a
+// source going down or coming back (on the operator's own Pod, when POD_NAME/POD_NAMESPACE say
+// which; otherwise log lines only).
 
 #include <functional>
 #include <memory>
