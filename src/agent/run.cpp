@@ -28,6 +28,7 @@
 #include "joulie/common/http_endpoint.hpp"
 #include "joulie/common/log.hpp"
 #include "joulie/common/metrics.hpp"
+#include "joulie/common/process_setup.hpp"
 #include "joulie/common/signal_watcher.hpp"
 #include "joulie/common/strings.hpp"
 #include "joulie/config/cli.hpp"
@@ -268,22 +269,11 @@ int run_agent(const config::AgentConfig& config) {
   std::unique_ptr<HttpEndpoint> endpoint;
   if (!config.once) {
     endpoint =
-        std::make_unique<HttpEndpoint>(config.global.metrics_addr, registry, [&daemon, &liveness] {
-          if (liveness.stale()) {
-            return Readiness{false, fmt::format("the API server has not answered for {} s",
-                                                liveness.silence().count() / 1000)};
-          }
-          if (daemon.synced()) {
-            return Readiness{true, ""};
-          }
-          return Readiness{false, "caches not synced: " + daemon.sync_status()};
-        });
-    if (Status s = endpoint->start(); !s.ok()) {
-      log::error("agent", "cannot serve metrics", {{"error", s.error()}});
+        serve_probes("agent", config.global.metrics_addr, registry,
+                     ready_unless_stale(liveness, ready_when_synced(daemon)));
+    if (!endpoint) {
       return config::kExitRuntimeError;
     }
-    log::info("agent", "serving /metrics, /healthz, /readyz",
-              {{"addr", config.global.metrics_addr}, {"port", endpoint->port()}});
     liveness.start();
   }
 

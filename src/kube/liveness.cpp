@@ -1,5 +1,7 @@
 #include "joulie/kube/liveness.hpp"
 
+#include <fmt/format.h>
+
 #include "joulie/common/log.hpp"
 #include "joulie/common/metrics.hpp"
 
@@ -29,6 +31,16 @@ Result<std::unique_ptr<Client>> make_probe_client(const ClusterConfig& config,
   options.request_timeout = timeout;
   options.max_idle_connections = 1;
   return Client::create(config, options);
+}
+
+ReadinessCheck ready_unless_stale(const ApiLiveness& liveness, ReadinessCheck inner) {
+  return [&liveness, inner = std::move(inner)] {
+    if (liveness.stale()) {
+      return Readiness{false, fmt::format("the API server has not answered for {} s",
+                                          liveness.silence().count() / 1000)};
+    }
+    return inner ? inner() : Readiness{true, ""};
+  };
 }
 
 ApiLiveness::ApiLiveness(Api& probe_api, LivenessOptions options)

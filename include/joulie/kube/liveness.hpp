@@ -15,6 +15,7 @@
 #include <string>
 #include <thread>
 
+#include "joulie/common/http_endpoint.hpp"
 #include "joulie/kube/api.hpp"
 #include "joulie/kube/client.hpp"
 
@@ -66,6 +67,10 @@ class ApiLiveness {
 
 // A transport failure (no HTTP answer came back) as opposed to an answer that is an error.
 bool is_no_answer(Errc code);
+
+// /readyz: not ready while `liveness` says the API server is silent, else what `inner` says.
+// `liveness` must outlive the check.
+ReadinessCheck ready_unless_stale(const ApiLiveness& liveness, ReadinessCheck inner);
 
 // The probe's own client: `timeout` for connecting and for the answer, no retries, one
 // connection, no request metrics (probes would drown the real traffic's series).
