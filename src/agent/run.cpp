@@ -268,9 +268,8 @@ int run_agent(const config::AgentConfig& config) {
   // ---- probes and metrics (a one-shot run serves none) ------------------------------------------
   std::unique_ptr<HttpEndpoint> endpoint;
   if (!config.once) {
-    endpoint =
-        serve_probes("agent", config.global.metrics_addr, registry,
-                     ready_unless_stale(liveness, ready_when_synced(daemon)));
+    endpoint = serve_probes("agent", config.global.metrics_addr, registry,
+                            ready_unless_stale(liveness, ready_when_synced(daemon)));
     if (!endpoint) {
       return config::kExitRuntimeError;
     }
