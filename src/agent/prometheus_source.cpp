@@ -10,9 +10,9 @@ namespace {
 
 // The operator's PromQL client: HTTPS verified with the CA file, the token file re-read every
 // 60 s, typed errors -- so the agent's source behaves exactly like the operator's signals.
-context::PromClientOptions client_options(const std::string& endpoint,
+signals::PromClientOptions client_options(const std::string& endpoint,
                                           std::chrono::nanoseconds timeout, const PromAuth& auth) {
-  context::PromClientOptions options;
+  signals::PromClientOptions options;
   options.config.endpoint = endpoint;
   options.config.timeout = timeout;
   options.config.ca_file = auth.ca_file;
@@ -22,7 +22,7 @@ context::PromClientOptions client_options(const std::string& endpoint,
 
 }  // namespace
 
-PromReading single_prom_value(const Result<context::PromResult>& result, SystemTime now,
+PromReading single_prom_value(const Result<signals::PromResult>& result, SystemTime now,
                               const char* what) {
   PromReading out;
   out.timestamp = now;
@@ -56,7 +56,7 @@ PrometheusTelemetry::PrometheusTelemetry(HttpClientPool& pool, const std::string
                                          std::chrono::nanoseconds timeout, const Clock& clock,
                                          const PromAuth& auth)
     : client_(pool, client_options(endpoint, timeout, auth), clock),
-      query_(context::expand_node(query, node)),
+      query_(signals::expand_node(query, node)),
       clock_(clock) {}
 
 TelemetrySample PrometheusTelemetry::sample() {
@@ -77,7 +77,7 @@ PrometheusThermal::PrometheusThermal(HttpClientPool& pool, const std::string& en
                                      std::chrono::nanoseconds timeout, const Clock& clock,
                                      const PromAuth& auth)
     : client_(pool, client_options(endpoint, timeout, auth), clock),
-      query_(context::expand_node(query, node)),
+      query_(signals::expand_node(query, node)),
       clock_(clock) {}
 
 PromReading PrometheusThermal::sample() {

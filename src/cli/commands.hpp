@@ -7,8 +7,8 @@
 #include <optional>
 #include <string>
 
-#include "cli/options.hpp"
-#include "cli/status.hpp"
+#include "options.hpp"
+#include "status.hpp"
 #include "joulie/common/result.hpp"
 #include "joulie/kube/api.hpp"
 

@@ -11,9 +11,9 @@
 #include <map>
 #include <sstream>
 
-#include "cli/commands.hpp"
-#include "cli/json_util.hpp"
-#include "cli/render.hpp"
+#include "commands.hpp"
+#include "json_util.hpp"
+#include "render.hpp"
 #include "joulie/api/names.hpp"
 #include "joulie/common/strings.hpp"
 #include "joulie/config/cli.hpp"

@@ -9,11 +9,11 @@
 #include <cstdlib>
 #include <thread>
 
-#include "cli/commands.hpp"
-#include "cli/json_util.hpp"
-#include "cli/options.hpp"
-#include "cli/render.hpp"
-#include "cli/status.hpp"
+#include "commands.hpp"
+#include "json_util.hpp"
+#include "options.hpp"
+#include "render.hpp"
+#include "status.hpp"
 #include "joulie/api/names.hpp"
 #include "joulie/common/duration.hpp"
 #include "joulie/common/log.hpp"

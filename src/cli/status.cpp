@@ -1,12 +1,12 @@
-#include "cli/status.hpp"
+#include "status.hpp"
 
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <map>
 
-#include "cli/json_util.hpp"
-#include "cli/render.hpp"
+#include "json_util.hpp"
+#include "render.hpp"
 #include "joulie/api/names.hpp"
 #include "joulie/common/duration.hpp"
 #include "joulie/policy/classify.hpp"

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "cli/options.hpp"
+#include "options.hpp"
 #include "joulie/common/clock.hpp"
 
 namespace joulie::cli {

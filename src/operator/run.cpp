@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
+#include <set>
 #include <memory>
 #include <string>
 #include <thread>
@@ -20,23 +21,25 @@
 #include "joulie/api/names.hpp"
 #include "joulie/common/http_endpoint.hpp"
 #include "joulie/common/log.hpp"
+#include "joulie/common/metrics.hpp"
+#include "joulie/common/process_setup.hpp"
 #include "joulie/common/signal_watcher.hpp"
 #include "joulie/common/strings.hpp"
-#include "joulie/common/metrics.hpp"
 #include "joulie/config/cli.hpp"
 #include "joulie/kube/client.hpp"
 #include "joulie/kube/config.hpp"
 #include "joulie/kube/events.hpp"
 #include "joulie/kube/leader.hpp"
+#include "joulie/kube/liveness.hpp"
 #include "joulie/operator/actuation.hpp"
 #include "joulie/operator/context.hpp"
-#include "joulie/operator/context_sources.hpp"
 #include "joulie/operator/control.hpp"
 #include "joulie/operator/controller.hpp"
 #include "joulie/operator/metrics.hpp"
 #include "joulie/operator/pass_report.hpp"
 #include "joulie/operator/policy_reload.hpp"
 #include "joulie/operator/reconciler.hpp"
+#include "joulie/operator/signal_sources.hpp"
 #include "joulie/policy/policies.hpp"
 #include "joulie/policy/policy_file.hpp"
 #include "joulie/policy/selector.hpp"
@@ -149,6 +152,17 @@ int run_operator(const config::OperatorConfig& config, const RunHooks& hooks) {
     return config::kExitRuntimeError;
   }
   kube::Api& api = **client;
+  auto probe_client = kube::make_probe_client((*client)->config(), std::chrono::seconds(5));
+  if (!probe_client.ok()) {
+    log::error("operator", "cannot create the Kubernetes client",
+               {{"error", probe_client.error()}});
+    return config::kExitRuntimeError;
+  }
+  kube::LivenessOptions liveness_options;
+  liveness_options.resource = kube::resources::nodes;
+  liveness_options.component = "operator";
+  liveness_options.metrics = &registry;
+  kube::ApiLiveness liveness(**probe_client, liveness_options);
   log::info("operator", "starting",
             {{"policy", policy::config_name(policy.kind)},
              {"policy_config", config.policy_config.empty() ? std::string("none")
@@ -183,8 +197,8 @@ int run_operator(const config::OperatorConfig& config, const RunHooks& hooks) {
   }
   ContextProvider context(api, context_options);
 
-  // ---- context sources (the policy file's signals; queried off the reconcile path) -------------
-  ContextSourcesOptions sources_options;
+  // ---- signal sources (the policy file's signals; queried off the reconcile path) --------------
+  SignalSourcesOptions sources_options;
   if (config.policy_file) {
     sources_options.signals = config.policy_file->file.signals;
   }
@@ -194,12 +208,10 @@ int run_operator(const config::OperatorConfig& config, const RunHooks& hooks) {
     return static_cast<double>(context.pod_counts().cluster());
   };
   sources_options.record_events = !config.dry_run;
-  if (const char* pod = std::getenv("POD_NAME")) {
-    sources_options.pod_name = pod;
-  }
-  const char* pod_ns = std::getenv("POD_NAMESPACE");
-  sources_options.pod_namespace = pod_ns != nullptr ? pod_ns : default_namespace;
-  ContextSources sources(api, sources_options);
+  const PodIdentity self = pod_identity_from_environment(default_namespace);
+  sources_options.pod_name = self.name;
+  sources_options.pod_namespace = self.ns;
+  SignalSources sources(api, sources_options);
   context.set_signals(&sources.collector());
 
   std::unique_ptr<kube::LeaderElector> elector;
@@ -222,6 +234,19 @@ int run_operator(const config::OperatorConfig& config, const RunHooks& hooks) {
       c->request_replan();
     }
   });
+  // A deleted or edited profile is put back by a guard pass now, not at the next tick; the pass
+  // first drops the expectation of our own earlier write that would hide the change.
+  std::mutex changed_profiles_mutex;
+  std::set<std::string> changed_profiles;
+  context.on_profile_changed([&](const std::string& name) {
+    {
+      std::lock_guard lock(changed_profiles_mutex);
+      changed_profiles.insert(name);
+    }
+    if (Controller* c = controller.load()) {
+      c->request_reguard();
+    }
+  });
   context.on_drain_complete([&](const std::string& node) {
     log::debug("operator", "last performance-sensitive pod left a draining node", {{"node", node}});
     if (Controller* c = controller.load()) {
@@ -232,18 +257,13 @@ int run_operator(const config::OperatorConfig& config, const RunHooks& hooks) {
   // ---- probes and metrics (a one-shot run serves none) ------------------------------------------
   std::unique_ptr<HttpEndpoint> endpoint;
   if (!config.once) {
-    endpoint = std::make_unique<HttpEndpoint>(config.global.metrics_addr, registry, [&context] {
-      if (context.synced()) {
-        return Readiness{true, ""};
-      }
-      return Readiness{false, "caches not synced: " + context.sync_status()};
-    });
-    if (Status s = endpoint->start(); !s.ok()) {
-      log::error("operator", "cannot serve metrics", {{"error", s.error()}});
+    endpoint =
+        serve_probes("operator", config.global.metrics_addr, registry,
+                     ready_unless_stale(liveness, ready_when_synced(context)));
+    if (!endpoint) {
       return config::kExitRuntimeError;
     }
-    log::info("operator", "serving /metrics, /healthz, /readyz",
-              {{"addr", config.global.metrics_addr}, {"port", endpoint->port()}});
+    liveness.start();
   }
 
   signals.start([&](int sig) {
@@ -337,11 +357,10 @@ int run_operator(const config::OperatorConfig& config, const RunHooks& hooks) {
   // Events about the file go to the operator's own Pod (POD_NAME in POD_NAMESPACE, from the
   // downward API); without them (a local run) the log line and the metric remain.
   kube::NodeRef self_pod;
-  if (const char* pod = std::getenv("POD_NAME"); pod != nullptr && *pod != '\0') {
-    self_pod.name = pod;
+  if (!self.name.empty()) {
+    self_pod.name = self.name;
     self_pod.kind = "Pod";
-    self_pod.ns = config.leader_election_namespace.empty() ? default_namespace
-                                                           : config.leader_election_namespace;
+    self_pod.ns = self.ns;
   }
   auto pod_event = [&](kube::EventType type, std::string reason, std::string message) {
     if (recorder && !self_pod.name.empty()) {
@@ -397,6 +416,7 @@ int run_operator(const config::OperatorConfig& config, const RunHooks& hooks) {
   }
 
   auto shutdown = [&] {
+    liveness.stop();
     if (watcher) {
       watcher->stop();
     }
@@ -490,8 +510,18 @@ int run_operator(const config::OperatorConfig& config, const RunHooks& hooks) {
       controller_options,
       [&](PassKind kind) {
         std::lock_guard lock(pass_mutex);
+        {
+          std::lock_guard changed_lock(changed_profiles_mutex);
+          for (const std::string& name : changed_profiles) {
+            reconciler.forget_profile_expectation(name);
+          }
+          changed_profiles.clear();
+        }
         const SystemTime now = std::chrono::system_clock::now();
-        const Snapshot snapshot = context.snapshot(now);
+        Snapshot snapshot = context.snapshot(now);
+        // A silent API server: the pod cache may be stale, so pod data counts as unavailable
+        // (nothing is downgraded on it), as when the pod watch is broken.
+        snapshot.pods_known = snapshot.pods_known && !liveness.stale();
         pause_reporter.observe(snapshot);
         const PassResult result = reconciler.run_pass(snapshot, kind);
         published.set(std::string(api::kStatusAnnotation),

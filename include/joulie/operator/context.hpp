@@ -28,7 +28,7 @@
 namespace joulie::metrics {
 class Registry;
 }
-namespace joulie::context {
+namespace joulie::signals {
 class SignalCollector;
 }
 
@@ -229,6 +229,13 @@ class ContextProvider {
   // thread.
   void on_overrides_changed(std::function<void()> fn) { overrides_changed_ = std::move(fn); }
 
+  // One of the operator's NodePowerProfiles (by object name) was deleted or its spec edited (by
+  // anyone, the operator's own writes included): a guard pass puts it back within seconds.
+  // Informer thread.
+  void on_profile_changed(std::function<void(const std::string& name)> fn) {
+    profile_changed_ = std::move(fn);
+  }
+
   void start();
   void stop();
 
@@ -243,7 +250,7 @@ class ContextProvider {
 
   // The context sources whose signals snapshot() copies (null: signals stay missing). Set
   // before the first pass; must outlive the provider's use.
-  void set_signals(const ::joulie::context::SignalCollector* signals) { signals_ = signals; }
+  void set_signals(const ::joulie::signals::SignalCollector* signals) { signals_ = signals; }
 
   const PodCounts& pod_counts() const { return counts_; }
 
@@ -257,11 +264,12 @@ class ContextProvider {
   std::function<void(const std::string&)> drain_complete_;
   std::function<void(const std::string&)> profile_applied_;
   std::function<void()> overrides_changed_;
+  std::function<void(const std::string&)> profile_changed_;
   std::unique_ptr<kube::Informer<NodeInfo>> nodes_;
   std::unique_ptr<kube::Informer<PodInfo>> pods_;
   std::unique_ptr<kube::Informer<NppInfo>> npps_;
   std::unique_ptr<kube::Informer<ControlInfo>> control_;  // null without a control namespace
-  const ::joulie::context::SignalCollector* signals_ = nullptr;
+  const ::joulie::signals::SignalCollector* signals_ = nullptr;
 };
 
 }  // namespace joulie::operator_mode
