@@ -9,6 +9,7 @@
 #include "joulie/common/duration.hpp"
 #include "joulie/common/log.hpp"
 #include "joulie/context/collector.hpp"
+#include "joulie/policy/write_planner.hpp"
 
 namespace joulie::operator_mode {
 
@@ -61,8 +62,9 @@ std::optional<NodeInfo> project_node(const rapidjson::Value& node,
   NodeInfo info;
   info.uid = string_member(metadata, "uid").value_or("");
   info.profile_label = string_member(labels, config.profile_label);
-  info.draining_since =
-      string_member(member(*metadata, "annotations"), api::kDrainingSinceAnnotation);
+  const rapidjson::Value* annotations = member(*metadata, "annotations");
+  info.draining_since = string_member(annotations, api::kDrainingSinceAnnotation);
+  info.state_since = string_member(annotations, api::kStateSinceAnnotation);
   bool unschedulable = false;
   if (const rapidjson::Value* spec = member(node, "spec")) {
     const rapidjson::Value* u = member(*spec, "unschedulable");
@@ -168,6 +170,8 @@ std::optional<NppInfo> project_npp(const rapidjson::Value& object) {
   info.generation = int_member(metadata, "generation");
   info.observed_generation = int_member(member(object, "status"), "observedGeneration");
   info.result = string_member(member(object, "status"), "result");
+  info.apply_wait_until =
+      string_member(member(*metadata, "annotations"), api::kApplyWaitUntilAnnotation);
   return info;
 }
 
@@ -400,11 +404,13 @@ Snapshot ContextProvider::snapshot(SystemTime now) const {
         m.zone = info.zone;
         m.rack = info.rack;
         m.allocatable_cpu = info.allocatable_cpu;
+        m.state_since = info.state_since;
         auto it = per_node.find(name);
         m.perf_pods = it == per_node.end() ? 0 : it->second;
         s.managed.push_back(std::move(m));
-      } else if (info.profile_label || info.draining_since) {
-        s.unmanaged_marked.push_back({name, info.profile_label, info.draining_since});
+      } else if (info.profile_label || info.draining_since || info.state_since) {
+        s.unmanaged_marked.push_back(
+            {name, info.profile_label, info.draining_since, info.state_since});
       }
     }
   });
@@ -444,11 +450,8 @@ void fill_policy_context(Snapshot& s, const PodCounts::ByClass& classes) {
     if (auto it = classes.per_node.find(m.name); it != classes.per_node.end()) {
       n.pods = it->second;
     }
-    if (m.draining_since) {
-      if (auto since = parse_rfc3339(*m.draining_since); since.ok()) {
-        n.last_transition = *since;
-      }
-    }
+    n.last_transition = policy::last_transition(
+        n.state, policy::read_memory(m.state_since, std::nullopt), m.draining_since);
     c.nodes.push_back(std::move(n));
   }
 }
