@@ -391,7 +391,6 @@ Snapshot ContextProvider::snapshot(SystemTime now) const {
   // pods" for a node that is being drained, never the other way round for a fresh pod.
   s.pods_known = pods_known();
   auto per_node = counts_.per_node();
-  s.cluster_perf_pods = counts_.cluster();
   nodes_->read([&](const kube::Informer<NodeInfo>::Map& nodes) {
     s.managed.reserve(nodes.size());
     for (const auto& [name, info] : nodes) {

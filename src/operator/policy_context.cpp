@@ -11,34 +11,11 @@
 namespace joulie::operator_mode {
 
 policy::Context make_policy_context(const Snapshot& snapshot, const policy::TimeZone& zone) {
-  // The ContextProvider filled node metadata, pod counts by class, last transitions and the
-  // signals (snapshot.context); a snapshot built without it (tests) gets the informer-level view.
+  // The ContextProvider assembled the per-node view once (fill_policy_context: metadata, pod
+  // counts by class, last transitions) and the signals; only the local time is the policy
+  // configuration's.
   policy::Context c = snapshot.context;
-  const bool provided = c.nodes.size() == snapshot.managed.size() && !c.nodes.empty();
-  c.now = snapshot.now;
   c.local = zone.local(snapshot.now);
-  c.pods_known = snapshot.pods_known;
-  if (provided) {
-    return c;
-  }
-  // The informer snapshot counts performance-sensitive pods only (pending ones included).
-  c.workloads.cluster = {};
-  c.workloads.cluster.performance_only = snapshot.cluster_perf_pods;
-  c.nodes.clear();
-  c.nodes.reserve(snapshot.managed.size());
-  for (const auto& m : snapshot.managed) {
-    policy::NodeContext fresh;
-    fresh.name = m.name;
-    fresh.state = policy::state_from_label(m.label ? std::optional<std::string_view>(*m.label)
-                                                   : std::nullopt);
-    fresh.perf_pods = m.perf_pods;
-    fresh.pods.performance_only = m.perf_pods;
-    // The last transition (minDwell) comes from the node's memory in its annotations, so a
-    // restarted or new leader imposes the same dwell.
-    fresh.last_transition = policy::last_transition(
-        fresh.state, policy::read_memory(m.state_since, std::nullopt), m.draining_since);
-    c.nodes.push_back(std::move(fresh));
-  }
   return c;
 }
 

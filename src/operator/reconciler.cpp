@@ -92,12 +92,13 @@ const policy::PolicyPlan& Reconciler::plan_for(const Snapshot& snapshot, PassKin
   if (options_.enrich_context) {
     options_.enrich_context(context);
   }
+  // Every count the policy reads comes from the one Context (no second source beside it).
   policy::PolicyInput input;
   input.managed_nodes = names;
-  if (snapshot.pods_known) {
-    input.perf_sensitive_pods = snapshot.cluster_perf_pods;
+  if (context.pods_known) {
+    input.perf_sensitive_pods = context.workloads.cluster.perf_sensitive();
   }
-  input.now = snapshot.now;
+  input.now = context.now;
   input.context = &context;
   input.explain = options_.explain;
   auto planned = policy::plan(options_.policy, input);

@@ -168,7 +168,6 @@ struct Snapshot {
   std::vector<MarkedNode> unmanaged_marked;
   std::map<std::string, NppInfo> npps;  // operator-managed NodePowerProfiles by name
   bool pods_known = false;              // pod cache synced and healthy
-  std::int64_t cluster_perf_pods = 0;
   SystemTime now{};
   // What policies see (SPEC §8.1): the managed nodes with their metadata and pod counts, the
   // workload counts, and the signals. `context.local` stays at its UTC default here; the

@@ -115,8 +115,16 @@ struct Fixture {
     Snapshot s;
     s.now = clock.now();
     s.pods_known = pods_known;
+    // Pods by class as the ContextProvider counts them: performance-only, on their node or,
+    // under the pseudo-node "pending", in the queue.
+    PodCounts::ByClass classes;
     for (const auto& [n, c] : perf_pods) {
-      s.cluster_perf_pods += c;
+      classes.cluster.performance_only += c;
+      if (n == "pending") {
+        classes.pending_perf_sensitive += c;
+      } else {
+        classes.per_node[n].performance_only += c;
+      }
     }
     auto nodes = api.list(kNodes, "", {});
     for (const auto& item : (*nodes)["items"].GetArray()) {
@@ -139,6 +147,7 @@ struct Fixture {
         s.npps.emplace(item["metadata"]["name"].GetString(), *info);
       }
     }
+    fill_policy_context(s, classes);
     return s;
   }
 
