@@ -114,7 +114,7 @@ PolicyPlan plan_context_aware(const PolicyConfig& c, const TimeWindow* window,
   // ---- 1. demand ------------------------------------------------------------------------------
   const std::int64_t pods = ctx.pods_known ? ctx.workloads.cluster.perf_sensitive() : 0;
   std::int64_t hp = queue_aware_count(n, pods, c);
-  const std::int64_t per_node = c.queue_perf_per_hp_node <= 0 ? 1 : c.queue_perf_per_hp_node;
+  const std::int64_t per_node = perf_pods_per_node(c);
   out.reasons.push_back(
       ctx.pods_known
           ? fmt::format("demand: {} performance-sensitive pod(s) at {} per node; count {}", pods,
