@@ -4,9 +4,9 @@
 
 #include <fmt/format.h>
 
-#include "config/modes.hpp"
 #include "joulie/api/names.hpp"
 #include "joulie/policy/selector.hpp"
+#include "modes.hpp"
 
 namespace joulie::config {
 

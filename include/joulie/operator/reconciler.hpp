@@ -73,7 +73,7 @@ struct ReconcilerOptions {
   // Not asked for a forced drain. Empty: the snapshot's count is trusted.
   std::function<std::optional<std::int64_t>(const std::string& node)> live_perf_pods;
   // Two-phase writes (docs/decisions.md, "Downgrade settle, upgrade apply-wait"); zero turns each
-  // off (label and NodePowerProfile in one pass, as SPEC §4.6 orders them).
+  // off (label and NodePowerProfile in one pass, in the order plan_writes gives them).
   // Downgrade: the eco label goes out first; the eco cap only once the label has been in place
   // this long and the pod cache then shows no performance-sensitive pod on the node (a pod the
   // scheduler bound while it still saw `performance` is found, and the node drains instead).
