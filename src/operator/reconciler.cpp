@@ -50,6 +50,35 @@ std::string event_message(const policy::GuardDecision& d, NodeState from, std::i
   return {};
 }
 
+// The planner's writes as the ActuationAdapter's.
+std::vector<Write> to_writes(const std::vector<policy::PlannedWrite>& planned,
+                             const std::string& node) {
+  std::vector<Write> writes;
+  writes.reserve(planned.size());
+  for (const policy::PlannedWrite& p : planned) {
+    Write w;
+    switch (p.kind) {
+      case policy::PlannedWrite::Kind::node:
+        w.kind = WriteKind::patch_node;
+        w.name = node;
+        w.label = p.label;
+        w.draining_since = p.draining_since;
+        w.state_since = p.state_since;
+        break;
+      case policy::PlannedWrite::Kind::create_profile:
+      case policy::PlannedWrite::Kind::patch_profile:
+        w.kind = p.kind == policy::PlannedWrite::Kind::create_profile ? WriteKind::create_profile
+                                                                      : WriteKind::patch_profile;
+        w.name = api::canonical_profile_name(node);
+        w.spec = p.spec;
+        w.apply_wait_until = p.apply_wait_until;
+        break;
+    }
+    writes.push_back(std::move(w));
+  }
+  return writes;
+}
+
 }  // namespace
 
 Reconciler::Reconciler(ReconcilerOptions options, ActuationAdapter& actuation,
@@ -304,35 +333,6 @@ policy::WritePlanInput Reconciler::planner_input(const ManagedNode& node, api::P
   in.memory = policy::read_memory(state_since, apply_wait_until);
   refine_memory(node.name, state_since, apply_wait_until, in.memory);
   return in;
-}
-
-// The planner's writes as the ActuationAdapter's.
-static std::vector<Write> to_writes(const std::vector<policy::PlannedWrite>& planned,
-                                    const std::string& node) {
-  std::vector<Write> writes;
-  writes.reserve(planned.size());
-  for (const policy::PlannedWrite& p : planned) {
-    Write w;
-    switch (p.kind) {
-      case policy::PlannedWrite::Kind::node:
-        w.kind = WriteKind::patch_node;
-        w.name = node;
-        w.label = p.label;
-        w.draining_since = p.draining_since;
-        w.state_since = p.state_since;
-        break;
-      case policy::PlannedWrite::Kind::create_profile:
-      case policy::PlannedWrite::Kind::patch_profile:
-        w.kind = p.kind == policy::PlannedWrite::Kind::create_profile ? WriteKind::create_profile
-                                                                      : WriteKind::patch_profile;
-        w.name = api::canonical_profile_name(node);
-        w.spec = p.spec;
-        w.apply_wait_until = p.apply_wait_until;
-        break;
-    }
-    writes.push_back(std::move(w));
-  }
-  return writes;
 }
 
 Reconciler::NodeWork Reconciler::prepare_node(const ManagedNode& node, api::Profile desired,
