@@ -2,24 +2,13 @@
 
 #include <chrono>
 
+#include <fmt/format.h>
+
+#include "joulie/api/names.hpp"
 #include "joulie/policy/selector.hpp"
 #include "modes.hpp"
 
 namespace joulie::config {
-
-std::string_view policy_flag_name(PolicyType policy) {
-  switch (policy) {
-    case PolicyType::static_partition:
-      return "static_partition";
-    case PolicyType::queue_aware_v1:
-      return "queue_aware_v1";
-    case PolicyType::rule_swap_v1:
-      return "rule_swap_v1";
-    case PolicyType::context_aware_v1:
-      return "context_aware_v1";
-  }
-  return "static_partition";
-}
 
 namespace detail {
 
@@ -31,10 +20,22 @@ std::optional<std::string> label_selector(const std::string& selector) {
   return std::nullopt;
 }
 
+constexpr policy::PolicyKind kPolicyKinds[] = {
+    policy::PolicyKind::static_partition, policy::PolicyKind::queue_aware_v1,
+    policy::PolicyKind::rule_swap_v1, policy::PolicyKind::context_aware_v1};
+
+// A default as --help shows it, taken from the one place it is defined.
+std::string shown(double v) { return fmt::format("{}", v); }
+
 std::vector<FlagSpec> operator_flag_specs() {
+  const policy::PolicyConfig d;  // the policy settings' defaults
+  std::string kinds;
+  for (std::size_t i = 0; i < std::size(kPolicyKinds); ++i) {
+    kinds += (i == 0 ? "" : i + 1 == std::size(kPolicyKinds) ? " or " : ", ");
+    kinds += policy::config_name(kPolicyKinds[i]);
+  }
   return {
-      {"policy", "POLICY_TYPE", "static_partition",
-       "static_partition, queue_aware_v1, rule_swap_v1 or context_aware_v1", "NAME"},
+      {"policy", "POLICY_TYPE", std::string(policy::config_name(d.kind)), kinds, "NAME"},
       {"policy-config", "POLICY_CONFIG", "none",
        "policy file (YAML, docs/policies.md); its keys override the flags, re-read on change",
        "PATH"},
@@ -43,22 +44,25 @@ std::vector<FlagSpec> operator_flag_specs() {
       {"context-interval", "CONTEXT_INTERVAL", "15s",
        "how often the policy file's signals are queried (Prometheus, models)", "DURATION"},
       {"interval", "RECONCILE_INTERVAL", "1m", "reconcile interval", "DURATION"},
-      {"node-selector", "NODE_SELECTOR", "joulie.io/managed=true",
+      {"node-selector", "NODE_SELECTOR", std::string(api::kDefaultNodeSelector),
        "label selector of the managed nodes", "SELECTOR"},
-      {"reserved-label", "RESERVED_LABEL_KEY", "joulie.io/reserved",
+      {"reserved-label", "RESERVED_LABEL_KEY", std::string(api::kReservedLabel),
        "label key that excludes a node from management", "KEY"},
-      {"profile-label", "POWER_PROFILE_LABEL", "joulie.io/power-profile",
+      {"profile-label", "POWER_PROFILE_LABEL", std::string(api::kPowerProfileLabel),
        "node label publishing the power profile", "KEY"},
-      {"performance-cap-watts", "PERFORMANCE_CAP_WATTS", "5000",
+      {"performance-cap-watts", "PERFORMANCE_CAP_WATTS", shown(d.performance_cap_watts),
        "CPU package cap of performance nodes", "WATTS"},
-      {"eco-cap-watts", "ECO_CAP_WATTS", "120", "CPU package cap of eco nodes", "WATTS"},
-      {"static-hp-frac", "STATIC_HP_FRAC", "0.5",
+      {"eco-cap-watts", "ECO_CAP_WATTS", shown(d.eco_cap_watts), "CPU package cap of eco nodes",
+       "WATTS"},
+      {"static-hp-frac", "STATIC_HP_FRAC", shown(d.static_hp_frac),
        "static_partition: fraction of nodes in performance", "FRACTION"},
-      {"queue-hp-base-frac", "QUEUE_HP_BASE_FRAC", "0.6",
+      {"queue-hp-base-frac", "QUEUE_HP_BASE_FRAC", shown(d.queue_hp_base_frac),
        "queue_aware_v1: base fraction of nodes in performance", "FRACTION"},
-      {"queue-hp-min", "QUEUE_HP_MIN", "1", "queue_aware_v1: minimum performance nodes", "N"},
-      {"queue-hp-max", "QUEUE_HP_MAX", "1000000", "queue_aware_v1: maximum performance nodes", "N"},
-      {"queue-perf-per-hp-node", "QUEUE_PERF_PER_HP_NODE", "10",
+      {"queue-hp-min", "QUEUE_HP_MIN", std::to_string(d.queue_hp_min),
+       "queue_aware_v1: minimum performance nodes", "N"},
+      {"queue-hp-max", "QUEUE_HP_MAX", std::to_string(d.queue_hp_max),
+       "queue_aware_v1: maximum performance nodes", "N"},
+      {"queue-perf-per-hp-node", "QUEUE_PERF_PER_HP_NODE", std::to_string(d.queue_perf_per_hp_node),
        "queue_aware_v1: performance pods one performance node absorbs", "N"},
       {"max-concurrent-writes", "MAX_CONCURRENT_WRITES", "8",
        "nodes written at once in a pass (each node's writes in order; 1: one request at a time)",
@@ -91,23 +95,27 @@ Result<OperatorConfig> read_operator(const FlagSet& flags, const EnvLookup& env)
   Resolver r(flags, env);
   OperatorConfig c;
   c.global = read_global(r, kOperatorGlobals);
-  c.policy = r.choice("policy", PolicyType::static_partition,
-                      {{"static_partition", PolicyType::static_partition},
-                       {"queue_aware_v1", PolicyType::queue_aware_v1},
-                       {"rule_swap_v1", PolicyType::rule_swap_v1},
-                       {"context_aware_v1", PolicyType::context_aware_v1}});
+  policy::PolicyConfig& p = c.policy;
+  using K = policy::PolicyKind;
+  p.kind = r.choice("policy", p.kind,
+                    {{policy::config_name(K::static_partition), K::static_partition},
+                     {policy::config_name(K::queue_aware_v1), K::queue_aware_v1},
+                     {policy::config_name(K::rule_swap_v1), K::rule_swap_v1},
+                     {policy::config_name(K::context_aware_v1), K::context_aware_v1}});
   c.interval = r.duration("interval", c.interval, positive_duration);
+  p.interval = c.interval;
   c.node_selector = r.text("node-selector", c.node_selector, label_selector);
   c.reserved_label = r.text("reserved-label", c.reserved_label, label_key);
   c.profile_label = r.text("profile-label", c.profile_label, label_key);
-  c.performance_cap_watts =
-      r.number("performance-cap-watts", c.performance_cap_watts, positive_watts);
-  c.eco_cap_watts = r.number("eco-cap-watts", c.eco_cap_watts, positive_watts);
-  c.static_hp_frac = r.number("static-hp-frac", c.static_hp_frac, fraction);
-  c.queue_hp_base_frac = r.number("queue-hp-base-frac", c.queue_hp_base_frac, fraction);
-  c.queue_hp_min = r.integer("queue-hp-min", c.queue_hp_min);
-  c.queue_hp_max = r.integer("queue-hp-max", c.queue_hp_max);
-  c.queue_perf_per_hp_node = r.integer("queue-perf-per-hp-node", c.queue_perf_per_hp_node);
+  p.performance_cap_watts =
+      r.number("performance-cap-watts", p.performance_cap_watts, positive_watts);
+  p.eco_cap_watts = r.number("eco-cap-watts", p.eco_cap_watts, positive_watts);
+  p.static_hp_frac = r.number("static-hp-frac", p.static_hp_frac, fraction);
+  p.queue_hp_base_frac = r.number("queue-hp-base-frac", p.queue_hp_base_frac, fraction);
+  // Not validated against each other: the queue policy clamps them.
+  p.queue_hp_min = r.integer("queue-hp-min", p.queue_hp_min);
+  p.queue_hp_max = r.integer("queue-hp-max", p.queue_hp_max);
+  p.queue_perf_per_hp_node = r.integer("queue-perf-per-hp-node", p.queue_perf_per_hp_node);
   c.max_concurrent_writes =
       r.integer("max-concurrent-writes", c.max_concurrent_writes, [](const int64_t& v) {
         return v >= 1 && v <= 64 ? std::nullopt
@@ -143,7 +151,7 @@ Result<OperatorConfig> read_operator(const FlagSet& flags, const EnvLookup& env)
   }
 
   // rule_swap_v1 divides wall-clock seconds by the interval (the reference crashed below 1 s).
-  if (c.policy == PolicyType::rule_swap_v1 && c.interval < std::chrono::seconds(1)) {
+  if (p.kind == policy::PolicyKind::rule_swap_v1 && c.interval < std::chrono::seconds(1)) {
     if (auto s = r.setting("interval")) {
       r.fail(*s, "rule_swap_v1 needs an interval of at least 1s");
     }

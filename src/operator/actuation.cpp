@@ -58,11 +58,21 @@ std::vector<Write> plan_node_writes(const NodeWriteInput& in) {
 
   std::optional<Write> profile_write;
   if (!in.profile) {
-    profile_write = Write{
-        WriteKind::create_profile, api::canonical_profile_name(in.node), in.target_spec, {}, {}};
+    profile_write = Write{WriteKind::create_profile,
+                          api::canonical_profile_name(in.node),
+                          in.target_spec,
+                          {},
+                          {},
+                          {},
+                          {}};
   } else if (!spec_matches(*in.profile, in.target_spec)) {
-    profile_write = Write{
-        WriteKind::patch_profile, api::canonical_profile_name(in.node), in.target_spec, {}, {}};
+    profile_write = Write{WriteKind::patch_profile,
+                          api::canonical_profile_name(in.node),
+                          in.target_spec,
+                          {},
+                          {},
+                          {},
+                          {}};
   }
 
   std::optional<Write> node_write;
@@ -81,7 +91,7 @@ std::vector<Write> plan_node_writes(const NodeWriteInput& in) {
       break;
   }
   if (label.touches() || annotation.touches()) {
-    node_write = Write{WriteKind::patch_node, in.node, {}, label, annotation};
+    node_write = Write{WriteKind::patch_node, in.node, {}, label, annotation, {}, {}};
   }
 
   const bool downgrade = in.target_spec.profile == api::Profile::eco;
@@ -107,12 +117,13 @@ std::vector<Write> plan_node_writes(const NodeWriteInput& in) {
 
 std::vector<Write> plan_release_writes(const ReleaseInput& in) {
   std::vector<Write> writes;
-  if (in.node_exists && (in.label || in.draining_since)) {
+  if (in.node_exists && (in.label || in.draining_since || in.state_since)) {
     Write w;
     w.kind = WriteKind::patch_node;
     w.name = in.node;
     w.label = in.label ? FieldChange::remove() : FieldChange::keep();
     w.draining_since = in.draining_since ? FieldChange::remove() : FieldChange::keep();
+    w.state_since = in.state_since ? FieldChange::remove() : FieldChange::keep();
     writes.push_back(std::move(w));
   }
   for (const auto& name : in.profiles) {
@@ -144,16 +155,55 @@ std::string node_patch_body(const Write& write, std::string_view label_key) {
     field(label_key, write.label);
     w.EndObject();
   }
-  if (write.draining_since.touches()) {
+  if (write.draining_since.touches() || write.state_since.touches()) {
     w.Key("annotations");
     w.StartObject();
-    field(api::kDrainingSinceAnnotation, write.draining_since);
+    if (write.draining_since.touches()) {
+      field(api::kDrainingSinceAnnotation, write.draining_since);
+    }
+    if (write.state_since.touches()) {
+      field(api::kStateSinceAnnotation, write.state_since);
+    }
     w.EndObject();
   }
   w.EndObject();
   w.EndObject();
   return {buffer.GetString(), buffer.GetSize()};
 }
+
+namespace {
+
+// A NodePowerProfile spec patch, with the write's joulie.io/apply-wait-until edit beside it (one
+// request: the planner's memory costs no write of its own).
+std::string profile_patch_body(const Write& write) {
+  std::string body = api::encode_spec_patch(write.spec);
+  if (!write.apply_wait_until.touches()) {
+    return body;
+  }
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
+  w.StartObject();
+  w.Key("metadata");
+  w.StartObject();
+  w.Key("annotations");
+  w.StartObject();
+  const std::string_view key = api::kApplyWaitUntilAnnotation;
+  w.Key(key.data(), static_cast<rapidjson::SizeType>(key.size()));
+  if (write.apply_wait_until.op == FieldChange::Op::set) {
+    const std::string& v = write.apply_wait_until.value;
+    w.String(v.data(), static_cast<rapidjson::SizeType>(v.size()));
+  } else {
+    w.Null();
+  }
+  w.EndObject();
+  w.EndObject();
+  w.EndObject();
+  // {"metadata":{...}} + {"spec":{...}} → {"metadata":{...},"spec":{...}}
+  std::string head(buffer.GetString(), buffer.GetSize() - 1);
+  return head + "," + body.substr(1);
+}
+
+}  // namespace
 
 // ---- execution ---------------------------------------------------------------------------------
 
@@ -200,6 +250,16 @@ Status ActuationAdapter::create_profile(const Write& w, ExecuteOutcome& out) {
   if (!body.ok()) {
     return body.error();
   }
+  if (w.apply_wait_until.op == FieldChange::Op::set && body->HasMember("metadata")) {
+    auto& alloc = body->GetAllocator();
+    rapidjson::Value annotations(rapidjson::kObjectType);
+    annotations.AddMember(
+        rapidjson::Value(api::kApplyWaitUntilAnnotation.data(),
+                         static_cast<rapidjson::SizeType>(api::kApplyWaitUntilAnnotation.size()),
+                         alloc),
+        rapidjson::Value(w.apply_wait_until.value.c_str(), alloc), alloc);
+    (*body)["metadata"].AddMember("annotations", annotations, alloc);
+  }
   ++out.requests;
   auto created = api_.create(kube::resources::node_power_profiles, "", body.value());
   if (created.ok()) {
@@ -219,19 +279,19 @@ Status ActuationAdapter::create_profile(const Write& w, ExecuteOutcome& out) {
                  fmt::format("NodePowerProfile {} exists without {}={}; not touching it", w.name,
                              api::kManagedByLabel, api::kManagedByOperator));
   }
-  if (spec_matches(*info, w.spec)) {
+  if (spec_matches(*info, w.spec) && !w.apply_wait_until.touches()) {
     return {};
   }
   ++out.requests;
-  auto patched = api_.merge_patch(kube::resources::node_power_profiles, "", w.name,
-                                  api::encode_spec_patch(w.spec));
+  auto patched =
+      api_.merge_patch(kube::resources::node_power_profiles, "", w.name, profile_patch_body(w));
   return patched.ok() ? Status{} : Status(patched.error());
 }
 
 Status ActuationAdapter::patch_profile(const Write& w, ExecuteOutcome& out) {
   ++out.requests;
-  auto patched = api_.merge_patch(kube::resources::node_power_profiles, "", w.name,
-                                  api::encode_spec_patch(w.spec));
+  auto patched =
+      api_.merge_patch(kube::resources::node_power_profiles, "", w.name, profile_patch_body(w));
   if (patched.ok()) {
     return {};
   }
@@ -259,8 +319,9 @@ Status ActuationAdapter::patch_node(const Write& w, ExecuteOutcome& out) {
   if (patched.ok()) {
     return {};
   }
-  const bool removing_only =
-      w.label.op != FieldChange::Op::set && w.draining_since.op != FieldChange::Op::set;
+  const bool removing_only = w.label.op != FieldChange::Op::set &&
+                             w.draining_since.op != FieldChange::Op::set &&
+                             w.state_since.op != FieldChange::Op::set;
   if (patched.code() == Errc::not_found && removing_only) {
     return {};  // the node is gone: nothing left to clean
   }

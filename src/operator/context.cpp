@@ -9,6 +9,7 @@
 #include "joulie/common/duration.hpp"
 #include "joulie/common/log.hpp"
 #include "joulie/kube/json_fields.hpp"
+#include "joulie/policy/write_planner.hpp"
 #include "joulie/signals/collector.hpp"
 
 namespace joulie::operator_mode {
@@ -32,9 +33,10 @@ std::optional<NodeInfo> project_node(const rapidjson::Value& node,
   NodeInfo info;
   info.uid = json::string_or_empty(metadata, "uid");
   info.profile_label = json::string_at(labels, config.profile_label);
-  info.draining_since =
-      json::string_at(json::member(*metadata, "annotations"), api::kDrainingSinceAnnotation);
-  info.pin = json::string_at(json::member(*metadata, "annotations"), api::kPinAnnotation);
+  const rapidjson::Value* annotations = json::member(*metadata, "annotations");
+  info.draining_since = json::string_at(annotations, api::kDrainingSinceAnnotation);
+  info.state_since = json::string_at(annotations, api::kStateSinceAnnotation);
+  info.pin = json::string_at(annotations, api::kPinAnnotation);
   const bool unschedulable =
       json::bool_at(json::member(node, "spec"), "unschedulable").value_or(false);
   auto reserved = lookup(config.reserved_label);
@@ -124,6 +126,8 @@ std::optional<NppInfo> project_npp(const rapidjson::Value& object) {
   info.generation = json::int_at(metadata, "generation");
   info.observed_generation = json::int_at(json::member(object, "status"), "observedGeneration");
   info.result = json::string_at(json::member(object, "status"), "result");
+  info.apply_wait_until =
+      json::string_at(json::member(*metadata, "annotations"), api::kApplyWaitUntilAnnotation);
   return info;
 }
 
@@ -417,7 +421,6 @@ Snapshot ContextProvider::snapshot(SystemTime now) const {
   // pods" for a node that is being drained, never the other way round for a fresh pod.
   s.pods_known = pods_known();
   auto per_node = counts_.per_node();
-  s.cluster_perf_pods = counts_.cluster();
   nodes_->read([&](const kube::Informer<NodeInfo>::Map& nodes) {
     s.managed.reserve(nodes.size());
     for (const auto& [name, info] : nodes) {
@@ -431,11 +434,13 @@ Snapshot ContextProvider::snapshot(SystemTime now) const {
         m.zone = info.zone;
         m.rack = info.rack;
         m.allocatable_cpu = info.allocatable_cpu;
+        m.state_since = info.state_since;
         auto it = per_node.find(name);
         m.perf_pods = it == per_node.end() ? 0 : it->second;
         s.managed.push_back(std::move(m));
-      } else if (info.profile_label || info.draining_since) {
-        s.unmanaged_marked.push_back({name, info.profile_label, info.draining_since});
+      } else if (info.profile_label || info.draining_since || info.state_since) {
+        s.unmanaged_marked.push_back(
+            {name, info.profile_label, info.draining_since, info.state_since});
       }
     }
   });
@@ -482,11 +487,8 @@ void fill_policy_context(Snapshot& s, const PodCounts::ByClass& classes) {
     if (auto it = classes.per_node.find(m.name); it != classes.per_node.end()) {
       n.pods = it->second;
     }
-    if (m.draining_since) {
-      if (auto since = parse_rfc3339(*m.draining_since); since.ok()) {
-        n.last_transition = *since;
-      }
-    }
+    n.last_transition = policy::last_transition(
+        n.state, policy::read_memory(m.state_since, std::nullopt), m.draining_since);
     c.nodes.push_back(std::move(n));
   }
 }

@@ -39,7 +39,7 @@ PauseReporter::PauseReporter(metrics::Registry& registry, std::string ns, EventS
 
 void PauseReporter::observe(const Snapshot& snapshot) {
   if (snapshot.pods_known) {
-    demand_.with({}).set(static_cast<double>(snapshot.cluster_perf_pods));
+    demand_.with({}).set(static_cast<double>(snapshot.context.workloads.cluster.perf_sensitive()));
   }
   const ControlInfo& control = snapshot.control;
   gauge_.with({}).set(control.paused ? 1 : 0);
@@ -109,7 +109,7 @@ std::string status_json(const PassResult& result, const Snapshot& snapshot,
   w.Key("podsKnown");
   w.Bool(result.pods_known);
   w.Key("demand");  // performance-sensitive pods, cluster-wide (pending ones included)
-  w.Int64(snapshot.cluster_perf_pods);
+  w.Int64(snapshot.context.workloads.cluster.perf_sensitive());
   w.Key("failedNodes");
   w.Uint64(result.failed_nodes);
   w.Key("reasons");

@@ -6,52 +6,16 @@
 
 #include "joulie/common/duration.hpp"
 #include "joulie/operator/reconciler.hpp"
+#include "joulie/policy/write_planner.hpp"
 
 namespace joulie::operator_mode {
 
-policy::Context make_policy_context(
-    const Snapshot& snapshot, const policy::TimeZone& zone,
-    const std::unordered_map<std::string, TransitionMemory>& transitions) {
-  // The ContextProvider filled node metadata, pod counts by class and the signals
-  // (snapshot.context); a snapshot built without it (tests) gets the informer-level view.
+policy::Context make_policy_context(const Snapshot& snapshot, const policy::TimeZone& zone) {
+  // The ContextProvider assembled the per-node view once (fill_policy_context: metadata, pod
+  // counts by class, last transitions) and the signals; only the local time is the policy
+  // configuration's.
   policy::Context c = snapshot.context;
-  const bool provided = c.nodes.size() == snapshot.managed.size() && !c.nodes.empty();
-  c.now = snapshot.now;
   c.local = zone.local(snapshot.now);
-  c.pods_known = snapshot.pods_known;
-  if (!provided) {
-    // The informer snapshot counts performance-sensitive pods only (pending ones included).
-    c.workloads.cluster = {};
-    c.workloads.cluster.performance_only = snapshot.cluster_perf_pods;
-    c.nodes.clear();
-    c.nodes.reserve(snapshot.managed.size());
-  }
-  for (std::size_t i = 0; i < snapshot.managed.size(); ++i) {
-    const auto& m = snapshot.managed[i];
-    if (!provided) {
-      policy::NodeContext fresh;
-      fresh.name = m.name;
-      fresh.state = policy::state_from_label(m.label ? std::optional<std::string_view>(*m.label)
-                                                     : std::nullopt);
-      fresh.perf_pods = m.perf_pods;
-      fresh.pods.performance_only = m.perf_pods;
-      c.nodes.push_back(std::move(fresh));
-    }
-    policy::NodeContext& n = c.nodes[i];
-    n.last_transition.reset();
-    // Last transition: a drain's start survives restarts in its annotation; otherwise the last
-    // change this process saw or made (unknown after a restart: no dwell is imposed).
-    if (n.state == policy::NodeState::draining_performance && m.draining_since) {
-      if (auto t = parse_rfc3339(*m.draining_since); t.ok()) {
-        n.last_transition = *t;
-      }
-    }
-    if (!n.last_transition) {
-      if (auto it = transitions.find(m.name); it != transitions.end() && it->second.state == n.state) {
-        n.last_transition = it->second.since;
-      }
-    }
-  }
   return c;
 }
 
@@ -145,8 +109,7 @@ PassContext Reconciler::explain(const policy::Context& ctx, const policy::Policy
   };
   per_node("nodeTemperature", options_.signals.node_temperature.has_value(),
            &policy::NodeContext::temperature_celsius);
-  per_node("nodePower", options_.signals.node_power.has_value(),
-           &policy::NodeContext::power_watts);
+  per_node("nodePower", options_.signals.node_power.has_value(), &policy::NodeContext::power_watts);
   if (options_.signals.pue || present(ctx.pue) || !ctx.zone_pue.empty()) {
     if (ctx.zone_pue.empty()) {
       out.signals.push_back(scalar_report("pue", ctx.pue, ctx.now));

@@ -22,10 +22,8 @@ namespace {
 using policy::GuardResult;
 using policy::NodeState;
 
-// NodeOutcome::waiting between the two phases (docs/decisions.md).
-constexpr std::string_view kWaitingForSettle = "eco cap: waiting for the eco label to settle";
-constexpr std::string_view kWaitingForAgent =
-    "performance label: waiting for the agent to apply the performance cap";
+using policy::Wait;
+using policy::WritePhase;
 
 constexpr NodeState kStates[] = {NodeState::active_performance, NodeState::draining_performance,
                                  NodeState::active_eco};
@@ -52,6 +50,35 @@ std::string event_message(const policy::GuardDecision& d, NodeState from, std::i
   return {};
 }
 
+// The planner's writes as the ActuationAdapter's.
+std::vector<Write> to_writes(const std::vector<policy::PlannedWrite>& planned,
+                             const std::string& node) {
+  std::vector<Write> writes;
+  writes.reserve(planned.size());
+  for (const policy::PlannedWrite& p : planned) {
+    Write w;
+    switch (p.kind) {
+      case policy::PlannedWrite::Kind::node:
+        w.kind = WriteKind::patch_node;
+        w.name = node;
+        w.label = p.label;
+        w.draining_since = p.draining_since;
+        w.state_since = p.state_since;
+        break;
+      case policy::PlannedWrite::Kind::create_profile:
+      case policy::PlannedWrite::Kind::patch_profile:
+        w.kind = p.kind == policy::PlannedWrite::Kind::create_profile ? WriteKind::create_profile
+                                                                      : WriteKind::patch_profile;
+        w.name = api::canonical_profile_name(node);
+        w.spec = p.spec;
+        w.apply_wait_until = p.apply_wait_until;
+        break;
+    }
+    writes.push_back(std::move(w));
+  }
+  return writes;
+}
+
 }  // namespace
 
 Reconciler::Reconciler(ReconcilerOptions options, ActuationAdapter& actuation,
@@ -75,10 +102,8 @@ std::optional<SteadyTime> Reconciler::next_retry() const {
       earliest = retry.next;
     }
   }
-  for (const auto& [key, when] : wake_) {
-    if (!earliest || when < *earliest) {
-      earliest = when;
-    }
+  if (wake_ && (!earliest || *wake_ < *earliest)) {
+    earliest = wake_;
   }
   return earliest;
 }
@@ -92,16 +117,17 @@ const policy::PolicyPlan& Reconciler::plan_for(const Snapshot& snapshot, PassKin
   if (kind == PassKind::reguard && plan_ && names == plan_nodes_) {
     return *plan_;
   }
-  policy::Context context = make_policy_context(snapshot, options_.time_zone, transitions_);
+  policy::Context context = make_policy_context(snapshot, options_.time_zone);
   if (options_.enrich_context) {
     options_.enrich_context(context);
   }
+  // Every count the policy reads comes from the one Context (no second source beside it).
   policy::PolicyInput input;
   input.managed_nodes = names;
-  if (snapshot.pods_known) {
-    input.perf_sensitive_pods = snapshot.cluster_perf_pods;
+  if (context.pods_known) {
+    input.perf_sensitive_pods = context.workloads.cluster.perf_sensitive();
   }
-  input.now = snapshot.now;
+  input.now = context.now;
   input.context = &context;
   input.explain = options_.explain;
   auto planned = policy::plan(options_.policy, input);
@@ -142,13 +168,6 @@ void Reconciler::set_policy(policy::PolicyConfig policy, policy::TimeZone zone,
   desired_.clear();
 }
 
-void Reconciler::remember_transition(const std::string& node, NodeState state, SystemTime now) {
-  auto [it, inserted] = transitions_.try_emplace(node, TransitionMemory{state, std::nullopt});
-  if (!inserted && it->second.state != state) {
-    it->second = {state, now};
-  }
-}
-
 Reconciler::Text Reconciler::resolve(std::unordered_map<std::string, Expectation<Text>>& map,
                                      const std::string& key, const Text& cached, SteadyTime now) {
   auto it = map.find(key);
@@ -175,7 +194,8 @@ std::optional<NppInfo> Reconciler::resolve_profile(const std::string& name,
   // The expectation holds the spec we wrote; the cache also carries generation and status.
   const auto& expected = it->second.value;
   const bool caught_up = expected.has_value() == cached.has_value() &&
-                         (!expected || expected->same_spec(*cached));
+                         (!expected || (expected->same_spec(*cached) &&
+                                        expected->apply_wait_until == cached->apply_wait_until));
   if (caught_up || now >= it->second.expires) {
     expected_profile_.erase(it);
     return cached;
@@ -197,6 +217,11 @@ void Reconciler::remember(const std::vector<Write>& writes, SteadyTime now) {
         info.profile = std::string(api::to_string(w.spec.profile));
         info.cap_watts = w.spec.package_power_cap_watts;
         info.policy_name = w.spec.policy_name;
+        // The planner's profile writes set the annotation or remove it (it only leaves one that
+        // is absent), so the write tells what it reads afterwards.
+        if (w.apply_wait_until.op == FieldChange::Op::set) {
+          info.apply_wait_until = w.apply_wait_until.value;
+        }
         expected_profile_[w.name] = {std::move(info), expires};
         break;
       }
@@ -209,6 +234,9 @@ void Reconciler::remember(const std::vector<Write>& writes, SteadyTime now) {
         }
         if (w.draining_since.touches()) {
           expected_annotation_[w.name] = {text(w.draining_since), expires};
+        }
+        if (w.state_since.touches()) {
+          expected_state_since_[w.name] = {text(w.state_since), expires};
         }
         break;
     }
@@ -239,186 +267,118 @@ void Reconciler::failed(const std::string& key, const Error& error, SteadyTime n
               {"retry_in_ms", static_cast<std::int64_t>(delay.count())}});
 }
 
+policy::WriteSettings Reconciler::write_settings() const {
+  policy::WriteSettings s;
+  s.downgrade_settle = options_.downgrade_settle;
+  s.upgrade_apply_timeout = options_.upgrade_apply_timeout;
+  s.drain_timeout = options_.drain_timeout;
+  s.retry_initial = options_.retry_initial;
+  s.dry_run = options_.dry_run;
+  // The caps in force: a time window may lower the eco cap.
+  s.performance_cap_watts = plan_->performance_cap_watts;
+  s.eco_cap_watts = plan_->eco_cap_watts;
+  s.policy_name = std::string(policy::spec_name(options_.policy.kind));
+  return s;
+}
+
+void Reconciler::refine_memory(const std::string& node, const Text& state_since,
+                               const Text& apply_wait_until, policy::NodeMemory& memory) {
+  auto it = completed_.find(node);
+  if (it == completed_.end()) {
+    return;
+  }
+  bool current = false;
+  if (state_since && *state_since == it->second.state_since && memory.since) {
+    memory.since = std::max(*memory.since, it->second.at);
+    current = true;
+  }
+  if (apply_wait_until && *apply_wait_until == it->second.apply_wait_until &&
+      memory.apply_wait_until) {
+    memory.apply_wait_until =
+        std::max(*memory.apply_wait_until, it->second.at + options_.upgrade_apply_timeout);
+    current = true;
+  }
+  if (!current) {
+    completed_.erase(it);  // a later write (ours or anyone's) replaced what we wrote
+  }
+}
+
+policy::WritePlanInput Reconciler::planner_input(const ManagedNode& node, api::Profile desired,
+                                                 const Snapshot& snapshot, const Now& now) {
+  policy::WritePlanInput in;
+  in.desired = desired;
+  in.now = now.wall;
+  policy::NodeObservation& o = in.observed;
+  o.node = node.name;
+  o.label = resolve(expected_label_, node.name, node.label, now.steady);
+  o.draining_since = resolve(expected_annotation_, node.name, node.draining_since, now.steady);
+  const Text state_since = resolve(expected_state_since_, node.name, node.state_since, now.steady);
+  if (snapshot.pods_known) {
+    o.perf_pods = node.perf_pods;
+  }
+  const std::string profile_name = api::canonical_profile_name(node.name);
+  const std::optional<NppInfo> profile = resolve_profile(profile_name, snapshot, now.steady);
+  Text apply_wait_until;
+  if (profile) {
+    o.profile =
+        policy::ObservedProfile{profile->node_name, profile->profile, profile->cap_watts,
+                                profile->policy_name, profile->apply_wait_until.has_value()};
+    apply_wait_until = profile->apply_wait_until;
+  }
+  // Whether the node's agent has acted on the profile is read from the cache's status, for the
+  // spec the operator believes is there.
+  if (auto it = snapshot.npps.find(profile_name); it != snapshot.npps.end()) {
+    const NppInfo& cached = it->second;
+    o.agent_reports = cached.observed_generation.has_value();
+    o.agent_applied = profile && cached.same_spec(*profile) && cached.applied();
+  }
+  in.memory = policy::read_memory(state_since, apply_wait_until);
+  refine_memory(node.name, state_since, apply_wait_until, in.memory);
+  return in;
+}
+
 Reconciler::NodeWork Reconciler::prepare_node(const ManagedNode& node, api::Profile desired,
-                                              const Snapshot& snapshot, SteadyTime now) {
+                                              const Snapshot& snapshot, const Now& now) {
   NodeWork work;
   work.node = &node;
-  wake_.erase(node.name);  // set again below if the node still waits
-  work.label = resolve(expected_label_, node.name, node.label, now);
-  const Text& label = work.label;
-  const Text annotation = resolve(expected_annotation_, node.name, node.draining_since, now);
-  const std::string profile_name = api::canonical_profile_name(node.name);
-  const std::optional<NppInfo> profile = resolve_profile(profile_name, snapshot, now);
-
-  policy::GuardInput in;
-  in.current =
-      policy::state_from_label(label ? std::optional<std::string_view>(*label) : std::nullopt);
-  in.desired = desired;
-  if (snapshot.pods_known) {
-    in.perf_sensitive_pods = node.perf_pods;
+  const policy::WritePlanInput in = planner_input(node, desired, snapshot, now);
+  work.plan = policy::plan_writes(in, write_settings());
+  work.label = in.observed.label;
+  work.writes = to_writes(work.plan.writes, node.name);
+  const policy::WritePlan& plan = work.plan;
+  if (plan.apply_wait_expired) {
+    log::warn("operator",
+              "the node's agent has not reported the performance cap; publishing the "
+              "performance label anyway",
+              {{"node", node.name},
+               {"timeout_ms", static_cast<std::int64_t>(options_.upgrade_apply_timeout.count())}});
   }
-  if (annotation) {
-    if (auto t = parse_rfc3339(*annotation); t.ok()) {
-      in.draining_since = *t;
-    }
-  }
-  in.drain_timeout = options_.drain_timeout;
-  in.now = snapshot.now;
-  remember_transition(node.name, in.current, snapshot.now);
-
-  // Phase two of a downgrade (ReconcilerOptions::downgrade_settle): the node is labelled eco and
-  // still has its performance cap. Once the label has settled, a performance-sensitive pod on
-  // the node was bound while the scheduler still saw `performance`: the node is then, for the
-  // guard, the performance node it still is, and drains.
-  const std::string_view eco_profile = api::to_string(api::Profile::eco);
-  bool cap_phase = false;
-  bool forced_rest = false;
-  const bool settling = options_.downgrade_settle.count() > 0 && !options_.dry_run &&
-                        in.current == NodeState::active_eco && desired == api::Profile::eco &&
-                        (!profile || profile->profile != eco_profile);
-  if (!settling) {
-    eco_since_.erase(node.name);
-    forced_eco_.erase(node.name);
-  } else if (forced_eco_.contains(node.name)) {
-    // The rest of a forced drain whose cap write failed: forced, not settled again (a settle
-    // would find the pods still there and start the drain over).
-    forced_rest = true;
-  } else {
-    // First seen here without our write (a restart, a hand-set label): it settles from now.
-    const SteadyTime due =
-        eco_since_.try_emplace(node.name, now).first->second + options_.downgrade_settle;
-    if (now < due) {
-      work.hold = kWaitingForSettle;
-      work.wake = due;
-    } else if (!snapshot.pods_known) {
-      work.hold = "eco cap: pod data unknown";
-      work.wake = now + options_.retry_initial;
-    } else if (node.perf_pods > 0) {
-      in.current = NodeState::active_performance;
-      eco_since_.erase(node.name);
-    } else {
-      cap_phase = true;
-    }
-  }
-  work.decision = policy::evaluate_guard(in);
-  work.current = in.current;
-  const policy::GuardDecision& decision = work.decision;
-
-  // The caps in force: a time window may lower the eco cap.
-  const policy::DesiredWrite target = policy::desired_write(
-      decision.next, plan_->performance_cap_watts, plan_->eco_cap_watts);
-  NodeWriteInput wi;
-  wi.node = node.name;
-  wi.label = label;
-  wi.draining_since = annotation;
-  wi.profile = profile;
-  wi.target_label = std::string(target.label);
-  if (decision.next == NodeState::draining_performance) {
-    wi.target_draining_since = decision.draining_since == policy::DrainingSinceWrite::set
-                                   ? FieldChange::set(format_rfc3339(snapshot.now))
-                                   : FieldChange::keep();
-  } else {
-    wi.target_draining_since = FieldChange::remove();
-  }
-  wi.target_spec.node_name = node.name;
-  wi.target_spec.profile = target.profile;
-  wi.target_spec.package_power_cap_watts = target.cap_watts;
-  wi.target_spec.policy_name = std::string(policy::spec_name(options_.policy.kind));
-  work.writes = plan_node_writes(wi);
-
-  const bool downgrade_from_performance = decision.next == NodeState::active_eco &&
-                                          in.current == NodeState::active_performance &&
-                                          decision.result != GuardResult::forced;
-  work.recheck_pods = cap_phase || (decision.next == NodeState::active_eco &&
-                                    in.current != NodeState::active_eco &&
-                                    decision.result != GuardResult::forced);
-  if (options_.downgrade_settle.count() > 0 && !options_.dry_run && downgrade_from_performance &&
-      (!profile || profile->profile != eco_profile)) {
-    // Phase one: the eco label (the scheduler stops placing performance-only pods here); the eco
-    // cap follows once the label has settled. A draining node needs no settling: its
-    // draining-performance label has repelled those pods all along.
-    std::erase_if(work.writes, [](const Write& w) { return w.kind != WriteKind::patch_node; });
-    work.phase = NodeWork::Phase::eco_label;
-  }
-
-  // An upgrade whose node has an agent reporting on the profile: the performance label waits
-  // until the agent has acted on the raised cap (ReconcilerOptions::upgrade_apply_timeout).
-  const NppInfo* cached = nullptr;
-  if (auto it = snapshot.npps.find(profile_name); it != snapshot.npps.end()) {
-    cached = &it->second;
-  }
-  const std::string_view performance_label = policy::label_value(NodeState::active_performance);
-  const bool publishes_performance =
-      wi.target_label == performance_label && (!label || *label != performance_label);
-  const bool raises_cap = std::any_of(work.writes.begin(), work.writes.end(), [](const Write& w) {
-    return w.kind == WriteKind::create_profile || w.kind == WriteKind::patch_profile;
-  });
-  if (!publishes_performance || options_.upgrade_apply_timeout.count() == 0 || options_.dry_run) {
-    apply_deadline_.erase(node.name);
-  } else if (raises_cap) {
-    if (cached != nullptr && cached->observed_generation) {
-      // Phase one: the raised cap; the label once the agent reports it (or at the deadline).
-      std::erase_if(work.writes, [](const Write& w) { return w.kind == WriteKind::patch_node; });
-      work.phase = NodeWork::Phase::performance_cap;
-    }
-  } else {
-    // The cap is already what an upgrade needs; has the node's agent acted on it? A profile no
-    // agent has ever reported on is labelled at once. Asked from the cache, not only from this
-    // process's memory: a restart, or a policy that flipped back between the two phases, must
-    // not publish the label ahead of the agent either.
-    const bool reported =
-        cached != nullptr && profile && cached->same_spec(*profile) && cached->applied();
-    auto it = apply_deadline_.find(node.name);
-    const bool has_agent = cached != nullptr && cached->observed_generation.has_value();
-    if (reported || (it == apply_deadline_.end() && !has_agent)) {
-      if (it != apply_deadline_.end()) {
-        apply_deadline_.erase(it);
-      }
-    } else {
-      if (it == apply_deadline_.end()) {
-        it = apply_deadline_.emplace(node.name, now + options_.upgrade_apply_timeout).first;
-      }
-      if (now < it->second) {
-        work.hold = kWaitingForAgent;
-        work.wake = it->second;
-      } else {
-        log::warn("operator",
-                  "the node's agent has not reported the performance cap; publishing the "
-                  "performance label anyway",
-                  {{"node", node.name},
-                   {"timeout_ms",
-                    static_cast<std::int64_t>(options_.upgrade_apply_timeout.count())}});
-        apply_deadline_.erase(it);
-      }
-    }
-  }
-  if (!work.hold.empty()) {
-    work.writes.clear();
+  if (plan.waiting != Wait::none && plan.wake) {
+    wake_at(now.to_steady(*plan.wake));
   }
 
   NodeOutcome& out = work.out;
   out.node = node.name;
-  out.state = decision.next;
-  out.profile = target.profile;
-  out.label = wi.target_label;
-  out.cap_watts = target.cap_watts;
-  out.perf_pods = in.perf_sensitive_pods;
-  out.changed = !work.writes.empty();
-  out.result = decision.result;
+  out.state = plan.decision.next;
+  out.profile = plan.target.profile;
+  out.label = std::string(plan.target.label);
+  out.cap_watts = plan.target.cap_watts;
+  out.perf_pods = in.observed.perf_pods;
+  out.changed = !work.writes.empty() && !plan.memory_only;
+  out.result = plan.decision.result;
   if (out.result == GuardResult::unchanged && out.changed) {
     out.result = GuardResult::applied;  // e.g. a first label or a recreated profile
   }
-  out.waiting = work.hold;
-  out.cap_only = (cap_phase || forced_rest || work.phase == NodeWork::Phase::performance_cap) &&
-                 !work.writes.empty() &&
-                 std::all_of(work.writes.begin(), work.writes.end(), [](const Write& w) {
-                   return w.kind != WriteKind::patch_node;
-                 });
-  work.send = !work.writes.empty() && !options_.dry_run && !in_backoff(node.name, now);
-  if (work.wake) {
-    wake_[node.name] = *work.wake;
-  }
+  out.waiting = std::string(policy::to_string(plan.waiting));
+  out.cap_only = plan.cap_only;
+  work.send = !work.writes.empty() && !options_.dry_run && !in_backoff(node.name, now.steady);
   return work;
+}
+
+void Reconciler::wake_at(SteadyTime when) {
+  if (!wake_ || when < *wake_) {
+    wake_ = when;
+  }
 }
 
 void Reconciler::execute_all(std::vector<NodeWork>& work, std::size_t begin, std::size_t end,
@@ -443,7 +403,7 @@ void Reconciler::execute_all(std::vector<NodeWork>& work, std::size_t begin, std
       w.yielded = true;
       return;
     }
-    if (options_.live_perf_pods && w.recheck_pods) {
+    if (options_.live_perf_pods && w.plan.recheck_pods) {
       const std::optional<std::int64_t> live = options_.live_perf_pods(w.node->name);
       if (!live || *live > 0) {
         w.raced = live.value_or(-1);
@@ -455,10 +415,10 @@ void Reconciler::execute_all(std::vector<NodeWork>& work, std::size_t begin, std
     } catch (const std::exception& e) {  // e.g. bad_alloc: a failed node, not a dead process
       w.done.status = Error(Errc::internal, fmt::format("writing the node: {}", e.what()));
     }
-    if (w.phase != NodeWork::Phase::none) {
+    if (w.plan.phase != WritePhase::none) {
       // A long pass writes its last nodes seconds after it started: a settle or an agent's
       // deadline counts from the write, not from the pass's start.
-      w.done_at = clock_.monotonic();
+      w.done_at = {clock_.monotonic(), clock_.now()};
     }
   };
   if (workers <= 1) {
@@ -509,119 +469,132 @@ void Reconciler::execute_all(std::vector<NodeWork>& work, std::size_t begin, std
   }
 }
 
-void Reconciler::record_node(NodeWork& work, const Snapshot& snapshot, SteadyTime now,
-                             PassResult& result) {
+void Reconciler::record_node(NodeWork& work, const Now& now, PassResult& result) {
   const ManagedNode& node = *work.node;
-  const policy::GuardDecision& decision = work.decision;
-  const std::vector<Write>& writes = work.writes;
   NodeOutcome& out = work.out;
-
-  if (!work.hold.empty()) {
-    // Between two phases: nothing written, nothing failed; the wake-up (or the agent's report)
-    // brings the node back. An older retry time (a failed write, a raced downgrade) would
-    // otherwise stay due in the past and spin the controller.
-    retries_.erase(node.name);
-    out.state = work.current;
+  const bool held = work.plan.waiting != Wait::none;
+  if (held || work.yielded || work.raced) {
+    // Not attempted: reported as it stands, no error. Held between two phases: the wake-up (or
+    // the agent's report) brings the node back, and an older retry time (a failed write, a raced
+    // downgrade) would otherwise stay due in the past and spin the controller. Yielded: the
+    // waiting re-plan writes it. Raced: a re-guard pass soon (the controller wakes at
+    // next_retry()) sees the pod and drains the node.
+    out.state = work.plan.current;
     out.label = work.label.value_or("");
     out.result = GuardResult::unchanged;
     out.changed = false;
-    result.nodes.push_back(std::move(out));
-    return;
-  }
-  if (work.yielded || work.raced) {
-    // Not attempted: reported as it stands, no error. Yielded: the waiting re-plan writes it.
-    // Raced: a re-guard pass soon (the controller wakes at next_retry()) sees the pod and
-    // drains the node.
-    out.state = work.current;
-    out.label = work.label.value_or("");
-    out.result = GuardResult::unchanged;
-    out.changed = false;
-    if (work.yielded) {
+    if (held) {
+      retries_.erase(node.name);
+    } else if (work.yielded) {
       ++result.yielded_nodes;
     } else {
       ++result.raced_nodes;
       if (*work.raced >= 0) {
         out.perf_pods = *work.raced;
       }
-      retries_[node.name] = Retry{0, now + options_.retry_initial};
-      log::info("operator", "downgrade not started: a performance-sensitive pod reached the node "
-                "after the pass's snapshot; the next pass drains it",
+      retries_[node.name] = Retry{0, now.steady + options_.retry_initial};
+      log::info("operator",
+                "downgrade not started: a performance-sensitive pod reached the node after the "
+                "pass's snapshot; the next pass drains it",
                 {{"node", node.name}, {"perf_pods", *work.raced}});
     }
     result.nodes.push_back(std::move(out));
     return;
   }
-  if (decision.result == GuardResult::forced && work.send) {
-    forced_eco_.insert(node.name);  // if its cap write fails, the retry is still forced
-  }
+  record_writes(work, now, result);
+  result.nodes.push_back(std::move(out));
+}
+
+void Reconciler::record_writes(NodeWork& work, const Now& now, PassResult& result) {
+  const ManagedNode& node = *work.node;
+  const policy::WritePlan& plan = work.plan;
+  const std::vector<Write>& writes = work.writes;
+  NodeOutcome& out = work.out;
   bool effective = true;
   if (writes.empty()) {
     retries_.erase(node.name);  // nothing left to retry
-  } else if (!options_.dry_run) {
-    if (!work.send) {
-      out.error = "waiting to retry after an earlier failure";
+  } else if (options_.dry_run) {
+    result.write_requests += writes.size();  // what would be sent
+  } else if (!work.send) {
+    out.error = "waiting to retry after an earlier failure";
+    effective = false;
+  } else {
+    const ExecuteOutcome& done = work.done;
+    result.write_requests += done.requests;
+    // Writes that took effect are remembered even if a later one failed.
+    remember(std::vector<Write>(writes.begin(), writes.begin() + done.completed), now.steady);
+    if (!done.status.ok()) {
+      out.error = done.status.error().describe();
+      failed(node.name, done.status.error(), now.steady);
       effective = false;
     } else {
-      const ExecuteOutcome& done = work.done;
-      result.write_requests += done.requests;
-      // Writes that took effect are remembered even if a later one failed.
-      remember(std::vector<Write>(writes.begin(), writes.begin() + done.completed), now);
-      if (!done.status.ok()) {
-        out.error = done.status.error().describe();
-        failed(node.name, done.status.error(), now);
-        effective = false;
-      } else {
-        retries_.erase(node.name);
-        const SteadyTime written = std::max(now, work.done_at);
-        if (work.phase == NodeWork::Phase::eco_label) {
-          eco_since_[node.name] = written;
-          wake_[node.name] = written + options_.downgrade_settle;
-          out.waiting = kWaitingForSettle;
-          out.profile = api::Profile::performance;
-          out.cap_watts = plan_->performance_cap_watts;
-        } else if (work.phase == NodeWork::Phase::performance_cap) {
-          const SteadyTime deadline = written + options_.upgrade_apply_timeout;
-          apply_deadline_[node.name] = deadline;
-          wake_[node.name] = deadline;
-          out.waiting = kWaitingForAgent;
-          out.label = work.label.value_or("");
-          out.state = work.current;
-        }
-      }
+      retries_.erase(node.name);
     }
-  } else {
-    result.write_requests += writes.size();  // dry run: what would be sent
   }
-
   if (!effective) {
     ++result.failed_nodes;
-    out.state = work.current;
+    out.state = plan.current;
     out.label = work.label.value_or("");
     out.result = GuardResult::unchanged;
-  } else if (!options_.dry_run && work.phase != NodeWork::Phase::performance_cap) {
-    // (An upgrade's first phase only raised the cap: the transition, its metric and its Event
-    // come with the label.)
-    if (decision.next != work.current) {
-      transitions_[node.name] = {decision.next, snapshot.now};
-    }
-    if (metrics_ != nullptr) {
-      for (const auto& t : decision.transitions) {
-        metrics_->transitions
-            .with({node.name, std::string(policy::to_string(t.from)),
-                   std::string(policy::to_string(t.to)), std::string(policy::to_string(t.result))})
-            .inc();
+    return;
+  }
+  if (!options_.dry_run && plan.phase != WritePhase::none) {
+    // A first phase: its settle or deadline counts from when its writes completed.
+    const Now written{std::max(now.steady, work.done_at.steady),
+                      std::max(now.wall, work.done_at.wall)};
+    Completed& c = completed_[node.name];
+    c = {};
+    c.at = written.wall;
+    for (const Write& w : writes) {
+      if (w.state_since.op == FieldChange::Op::set) {
+        c.state_since = w.state_since.value;
+      }
+      if (w.apply_wait_until.op == FieldChange::Op::set) {
+        c.apply_wait_until = w.apply_wait_until.value;
       }
     }
-    if (events_ && decision.event != policy::NodeEvent::none) {
-      kube::EventType type = decision.event == policy::NodeEvent::drain_forced
-                                 ? kube::EventType::warning
-                                 : kube::EventType::normal;
-      events_({node.name, node.uid}, type, std::string(policy::reason(decision.event)),
-              event_message(decision, work.current, node.perf_pods,
-                            policy::spec_name(options_.policy.kind)));
+    if (plan.wake) {
+      wake_at(written.steady + (*plan.wake - now.wall));
+    }
+    if (plan.phase == WritePhase::eco_label) {
+      out.waiting = std::string(policy::to_string(Wait::settle));
+      out.profile = api::Profile::performance;
+      out.cap_watts = plan_->performance_cap_watts;
+    } else {
+      out.waiting = std::string(policy::to_string(Wait::agent));
+      out.label = work.label.value_or("");
+      out.state = plan.current;
+    }
+    if (plan.memory_only) {
+      out.result = GuardResult::unchanged;
     }
   }
-  result.nodes.push_back(std::move(out));
+  if (!options_.dry_run && plan.phase != WritePhase::performance_cap) {
+    // (An upgrade's first phase only raised the cap: the transition, its metric and its Event
+    // come with the label.)
+    record_transition(work);
+  }
+}
+
+void Reconciler::record_transition(const NodeWork& work) {
+  const ManagedNode& node = *work.node;
+  const policy::GuardDecision& decision = work.plan.decision;
+  if (metrics_ != nullptr) {
+    for (const auto& t : decision.transitions) {
+      metrics_->transitions
+          .with({node.name, std::string(policy::to_string(t.from)),
+                 std::string(policy::to_string(t.to)), std::string(policy::to_string(t.result))})
+          .inc();
+    }
+  }
+  if (events_ && decision.event != policy::NodeEvent::none) {
+    kube::EventType type = decision.event == policy::NodeEvent::drain_forced
+                               ? kube::EventType::warning
+                               : kube::EventType::normal;
+    events_({node.name, node.uid}, type, std::string(policy::reason(decision.event)),
+            event_message(decision, work.plan.current, node.perf_pods,
+                          policy::spec_name(options_.policy.kind)));
+  }
 }
 
 void Reconciler::release_nodes(const Snapshot& snapshot, SteadyTime now, PassResult& result) {
@@ -646,17 +619,20 @@ void Reconciler::release_nodes(const Snapshot& snapshot, SteadyTime now, PassRes
   for (const auto& m : snapshot.unmanaged_marked) {
     const Text label = resolve(expected_label_, m.name, m.label, now);
     const Text annotation = resolve(expected_annotation_, m.name, m.draining_since, now);
+    const Text state_since = resolve(expected_state_since_, m.name, m.state_since, now);
     auto d = doomed.find(m.name);
     // Only nodes the operator evidently managed are cleaned; a label someone set by hand on a
     // node we never managed is left alone.
-    const bool ours = d != doomed.end() || previously_managed_.contains(m.name) || annotation;
-    if (!ours || (!label && !annotation && d == doomed.end())) {
+    const bool ours =
+        d != doomed.end() || previously_managed_.contains(m.name) || annotation || state_since;
+    if (!ours || (!label && !annotation && !state_since && d == doomed.end())) {
       continue;
     }
     ReleaseInput r;
     r.node = m.name;
     r.label = label;
     r.draining_since = annotation;
+    r.state_since = state_since;
     if (d != doomed.end()) {
       r.profiles = std::move(d->second);
       doomed.erase(d);
@@ -700,6 +676,52 @@ void Reconciler::release_nodes(const Snapshot& snapshot, SteadyTime now, PassRes
   }
 }
 
+std::size_t Reconciler::upgrades_first(const Snapshot& snapshot, SteadyTime now,
+                                       std::vector<std::size_t>& order) {
+  // Upgrades first (docs/architecture.md): nodes that must become (or stay) performance while
+  // their label or profile says otherwise -- eco -> performance, a drain cancelled, a first
+  // label -- are written before any downgrade, so a demand step is not queued behind the pass's
+  // downgrades in the client rate limit. Within each group the name order is kept; the per-node
+  // write order is the planner's. Outcomes are reported in the snapshot's (name) order.
+  const std::string_view performance_label = policy::label_value(NodeState::active_performance);
+  auto upgrade = [&](const ManagedNode& node) {
+    if (desired_of(node.name) != api::Profile::performance) {
+      return false;
+    }
+    const Text label = resolve(expected_label_, node.name, node.label, now);
+    if (!label || *label != performance_label) {
+      return true;
+    }
+    const auto profile = resolve_profile(api::canonical_profile_name(node.name), snapshot, now);
+    return profile && profile->profile != api::to_string(api::Profile::performance);
+  };
+  order.resize(snapshot.managed.size());
+  for (std::size_t i = 0; i < order.size(); ++i) {
+    order[i] = i;
+  }
+  return static_cast<std::size_t>(
+      std::stable_partition(order.begin(), order.end(),
+                            [&](std::size_t i) { return upgrade(snapshot.managed[i]); }) -
+      order.begin());
+}
+
+api::Profile Reconciler::desired_of(const std::string& node) const {
+  auto it = desired_.find(node);
+  return it == desired_.end() ? api::Profile::performance : plan_->nodes[it->second].profile;
+}
+
+void Reconciler::forget_departed(const Snapshot& snapshot,
+                                 const std::unordered_set<std::string>& managed) {
+  std::erase_if(completed_, [&](const auto& entry) { return !managed.contains(entry.first); });
+  std::erase_if(retries_, [&](const auto& entry) {
+    return !managed.contains(entry.first) &&
+           std::none_of(snapshot.unmanaged_marked.begin(), snapshot.unmanaged_marked.end(),
+                        [&](const MarkedNode& m) { return m.name == entry.first; }) &&
+           std::none_of(snapshot.npps.begin(), snapshot.npps.end(),
+                        [&](const auto& p) { return p.second.node_name == entry.first; });
+  });
+}
+
 PassResult Reconciler::run_pass(const Snapshot& snapshot, PassKind kind) {
   const SteadyTime started = clock_.monotonic();
   PassResult result;
@@ -710,51 +732,25 @@ PassResult Reconciler::run_pass(const Snapshot& snapshot, PassKind kind) {
   const policy::PolicyPlan& plan = plan_for(snapshot, kind);
   result.managed = static_cast<std::int64_t>(snapshot.managed.size());
   result.performance = plan.performance_nodes;
-
-  const SteadyTime now = clock_.monotonic();
-  auto desired_of = [&](const ManagedNode& node) {
-    auto it = desired_.find(node.name);
-    return it == desired_.end() ? api::Profile::performance : plan.nodes[it->second].profile;
-  };
-  // Upgrades first (SPEC §8.6): nodes that must become (or stay) performance while their label
-  // or profile says otherwise -- eco -> performance, a drain cancelled, a first label -- are
-  // written before any downgrade, so a demand step is not queued behind the pass's downgrades
-  // in the client rate limit. Within each group the name order is kept; the per-node write
-  // order (§4.6) is plan_node_writes'. Outcomes are reported in the snapshot's (name) order.
-  const std::string_view performance_label = policy::label_value(NodeState::active_performance);
-  auto upgrade = [&](const ManagedNode& node) {
-    if (desired_of(node) != api::Profile::performance) {
-      return false;
-    }
-    const Text label = resolve(expected_label_, node.name, node.label, now);
-    if (!label || *label != performance_label) {
-      return true;
-    }
-    const auto profile = resolve_profile(api::canonical_profile_name(node.name), snapshot, now);
-    return profile && profile->profile != api::to_string(api::Profile::performance);
-  };
-  std::vector<std::size_t> order(snapshot.managed.size());
-  for (std::size_t i = 0; i < order.size(); ++i) {
-    order[i] = i;
-  }
-  const auto upgrades = static_cast<std::size_t>(
-      std::stable_partition(order.begin(), order.end(),
-                            [&](std::size_t i) { return upgrade(snapshot.managed[i]); }) -
-      order.begin());
-  result.nodes.reserve(snapshot.managed.size());
   result.context = plan_context_;
-  // Decide every node on this thread, then send the upgrades' writes (up to
+
+  const Now now{clock_.monotonic(), clock_.now()};
+  std::vector<std::size_t> order;
+  const std::size_t upgrades = upgrades_first(snapshot, now.steady, order);
+  // Plan every node on this thread, then send the upgrades' writes (up to
   // max_concurrent_writes nodes at once) and record them, and only then the downgrades'. Records
   // are made in this order whatever the workers' timing, so logs, events and results are the same
   // with one worker or eight.
+  wake_.reset();
   std::vector<NodeWork> work;
   work.reserve(order.size());
   for (std::size_t i : order) {
     const ManagedNode& node = snapshot.managed[i];
-    work.push_back(prepare_node(node, desired_of(node), snapshot, now));
+    work.push_back(prepare_node(node, desired_of(node.name), snapshot, now));
   }
+  result.nodes.reserve(work.size());
   auto record = [&](std::size_t k) {
-    record_node(work[k], snapshot, now, result);
+    record_node(work[k], now, result);
     auto it = desired_.find(work[k].node->name);
     if (it != desired_.end() && options_.explain) {
       result.nodes.back().reasons = plan.nodes[it->second].reasons;
@@ -762,10 +758,11 @@ PassResult Reconciler::run_pass(const Snapshot& snapshot, PassKind kind) {
   };
   // An agent may report during this very pass: count the upgrades about to wait for one before
   // their writes go out, so the status update wakes a re-guard pass.
-  const auto starting = std::count_if(work.begin(), work.end(), [](const NodeWork& w) {
-    return w.send && w.phase == NodeWork::Phase::performance_cap;
-  });
-  awaiting_agents_ = apply_deadline_.size() + static_cast<std::size_t>(starting);
+  awaiting_agents_ =
+      static_cast<std::size_t>(std::count_if(work.begin(), work.end(), [](const NodeWork& w) {
+        return w.plan.waiting == Wait::agent ||
+               (w.send && w.plan.phase == WritePhase::performance_cap);
+      }));
   execute_all(work, 0, upgrades, {}, record);
   execute_all(work, upgrades, work.size(), options_.yield_downgrades, record);
   std::vector<NodeOutcome> by_name(result.nodes.size());
@@ -773,32 +770,21 @@ PassResult Reconciler::run_pass(const Snapshot& snapshot, PassKind kind) {
     by_name[order[k]] = std::move(result.nodes[k]);
   }
   result.nodes = std::move(by_name);
+  const std::string_view waiting_for_agent = policy::to_string(Wait::agent);
+  awaiting_agents_ = static_cast<std::size_t>(
+      std::count_if(result.nodes.begin(), result.nodes.end(),
+                    [&](const NodeOutcome& n) { return n.waiting == waiting_for_agent; }));
   if (result.yielded_nodes > 0) {
     log::info("operator", "a re-plan is waiting: the pass's remaining downgrades are left for it",
               {{"left", static_cast<std::int64_t>(result.yielded_nodes)}});
   }
-  release_nodes(snapshot, now, result);
+  release_nodes(snapshot, now.steady, result);
 
-  // Forget retry state of nodes that no longer exist anywhere.
   std::unordered_set<std::string> managed;
   for (const auto& n : snapshot.managed) {
     managed.insert(n.name);
   }
-  std::erase_if(transitions_, [&](const auto& entry) { return !managed.contains(entry.first); });
-  auto gone = [&](const auto& entry) { return !managed.contains(entry.first); };
-  std::erase_if(eco_since_, gone);
-  std::erase_if(forced_eco_, [&](const std::string& n) { return !managed.contains(n); });
-  std::erase_if(apply_deadline_, gone);
-  std::erase_if(wake_, gone);
-  awaiting_agents_ = apply_deadline_.size();
-  std::erase_if(retries_, [&](const auto& entry) {
-    return !managed.contains(entry.first) &&
-           std::none_of(snapshot.unmanaged_marked.begin(), snapshot.unmanaged_marked.end(),
-                        [&](const MarkedNode& m) { return m.name == entry.first; }) &&
-           std::none_of(snapshot.npps.begin(), snapshot.npps.end(),
-                        [&](const auto& p) { return p.second.node_name == entry.first; });
-  });
-
+  forget_departed(snapshot, managed);
   result.seconds = std::chrono::duration<double>(clock_.monotonic() - started).count();
   publish(result, managed);
   previously_managed_ = std::move(managed);
@@ -867,22 +853,22 @@ void Reconciler::log_summary(const PassResult& result) const {
       signals += fmt::format("({}/{} ok)", sig.ok, sig.ok + sig.stale + sig.missing + sig.error);
     }
   }
-  log::info("operator", result.dry_run ? "reconcile pass (dry run)" : "reconcile pass",
-            {{"policy", result.policy},
-             {"managed", result.managed},
-             {"performance", result.performance},
-             {"changed", changed.empty() ? std::string("none") : changed},
-             {"deferred", deferred},
-             {"caps", caps},
-             {"released", released.empty() ? std::string("none") : released},
-             {"writes", result.write_requests},
-             {"failed", result.failed_nodes},
-             {"pods_known", result.pods_known},
-             {"duration_ms", std::round(result.seconds * 1e6) / 1e3},
-             {"window", result.context.window.empty() ? std::string("none")
-                                                      : result.context.window},
-             {"local_time", result.context.local_time},
-             {"signals", signals.empty() ? std::string("none") : signals}});
+  log::info(
+      "operator", result.dry_run ? "reconcile pass (dry run)" : "reconcile pass",
+      {{"policy", result.policy},
+       {"managed", result.managed},
+       {"performance", result.performance},
+       {"changed", changed.empty() ? std::string("none") : changed},
+       {"deferred", deferred},
+       {"caps", caps},
+       {"released", released.empty() ? std::string("none") : released},
+       {"writes", result.write_requests},
+       {"failed", result.failed_nodes},
+       {"pods_known", result.pods_known},
+       {"duration_ms", std::round(result.seconds * 1e6) / 1e3},
+       {"window", result.context.window.empty() ? std::string("none") : result.context.window},
+       {"local_time", result.context.local_time},
+       {"signals", signals.empty() ? std::string("none") : signals}});
 }
 
 }  // namespace joulie::operator_mode

@@ -53,37 +53,9 @@ constexpr auto kLeaderWaitOnce = std::chrono::seconds(60);
 constexpr auto kEventFlushTimeout = std::chrono::seconds(5);
 constexpr auto kFirstSignalsWait = std::chrono::seconds(15);
 
-policy::PolicyKind policy_kind(config::PolicyType type) {
-  switch (type) {
-    case config::PolicyType::static_partition:
-      return policy::PolicyKind::static_partition;
-    case config::PolicyType::queue_aware_v1:
-      return policy::PolicyKind::queue_aware_v1;
-    case config::PolicyType::rule_swap_v1:
-      return policy::PolicyKind::rule_swap_v1;
-    case config::PolicyType::context_aware_v1:
-      return policy::PolicyKind::context_aware_v1;
-  }
-  return policy::PolicyKind::static_partition;
-}
-
-// The flags alone (the base a policy file's keys override).
-policy::PolicyConfig flag_policy_config(const config::OperatorConfig& c) {
-  policy::PolicyConfig p;
-  p.kind = policy_kind(c.policy);
-  p.static_hp_frac = c.static_hp_frac;
-  p.queue_hp_base_frac = c.queue_hp_base_frac;
-  p.queue_hp_min = c.queue_hp_min;
-  p.queue_hp_max = c.queue_hp_max;
-  p.queue_perf_per_hp_node = c.queue_perf_per_hp_node;
-  p.interval = c.interval;
-  p.performance_cap_watts = c.performance_cap_watts;
-  p.eco_cap_watts = c.eco_cap_watts;
-  return p;
-}
-
+// The flags' settings with the policy file's keys applied over them.
 policy::PolicyConfig policy_config(const config::OperatorConfig& c) {
-  policy::PolicyConfig p = flag_policy_config(c);
+  policy::PolicyConfig p = c.policy;
   if (c.policy_file) {
     p = policy::apply_file(std::move(p), c.policy_file->file);
   }
@@ -369,7 +341,7 @@ int run_operator(const config::OperatorConfig& config, const RunHooks& hooks) {
   };
   std::unique_ptr<PolicyFileWatcher> watcher;
   if (!config.once && !config.policy_config.empty()) {
-    const policy::PolicyConfig flags_only = flag_policy_config(config);
+    const policy::PolicyConfig flags_only = config.policy;
     watcher = std::make_unique<PolicyFileWatcher>(
         config.policy_config, config.zoneinfo_root,
         config.policy_file ? config.policy_file->content : std::string(),

@@ -20,7 +20,7 @@ constexpr double kInf = std::numeric_limits<double>::infinity();
 struct Candidate {
   std::size_t index = 0;  // into the managed list / the plan
   const NodeContext* node = nullptr;
-  bool hosts = false;  // hosts performance-sensitive pods
+  bool hosts = false;      // hosts performance-sensitive pods
   double temperature = 0;  // ranking key; ±inf when the signal is missing
   double pue = 0;
   std::optional<double> temperature_value;
@@ -65,56 +65,72 @@ std::string duration_text(Duration d) {
   return format_duration(std::chrono::duration_cast<std::chrono::seconds>(d));
 }
 
-}  // namespace
-
-PolicyPlan plan_context_aware(const PolicyConfig& c, const TimeWindow* window,
-                              std::span<const std::string> managed, const Context& ctx,
-                              bool explain) {
-  const ContextAwareParts& parts = c.parts;
-  const auto n = static_cast<std::int64_t>(managed.size());
+// One context_aware_v1 plan in the making: the inputs, and what each step leaves for the next.
+struct Planning {
+  const PolicyConfig& c;
+  const TimeWindow* window;
+  std::span<const std::string> managed;
+  const Context& ctx;
+  bool explain;
   PolicyPlan out;
-  out.policy_name = spec_name(PolicyKind::context_aware_v1);
-  out.performance_cap_watts = c.performance_cap_watts;
-  out.eco_cap_watts = c.eco_cap_watts;
-  if (window != nullptr) {
-    out.window = window->name;
-    out.reasons.push_back(window_reason(*window, PolicyKind::context_aware_v1));
-  }
-
-  // ---- the nodes, aligned with the managed list --------------------------------------------
   std::vector<NodeContext> placeholders;  // managed nodes the context does not describe
-  std::vector<const NodeContext*> nodes(managed.size(), nullptr);
-  {
-    bool aligned = ctx.nodes.size() == managed.size();
-    for (std::size_t i = 0; aligned && i < managed.size(); ++i) {
-      aligned = ctx.nodes[i].name == managed[i];
+  std::vector<const NodeContext*> nodes;  // aligned with `managed`
+  std::int64_t hp = 0;                    // the performance count demand and forecast ask for
+  std::vector<Candidate> cands;
+  std::vector<std::size_t> order;  // most performance-worthy first
+  bool use_temperature = false;
+  bool use_pue = false;
+  std::optional<double> temp_median;
+  std::vector<bool> performance;
+  std::vector<std::vector<std::string>> reasons;
+  std::int64_t selected = 0;
+};
+
+// The nodes, aligned with the managed list.
+void align_nodes(Planning& p) {
+  const Context& ctx = p.ctx;
+  std::span<const std::string> managed = p.managed;
+  std::vector<const NodeContext*>& nodes = p.nodes;
+  std::vector<NodeContext>& placeholders = p.placeholders;
+  nodes.assign(managed.size(), nullptr);
+  bool aligned = ctx.nodes.size() == managed.size();
+  for (std::size_t i = 0; aligned && i < managed.size(); ++i) {
+    aligned = ctx.nodes[i].name == managed[i];
+  }
+  if (aligned) {
+    for (std::size_t i = 0; i < managed.size(); ++i) {
+      nodes[i] = &ctx.nodes[i];
     }
-    if (aligned) {
-      for (std::size_t i = 0; i < managed.size(); ++i) {
-        nodes[i] = &ctx.nodes[i];
-      }
-    } else {
-      std::unordered_map<std::string_view, const NodeContext*> by_name;
-      for (const auto& node : ctx.nodes) {
-        by_name.emplace(node.name, &node);
-      }
-      placeholders.reserve(managed.size());
-      for (std::size_t i = 0; i < managed.size(); ++i) {
-        if (auto it = by_name.find(managed[i]); it != by_name.end()) {
-          nodes[i] = it->second;
-        } else {
-          placeholders.push_back(NodeContext{});
-          placeholders.back().name = managed[i];
-          nodes[i] = &placeholders.back();
-        }
+  } else {
+    std::unordered_map<std::string_view, const NodeContext*> by_name;
+    for (const auto& node : ctx.nodes) {
+      by_name.emplace(node.name, &node);
+    }
+    placeholders.reserve(managed.size());
+    for (std::size_t i = 0; i < managed.size(); ++i) {
+      if (auto it = by_name.find(managed[i]); it != by_name.end()) {
+        nodes[i] = it->second;
+      } else {
+        placeholders.push_back(NodeContext{});
+        placeholders.back().name = managed[i];
+        nodes[i] = &placeholders.back();
       }
     }
   }
+}
 
-  // ---- 1. demand ------------------------------------------------------------------------------
+// 1. Demand: the performance count from the pods, raised by the forecast.
+void count_demand(Planning& p) {
+  const PolicyConfig& c = p.c;
+  const ContextAwareParts& parts = c.parts;
+  const Context& ctx = p.ctx;
+  std::span<const std::string> managed = p.managed;
+  const auto n = static_cast<std::int64_t>(managed.size());
+  PolicyPlan& out = p.out;
+  std::int64_t& hp = p.hp;
   const std::int64_t pods = ctx.pods_known ? ctx.workloads.cluster.perf_sensitive() : 0;
-  std::int64_t hp = queue_aware_count(n, pods, c);
-  const std::int64_t per_node = c.queue_perf_per_hp_node <= 0 ? 1 : c.queue_perf_per_hp_node;
+  hp = queue_aware_count(n, pods, c);
+  const std::int64_t per_node = perf_pods_per_node(c);
   out.reasons.push_back(
       ctx.pods_known
           ? fmt::format("demand: {} performance-sensitive pod(s) at {} per node; count {}", pods,
@@ -123,13 +139,12 @@ PolicyPlan plan_context_aware(const PolicyConfig& c, const TimeWindow* window,
   if (parts.forecast) {
     if (auto f = finite(ctx.demand_forecast); f && *f >= 0) {
       const double expected = *f * c.forecast_headroom;
-      const auto forecast_pods = static_cast<std::int64_t>(
-          std::ceil(std::min(expected, 9.0e15)));
+      const auto forecast_pods = static_cast<std::int64_t>(std::ceil(std::min(expected, 9.0e15)));
       const std::int64_t raised = queue_aware_count(n, std::max(pods, forecast_pods), c);
       if (raised > hp) {
-        out.reasons.push_back(fmt::format(
-            "forecast: {:.1f} pod(s) × headroom {} = {} raises the count from {} to {}", *f,
-            c.forecast_headroom, forecast_pods, hp, raised));
+        out.reasons.push_back(
+            fmt::format("forecast: {:.1f} pod(s) × headroom {} = {} raises the count from {} to {}",
+                        *f, c.forecast_headroom, forecast_pods, hp, raised));
         hp = raised;
       } else {
         out.reasons.push_back(
@@ -138,12 +153,24 @@ PolicyPlan plan_context_aware(const PolicyConfig& c, const TimeWindow* window,
       }
     } else if (ctx.demand_forecast.source.empty() == false ||
                ctx.demand_forecast.health != SignalHealth::missing) {
-      out.reasons.push_back(fmt::format("forecast {}: ignored",
-                                        to_string(ctx.demand_forecast.health)));
+      out.reasons.push_back(
+          fmt::format("forecast {}: ignored", to_string(ctx.demand_forecast.health)));
     }
   }
+}
 
-  // ---- 2. ranking -----------------------------------------------------------------------------
+// 2. Ranking: pod hosts first, then coolest, then lowest PUE, then name.
+void rank_nodes(Planning& p) {
+  const PolicyConfig& c = p.c;
+  const ContextAwareParts& parts = c.parts;
+  const Context& ctx = p.ctx;
+  std::span<const std::string> managed = p.managed;
+  std::vector<const NodeContext*>& nodes = p.nodes;
+  std::vector<Candidate>& cands = p.cands;
+  std::vector<std::size_t>& order = p.order;
+  bool& use_temperature = p.use_temperature;
+  bool& use_pue = p.use_pue;
+  std::optional<double>& temp_median = p.temp_median;
   // A signal family that is configured (some value has a source or a health other than plain
   // missing) but missing for a node holds that node on its side; one that is not configured
   // at all is no key (ties go to the name).
@@ -158,10 +185,10 @@ PolicyPlan plan_context_aware(const PolicyConfig& c, const TimeWindow* window,
   for (const auto& [zone, signal] : ctx.zone_pue) {
     pue_configured = pue_configured || configured(signal);
   }
-  const bool use_temperature = parts.temperature && temp_configured;
-  const bool use_pue = parts.pue && pue_configured;
+  use_temperature = parts.temperature && temp_configured;
+  use_pue = parts.pue && pue_configured;
   std::vector<double> temps;
-  std::vector<Candidate> cands(managed.size());
+  cands.resize(managed.size());
   for (std::size_t i = 0; i < managed.size(); ++i) {
     const NodeContext& node = *nodes[i];
     Candidate& cand = cands[i];
@@ -178,7 +205,8 @@ PolicyPlan plan_context_aware(const PolicyConfig& c, const TimeWindow* window,
     cand.temperature = use_temperature ? cand.temperature_value.value_or(missing_key(node)) : 0;
     if (use_pue) {
       if (!ctx.zone_pue.empty()) {
-        if (auto it = ctx.zone_pue.find(node.zone); !node.zone.empty() && it != ctx.zone_pue.end()) {
+        if (auto it = ctx.zone_pue.find(node.zone);
+            !node.zone.empty() && it != ctx.zone_pue.end()) {
           cand.pue_value = finite(it->second);
         }
       } else {
@@ -187,9 +215,9 @@ PolicyPlan plan_context_aware(const PolicyConfig& c, const TimeWindow* window,
     }
     cand.pue = use_pue ? cand.pue_value.value_or(missing_key(node)) : 0;
   }
-  const std::optional<double> temp_median = median(std::move(temps));
+  temp_median = median(std::move(temps));
 
-  std::vector<std::size_t> order(managed.size());
+  order.resize(managed.size());
   for (std::size_t i = 0; i < order.size(); ++i) {
     order[i] = i;
   }
@@ -207,17 +235,32 @@ PolicyPlan plan_context_aware(const PolicyConfig& c, const TimeWindow* window,
     }
     return managed[a] < managed[b];
   });
+}
 
-  // ---- 3. which nodes -------------------------------------------------------------------------
-  std::vector<bool> performance(managed.size(), false);
-  std::vector<std::vector<std::string>> reasons(managed.size());
+// 3. Which nodes: pod hosts, zone minimums, then the ranking, up to the count.
+void choose_nodes(Planning& p) {
+  const PolicyConfig& c = p.c;
+  const ContextAwareParts& parts = c.parts;
+  std::span<const std::string> managed = p.managed;
+  const bool explain = p.explain;
+  const TimeWindow* window = p.window;
+  PolicyPlan& out = p.out;
+  std::vector<const NodeContext*>& nodes = p.nodes;
+  std::int64_t& hp = p.hp;
+  std::vector<Candidate>& cands = p.cands;
+  std::vector<std::size_t>& order = p.order;
+  std::vector<bool>& performance = p.performance;
+  std::vector<std::vector<std::string>>& reasons = p.reasons;
+  std::int64_t& selected = p.selected;
+  performance.assign(managed.size(), false);
+  reasons.resize(managed.size());
   if (explain && window != nullptr) {
     const std::string w = window_reason(*window, PolicyKind::context_aware_v1);
     for (auto& r : reasons) {
       r.push_back(w);
     }
   }
-  std::int64_t selected = 0;
+  selected = 0;
   // Hosts of performance-sensitive pods first (fewest drains), up to the count.
   for (std::size_t i : order) {
     if (selected >= hp || !cands[i].hosts) {
@@ -225,7 +268,9 @@ PolicyPlan plan_context_aware(const PolicyConfig& c, const TimeWindow* window,
     }
     performance[i] = true;
     ++selected;
-    if (explain) reasons[i].push_back(fmt::format("hosts {} performance-sensitive pod(s)", nodes[i]->perf_pods));
+    if (explain)
+      reasons[i].push_back(
+          fmt::format("hosts {} performance-sensitive pod(s)", nodes[i]->perf_pods));
   }
   // Zone minimums: a hard floor, it may raise the count.
   const std::int64_t zone_min = c.topology.min_performance_per_zone;
@@ -252,8 +297,8 @@ PolicyPlan plan_context_aware(const PolicyConfig& c, const TimeWindow* window,
       }
     }
     if (selected > std::max(before, hp)) {
-      out.reasons.push_back(fmt::format("zone minimum {} raises the count from {} to {}",
-                                        zone_min, hp, selected));
+      out.reasons.push_back(
+          fmt::format("zone minimum {} raises the count from {} to {}", zone_min, hp, selected));
     }
   }
   // The rest by preference: coolest, then lowest PUE, then name.
@@ -267,31 +312,63 @@ PolicyPlan plan_context_aware(const PolicyConfig& c, const TimeWindow* window,
       if (explain) reasons[i].push_back(fmt::format("ranked among the {} performance node(s)", hp));
     }
   }
+}
+
+// Why each node got its profile (explain).
+void explain_choices(Planning& p) {
+  const Context& ctx = p.ctx;
+  std::span<const std::string> managed = p.managed;
+  const bool explain = p.explain;
+  std::vector<const NodeContext*>& nodes = p.nodes;
+  std::int64_t& hp = p.hp;
+  std::vector<Candidate>& cands = p.cands;
+  std::vector<bool>& performance = p.performance;
+  std::vector<std::vector<std::string>>& reasons = p.reasons;
+  bool& use_temperature = p.use_temperature;
+  bool& use_pue = p.use_pue;
+  std::optional<double>& temp_median = p.temp_median;
   for (std::size_t i = 0; i < managed.size(); ++i) {
     if (!performance[i]) {
-      if (explain) reasons[i].push_back(cands[i].hosts
-                               ? fmt::format("hosts {} performance-sensitive pod(s), but more "
-                                             "hosts than the {} performance node(s)",
-                                             nodes[i]->perf_pods, hp)
-                               : fmt::format("ranked beyond the {} performance node(s)", hp));
+      if (explain)
+        reasons[i].push_back(cands[i].hosts
+                                 ? fmt::format("hosts {} performance-sensitive pod(s), but more "
+                                               "hosts than the {} performance node(s)",
+                                               nodes[i]->perf_pods, hp)
+                                 : fmt::format("ranked beyond the {} performance node(s)", hp));
     }
     if (use_temperature) {
       if (cands[i].temperature_value && temp_median) {
-        if (explain) reasons[i].push_back(celsius_reason(*cands[i].temperature_value, *temp_median));
-      } else if (!cands[i].temperature_value && nodes[i]->temperature_celsius.health !=
-                                                     SignalHealth::missing) {
-        if (explain) reasons[i].push_back(
-            fmt::format("temperature {}: no preference, kept on its side",
-                        to_string(nodes[i]->temperature_celsius.health)));
+        if (explain)
+          reasons[i].push_back(celsius_reason(*cands[i].temperature_value, *temp_median));
+      } else if (!cands[i].temperature_value &&
+                 nodes[i]->temperature_celsius.health != SignalHealth::missing) {
+        if (explain)
+          reasons[i].push_back(fmt::format("temperature {}: no preference, kept on its side",
+                                           to_string(nodes[i]->temperature_celsius.health)));
       }
     }
     if (use_pue && cands[i].pue_value && !ctx.zone_pue.empty()) {
-      if (explain) reasons[i].push_back(
-          fmt::format("zone {} PUE {:.2f}", nodes[i]->zone, *cands[i].pue_value));
+      if (explain)
+        reasons[i].push_back(
+            fmt::format("zone {} PUE {:.2f}", nodes[i]->zone, *cands[i].pue_value));
     }
   }
+}
 
-  // ---- 4. stability ---------------------------------------------------------------------------
+// 4. Stability: minDwell and the change budget hold downgrades that would start now.
+void hold_for_stability(Planning& p) {
+  const PolicyConfig& c = p.c;
+  const ContextAwareParts& parts = c.parts;
+  const Context& ctx = p.ctx;
+  std::span<const std::string> managed = p.managed;
+  const auto n = static_cast<std::int64_t>(managed.size());
+  const bool explain = p.explain;
+  PolicyPlan& out = p.out;
+  std::vector<const NodeContext*>& nodes = p.nodes;
+  std::vector<std::size_t>& order = p.order;
+  std::vector<bool>& performance = p.performance;
+  std::vector<std::vector<std::string>>& reasons = p.reasons;
+  std::int64_t& selected = p.selected;
   // Only downgrades that would START now (ActivePerformance planned eco) are held: a draining
   // node continues, an upgrade is never delayed.
   if (parts.stability) {
@@ -308,9 +385,10 @@ PolicyPlan plan_context_aware(const PolicyConfig& c, const TimeWindow* window,
         if (in_state < dwell) {
           performance[i] = true;
           ++selected;
-          if (explain) reasons[i].push_back(fmt::format("minDwell {}: {} left in ActivePerformance",
-                                           duration_text(dwell),
-                                           duration_text(dwell - in_state)));
+          if (explain)
+            reasons[i].push_back(fmt::format("minDwell {}: {} left in ActivePerformance",
+                                             duration_text(dwell),
+                                             duration_text(dwell - in_state)));
           continue;
         }
       }
@@ -326,23 +404,45 @@ PolicyPlan plan_context_aware(const PolicyConfig& c, const TimeWindow* window,
         } else {
           performance[i] = true;
           ++selected;
-          if (explain) reasons[i].push_back(
-              fmt::format("budget: {} of {} used; downgrade waits for a later pass", budget,
-                          budget));
+          if (explain)
+            reasons[i].push_back(fmt::format(
+                "budget: {} of {} used; downgrade waits for a later pass", budget, budget));
         }
       }
       if (static_cast<std::int64_t>(starting.size()) > budget) {
-        out.reasons.push_back(fmt::format("budget: {} of {} downgrade(s) start this pass",
-                                          budget, starting.size()));
+        out.reasons.push_back(
+            fmt::format("budget: {} of {} downgrade(s) start this pass", budget, starting.size()));
       }
     }
   }
+}
 
-  out.performance_nodes = selected;
+}  // namespace
+
+PolicyPlan plan_context_aware(const PolicyConfig& c, const TimeWindow* window,
+                              std::span<const std::string> managed, const Context& ctx,
+                              bool explain) {
+  Planning p{c, window, managed, ctx, explain, {}, {}, {}, 0, {}, {}, false, false, {}, {}, {}, 0};
+  PolicyPlan& out = p.out;
+  out.policy_name = spec_name(PolicyKind::context_aware_v1);
+  out.performance_cap_watts = c.performance_cap_watts;
+  out.eco_cap_watts = c.eco_cap_watts;
+  if (window != nullptr) {
+    out.window = window->name;
+    out.reasons.push_back(window_reason(*window, PolicyKind::context_aware_v1));
+  }
+  align_nodes(p);
+  count_demand(p);
+  rank_nodes(p);
+  choose_nodes(p);
+  explain_choices(p);
+  hold_for_stability(p);
+  out.performance_nodes = p.selected;
   out.nodes.reserve(managed.size());
   for (std::size_t i = 0; i < managed.size(); ++i) {
-    out.nodes.push_back({managed[i], performance[i] ? api::Profile::performance : api::Profile::eco,
-                         std::move(reasons[i])});
+    out.nodes.push_back({managed[i],
+                         p.performance[i] ? api::Profile::performance : api::Profile::eco,
+                         std::move(p.reasons[i])});
   }
   return out;
 }

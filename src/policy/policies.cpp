@@ -71,9 +71,10 @@ Result<PolicyKind> parse_policy_kind(std::string_view name) {
       return kind;
     }
   }
-  return invalid(fmt::format(
-      "unknown policy \"{}\" (want static_partition, queue_aware_v1, rule_swap_v1 or "
-      "context_aware_v1)", name));
+  return invalid(
+      fmt::format("unknown policy \"{}\" (want static_partition, queue_aware_v1, rule_swap_v1 or "
+                  "context_aware_v1)",
+                  name));
 }
 
 Status validate(const PolicyConfig& c) {
@@ -124,7 +125,7 @@ std::int64_t queue_aware_count(std::int64_t nodes, std::int64_t perf_sensitive_p
   if (max < min) {
     max = min;
   }
-  const std::int64_t per_hp = c.queue_perf_per_hp_node <= 0 ? 1 : c.queue_perf_per_hp_node;
+  const std::int64_t per_hp = perf_pods_per_node(c);
 
   const std::int64_t base = fraction_of(nodes, c.queue_hp_base_frac);
   const std::int64_t pods = std::max<std::int64_t>(perf_sensitive_pods, 0);
@@ -168,7 +169,8 @@ PolicyConfig in_window(const PolicyConfig& config, const TimeWindow* window) {
 std::string window_reason(const TimeWindow& w, PolicyKind kind) {
   std::string out = fmt::format("window {}:", w.name);
   const bool fraction_used = kind != PolicyKind::rule_swap_v1;
-  const bool bounds_used = kind == PolicyKind::queue_aware_v1 || kind == PolicyKind::context_aware_v1;
+  const bool bounds_used =
+      kind == PolicyKind::queue_aware_v1 || kind == PolicyKind::context_aware_v1;
   if (w.base_fraction && fraction_used) {
     out += fmt::format(" baseFraction {}", *w.base_fraction);
   }
@@ -182,6 +184,10 @@ std::string window_reason(const TimeWindow& w, PolicyKind kind) {
     out += fmt::format(" ecoCapWatts {}", *w.eco_cap_watts);
   }
   return out;
+}
+
+std::int64_t perf_pods_per_node(const PolicyConfig& config) {
+  return std::max<std::int64_t>(config.queue_perf_per_hp_node, 1);
 }
 
 Result<PolicyPlan> plan(const PolicyConfig& config, const PolicyInput& input) {

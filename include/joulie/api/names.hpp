@@ -17,6 +17,14 @@ inline constexpr std::string_view kTelemetryProfileKind = "TelemetryProfile";
 inline constexpr std::string_view kPowerProfileLabel = "joulie.io/power-profile";
 // Node annotation: RFC 3339 time the current drain started.
 inline constexpr std::string_view kDrainingSinceAnnotation = "joulie.io/draining-since";
+// The operator's per-node memory, kept in API objects so a restarted or new leader carries on
+// where the last one stopped (docs/decisions.md, "Per-node memory in annotations"):
+// on the Node, "<label> <RFC 3339 time>[ forced]": the power-profile label the operator last
+// published and when (minDwell, the downgrade settle); " forced" after a forced drain.
+inline constexpr std::string_view kStateSinceAnnotation = "joulie.io/state-since";
+// On the operator-owned NodePowerProfile: RFC 3339 time until which an upgrade's performance
+// label waits for the node's agent to report the raised cap.
+inline constexpr std::string_view kApplyWaitUntilAnnotation = "joulie.io/apply-wait-until";
 // Label on NodePowerProfiles the operator owns; objects without it are never touched.
 inline constexpr std::string_view kManagedByLabel = "joulie.io/managed-by";
 inline constexpr std::string_view kManagedByOperator = "operator";

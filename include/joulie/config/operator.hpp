@@ -7,34 +7,26 @@
 #include <string>
 #include <string_view>
 
+#include "joulie/api/names.hpp"
 #include "joulie/common/duration.hpp"
 #include "joulie/config/global.hpp"
 #include "joulie/config/policy_file.hpp"
+#include "joulie/policy/policies.hpp"
 
 namespace joulie::config {
 
-enum class PolicyType { static_partition, queue_aware_v1, rule_swap_v1, context_aware_v1 };
-
-// The command-line spelling: "static_partition", "queue_aware_v1", "rule_swap_v1",
-// "context_aware_v1".
-std::string_view policy_flag_name(PolicyType policy);
-
 struct OperatorConfig {
   GlobalConfig global;
-  PolicyType policy = PolicyType::static_partition;
-  Duration interval = std::chrono::minutes(1);
+  // The policy's settings as the flags give them: the very type the policy plans with, so each
+  // setting has one name, one default (policy::PolicyConfig's) and one range check from the
+  // command line to the plan. A policy file's keys are applied onto it at start-up and on
+  // reload (policy::apply_file). The names (--policy spelling) are policy::config_name's.
+  policy::PolicyConfig policy;
+  Duration interval = std::chrono::minutes(1);  // also policy.interval (rule_swap_v1's period)
   // Label selectors are kept as text here; the policy area parses them (see cli.cpp).
-  std::string node_selector = "joulie.io/managed=true";
-  std::string reserved_label = "joulie.io/reserved";
-  std::string profile_label = "joulie.io/power-profile";
-  double performance_cap_watts = 5000;
-  double eco_cap_watts = 120;
-  double static_hp_frac = 0.5;
-  double queue_hp_base_frac = 0.6;
-  // Not validated against each other: the queue policy clamps them (SPEC §4.4 hygiene).
-  int64_t queue_hp_min = 1;
-  int64_t queue_hp_max = 1000000;
-  int64_t queue_perf_per_hp_node = 10;
+  std::string node_selector = std::string(api::kDefaultNodeSelector);
+  std::string reserved_label = std::string(api::kReservedLabel);
+  std::string profile_label = std::string(api::kPowerProfileLabel);
   Duration drain_timeout = Duration::zero();  // zero: never force a downgrade
   // --downgrade-settle / DOWNGRADE_SETTLE: how long the eco label stands before the eco cap
   // (zero: both in one pass). --upgrade-apply-timeout / UPGRADE_APPLY_TIMEOUT: how long the

@@ -18,21 +18,12 @@
 #include "joulie/common/result.hpp"
 #include "joulie/kube/api.hpp"
 #include "joulie/operator/context.hpp"
+#include "joulie/policy/write_planner.hpp"
 
 namespace joulie::operator_mode {
 
 // A label or annotation edit: leave it, set it to `value`, or remove it (merge patch null).
-struct FieldChange {
-  enum class Op { keep, set, remove };
-  Op op = Op::keep;
-  std::string value;
-
-  static FieldChange keep() { return {}; }
-  static FieldChange set(std::string v) { return {Op::set, std::move(v)}; }
-  static FieldChange remove() { return {Op::remove, {}}; }
-  bool touches() const { return op != Op::keep; }
-  bool operator==(const FieldChange&) const = default;
-};
+using FieldChange = policy::FieldChange;
 
 enum class WriteKind { create_profile, patch_profile, delete_profile, patch_node };
 std::string_view to_string(WriteKind kind);
@@ -43,6 +34,8 @@ struct Write {
   api::NodePowerProfileSpec spec;  // create_profile / patch_profile
   FieldChange label;               // patch_node
   FieldChange draining_since;      // patch_node
+  FieldChange state_since;         // patch_node: joulie.io/state-since (the planner's memory)
+  FieldChange apply_wait_until;    // create/patch_profile: joulie.io/apply-wait-until
 };
 
 // Does the cached object already carry this spec?
@@ -67,6 +60,7 @@ struct ReleaseInput {
   std::optional<std::string> label;
   std::optional<std::string> draining_since;
   std::vector<std::string> profiles;  // operator-managed NodePowerProfiles to delete
+  std::optional<std::string> state_since;
 };
 
 // A node leaving management: label and annotation removed first (while its profile still marks
@@ -74,6 +68,7 @@ struct ReleaseInput {
 std::vector<Write> plan_release_writes(const ReleaseInput& input);
 
 // The merge-patch body of a patch_node write: {"metadata":{"labels":{...},"annotations":{...}}}.
+// (The annotations are the operator's: draining-since and state-since.)
 std::string node_patch_body(const Write& write, std::string_view label_key);
 
 // ---- execution ---------------------------------------------------------------------------------

@@ -50,6 +50,7 @@ struct NodeInfo {
   std::string uid;
   std::optional<std::string> profile_label;   // value of the power-profile label
   std::optional<std::string> draining_since;  // raw joulie.io/draining-since annotation
+  std::optional<std::string> state_since;     // raw joulie.io/state-since (the planner's memory)
   std::optional<std::string> pin;             // raw joulie.io/pin annotation
   bool managed = false;
   // Context for policies (SPEC §8.1), kept for managed nodes only.
@@ -100,6 +101,8 @@ struct NppInfo {
   std::optional<std::int64_t> generation;
   std::optional<std::int64_t> observed_generation;
   std::optional<std::string> result;  // status.result: applied|blocked|error|none
+  // metadata.annotations joulie.io/apply-wait-until: an upgrade's deadline (the planner's memory).
+  std::optional<std::string> apply_wait_until;
 
   bool operator==(const NppInfo&) const = default;
   // The spec fields only: what the operator writes and expects to read back.
@@ -163,6 +166,7 @@ struct ManagedNode {
   std::string zone;
   std::string rack;
   double allocatable_cpu = 0;
+  std::optional<std::string> state_since;  // raw joulie.io/state-since annotation
   std::optional<std::string> pin;  // joulie.io/pin (last: positional initialisers stay valid)
 };
 
@@ -171,6 +175,7 @@ struct MarkedNode {
   std::string name;
   std::optional<std::string> label;
   std::optional<std::string> draining_since;
+  std::optional<std::string> state_since;
 };
 
 struct Snapshot {
@@ -179,7 +184,6 @@ struct Snapshot {
   std::map<std::string, NppInfo> npps;  // operator-managed NodePowerProfiles by name
   ControlInfo control;                  // the pause switch (not paused when unreadable)
   bool pods_known = false;              // pod cache synced and healthy
-  std::int64_t cluster_perf_pods = 0;
   SystemTime now{};
   // What policies see (SPEC §8.1): the managed nodes with their metadata and pod counts, the
   // workload counts, and the signals. `context.local` stays at its UTC default here; the

@@ -1,7 +1,10 @@
 #pragma once
-// One reconcile pass: Snapshot → PolicyModule (policy::plan) → StateGuard per node
-// (policy::evaluate_guard) → ordered writes through the ActuationAdapter → outcome, metrics,
-// events and one summary log line. Time comes from the snapshot and an injected Clock.
+// One reconcile pass, a pipeline: Snapshot → PolicyModule (policy::plan) → write planner per node
+// (policy::plan_writes: the StateGuard and the two-phase sequencing, fed by the node's memory
+// read from its annotations) → the planned writes through the ActuationAdapter → outcome,
+// metrics, events and one summary log line. The Reconciler decides nothing about a node itself:
+// it builds the planner's inputs, executes what it returns and records the results. Time comes
+// from the snapshot and an injected Clock.
 //
 // Not thread-safe: one controller thread runs the passes. Within a pass the nodes' write
 // sequences may run on a few worker threads (ReconcilerOptions::max_concurrent_writes); only the
@@ -24,10 +27,11 @@
 #include "joulie/operator/actuation.hpp"
 #include "joulie/operator/context.hpp"
 #include "joulie/operator/metrics.hpp"
-#include "joulie/policy/guard.hpp"
 #include "joulie/policy/context.hpp"
+#include "joulie/policy/guard.hpp"
 #include "joulie/policy/policies.hpp"
 #include "joulie/policy/time_zone.hpp"
+#include "joulie/policy/write_planner.hpp"
 
 namespace joulie::operator_mode {
 
@@ -42,8 +46,8 @@ struct ReconcilerOptions {
   // Per-node reasons in the pass result (--once --output): off in the long-running loop, where
   // nothing prints them and they cost allocations at thousands of nodes.
   bool explain = true;
-  policy::TimeZone time_zone;      // the policy file's timeZone (UTC without one)
-  policy::SignalsConfig signals;   // which signals are configured (explain)
+  policy::TimeZone time_zone;     // the policy file's timeZone (UTC without one)
+  policy::SignalsConfig signals;  // which signals are configured (explain)
   Duration drain_timeout{0};
   bool dry_run = false;
   // Per-node retry pacing after a failed write.
@@ -69,7 +73,7 @@ struct ReconcilerOptions {
   // Not asked for a forced drain. Empty: the snapshot's count is trusted.
   std::function<std::optional<std::int64_t>(const std::string& node)> live_perf_pods;
   // Two-phase writes (docs/decisions.md, "Downgrade settle, upgrade apply-wait"); zero turns each
-  // off (label and NodePowerProfile in one pass, as SPEC §4.6 orders them).
+  // off (label and NodePowerProfile in one pass, in the order plan_writes gives them).
   // Downgrade: the eco label goes out first; the eco cap only once the label has been in place
   // this long and the pod cache then shows no performance-sensitive pod on the node (a pod the
   // scheduler bound while it still saw `performance` is found, and the node drains instead).
@@ -93,7 +97,7 @@ struct NodeOutcome {
   std::optional<std::int64_t> perf_pods;  // nullopt: pod data unknown
   bool changed = false;                   // writes were (or, dry run, would be) made
   policy::GuardResult result = policy::GuardResult::unchanged;
-  std::string error;  // empty unless this node's writes failed
+  std::string error;                 // empty unless this node's writes failed
   std::vector<std::string> reasons;  // why the policy wants this profile (explain)
   // Non-empty while the node is between the two phases of a downgrade or an upgrade: what its
   // next write waits for.
@@ -114,15 +118,15 @@ struct NodeSignalReport {
 
 // One signal as the pass saw it (explain, the pass line).
 struct SignalReport {
-  std::string name;  // "demandForecast", "pue", "pue{zone=eu-1a}", "nodeTemperature"
-  std::string health;  // ok|stale|missing|error; per-node families: the worst one
+  std::string name;             // "demandForecast", "pue", "pue{zone=eu-1a}", "nodeTemperature"
+  std::string health;           // ok|stale|missing|error; per-node families: the worst one
   std::optional<double> value;  // ok scalar signals only
   std::optional<double> age_seconds;
   std::string source;
   // Per-node families: how many nodes per health.
   std::int64_t ok = 0, stale = 0, missing = 0, error = 0;
   bool per_node = false;
-  std::string message;  // scalar signals: why it is not ok
+  std::string message;                              // scalar signals: why it is not ok
   std::map<std::string, NodeSignalReport> by_node;  // per-node families: each node's reading
 };
 
@@ -130,7 +134,7 @@ struct PassContext {
   std::string time_zone;
   std::string local_time;  // "2026-12-03T12:30:00+01:00"
   std::string abbreviation;
-  std::string window;  // "" outside every window
+  std::string window;                // "" outside every window
   std::vector<std::string> reasons;  // plan-wide (demand, forecast, window, zone minimums)
   std::vector<SignalReport> signals;
 };
@@ -152,16 +156,10 @@ struct PassResult {
   PassContext context;
 };
 
-// The policy's view of a snapshot (SPEC §8.1): the adapter from the informer Snapshot to
-// policy::Context, in one place so the context sources can extend it. `local` comes from the
-// time zone; `transitions` gives each node's last state change seen or made by this process.
-struct TransitionMemory {
-  policy::NodeState state = policy::NodeState::active_performance;
-  std::optional<SystemTime> since;
-};
-policy::Context make_policy_context(
-    const Snapshot& snapshot, const policy::TimeZone& zone,
-    const std::unordered_map<std::string, TransitionMemory>& transitions);
+// The policy's view of a snapshot: the adapter from the informer Snapshot to policy::Context, in
+// one place so the context sources can extend it. `local` comes from the time zone; each node's
+// last transition from its memory annotations (policy::last_transition).
+policy::Context make_policy_context(const Snapshot& snapshot, const policy::TimeZone& zone);
 
 // "2026-12-03T12:30:00+01:00".
 std::string format_local(const policy::LocalTime& local);
@@ -212,6 +210,11 @@ class Reconciler {
   };
 
   const policy::PolicyPlan& plan_for(const Snapshot& snapshot, PassKind kind);
+  api::Profile desired_of(const std::string& node) const;
+  // Fills `order` with the managed nodes' indices, upgrades first; returns how many upgrade.
+  std::size_t upgrades_first(const Snapshot& snapshot, SteadyTime now,
+                             std::vector<std::size_t>& order);
+  void forget_departed(const Snapshot& snapshot, const std::unordered_set<std::string>& managed);
   Text resolve(std::unordered_map<std::string, Expectation<Text>>& map, const std::string& key,
                const Text& cached, SteadyTime now);
   std::optional<NppInfo> resolve_profile(const std::string& name, const Snapshot& snapshot,
@@ -219,38 +222,40 @@ class Reconciler {
   void remember(const std::vector<Write>& writes, SteadyTime now);
   bool in_backoff(const std::string& key, SteadyTime now) const;
   void failed(const std::string& key, const Error& error, SteadyTime now);
-  // One node's pass, in three steps: decide (pass thread), execute its writes (any worker),
+  // The pass's two clocks, read once: the planner works in wall time (its memory is kept in
+  // annotations), the controller's wake-ups in monotonic time.
+  struct Now {
+    SteadyTime steady{};
+    SystemTime wall{};
+    SteadyTime to_steady(SystemTime t) const { return steady + (t - wall); }
+  };
+  // One node's pass, in three steps: plan (pass thread), execute its writes (any worker),
   // record the outcome (pass thread, in a fixed order).
   struct NodeWork {
     const ManagedNode* node = nullptr;
     NodeOutcome out;
-    policy::GuardDecision decision;
-    policy::NodeState current = policy::NodeState::active_performance;
+    policy::WritePlan plan;
     Text label;
     std::vector<Write> writes;
-    bool send = false;  // writes go out this pass (not dry run, not in backoff)
-    bool yielded = false;  // not started: a re-plan was waiting (yield_downgrades)
+    bool send = false;                  // writes go out this pass (not dry run, not in backoff)
+    bool yielded = false;               // not started: a re-plan was waiting (yield_downgrades)
     std::optional<std::int64_t> raced;  // not started: pods arrived since the snapshot
-    // Ask live_perf_pods right before the writes (a downgrade that lowers the label or the cap).
-    bool recheck_pods = false;
-    // Held between two phases: no writes this pass; why (NodeOutcome::waiting) and when to look
-    // again.
-    std::string hold;
-    std::optional<SteadyTime> wake;
-    // First phase sent: on success the second is scheduled.
-    enum class Phase { none, eco_label, performance_cap } phase = Phase::none;
-    SteadyTime done_at{};  // when a first phase's writes completed (worker thread)
+    Now done_at;                        // when a first phase's writes completed (worker thread)
     ExecuteOutcome done;
   };
-  void hold_node(NodeWork& work, std::string why, std::optional<SteadyTime> wake);
+  policy::WritePlanInput planner_input(const ManagedNode& node, api::Profile desired,
+                                       const Snapshot& snapshot, const Now& now);
+  policy::WriteSettings write_settings() const;
   NodeWork prepare_node(const ManagedNode& node, api::Profile desired, const Snapshot& snapshot,
-                        SteadyTime now);
+                        const Now& now);
+  void record_writes(NodeWork& work, const Now& now, PassResult& result);
+  void record_transition(const NodeWork& work);
   // Sends the writes of work[begin, end) and calls `record(i)` for each i in order, on the
   // calling thread, as soon as node i and every node before it are done.
   void execute_all(std::vector<NodeWork>& work, std::size_t begin, std::size_t end,
                    const std::function<bool()>& yield,
                    const std::function<void(std::size_t)>& record);
-  void record_node(NodeWork& work, const Snapshot& snapshot, SteadyTime now, PassResult& result);
+  void record_node(NodeWork& work, const Now& now, PassResult& result);
   void release_nodes(const Snapshot& snapshot, SteadyTime now, PassResult& result);
   void publish(const PassResult& result, const std::unordered_set<std::string>& managed);
   void log_summary(const PassResult& result) const;
@@ -261,26 +266,33 @@ class Reconciler {
   EventSink events_;
   const Clock& clock_;
 
-  void remember_transition(const std::string& node, policy::NodeState state, SystemTime now);
   PassContext explain(const policy::Context& context, const policy::PolicyPlan& plan) const;
 
   std::optional<policy::PolicyPlan> plan_;
   PassContext plan_context_;
-  std::unordered_map<std::string, TransitionMemory> transitions_;
   std::vector<std::string> plan_nodes_;
   std::unordered_map<std::string, std::size_t> desired_;  // node → index in plan_->nodes
 
   std::unordered_map<std::string, Expectation<Text>> expected_label_;
   std::unordered_map<std::string, Expectation<Text>> expected_annotation_;
+  std::unordered_map<std::string, Expectation<Text>> expected_state_since_;
   std::unordered_map<std::string, Expectation<std::optional<NppInfo>>> expected_profile_;
   std::unordered_map<std::string, Retry> retries_;
   std::unordered_set<std::string> previously_managed_;
-  // Two-phase writes: when the node's eco label was written (or first seen without the eco cap);
-  // when an upgrade's performance label is published at the latest; when to look again.
-  std::unordered_map<std::string, SteadyTime> eco_since_;
-  std::unordered_map<std::string, SteadyTime> apply_deadline_;
-  std::unordered_map<std::string, SteadyTime> wake_;
-  std::unordered_set<std::string> forced_eco_;  // forced drains whose eco cap is still to write
+  // The per-node memory lives in annotations, stamped when the write is sent. A first phase's
+  // settle or deadline counts from when its write completed: this process remembers that time
+  // for the annotation value it wrote (a successor reads the annotation's own, slightly earlier,
+  // time -- docs/decisions.md).
+  struct Completed {
+    std::string state_since;       // the joulie.io/state-since value written ("" none)
+    std::string apply_wait_until;  // the joulie.io/apply-wait-until value written ("" none)
+    SystemTime at{};
+  };
+  std::unordered_map<std::string, Completed> completed_;
+  void refine_memory(const std::string& node, const Text& state_since, const Text& apply_wait_until,
+                     policy::NodeMemory& memory);
+  std::optional<SteadyTime> wake_;  // the earliest second phase due (this pass's plans)
+  void wake_at(SteadyTime when);
   std::atomic<std::size_t> awaiting_agents_{0};
 };
 

@@ -33,12 +33,12 @@ Result<PolicyKind> parse_policy_kind(std::string_view name);
 // the policy file they are on; a part without data (no signal, no zone label, no block) is a
 // no-op by itself.
 struct ContextAwareParts {
-  bool forecast = true;           // raise the count to cover signals.demandForecast
+  bool forecast = true;             // raise the count to cover signals.demandForecast
   bool keep_perf_pod_hosts = true;  // nodes hosting performance-sensitive pods stay performance
-  bool zone_minimum = true;       // topology.minPerformancePerZone
-  bool temperature = true;        // coolest nodes performance, hottest eco
-  bool pue = true;                // lowest-PUE zones performance
-  bool stability = true;          // stability.minDwell and stability.changeBudget
+  bool zone_minimum = true;         // topology.minPerformancePerZone
+  bool temperature = true;          // coolest nodes performance, hottest eco
+  bool pue = true;                  // lowest-PUE zones performance
+  bool stability = true;            // stability.minDwell and stability.changeBudget
 };
 
 struct PolicyConfig {
@@ -70,6 +70,9 @@ PolicyConfig in_window(const PolicyConfig& config, const TimeWindow* window);
 // below 1, and for rule_swap_v1 an interval under 1 s. Errc::invalid_argument naming the field.
 // (Queue bounds and perPerHP are not errors: §4.4 defines how odd values are read.)
 Status validate(const PolicyConfig& config);
+
+// perfPodsPerNode as the policies read it: values below 1 count as 1 (the one clamp).
+std::int64_t perf_pods_per_node(const PolicyConfig& config);
 
 // The cap a profile carries (performance or eco cap flag).
 double cap_watts(const PolicyConfig& config, api::Profile profile);

@@ -13,7 +13,7 @@ using joulie::config::EnvLookup;
 using joulie::config::Invocation;
 using joulie::config::OperatorConfig;
 using joulie::config::OutputFormat;
-using joulie::config::PolicyType;
+using joulie::policy::PolicyKind;
 
 namespace {
 
@@ -50,18 +50,18 @@ bool contains(const std::string& s, const std::string& needle) {
 
 TEST_CASE("operator defaults follow SPEC 4.1") {
   auto c = op({});
-  CHECK(c.policy == PolicyType::static_partition);
+  CHECK(c.policy.kind == PolicyKind::static_partition);
   CHECK(c.interval == 1min);
   CHECK(c.node_selector == "joulie.io/managed=true");
   CHECK(c.reserved_label == "joulie.io/reserved");
   CHECK(c.profile_label == "joulie.io/power-profile");
-  CHECK(c.performance_cap_watts == 5000);
-  CHECK(c.eco_cap_watts == 120);
-  CHECK(c.static_hp_frac == 0.5);
-  CHECK(c.queue_hp_base_frac == 0.6);
-  CHECK(c.queue_hp_min == 1);
-  CHECK(c.queue_hp_max == 1000000);
-  CHECK(c.queue_perf_per_hp_node == 10);
+  CHECK(c.policy.performance_cap_watts == 5000);
+  CHECK(c.policy.eco_cap_watts == 120);
+  CHECK(c.policy.static_hp_frac == 0.5);
+  CHECK(c.policy.queue_hp_base_frac == 0.6);
+  CHECK(c.policy.queue_hp_min == 1);
+  CHECK(c.policy.queue_hp_max == 1000000);
+  CHECK(c.policy.queue_perf_per_hp_node == 10);
   CHECK(c.drain_timeout == 0s);
   CHECK_FALSE(c.leader_elect);
   CHECK(c.leader_election_id == "joulie-operator");
@@ -91,7 +91,9 @@ TEST_CASE("precedence: flag beats env beats default, for every operator setting"
   auto num = [](double v) { return std::to_string(v); };
   std::vector<Row> rows = {
       {"policy", "POLICY_TYPE", "rule_swap_v1", "queue_aware_v1",
-       [](const OperatorConfig& c) { return std::string(policy_flag_name(c.policy)); },
+       [](const OperatorConfig& c) {
+         return std::string(joulie::policy::config_name(c.policy.kind));
+       },
        "static_partition"},
       {"interval", "RECONCILE_INTERVAL", "30s", "2m",
        [&](const OperatorConfig& c) { return dur(c.interval); }, dur(1min)},
@@ -102,19 +104,20 @@ TEST_CASE("precedence: flag beats env beats default, for every operator setting"
       {"profile-label", "POWER_PROFILE_LABEL", "x.io/p", "y.io/p",
        [](const OperatorConfig& c) { return c.profile_label; }, "joulie.io/power-profile"},
       {"performance-cap-watts", "PERFORMANCE_CAP_WATTS", "400", "350.5",
-       [&](const OperatorConfig& c) { return num(c.performance_cap_watts); }, num(5000)},
+       [&](const OperatorConfig& c) { return num(c.policy.performance_cap_watts); }, num(5000)},
       {"eco-cap-watts", "ECO_CAP_WATTS", "90", "80",
-       [&](const OperatorConfig& c) { return num(c.eco_cap_watts); }, num(120)},
+       [&](const OperatorConfig& c) { return num(c.policy.eco_cap_watts); }, num(120)},
       {"static-hp-frac", "STATIC_HP_FRAC", "0.25", "1",
-       [&](const OperatorConfig& c) { return num(c.static_hp_frac); }, num(0.5)},
+       [&](const OperatorConfig& c) { return num(c.policy.static_hp_frac); }, num(0.5)},
       {"queue-hp-base-frac", "QUEUE_HP_BASE_FRAC", "0", "0.34",
-       [&](const OperatorConfig& c) { return num(c.queue_hp_base_frac); }, num(0.6)},
+       [&](const OperatorConfig& c) { return num(c.policy.queue_hp_base_frac); }, num(0.6)},
       {"queue-hp-min", "QUEUE_HP_MIN", "-3", "2",
-       [](const OperatorConfig& c) { return std::to_string(c.queue_hp_min); }, "1"},
+       [](const OperatorConfig& c) { return std::to_string(c.policy.queue_hp_min); }, "1"},
       {"queue-hp-max", "QUEUE_HP_MAX", "0", "7",
-       [](const OperatorConfig& c) { return std::to_string(c.queue_hp_max); }, "1000000"},
+       [](const OperatorConfig& c) { return std::to_string(c.policy.queue_hp_max); }, "1000000"},
       {"queue-perf-per-hp-node", "QUEUE_PERF_PER_HP_NODE", "3", "0",
-       [](const OperatorConfig& c) { return std::to_string(c.queue_perf_per_hp_node); }, "10"},
+       [](const OperatorConfig& c) { return std::to_string(c.policy.queue_perf_per_hp_node); },
+       "10"},
       {"drain-timeout", "DRAIN_TIMEOUT", "5m", "1h30m",
        [&](const OperatorConfig& c) { return dur(c.drain_timeout); }, dur(0s)},
       {"leader-elect", "LEADER_ELECT", "false", "true",
@@ -331,15 +334,15 @@ TEST_CASE("--kube-list-page-size: operator 1000, agent 500; 0 means one unpagina
 
 TEST_CASE("queue min/max hygiene is not a usage error (the policy clamps)") {
   auto c = op({"--queue-hp-min=-2", "--queue-hp-max=0", "--queue-perf-per-hp-node=-1"});
-  CHECK(c.queue_hp_min == -2);
-  CHECK(c.queue_hp_max == 0);
-  CHECK(c.queue_perf_per_hp_node == -1);
-  CHECK(op({"--queue-hp-min=9", "--queue-hp-max=3"}).queue_hp_max == 3);
+  CHECK(c.policy.queue_hp_min == -2);
+  CHECK(c.policy.queue_hp_max == 0);
+  CHECK(c.policy.queue_perf_per_hp_node == -1);
+  CHECK(op({"--queue-hp-min=9", "--queue-hp-max=3"}).policy.queue_hp_max == 3);
 }
 
 TEST_CASE("rule_swap_v1 accepts an interval of exactly 1s") {
   auto c = op({"--policy=rule_swap_v1", "--interval=1s"});
-  CHECK(c.policy == PolicyType::rule_swap_v1);
+  CHECK(c.policy.kind == PolicyKind::rule_swap_v1);
   CHECK(c.interval == 1s);
 }
 

@@ -102,12 +102,14 @@ TEST_CASE("actuation: removing an absent annotation is no write") {
 }
 
 TEST_CASE("actuation: release removes marks first, then the profiles; a gone node is not patched") {
-  ReleaseInput r{"n1", true, "eco", "2026-11-29T10:00:00Z", {"node-n1"}};
+  ReleaseInput r{"n1", true, "eco", "2026-11-29T10:00:00Z", {"node-n1"},
+                 "eco 2026-11-29T10:00:00.000Z"};
   auto w = plan_release_writes(r);
   REQUIRE(kinds(w) == std::vector{WriteKind::patch_node, WriteKind::delete_profile});
+  // The operator's memory annotation goes with its other marks.
   CHECK(joulie::operator_mode::node_patch_body(w[0], "joulie.io/power-profile") ==
         R"({"metadata":{"labels":{"joulie.io/power-profile":null},)"
-        R"("annotations":{"joulie.io/draining-since":null}}})");
+        R"("annotations":{"joulie.io/draining-since":null,"joulie.io/state-since":null}}})");
   r.node_exists = false;
   CHECK(kinds(plan_release_writes(r)) == std::vector{WriteKind::delete_profile});
 }

@@ -115,8 +115,16 @@ struct Fixture {
     Snapshot s;
     s.now = clock.now();
     s.pods_known = pods_known;
+    // Pods by class as the ContextProvider counts them: performance-only, on their node or,
+    // under the pseudo-node "pending", in the queue.
+    PodCounts::ByClass classes;
     for (const auto& [n, c] : perf_pods) {
-      s.cluster_perf_pods += c;
+      classes.cluster.performance_only += c;
+      if (n == "pending") {
+        classes.pending_perf_sensitive += c;
+      } else {
+        classes.per_node[n].performance_only += c;
+      }
     }
     auto nodes = api.list(kNodes, "", {});
     for (const auto& item : (*nodes)["items"].GetArray()) {
@@ -124,10 +132,11 @@ struct Fixture {
       std::string name = item["metadata"]["name"].GetString();
       if (info->managed) {
         s.managed.push_back({name, info->uid, info->profile_label, info->draining_since,
-                             perf_pods.contains(name) ? perf_pods[name] : 0, info->zone,
-                             info->rack, info->allocatable_cpu, info->pin});
-      } else if (info->profile_label || info->draining_since) {
-        s.unmanaged_marked.push_back({name, info->profile_label, info->draining_since});
+                             perf_pods.contains(name) ? perf_pods[name] : 0, info->zone, info->rack,
+                             info->allocatable_cpu, info->state_since, info->pin});
+      } else if (info->profile_label || info->draining_since || info->state_since) {
+        s.unmanaged_marked.push_back(
+            {name, info->profile_label, info->draining_since, info->state_since});
       }
     }
     std::sort(s.managed.begin(), s.managed.end(),
@@ -138,6 +147,7 @@ struct Fixture {
         s.npps.emplace(item["metadata"]["name"].GetString(), *info);
       }
     }
+    fill_policy_context(s, classes);
     return s;
   }
 
@@ -153,13 +163,15 @@ struct Fixture {
     }
     return std::string(md["labels"]["joulie.io/power-profile"].GetString());
   }
-  std::optional<std::string> annotation(const std::string& node) {
+  std::optional<std::string> annotation(const std::string& node,
+                                        std::string_view key = api::kDrainingSinceAnnotation) {
     auto n = api.object(kNodes, node);
     const auto& md = (*n)["metadata"];
-    if (!md.HasMember("annotations") || !md["annotations"].HasMember("joulie.io/draining-since")) {
+    const std::string k(key);
+    if (!md.HasMember("annotations") || !md["annotations"].HasMember(k.c_str())) {
       return std::nullopt;
     }
-    return std::string(md["annotations"]["joulie.io/draining-since"].GetString());
+    return std::string(md["annotations"][k.c_str()].GetString());
   }
   std::optional<NppInfo> profile(const std::string& node) {
     auto o = api.object(kNpps, api::canonical_profile_name(node));

@@ -121,6 +121,31 @@ TEST_CASE("operator: minDwell counts from the transition the operator made") {
   CHECK(f.label("n1") == "eco");
 }
 
+TEST_CASE("operator: a restarted (or new) leader imposes the same minDwell") {
+  Fixture f;
+  for (auto n : {"n1", "n2"}) {
+    f.add_node(n);
+  }
+  context_aware(f, 0.0, 0);
+  f.options.policy.stability.min_dwell = 10min;
+  f.restart();
+  f.pass();  // both eco: no demand
+  REQUIRE(f.label("n1") == "eco");
+  f.perf_pods["pending"] = 5;
+  f.clock.advance(1min);
+  f.pass();
+  REQUIRE(f.label("n1") == "performance");  // upgraded now: held for minDwell from here
+  f.perf_pods.clear();
+  f.clock.advance(5min);
+  f.restart();  // the process that made the transition is gone
+  auto r = f.pass();
+  CHECK(f.label("n1") == "performance");
+  CHECK_THAT(joined(r.nodes[0].reasons), Catch::Contains("minDwell 10m0s: 5m0s left"));
+  f.clock.advance(5min);
+  f.pass();
+  CHECK(f.label("n1") == "eco");
+}
+
 TEST_CASE("operator: a reloaded policy re-plans at the next pass") {
   Fixture f;
   for (auto n : {"n1", "n2", "n3", "n4"}) {

@@ -911,20 +911,51 @@ TEST_CASE("reconciler: a settled node whose pod arrives in the last milliseconds
   CHECK(f.profile("n1")->profile == "performance");
 }
 
-TEST_CASE("reconciler: after a restart an eco-labelled node without its eco cap settles again") {
+TEST_CASE("reconciler: after a restart the settle still counts from the eco label's write") {
   Fixture f;
   converged(f, {"n1"}, 1.0);
   flip(f, 0.0, 2s, 0s);
   f.pass();
   REQUIRE(f.label("n1") == "eco");
-  f.restart();  // the new process has no memory of the label write
-  f.clock.advance(5s);
+  // The label's write is recorded on the node itself.
+  CHECK(f.annotation("n1", "joulie.io/state-since") ==
+        "eco " + joulie::format_rfc3339(f.clock.now()));
+  f.restart();  // the new process remembers nothing but what the API holds
+  f.clock.advance(1s);
   f.writes.clear();
   auto r = f.pass();
-  CHECK(f.writes.empty());
+  CHECK(f.writes.empty());  // not capped early...
   CHECK(r.nodes[0].waiting.find("settle") != std::string::npos);
-  f.clock.advance(2s);
+  REQUIRE(f.reconciler->next_retry());
+  CHECK(*f.reconciler->next_retry() == f.clock.monotonic() + 1s);  // ...nor later than due
+  f.clock.advance(1s);
   f.pass(PassKind::reguard);
+  CHECK(f.profile("n1")->profile == "eco");
+}
+
+TEST_CASE("reconciler: an eco label the operator did not write settles from when it is seen") {
+  Fixture f;
+  f.add_node("n1", "\"joulie.io/power-profile\":\"eco\"");  // set by hand, no cap, no record
+  f.options.policy.static_hp_frac = 0.0;
+  f.options.downgrade_settle = 2s;
+  f.restart();
+  auto r = f.pass();
+  // Only the record is written (it settles from now, for whoever leads next); no cap yet.
+  REQUIRE(f.writes.size() == 1);
+  CHECK(f.writes[0].resource == kNodes.plural);
+  CHECK(f.annotation("n1", "joulie.io/state-since") ==
+        "eco " + joulie::format_rfc3339(f.clock.now()));
+  CHECK_FALSE(f.profile("n1"));
+  CHECK(r.nodes[0].waiting.find("settle") != std::string::npos);
+  CHECK_FALSE(r.nodes[0].changed);
+  f.clock.advance(1s);
+  f.restart();
+  f.writes.clear();
+  f.pass();
+  CHECK(f.writes.empty());
+  f.clock.advance(1s);
+  f.pass();
+  REQUIRE(f.profile("n1"));
   CHECK(f.profile("n1")->profile == "eco");
 }
 
@@ -978,6 +1009,25 @@ TEST_CASE("reconciler: an agent that never reports delays the performance label 
   f.pass(PassKind::reguard);
   CHECK(f.label("n1") == "eco");
   f.clock.advance(1s);
+  f.pass(PassKind::reguard);
+  CHECK(f.label("n1") == "performance");
+}
+
+TEST_CASE("reconciler: a restart keeps an upgrade's deadline for the agent") {
+  Fixture f;
+  converged(f, {"n1"}, 0.0);
+  agent_reports(f, "n1", 1, 1);
+  flip(f, 1.0, 0s, 10s);
+  f.pass();  // the cap goes up with its deadline recorded on the profile
+  REQUIRE(f.label("n1") == "eco");
+  agent_reports(f, "n1", 2, 1);
+  f.clock.advance(4s);
+  f.restart();  // a new leader: waits for the same deadline, not a fresh one
+  f.pass();
+  CHECK(f.label("n1") == "eco");
+  REQUIRE(f.reconciler->next_retry());
+  CHECK(*f.reconciler->next_retry() == f.clock.monotonic() + 6s);
+  f.clock.advance(6s);
   f.pass(PassKind::reguard);
   CHECK(f.label("n1") == "performance");
 }
