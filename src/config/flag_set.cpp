@@ -7,6 +7,7 @@
 #include <cxxopts.hpp>
 #include <memory>
 
+#include "joulie/api/types.hpp"
 #include "joulie/common/http_endpoint.hpp"
 
 namespace joulie::config::detail {
@@ -280,9 +281,12 @@ std::optional<std::string> fraction(const double& v) {
   return std::nullopt;
 }
 
-std::optional<std::string> positive_watts(const double& v) {
-  if (!(v > 0.0)) {
-    return "must be a power in watts greater than 0";
+std::optional<std::string> package_cap_watts(const double& v) {
+  // The NodePowerProfile's range: a cap outside it would be refused by the API server (CRD
+  // schema) and by the agent, so it is refused here, at start-up.
+  if (!(v >= api::kMinPackageCapWatts && v <= api::kMaxPackageCapWatts)) {
+    return fmt::format("must be a package power cap in watts between {} and {}",
+                       api::kMinPackageCapWatts, api::kMaxPackageCapWatts);
   }
   return std::nullopt;
 }

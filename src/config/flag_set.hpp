@@ -114,7 +114,7 @@ std::string flag_usage(const std::vector<FlagSpec>& specs);
 std::optional<std::string> positive_duration(const Duration& d);
 std::optional<std::string> non_negative_duration(const Duration& d);
 std::optional<std::string> fraction(const double& v);
-std::optional<std::string> positive_watts(const double& v);
+std::optional<std::string> package_cap_watts(const double& v);
 std::optional<std::string> non_negative_watts(const double& v);
 std::optional<std::string> listen_address(const std::string& v);
 std::optional<std::string> label_key(const std::string& v);

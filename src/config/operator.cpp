@@ -108,8 +108,8 @@ Result<OperatorConfig> read_operator(const FlagSet& flags, const EnvLookup& env)
   c.reserved_label = r.text("reserved-label", c.reserved_label, label_key);
   c.profile_label = r.text("profile-label", c.profile_label, label_key);
   p.performance_cap_watts =
-      r.number("performance-cap-watts", p.performance_cap_watts, positive_watts);
-  p.eco_cap_watts = r.number("eco-cap-watts", p.eco_cap_watts, positive_watts);
+      r.number("performance-cap-watts", p.performance_cap_watts, package_cap_watts);
+  p.eco_cap_watts = r.number("eco-cap-watts", p.eco_cap_watts, package_cap_watts);
   p.static_hp_frac = r.number("static-hp-frac", p.static_hp_frac, fraction);
   p.queue_hp_base_frac = r.number("queue-hp-base-frac", p.queue_hp_base_frac, fraction);
   // Not validated against each other: the queue policy clamps them.

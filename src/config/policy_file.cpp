@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "flag_set.hpp"
+#include "joulie/api/types.hpp"
 
 namespace joulie::config {
 
@@ -117,8 +118,10 @@ double fraction(const YAML::Node& node, const std::string& key) {
 
 double watts(const YAML::Node& node, const std::string& key) {
   const double v = number(node, key);
-  if (v < 1) {
-    fail(node, key, fmt::format("must be at least 1 W, got {}", v));
+  if (!(v >= api::kMinPackageCapWatts && v <= api::kMaxPackageCapWatts)) {
+    fail(node, key,
+         fmt::format("must be between {} and {} W (the NodePowerProfile's range), got {}",
+                     api::kMinPackageCapWatts, api::kMaxPackageCapWatts, v));
   }
   return v;
 }

@@ -122,7 +122,12 @@ def test_mode_help(joulie_bin, mode, own, other):
     (["operator"], {"POLICY_TYPE": "greedy"},
      'joulie: invalid value "greedy" for --policy (POLICY_TYPE): must be one of'),
     (["operator", "--eco-cap-watts=-10"], {},
-     'joulie: invalid value "-10" for --eco-cap-watts: must be a power in watts greater than 0'),
+     'joulie: invalid value "-10" for --eco-cap-watts: must be a package power cap in watts '
+     'between 10 and 100000'),
+    # Below the NodePowerProfile's minimum: the API server and the agent would refuse it.
+    (["operator", "--eco-cap-watts=5"], {},
+     'joulie: invalid value "5" for --eco-cap-watts: must be a package power cap in watts '
+     'between 10 and 100000'),
     (["operator", "--policy=rule_swap_v1", "--interval=200ms"], {},
      'joulie: invalid value "200ms" for --interval: rule_swap_v1 needs an interval of at least 1s'),
     (["operator", "--log-level=chatty"], {}, 'joulie: invalid value "chatty" for --log-level'),

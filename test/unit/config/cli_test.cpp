@@ -217,7 +217,12 @@ TEST_CASE("usage errors name the flag, the env var when it came from there, and 
       {{"operator"}, {{"POLICY_TYPE", "static-partition"}}, "for --policy (POLICY_TYPE)"},
       {{"operator", "--eco-cap-watts=-5"},
        {},
-       "invalid value \"-5\" for --eco-cap-watts: must be a power in watts greater than 0"},
+       "invalid value \"-5\" for --eco-cap-watts: must be a package power cap in watts between "
+       "10 and 100000"},
+      {{"operator", "--eco-cap-watts=9.5"}, {}, "for --eco-cap-watts: must be a package power cap"},
+      {{"operator", "--performance-cap-watts=100001"},
+       {},
+       "for --performance-cap-watts: must be a package power cap"},
       {{"operator", "--performance-cap-watts=0"}, {}, "for --performance-cap-watts: must be"},
       {{"operator", "--performance-cap-watts=inf"},
        {},

@@ -167,6 +167,7 @@ TEST_CASE("policy file: errors name the file, the line and the key") {
       {"performance: {baseFraction: 1.5}\n", "performance.baseFraction: must be a fraction"},
       {"performance: {min: 5, max: 2}\n", "performance.max: must not be below min"},
       {"performance: {perfPodsPerNode: 0}\n", "performance.perfPodsPerNode: must be at least 1"},
+      {"performance: {ecoCapWatts: 5}\n", "performance.ecoCapWatts: must be between 10 and 100000 W"},
       {"performance: {ecoCapWatts: abc}\n", "performance.ecoCapWatts: \"abc\" is not a number"},
       {"policy: fastest\n", "policy.yaml:1: policy: unknown policy \"fastest\""},
       {"kind: Deployment\n", "kind: \"Deployment\" is not supported"},
