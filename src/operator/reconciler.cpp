@@ -146,6 +146,8 @@ const policy::PolicyPlan& Reconciler::plan_for(const Snapshot& snapshot, PassKin
     plan_ = std::move(safe);
   } else {
     plan_ = std::move(*planned);
+    // The pause switch and per-node pins (kubectl joulie): after the policy, before the guard.
+    policy::apply_overrides(*plan_, overrides_of(snapshot));
   }
   plan_nodes_ = std::move(names);
   desired_.clear();

@@ -33,7 +33,9 @@ _OPERATOR_RULES = (
     + [("Role", "joulie-operator-leader-election", "joulie-system", "coordination.k8s.io", "leases",
         "create", "")]
     + [("Role", "joulie-operator-leader-election", "joulie-system", "coordination.k8s.io", "leases", v,
-        "joulie-operator") for v in ("get", "update")])
+        "joulie-operator") for v in ("get", "update")]
+    + [("Role", "joulie-operator-control", "joulie-system", "", "configmaps", v,
+        "joulie-control") for v in ("get", "list", "watch")])
 _AGENT_RULES = (
     [("ClusterRole", "joulie-agent", "", "joulie.io", "nodepowerprofiles", v, "")
      for v in ("get", "list", "watch")]
@@ -53,6 +55,7 @@ EXPECTED_RBAC = {
 EXPECTED_BINDINGS = {
     ("ClusterRoleBinding", "ClusterRole", "joulie-operator"): "joulie-operator",
     ("RoleBinding", "Role", "joulie-operator-leader-election"): "joulie-operator",
+    ("RoleBinding", "Role", "joulie-operator-control"): "joulie-operator",
     ("ClusterRoleBinding", "ClusterRole", "joulie-agent"): "joulie-agent",
     ("ClusterRoleBinding", "ClusterRole", "joulie-agent-pool"): "joulie-agent",
 }

@@ -223,6 +223,7 @@ class _FakePromHandler(_Handler):
         query = urllib.parse.parse_qs(parsed.query).get("query", [""])[0]
         with owner.lock:
             owner.queries.append(query)
+            owner.authorizations.append(self.headers.get("Authorization"))
             status, body, delay = owner.answer(query)
         if delay:
             owner.release.wait(delay)
@@ -237,6 +238,7 @@ class FakePrometheus(_Server):
     def __init__(self):
         self.lock = threading.Lock()
         self.queries = []
+        self.authorizations = []  # the Authorization header of each query (None: absent)
         self.release = threading.Event()
         self.answer = lambda q: (200, vector([]), 0)
         super().__init__(_FakePromHandler)

@@ -48,11 +48,15 @@ struct RouteConfig {
   SourceType source = SourceType::host;
   std::string telemetry_endpoint;  // may contain {node}; the Prometheus base URL for prometheus
   std::chrono::nanoseconds telemetry_timeout = kDefaultHttpTimeout;
-  std::string telemetry_query;  // prometheus: PromQL, may contain {node}
+  std::string telemetry_query;       // prometheus: PromQL, may contain {node}
+  std::string telemetry_ca_file;     // prometheus over https: CA bundle ("" = system)
+  std::string telemetry_token_file;  // prometheus: bearer token file ("" = none)
   // The thermal family (SPEC §8.2): none, or prometheus (read and exported as a metric).
   SourceType thermal = SourceType::none;
   std::string thermal_endpoint;
   std::string thermal_query;
+  std::string thermal_ca_file;
+  std::string thermal_token_file;
 
   bool operator==(const RouteConfig&) const = default;
 };

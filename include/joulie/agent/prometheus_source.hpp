@@ -27,12 +27,18 @@ struct PromReading {
 PromReading single_prom_value(const Result<signals::PromResult>& result, SystemTime now,
                               const char* what);
 
+// TLS and authentication of a prometheus source (TelemetryProfile caFile, bearerTokenFile).
+struct PromAuth {
+  std::string ca_file;
+  std::string bearer_token_file;
+};
+
 class PrometheusTelemetry final : public TelemetryProvider {
  public:
   // `query` still holds "{node}"; it is expanded here.
   PrometheusTelemetry(HttpClientPool& pool, const std::string& endpoint, const std::string& query,
                       const std::string& node, std::chrono::nanoseconds timeout,
-                      const Clock& clock);
+                      const Clock& clock, const PromAuth& auth = {});
   TelemetrySample sample() override;
   const std::string& query() const { return query_; }
 
@@ -47,7 +53,8 @@ class PrometheusTelemetry final : public TelemetryProvider {
 class PrometheusThermal {
  public:
   PrometheusThermal(HttpClientPool& pool, const std::string& endpoint, const std::string& query,
-                    const std::string& node, std::chrono::nanoseconds timeout, const Clock& clock);
+                    const std::string& node, std::chrono::nanoseconds timeout, const Clock& clock,
+                    const PromAuth& auth = {});
   PromReading sample();
 
  private:

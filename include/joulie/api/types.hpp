@@ -126,6 +126,10 @@ struct HttpEndpoint {
 struct PrometheusEndpoint {
   std::string endpoint;
   std::string query;
+  // An https:// endpoint is verified against this CA bundle ("" = the system's); a bearer token
+  // read from this file ("" = none) goes with each query, re-read every 60 s (rotated tokens).
+  std::string ca_file;
+  std::string bearer_token_file;
 
   bool operator==(const PrometheusEndpoint&) const = default;
 };

@@ -22,6 +22,7 @@
 #include "joulie/kube/informer.hpp"
 #include "joulie/policy/classify.hpp"
 #include "joulie/policy/context.hpp"
+#include "joulie/policy/overrides.hpp"
 #include "joulie/policy/selector.hpp"
 
 namespace joulie::metrics {
@@ -50,6 +51,7 @@ struct NodeInfo {
   std::optional<std::string> profile_label;   // value of the power-profile label
   std::optional<std::string> draining_since;  // raw joulie.io/draining-since annotation
   std::optional<std::string> state_since;     // raw joulie.io/state-since (the planner's memory)
+  std::optional<std::string> pin;             // raw joulie.io/pin annotation
   bool managed = false;
   // Context for policies (SPEC §8.1), kept for managed nodes only.
   std::string zone;
@@ -73,6 +75,18 @@ struct PodInfo {
 };
 std::optional<PodInfo> project_pod(const rapidjson::Value& pod, std::string_view profile_label,
                                    kube::StringInterner& interner);
+
+// The cluster-wide pause switch (the ConfigMap joulie-control in the operator's namespace):
+// data.paused == "true" pauses; data.reason / data.pausedBy / data.pausedAt say who and why.
+struct ControlInfo {
+  bool paused = false;
+  std::string reason;
+  std::string paused_by;
+  std::string paused_at;
+
+  bool operator==(const ControlInfo&) const = default;
+};
+std::optional<ControlInfo> project_control(const rapidjson::Value& config_map);
 
 // An operator-managed NodePowerProfile, read leniently: a value the operator would not write
 // (unknown profile, missing cap) simply compares unequal and gets patched.
@@ -153,6 +167,7 @@ struct ManagedNode {
   std::string rack;
   double allocatable_cpu = 0;
   std::optional<std::string> state_since;  // raw joulie.io/state-since annotation
+  std::optional<std::string> pin;  // joulie.io/pin (last: positional initialisers stay valid)
 };
 
 // A node outside management that still carries the operator's label or annotation.
@@ -167,6 +182,7 @@ struct Snapshot {
   std::vector<ManagedNode> managed;  // sorted byte-wise by name
   std::vector<MarkedNode> unmanaged_marked;
   std::map<std::string, NppInfo> npps;  // operator-managed NodePowerProfiles by name
+  ControlInfo control;                  // the pause switch (not paused when unreadable)
   bool pods_known = false;              // pod cache synced and healthy
   SystemTime now{};
   // What policies see (SPEC §8.1): the managed nodes with their metadata and pod counts, the
@@ -174,6 +190,9 @@ struct Snapshot {
   // policy configuration fills it with the configured time zone.
   policy::Context context;
 };
+
+// The pause switch and the managed nodes' pins, for policy::apply_overrides.
+policy::Overrides overrides_of(const Snapshot& s);
 
 // Fills s.context from the snapshot's managed nodes and the pod counts by class (no signals;
 // pure, exposed for tests).
@@ -187,6 +206,8 @@ struct ContextOptions {
   int64_t page_size = 500;
   metrics::Registry* metrics = nullptr;
   const Clock* clock = nullptr;  // RealClock when null
+  // Namespace of the pause switch (ConfigMap joulie-control); "" = no switch is watched.
+  std::string control_namespace;
 };
 
 class ContextProvider {
@@ -208,6 +229,9 @@ class ContextProvider {
   void on_profile_applied(std::function<void(const std::string& node)> fn) {
     profile_applied_ = std::move(fn);
   }
+  // The pause switch or a managed node's pin changed: the plan must be made again. Informer
+  // thread.
+  void on_overrides_changed(std::function<void()> fn) { overrides_changed_ = std::move(fn); }
 
   // One of the operator's NodePowerProfiles (by object name) was deleted or its spec edited (by
   // anyone, the operator's own writes included): a guard pass puts it back within seconds.
@@ -243,10 +267,12 @@ class ContextProvider {
   std::function<void()> managed_changed_;
   std::function<void(const std::string&)> drain_complete_;
   std::function<void(const std::string&)> profile_applied_;
+  std::function<void()> overrides_changed_;
   std::function<void(const std::string&)> profile_changed_;
   std::unique_ptr<kube::Informer<NodeInfo>> nodes_;
   std::unique_ptr<kube::Informer<PodInfo>> pods_;
   std::unique_ptr<kube::Informer<NppInfo>> npps_;
+  std::unique_ptr<kube::Informer<ControlInfo>> control_;  // null without a control namespace
   const ::joulie::signals::SignalCollector* signals_ = nullptr;
 };
 
