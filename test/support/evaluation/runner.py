@@ -42,6 +42,7 @@ CRD = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
 PODS = "/api/v1/namespaces/default/pods"
 PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
 PERFORMANCE_CAP = 5000.0
+HORIZON_TICKS = 2.0
 
 
 class EvalError(Exception):
@@ -150,6 +151,65 @@ class LabelWatch:
                 time.sleep(0.1)  # back off before re-listing
 
 
+class Sampler:
+    """An independent energy meter: a thread that scrapes the simulator's /metrics (the Prometheus
+    exposition a real Prometheus reads) every `every` real seconds and integrates the cluster's IT
+    power gauge over the simulated clock of the same scrape (left Riemann sum: each reading holds
+    until the next). It shares nothing with the simulator's event-driven integral but the model's
+    instantaneous power, so a wrong step, a missed interval or a lost sample shows as a difference
+    (docs/evaluation.md, invariants). Started before the clock runs, finished after it stops."""
+
+    def __init__(self, port, every):
+        self.port = port
+        self.conn = None
+        self.every = every
+        self.points = []
+        self.error = None
+        self.stopping = threading.Event()
+        self._scrape()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _scrape(self):
+        if self.conn is None:  # its own keep-alive connection
+            self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        try:
+            self.conn.request("GET", "/metrics")
+            text = self.conn.getresponse().read().decode()
+        except (OSError, http.client.HTTPException):
+            self.conn.close()
+            self.conn = None
+            raise
+        t = power = None
+        for line in text.splitlines():
+            if line.startswith("joulie_sim_time_seconds "):
+                t = float(line.split()[1])
+            elif line.startswith("joulie_sim_it_power_watts "):
+                power = float(line.split()[1])
+        if t is None or power is None:
+            raise EvalError("the simulator's /metrics lacks the clock or the IT power")
+        self.points.append((t, power))
+
+    def _run(self):
+        while not self.stopping.wait(self.every):
+            try:
+                self._scrape()
+            except (OSError, ValueError, http.client.HTTPException, EvalError) as e:
+                self.error = str(e)  # a lost sample: the next reading covers the gap
+
+    def finish(self):
+        self.stopping.set()
+        self.thread.join(10)
+        self._scrape()  # the clock is stopped: the last reading closes the integral
+        energy = 0.0
+        for (t0, p0), (t1, _) in zip(self.points, self.points[1:]):
+            energy += p0 * max(0.0, t1 - t0)
+        gaps = [b[0] - a[0] for a, b in zip(self.points, self.points[1:])]
+        return {"energyJoules": energy, "samples": len(self.points), "until": self.points[-1][0],
+                "everyRealSeconds": self.every,
+                "maxGapSimSeconds": round(max(gaps), 3) if gaps else None, "lastError": self.error}
+
+
 class Procs:
     def __init__(self, workdir):
         self.workdir = workdir
@@ -211,12 +271,25 @@ def node_names(count):
     return ["sim-node-%03d" % i for i in range(1, count + 1)]
 
 
-def cluster_nodes(count, seed):
-    """The heterogeneous node mix (physics.HARDWARE_MIX) with seeded inlet offsets (rack position)."""
+def cluster_nodes(count, seed, hardware=None):
+    """The heterogeneous node mix with seeded inlet offsets (rack position): physics.HARDWARE_MIX
+    for `count` nodes, or a hardware file's types and counts (hardware.load; count is then ignored),
+    interleaved so that every type spreads over the node names."""
     rng = random.Random("nodes-%s" % seed)
-    return [{"name": name, "type": physics.HARDWARE_MIX[i % len(physics.HARDWARE_MIX)],
-             "tempOffset": round(rng.uniform(-2.0, 3.0), 2)}
-            for i, name in enumerate(node_names(count))]
+    if hardware is None:
+        types = [physics.HARDWARE_MIX[i % len(physics.HARDWARE_MIX)] for i in range(count)]
+    else:
+        slots = []
+        for name, n in hardware["counts"]:
+            slots += [((k + 0.5) / n, name) for k in range(n)]
+        types = [name for _, name in sorted(slots)]
+    return [{"name": name, "type": t, "tempOffset": round(rng.uniform(-2.0, 3.0), 2)}
+            for name, t in zip(node_names(len(types)), types)]
+
+
+def hardware_types(hardware=None):
+    """name -> physics.HardwareType: the built-in types, or a hardware file's."""
+    return dict(physics.HARDWARE) if hardware is None else dict(hardware["types"])
 
 
 def duration(seconds):
@@ -255,6 +328,9 @@ class Baseline:
         self.flags = flags
         self.policy_config = None
         self.constrained = True  # pods carry the class's power-profile nodeSelector
+        # Performance pods may run under a cap by design (the uniform-cap ablation): the
+        # "no performance-pod-second capped" invariant does not apply.
+        self.caps_performance = False
 
 
 # The client-side rate limit (default 20 requests/s) is real-time: under a clock factor F it would be
@@ -370,16 +446,32 @@ def baselines(eco_cap, perf_per_node, policy_config=None, d_stability=False):
                  "static_partition", common + ["--policy", "static_partition", "--static-hp-frac", "1",
                                                "--eco-cap-watts", "%g" % PERFORMANCE_CAP])
     a.constrained = False
+    def static(frac, cap):
+        return common + ["--policy", "static_partition", "--static-hp-frac", frac,
+                         "--eco-cap-watts", "%g" % cap]
+
+    def queue(cap):
+        return common + ["--policy", "queue_aware_v1", "--queue-hp-base-frac", "0.2",
+                         "--queue-hp-min", "1", "--queue-perf-per-hp-node", str(perf_per_node),
+                         "--eco-cap-watts", "%g" % cap]
+    # The ablations separate placement from capping: B0 and C0 keep B's and C's labels and pod
+    # constraints but their eco cap is the performance cap (nothing is ever capped); U caps every
+    # node at the eco cap with no partition and unconstrained pods.
+    u = Baseline("U", "uniform eco cap on every node (no partition, pods unconstrained)",
+                 "static_partition", static("0", eco_cap))
+    u.constrained = False
+    u.caps_performance = True
     out = [
         a,
         Baseline("B", "static_partition (half the nodes eco)", "static_partition",
-                 common + ["--policy", "static_partition", "--static-hp-frac", "0.5",
-                           "--eco-cap-watts", "%g" % eco_cap]),
+                 static("0.5", eco_cap)),
         Baseline("C", "queue_aware_v1 (base 0.2, %d performance pods per node)" % perf_per_node,
-                 "queue_aware_v1",
-                 common + ["--policy", "queue_aware_v1", "--queue-hp-base-frac", "0.2",
-                           "--queue-hp-min", "1", "--queue-perf-per-hp-node", str(perf_per_node),
-                           "--eco-cap-watts", "%g" % eco_cap]),
+                 "queue_aware_v1", queue(eco_cap)),
+        Baseline("B0", "B's partition and pod constraints, no caps", "static_partition",
+                 static("0.5", PERFORMANCE_CAP)),
+        Baseline("C0", "C's placement and pod constraints, no caps", "queue_aware_v1",
+                 queue(PERFORMANCE_CAP)),
+        u,
     ]
     # D's settings are in its policy file (written per run, see policy_file) unless one is given.
     d_flags = common + ["--policy", "context_aware_v1", "--eco-cap-watts", "%g" % eco_cap]
@@ -434,8 +526,9 @@ def run_baseline(baseline, trace, cfg, workdir, log=print):
 def _run(baseline, trace, cfg, workdir, procs, log):
     env = dict(os.environ, PYTHONPATH=cfg["support"], PYTHONDONTWRITEBYTECODE="1")
     factor = cfg["factor"]
-    nodes = cluster_nodes(cfg["nodes"], cfg["seed"])
-    cores = {n["name"]: physics.HARDWARE[n["type"]].cores for n in nodes}
+    nodes = cluster_nodes(cfg["nodes"], cfg["seed"], cfg.get("hardware"))
+    types = hardware_types(cfg.get("hardware"))
+    cores = {n["name"]: types[n["type"]].cores for n in nodes}
 
     # --- test API server and power simulator
     procs.start("kapi", [PYTHON, "-m", "kapi", "--host", "127.0.0.1", "--port", "0", "--port-file",
@@ -443,7 +536,8 @@ def _run(baseline, trace, cfg, workdir, procs, log):
     kport = wait_for("the test API server", lambda: read_port(os.path.join(workdir, "kapi.port")), 30,
                      procs)
     sim_cfg = {"factor": factor, "performanceCapWatts": PERFORMANCE_CAP,
-               "sampleSeconds": cfg["sample_seconds"], "nodes": nodes}
+               "sampleSeconds": cfg["sample_seconds"], "nodes": nodes,
+               "hardware": {k: hw.describe() for k, hw in types.items()}}
     with open(os.path.join(workdir, "powersim.json"), "w") as f:
         json.dump(sim_cfg, f)
     procs.start("powersim", [PYTHON, "-m", "powersim", "--port", "0", "--port-file",
@@ -548,6 +642,7 @@ def _run(baseline, trace, cfg, workdir, procs, log):
     watch = LabelWatch(kport)
     if not watch.synced.wait(30):
         raise EvalError("the node watch did not sync: %s" % watch.error)
+    sampler = Sampler(sport, cfg.get("sampler_every", 0.05))
     sim.ok("POST", "/sim/start", {})
     real_start = time.monotonic()
     deadline = real_start + cfg["run_timeout"]
@@ -564,7 +659,10 @@ def _run(baseline, trace, cfg, workdir, procs, log):
             raise EvalError("baseline %s: %d of %d jobs done after %.0f s real (simulated %.0f s); "
                             "raise --timeout or lower the load" % (baseline.key, len(results),
                                                                      len(jobs), cfg["run_timeout"], t))
-        done = sim.ok("GET", "/sim/done?from=%d" % done_from)
+        # The clock may run at most HORIZON_TICKS scheduler ticks ahead of this tick: on a loaded
+        # machine it waits for the stand-in instead of letting jobs queue behind a slow loop.
+        done = sim.ok("GET", "/sim/done?from=%d&lead=%.3f" % (
+            done_from, HORIZON_TICKS * cfg["tick"] * factor))
         done_from = done["next"]
         t = done["t"]
         for d in done["jobs"]:
@@ -576,6 +674,7 @@ def _run(baseline, trace, cfg, workdir, procs, log):
             results[d["id"]] = {"id": d["id"], "class": job["class"], "arrival": job["arrival"],
                                 "start": d["start"], "finish": d["finish"], "work": job["work"],
                                 "cpus": job["cpus"], "node": d["node"],
+                                "workDone": d["workDone"], "memFraction": job["memFraction"],
                                 "cappedSeconds": d["cappedSeconds"],
                                 "cappedSince": d.get("cappedSince")}
         if len(results) == len(jobs):
@@ -638,10 +737,13 @@ def _run(baseline, trace, cfg, workdir, procs, log):
     real_seconds = time.monotonic() - real_start
     watch.stop()
     final = sim.ok("POST", "/sim/stop", {})
+    sampled = sampler.finish()
     status = sim.ok("GET", "/sim/status")
     series = sim.ok("GET", "/sim/series")["series"]
+    caps = sim.ok("GET", "/sim/caps")["caps"]
     procs.check_alive()
     return {"baseline": baseline.key, "title": baseline.title, "policy": baseline.policy,
             "flags": baseline.flags + extra, "signals": signals, "realSeconds": round(real_seconds, 1), "end": final["t"],
             "status": status, "series": series, "jobs": list(results.values()),
-            "labelEvents": label_events, "nodes": nodes}
+            "labelEvents": label_events, "nodes": nodes, "caps": caps, "sampled": sampled,
+            "constrained": baseline.constrained, "capsPerformance": baseline.caps_performance}

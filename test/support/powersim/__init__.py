@@ -13,9 +13,13 @@ Serves, per node:
 Evaluation mode (--eval-config FILE, SPEC §9; models in physics.py):
   POST /sim/start|stop    run / freeze the simulated clock (factor × real time)
   POST /sim/jobs          {"id","node","cpus","work","memFraction","class"}: start a job now
-  GET  /sim/done?from=K   jobs finished since index K, with start/finish in simulated seconds
+  GET  /sim/done?from=K[&lead=L]
+                          jobs finished since index K: start/finish in simulated seconds, workDone;
+                          with lead: the clock may not run more than L simulated seconds past now
+                          until the next such call (it stalls there)
   GET  /sim/status        clock, energy integrals, performance-pod-seconds capped, nodes (?nodes=0)
   GET  /sim/series        the power time series sampled every sampleSeconds of simulated time
+  GET  /sim/caps          every RAPL cap applied in evaluation mode: [t, node, capWatts]
   GET  /sim/hardware      the hardware types and their power curves
 
 Run: PYTHONPATH=test/support python3 -m powersim --port 0 --port-file /tmp/port
