@@ -16,6 +16,7 @@ import os
 import shutil
 import sys
 import tempfile
+import threading
 import time
 
 from . import hardware as hwfile
@@ -75,6 +76,9 @@ def parse(argv):
     p.add_argument("--report-from", metavar="RAW",
                    help="rebuild the report, plots and summary.json from raw results "
                         "(OUT/evaluation/raw/results.json.gz of a run) without running anything")
+    p.add_argument("--resweep", action="store_true",
+                   help="with --report-from: recompute the physics sweep from the raw results' "
+                        "recorded schedules and write them back (OUT/evaluation/raw/results.json.gz)")
     p.add_argument("--command-line", default=None, help=argparse.SUPPRESS)
     return p.parse_args(argv)
 
@@ -215,7 +219,7 @@ def sweep(comps, types_by_group):
     for kind, value, alpha, static, eco in configs:
         p = physics.Physics(alpha, static)
         per_base = {}
-        overlap = 0.0
+        delayed = work = 0.0
         for g, trc, runs, comp in comps:
             if g["regime"] != "moderate" or g["repeat"] or "A" not in runs:
                 continue
@@ -232,7 +236,8 @@ def sweep(comps, types_by_group):
             window = max([comp["windowSeconds"]] + [last for pr in priced.values()
                                                     for _, last, _, _ in pr.values()])
             energy = {k: reprice.window_energy(pr, window) for k, pr in priced.items()}
-            overlap += sum(ov for pr in priced.values() for _, _, _, ov in pr.values())
+            delayed += sum(d for pr in priced.values() for _, _, _, d in pr.values())
+            work += len(priced) * sum(j["cpus"] * j["work"] for j in trc["jobs"])
             if kind == "alpha" and value == physics.ALPHA:
                 for k, e in energy.items():
                     measured = comp["baselines"][k]["itEnergyJoules"]
@@ -245,7 +250,8 @@ def sweep(comps, types_by_group):
                     per_base.setdefault(k, []).append(1.0 - e / energy["A"])
         rows.append({"kind": kind, "value": value, "alpha": alpha, "staticShare": static,
                      "ecoCapWatts": eco, "savings": per_base,
-                     "overlapCoreHours": round(overlap / 3600.0, 3)})
+                     "delayedCoreHours": round(delayed / 3600.0, 3),
+                     "delayedShare": round(delayed / work, 5) if work else None})
     return {"rows": rows, "defaultRepricingMaxError": max(default_err) if default_err else None,
             "baselines": list(SWEEP_BASELINES)}
 
@@ -268,6 +274,14 @@ def main(argv=None):
     os.makedirs(os.path.join(out, "evaluation"), exist_ok=True)
     if args.report_from:
         raw = rawio.read(args.report_from)
+        if args.resweep:
+            t0 = time.time()
+            types = {k: physics.HardwareType.from_dict(d) for k, d in raw["hardware"].items()}
+            raw["sweep"] = sweep(comparisons(raw), types)
+            raw["sweep"]["realSeconds"] = round(time.time() - t0, 1)
+            raw["sweep"]["recomputed"] = True
+            os.makedirs(os.path.join(out, "evaluation", "raw"), exist_ok=True)
+            rawio.write(os.path.join(out, "evaluation", "raw", "results.json.gz"), raw)
         summary = write_outputs(out, raw)
         return 0 if summary["invariants"]["ok"] else 1
     if not os.access(args.joulie, os.X_OK):
@@ -282,6 +296,13 @@ def main(argv=None):
     workroot = tempfile.mkdtemp(prefix="joulie-eval-work-")
     started = time.time()
     load_before = os.getloadavg()
+    load_samples = []  # the 1-minute load average every 30 s: what else ran on the machine
+    stop_sampling = threading.Event()
+
+    def sample_load():
+        while not stop_sampling.wait(30.0):
+            load_samples.append(round(os.getloadavg()[0], 2))
+    threading.Thread(target=sample_load, daemon=True).start()
     ok = False
     try:
         raw_groups, jobs = run_groups(groups, args, kind, hardware, workroot)
@@ -303,6 +324,7 @@ def main(argv=None):
             raw["sweep"] = sweep(comparisons(raw), runner.hardware_types(hardware))
             raw["sweep"]["realSeconds"] = round(time.time() - sweep_started, 1)
         raw["run"] = report.run_meta(args, started, time.time(), load_before, os.getloadavg(), jobs)
+        raw["run"]["loadSamples"] = list(load_samples)
         rawio.write(raw_path, raw)
         log("raw results in %s (--report-from rebuilds the report from them)" % raw_path)
         summary = write_outputs(out, raw)

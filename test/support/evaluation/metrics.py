@@ -1,4 +1,4 @@
-"""From the raw runs of one comparison (same trace, baselines A–D) to the figures of SPEC.md §9.
+"""From the raw runs of one comparison (same trace, baselines A–D) to the figures of docs/design.md#evaluation.
 
 Energy is compared over one window [0, T] for every baseline, T = max(trace horizon, the last job's
 completion in any baseline): a baseline that finishes earlier idles (its nodes at their idle draw

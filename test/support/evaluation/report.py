@@ -19,10 +19,9 @@ STYLES = {"A": ("#444444", "-", "o", ""), "B": ("#1f77b4", "--", "s", "//"),
           "C": ("#2ca02c", "-.", "^", "\\\\"), "D": ("#d62728", ":", "D", "xx"),
           "B0": ("#9ecae1", (0, (5, 1)), "v", ".."), "C0": ("#98df8a", (0, (3, 1, 1, 1)), "<", "oo"),
           "U": ("#9467bd", (0, (1, 1)), "P", "--")}
-SPEC_KEYS = ("itEnergyKWh", "facilityEnergyKWh", "savingsVsA", "perfPodSecondsCapped", "jobsDone",
-             "jobsTotal", "jobs", "perfPendingSecondsP95", "transitions")
 PAIRS = (("D", "C"), ("C", "B"), ("B", "B0"), ("C", "C0"), ("D", "C0"), ("B0", "A"), ("C0", "A"),
          ("U", "A"), ("U", "B"))
+DELAY_OK = 0.02  # sweep rows whose jobs waited more than this share of the work: schedule strained
 REGIME_TEXT = {"moderate": "moderate load (the main comparison)",
                "saturated": "saturated load (offered load about the cluster's capacity; queues form)",
                "csv": "the given CSV trace"}
@@ -436,10 +435,11 @@ def ablation_lines(r):
         place, cap = p["%s-A" % abl], p["%s-%s" % (pol, abl)]
         total = r["ci"][pol]["saving"]
         out.append(
-            "- **%s** saves %s of A's IT energy: placement alone (%s) %s points, the cap on top "
+            "- **%s** saves %s of A's IT energy: placement alone (%s%s) %s points, the cap on top "
             "(%s − %s) %s points. Performance p95 slowdown: placement %s, cap %s; eco p95 completion "
             "(min): placement %s, cap %s." % (
-                pol, _ci(total, "%.1f %%"), abl, _ci(place["saving"], "%.2f", True), pol, abl,
+                pol, _ci(total, "%.1f %%"), abl, "" if pol != "D" else ", C's placement: D's own "
+                "no-cap twin is not run, so this split of D is approximate", _ci(place["saving"], "%.2f", True), pol, abl,
                 _ci(cap["saving"], "%.2f", True), _ci(place["performance.slowdownP95"], "%.2f", True),
                 _ci(cap["performance.slowdownP95"], "%.2f", True), _ci(place["eco.p95"], "%.1f", True),
                 _ci(cap["eco.p95"], "%.1f", True)))
@@ -456,33 +456,44 @@ def sweep_section(sweep, keys):
         return ["Not run (`--sweep off` or `--quick`).", ""]
     ks = [k for k in sweep["baselines"] if k != "A" and k in keys]
     rows = ["| parameter | value | α | σ | eco cap (W) | " + " | ".join("%s saved vs A" % k for k in ks)
-            + " | schedule overlap (core-h) |", "|---|---|---:|---:|---:|" + "---:|" * len(ks) + "---:|"]
-    ranges = {}
+            + " | jobs delayed |", "|---|---|---:|---:|---:|" + "---:|" * len(ks) + "---:|"]
+    ranges, held = {}, {}
     for row in sweep["rows"]:
         cells = []
         for k in ks:
             c = stats.ci([100 * v for v in row["savings"].get(k, [])])
             cells.append(_ci(c, "%.1f %%"))
             if c["mean"] is not None:
-                lo, hi = ranges.get(k, (c["mean"], c["mean"]))
-                ranges[k] = (min(lo, c["mean"]), max(hi, c["mean"]))
-        rows.append("| %s | %s | %g | %g | %g | %s | %.1f |" % (
+                for acc in (ranges, held) if row["delayedShare"] <= DELAY_OK else (ranges,):
+                    lo, hi = acc.get(k, (c["mean"], c["mean"]))
+                    acc[k] = (min(lo, c["mean"]), max(hi, c["mean"]))
+        rows.append("| %s | %s | %g | %g | %g | %s | %s |" % (
             row["kind"], row["value"], row["alpha"], row["staticShare"], row["ecoCapWatts"],
-            " | ".join(cells), row["overlapCoreHours"]))
+            " | ".join(cells), "%.1f %%%s" % (100 * row["delayedShare"],
+                                             "" if row["delayedShare"] <= DELAY_OK else " ⚠")))
     err = sweep.get("defaultRepricingMaxError")
     return rows + [
         "",
         "Range of the mean saving over every parameter set above: " + "; ".join(
-            "**%s %.1f %% to %.1f %%**" % (k, lo, hi) for k, (lo, hi) in ranges.items()) + ".",
+            "**%s %.1f %% to %.1f %%**" % (k, lo, hi) for k, (lo, hi) in ranges.items()) + ". "
+        "Over the rows where the recorded schedule still holds (jobs delayed ≤ %.0f %% of the "
+        "work; ⚠ marks the others): " % (100 * DELAY_OK) + "; ".join(
+            "%s %.1f %% to %.1f %%" % (k, lo, hi) for k, (lo, hi) in held.items()) + ".",
         "",
         "Re-priced, not re-run: each recorded moderate run's schedule (job start times and nodes, the "
         "caps the agent applied, the eco cap value replaced by the swept one) is re-simulated offline "
         "with the other parameters (evaluation/reprice.py); job durations and energy follow them, the "
         "control loops' decisions do not. At the default parameters the re-priced energy differs "
-        "from the simulator's by at most %s (the approximation's own error). *Schedule overlap*: "
-        "core-hours where a job, lengthened by the new parameters, overlaps the next one placed on "
-        "its node (utilisation clipped at 1 there). The sweep took %s s." % (
-            "–" if err is None else "%.4f %%" % (100 * err), _f(sweep.get("realSeconds"), "%.0f")),
+        "from the simulator's by at most %s (the approximation's own error). *Jobs delayed*: "
+        "core-hours that jobs waited because a job before them on their node ran longer under the "
+        "new parameters, as a share of the work's core-hours; where it is large the cap cannot be "
+        "met on busy nodes (it is below idle + σ·D: the package falls to its slowest duty cycle), "
+        "work crawls and piles up, and the live control loops would have placed jobs differently: "
+        "read those rows as *this cap does not work with this physics*, not as a number. The "
+        "sweep took %s s%s." % (
+            "–" if err is None else "%.4f %%" % (100 * err), _f(sweep.get("realSeconds"), "%.0f"),
+            " (recomputed after the run from its raw results: `--report-from RAW --resweep`)"
+            if sweep.get("recomputed") else ""),
         ""]
 
 
@@ -537,11 +548,10 @@ def regime_section(regime, r, keys, comps, main):
         "",
         "### What it costs: jobs (%s)" % regime,
         "",
-    ] + jobs_table(r, keys) + [
-        "",
-        "### Differences between policies, paired by seed (%s)" % regime,
-        "",
-    ] + paired_table(r) + [""]
+    ] + jobs_table(r, keys) + [""]
+    if r["paired"]:
+        lines += ["### Differences between policies, paired by seed (%s)" % regime, ""] + \
+            paired_table(r) + [""]
     split = ablation_lines(r)
     if split:
         lines += ["### Placement or cap? (%s)" % regime, ""] + split + [""]
@@ -600,8 +610,9 @@ def header(raw, comps, agg, keys, failures):
         "",
         "Generated by `scripts/evaluate.sh`; do not edit by hand: run it again, or rebuild this page "
         "from the committed raw results with `bash scripts/evaluate.sh --report-from "
-        "docs/evaluation/raw/results.json.gz` (byte-for-byte; a test checks it). Method, models and "
-        "sources: *Method* below.",
+        "docs/evaluation/raw/results.json.gz` (byte-for-byte; a test checks it). What the "
+        "evaluation must show: [design](design.md#evaluation); method, models and sources: *Method* "
+        "below.",
         "",
     ]
     if raw["quick"]:
@@ -609,11 +620,14 @@ def header(raw, comps, agg, keys, failures):
     main = agg.get("moderate")
     if main and not raw["quick"]:
         lines += ["## Headline (moderate load)", ""]
-        sweep_ranges = {}
+        sweep_ranges, worst = {}, {}
         for row in (raw.get("sweep") or {}).get("rows", []):
             for k, v in row["savings"].items():
                 c = stats.ci([100 * x for x in v])
-                if c["mean"] is not None:
+                if c["mean"] is None:
+                    continue
+                worst[k] = min(worst.get(k, c["mean"]), c["mean"])
+                if row["delayedShare"] <= DELAY_OK:
                     lo, hi = sweep_ranges.get(k, (c["mean"], c["mean"]))
                     sweep_ranges[k] = (min(lo, c["mean"]), max(hi, c["mean"]))
         for k in keys:
@@ -624,13 +638,18 @@ def header(raw, comps, agg, keys, failures):
             lines.append("- **%s** %s: IT energy saved vs A %s%s; performance p95 slowdown %s (A %s); "
                          "eco p95 completion %s min (A %s)." % (
                              k, _title(comps, k), _ci(c["saving"], "%.1f %%"),
-                             "" if rng is None else ", **%.1f %% to %.1f %% over the physics sweep**" % rng,
+                             "" if rng is None else ", **%.1f %% to %.1f %% over the physics sweep** "
+                             "(down to %.1f %% where the cap cannot be met)" % (rng + (worst[k],)),
                              _ci(c["performance.slowdownP95"], "%.2f"),
                              _ci(main["ci"]["A"]["performance.slowdownP95"], "%.2f"),
                              _ci(c["eco.p95"], "%.0f"), _ci(main["ci"]["A"]["eco.p95"], "%.0f")))
-        lines += ["", "Brackets: 95 % confidence interval over %d seeds (Student's t). The sweep range "
-                  "is the spread of the mean saving over the exponent, static share and eco cap "
-                  "values in *Physics sensitivity*." % len(main["seeds"]), ""]
+        lines += ["", "Brackets: 95 %% confidence interval over %d seeds (Student's t). The sweep range "
+                  "is the spread of the mean saving over the exponent (2–3), static share (0–40 %%) "
+                  "and eco cap (120–240 W) values in *Physics sensitivity* where the recorded "
+                  "schedule holds; where the eco cap is below what a busy node's static power needs, "
+                  "work crawls and the cap costs energy instead (the value in parentheses). B0, C0 "
+                  "and U are ablations, not policies: see *Placement or cap?*." % len(main["seeds"]),
+                  ""]
     lines += [
         "## This run",
         "",
@@ -647,7 +666,7 @@ def header(raw, comps, agg, keys, failures):
             run["machine"]["cpus"] or 0, run["machine"]["cpuModel"], run["machine"]["memory"],
             run["machine"]["kernel"], run["machine"]["python"],
             " ".join("%.2f" % x for x in run["loadAverageBefore"]),
-            " ".join("%.2f" % x for x in run["loadAverageAfter"])),
+            " ".join("%.2f" % x for x in run["loadAverageAfter"])) + load_during(run),
         "- The simulated clock waited for the scheduler stand-in (it may run at most %g ticks "
         "ahead of it) %s of the runs' real time: the share by which the machine's load slowed the "
         "replay instead of the stand-in falling behind" % (runner.HORIZON_TICKS, stalled_share(comps)),
@@ -671,6 +690,14 @@ def header(raw, comps, agg, keys, failures):
         "",
     ]
     return lines
+
+
+def load_during(run):
+    xs = run.get("loadSamples") or []
+    if not xs:
+        return ""
+    return "; during the run (every 30 s): mean %.1f, min %.1f, max %.1f" % (
+        sum(xs) / len(xs), min(xs), max(xs))
 
 
 def stalled_share(comps):

@@ -1,6 +1,6 @@
 """One baseline of the energy evaluation: the real joulie operator and pool-mode agent on the test API
 server (kapi) and the power simulator (powersim, evaluation mode), with a scheduler stand-in that
-replays a trace (SPEC.md §9, docs/evaluation.md).
+replays a trace (docs/design.md#evaluation, docs/evaluation.md).
 
 Time: the simulator's clock runs `factor` simulated seconds per real second. The joulie daemons run
 in real time, so their intervals are set from the factor (see control_flags) and every real
@@ -352,7 +352,7 @@ def free_port():
 
 
 def policy_file(path, nodes, perf_per_node, eco_cap, factor, prometheus_url, stability=False):
-    """Baseline D's policy file (SPEC §8.4): the same demand parameters as C and, with Prometheus in
+    """Baseline D's policy file (docs/design.md#policy-file): the same demand parameters as C and, with Prometheus in
     the loop, the signals the simulator exports (examples/monitoring/powersim-rules.yaml); the
     stability block unless --no-d-stability. No time windows: the
     operator's clock is real time, it cannot follow the simulated day."""
@@ -407,7 +407,7 @@ def start_prometheus(procs, workdir, sim_port, rules):
 
 
 def operator_collects_signals(workdir, procs):
-    """Whether the operator exports joulie_context_source_up (SPEC §8.2) once it runs."""
+    """Whether the operator exports joulie_context_source_up (docs/design.md#context-and-signals) once it runs."""
     log_path = os.path.join(workdir, "operator.log")
 
     def port():

@@ -1,4 +1,4 @@
-"""Workload traces for the energy evaluation (SPEC.md §9): a seeded generator, or a user's CSV.
+"""Workload traces for the energy evaluation (docs/design.md#evaluation): a seeded generator, or a user's CSV.
 
 A job is {"id", "arrival" (simulated seconds from midnight of day one), "class" (performance | eco |
 general), "cpus" (the pod's CPU request, whole cores), "work" (run time in seconds at full core

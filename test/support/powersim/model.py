@@ -8,7 +8,7 @@ DVFS throttle, clipped by the cap:
 so that the agent's DVFS controller can be tested in closed loop: a throttle of p % removes
 0.8·p % of the dynamic part. One CPU package per simulated node (the cap is per package).
 
-Evaluation nodes (declared by --eval-config, SPEC.md §9): a hardware type from physics.py, jobs
+Evaluation nodes (declared by --eval-config, docs/design.md#evaluation): a hardware type from physics.py, jobs
 placed on them by the evaluation's scheduler (POST /sim/jobs), power from their utilisation and the
 applied cap, job progress slowed by the cap, a node temperature, and facility power through a PUE
 (see physics.py for the models and their sources).
@@ -381,7 +381,7 @@ class PowerModel:
 
 
 def validate_control(body, path_node):
-    """Checks a §5.6 control body; returns (action, value) or raises ValueError with the reason."""
+    """Checks a control body (docs/design.md#http-simulator-contract); returns (action, value) or raises ValueError with the reason."""
     if not isinstance(body, dict):
         raise ValueError("body must be a JSON object")
     required = ("node", "action", "capWatts", "throttlePct", "ts")

@@ -1,4 +1,4 @@
-"""Physical models of the evaluation mode of the power simulator (SPEC.md §9, docs/evaluation.md).
+"""Physical models of the evaluation mode of the power simulator (docs/design.md#evaluation, docs/evaluation.md).
 
 Every function here is pure (no clock, no I/O) so that the integrals in model.py are exact for
 piecewise-constant inputs and the same trace gives the same energy on any machine.
