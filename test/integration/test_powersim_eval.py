@@ -1,4 +1,4 @@
-"""The power simulator's evaluation mode (SPEC.md §9) and its /metrics (issue 10 item 6): the models
+"""The power simulator's evaluation mode (docs/design.md#evaluation) and its /metrics (issue 10 item 6): the models
 behave as docs/evaluation.md says, the integrals are exact in simulated time, the exposition is valid
 for promtool, and the example rules over it are valid and fire when they should.
 
