@@ -70,9 +70,20 @@ def compact_run(run, trace):
         "series": [[_r(p[k], 3) for k in SERIES_KEYS] for p in run["series"]],
         "jobs": {"start": start, "finish": finish, "node": node, "capped": capped},
         "labelEvents": [[_r(t), index[n], old, new] for t, n, old, new in run["labelEvents"]],
-        "caps": [[_r(t, 3), index[n], cap] for t, n, cap in run["caps"]],
+        "caps": _cap_changes(run["caps"], index),
         "sampled": run["sampled"], "workCheck": run["workCheck"],
     }
+
+
+def _cap_changes(caps, index):
+    """The applied caps that changed a node's cap (the agent re-applies the same cap every interval:
+    only the changes matter to the energy)."""
+    last, out = {}, []
+    for t, n, cap in caps:
+        if last.get(n) != cap:
+            last[n] = cap
+            out.append([_r(t, 3), index[n], cap])
+    return out
 
 
 def expand_run(c, trace):

@@ -643,6 +643,12 @@ def header(raw, comps, agg, keys, failures):
                              _ci(c["performance.slowdownP95"], "%.2f"),
                              _ci(main["ci"]["A"]["performance.slowdownP95"], "%.2f"),
                              _ci(c["eco.p95"], "%.0f"), _ci(main["ci"]["A"]["eco.p95"], "%.0f")))
+        sat = agg.get("saturated")
+        if sat:
+            lines.append("- Saturated load (separately: queues form, job times there are queueing "
+                         "effects as much as policy effects): IT energy saved vs A " + "; ".join(
+                             "%s %s" % (k, _ci(sat["ci"][k]["saving"], "%.1f %%"))
+                             for k in keys if k != "A" and k in sat["ci"]) + ".")
         lines += ["", "Brackets: 95 %% confidence interval over %d seeds (Student's t). The sweep range "
                   "is the spread of the mean saving over the exponent (2–3), static share (0–40 %%) "
                   "and eco cap (120–240 W) values in *Physics sensitivity* where the recorded "
