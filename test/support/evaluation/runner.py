@@ -523,19 +523,15 @@ def run_baseline(baseline, trace, cfg, workdir, log=print):
         procs.stop_all()
 
 
-def _run(baseline, trace, cfg, workdir, procs, log):
+def _start_cluster(cfg, workdir, procs, nodes, types):
+    """The test API server with the CRDs, the nodes and the TelemetryProfile routing every node
+    through the power simulator (RAPL), and the simulator itself: (kapi, sim, kport, sport)."""
     env = dict(os.environ, PYTHONPATH=cfg["support"], PYTHONDONTWRITEBYTECODE="1")
-    factor = cfg["factor"]
-    nodes = cluster_nodes(cfg["nodes"], cfg["seed"], cfg.get("hardware"))
-    types = hardware_types(cfg.get("hardware"))
-    cores = {n["name"]: types[n["type"]].cores for n in nodes}
-
-    # --- test API server and power simulator
     procs.start("kapi", [PYTHON, "-m", "kapi", "--host", "127.0.0.1", "--port", "0", "--port-file",
                          os.path.join(workdir, "kapi.port"), "--history", "100000"], env)
     kport = wait_for("the test API server", lambda: read_port(os.path.join(workdir, "kapi.port")), 30,
                      procs)
-    sim_cfg = {"factor": factor, "performanceCapWatts": PERFORMANCE_CAP,
+    sim_cfg = {"factor": cfg["factor"], "performanceCapWatts": PERFORMANCE_CAP,
                "sampleSeconds": cfg["sample_seconds"], "nodes": nodes,
                "hardware": {k: hw.describe() for k, hw in types.items()}}
     with open(os.path.join(workdir, "powersim.json"), "w") as f:
@@ -550,14 +546,12 @@ def _run(baseline, trace, cfg, workdir, procs, log):
         f.write("apiVersion: v1\nkind: Config\ncurrent-context: eval\nclusters:\n- name: eval\n"
                 "  cluster:\n    server: http://127.0.0.1:%d\nusers:\n- name: eval\n  user: {}\n"
                 "contexts:\n- name: eval\n  context:\n    cluster: eval\n    user: eval\n" % kport)
-
-    # --- CRDs, nodes, the TelemetryProfile routing every node through the simulator (RAPL)
     for name in sorted(os.listdir(cfg["crds"])):
         if name.endswith(".yaml"):
             with open(os.path.join(cfg["crds"], name), "rb") as f:
                 kapi.ok("POST", CRD, f.read(), "application/yaml", codes=(201, 409))
     for n in nodes:
-        c = str(cores[n["name"]])
+        c = str(types[n["type"]].cores)
         kapi.ok("POST", "/api/v1/nodes", {
             "apiVersion": "v1", "kind": "Node",
             "metadata": {"name": n["name"], "labels": {"joulie.io/managed": "true",
@@ -576,10 +570,14 @@ def _run(baseline, trace, cfg, workdir, procs, log):
                      "endpoint": base + "/telemetry/{node}", "timeoutSeconds": 2}}},
                  "controls": {"cpu": {"type": "http", "http": {
                      "endpoint": base + "/control/{node}", "timeoutSeconds": 2, "mode": "rapl"}}}}})
+    return kapi, sim, kport, sport
 
-    # --- baseline D: its policy file, with Prometheus in the loop when installed
-    extra = []
-    signals = None
+
+def _start_daemons(baseline, cfg, workdir, procs, sport, node_count):
+    """The real agent and operator (baseline D: its policy file, with Prometheus in the loop when
+    installed): (extra operator flags, D's signals line or None)."""
+    factor = cfg["factor"]
+    extra, signals = [], None
     if baseline.policy == "context_aware_v1":
         path = baseline.policy_config
         if path is None:
@@ -587,12 +585,10 @@ def _run(baseline, trace, cfg, workdir, procs, log):
             if os.access(PROMETHEUS, os.X_OK) and cfg.get("prometheus", True):
                 prom = start_prometheus(procs, workdir, sport, cfg["rules"])
             path = os.path.join(workdir, "policy.yaml")
-            policy_file(path, len(nodes), baseline.perf_per_node, baseline.eco_cap, factor, prom,
+            policy_file(path, node_count, baseline.perf_per_node, baseline.eco_cap, factor, prom,
                         cfg.get("d_stability", False))
             signals = "Prometheus (scraping the simulator every 250 ms)" if prom else "none"
         extra = ["--policy-config", path]
-
-    # --- the real daemons
     flags = control_flags(factor)
     kube = ["--kubeconfig", os.path.join(workdir, "kubeconfig"), "--metrics-addr", "127.0.0.1:0"]
     procs.start("agent", [cfg["joulie"], "agent", "--mode", "pool", *kube, *KUBE_RATE, *flags["agent"],
@@ -605,12 +601,15 @@ def _run(baseline, trace, cfg, workdir, procs, log):
         # would stay missing and hold every node where it is. Run D on demand and stability
         # alone, and say so.
         procs.stop("operator")
-        policy_file(extra[1], len(nodes), baseline.perf_per_node, baseline.eco_cap, factor, None,
+        policy_file(extra[1], node_count, baseline.perf_per_node, baseline.eco_cap, factor, None,
                     cfg.get("d_stability", False))
         signals = ("none: this build's operator does not collect the signals block "
                    "(no joulie_context_source_up on its /metrics), so D ran on demand and stability")
         procs.start("operator", operator_argv + extra)
+    return extra, signals
 
+
+def _wait_initial_state(kapi, sim, nodes, cfg, procs):
     def initial_state():
         # Every node labelled and its NodePowerProfile cap applied in the simulator.
         code, obj = kapi.call("GET", "/api/v1/nodes")
@@ -628,109 +627,142 @@ def _run(baseline, trace, cfg, workdir, procs, log):
                    st["nodes"][n["name"]]["capWatts"] == want[n["name"]] for n in nodes)
     wait_for("every node labelled and its cap applied", initial_state, cfg["start_timeout"], procs)
 
-    # --- replay
-    jobs = trace["jobs"]
-    by_id = {j["id"]: j for j in jobs}
-    next_arrival = 0
-    pending = []  # job ids, arrival order
-    running = {}  # id -> node
-    free = dict(cores)
-    results = {}  # id -> record
-    labels_seen = {}
-    label_events = []  # (t, node, old, new)
-    done_from = 0
+
+class Scheduler:
+    """The scheduler stand-in's state and the steps of one tick (see the module docstring)."""
+
+    def __init__(self, baseline, trace, cores, kapi, sim, watch):
+        self.baseline = baseline
+        self.jobs = trace["jobs"]
+        self.by_id = {j["id"]: j for j in self.jobs}
+        self.cores = cores
+        self.kapi, self.sim, self.watch = kapi, sim, watch
+        self.next_arrival = 0
+        self.pending = []  # job ids, arrival order
+        self.running = {}  # id -> node
+        self.free = dict(cores)
+        self.results = {}  # id -> record
+        self.labels_seen = {}
+        self.label_events = []  # (t, node, old, new)
+
+    def finish(self, done):
+        """Marks the pods of the jobs the simulator reports done Succeeded and frees their cores."""
+        for d in done:
+            job = self.by_id[d["id"]]
+            self.kapi.ok("PATCH", "%s/%s/status" % (PODS, quote(d["id"])),
+                         {"status": {"phase": "Succeeded"}}, "application/merge-patch+json")
+            self.free[d["node"]] += d["cpus"]
+            self.running.pop(d["id"], None)
+            self.results[d["id"]] = {
+                "id": d["id"], "class": job["class"], "arrival": job["arrival"], "start": d["start"],
+                "finish": d["finish"], "work": job["work"], "cpus": job["cpus"], "node": d["node"],
+                "workDone": d["workDone"], "memFraction": job["memFraction"],
+                "cappedSeconds": d["cappedSeconds"], "cappedSince": d.get("cappedSince")}
+
+    def arrive(self, t):
+        while self.next_arrival < len(self.jobs) and self.jobs[self.next_arrival]["arrival"] <= t:
+            job = self.jobs[self.next_arrival]
+            self.kapi.ok("POST", PODS, pod_body(job, self.baseline.constrained), codes=(201,))
+            self.pending.append(job["id"])
+            self.next_arrival += 1
+
+    def observe_labels(self, t):
+        labels = self.watch.snapshot()
+        for name, lab in labels.items():
+            old = self.labels_seen.get(name)
+            if old != lab:
+                if old is not None:
+                    self.label_events.append((t, name, old, lab))
+                self.labels_seen[name] = lab
+        by_label = {}
+        for name in sorted(labels):
+            by_label.setdefault(labels[name], []).append(name)
+        return by_label
+
+    def best_node(self, cls, need, by_label):
+        best = None
+        for lab, names in by_label.items():
+            if not fits(cls, lab, self.baseline.constrained):
+                continue
+            for name in names:
+                if self.free[name] >= need:
+                    score = self.free[name] / float(self.cores[name])
+                    if best is None or score > best[0] or (score == best[0] and name < best[1]):
+                        best = (score, name)
+        return None if best is None else best[1]
+
+    def bind(self, by_label):
+        still = []
+        blocked = {}  # class -> smallest request that found no node this tick
+        for jid in self.pending:
+            job = self.by_id[jid]
+            cls, need = job["class"], job["cpus"]
+            if need >= blocked.get(cls, need + 1):
+                still.append(jid)
+                continue
+            node = self.best_node(cls, need, by_label)
+            if node is None:
+                blocked[cls] = min(need, blocked.get(cls, need))
+                still.append(jid)
+                continue
+            if not fits(cls, self.watch.label(node), self.baseline.constrained):
+                # The label changed since this tick's view: like kube-scheduler, which takes a
+                # fresh snapshot per scheduling cycle, never bind on a label already replaced.
+                still.append(jid)
+                continue
+            self.kapi.ok("PATCH", "%s/%s" % (PODS, quote(jid)), {"spec": {"nodeName": node}},
+                         "application/merge-patch+json")
+            code, obj = self.sim.call("POST", "/sim/jobs", {
+                "id": jid, "node": node, "cpus": need, "work": job["work"],
+                "memFraction": job["memFraction"], "class": cls})
+            if code != 201:
+                raise EvalError("starting %s on %s in the simulator: HTTP %s %s" % (jid, node, code, obj))
+            self.free[node] -= need
+            self.running[jid] = node
+        self.pending = still
+
+
+def _run(baseline, trace, cfg, workdir, procs, log):
+    factor = cfg["factor"]
+    nodes = cluster_nodes(cfg["nodes"], cfg["seed"], cfg.get("hardware"))
+    types = hardware_types(cfg.get("hardware"))
+    cores = {n["name"]: types[n["type"]].cores for n in nodes}
+    kapi, sim, kport, sport = _start_cluster(cfg, workdir, procs, nodes, types)
+    extra, signals = _start_daemons(baseline, cfg, workdir, procs, sport, len(nodes))
+    _wait_initial_state(kapi, sim, nodes, cfg, procs)
+
     watch = LabelWatch(kport)
     if not watch.synced.wait(30):
         raise EvalError("the node watch did not sync: %s" % watch.error)
+    sch = Scheduler(baseline, trace, cores, kapi, sim, watch)
+    total = len(sch.jobs)
     sampler = Sampler(sport, cfg.get("sampler_every", 0.05))
     sim.ok("POST", "/sim/start", {})
     real_start = time.monotonic()
     deadline = real_start + cfg["run_timeout"]
-    t = 0.0
+    t, done_from = 0.0, 0
     next_progress = real_start + 15.0
     while True:
         tick_start = time.monotonic()
         if tick_start >= next_progress:
             next_progress += 15.0
             log("  %s: simulated %.1f h, %d/%d jobs done, %d running, %d pending" % (
-                baseline.key, t / 3600.0, len(results), len(jobs), len(running), len(pending)))
+                baseline.key, t / 3600.0, len(sch.results), total, len(sch.running), len(sch.pending)))
         procs.check_alive()
         if tick_start > deadline:
             raise EvalError("baseline %s: %d of %d jobs done after %.0f s real (simulated %.0f s); "
-                            "raise --timeout or lower the load" % (baseline.key, len(results),
-                                                                     len(jobs), cfg["run_timeout"], t))
+                            "raise --timeout or lower the load" % (baseline.key, len(sch.results),
+                                                                     total, cfg["run_timeout"], t))
         # The clock may run at most HORIZON_TICKS scheduler ticks ahead of this tick: on a loaded
         # machine it waits for the stand-in instead of letting jobs queue behind a slow loop.
         done = sim.ok("GET", "/sim/done?from=%d&lead=%.3f" % (
             done_from, HORIZON_TICKS * cfg["tick"] * factor))
-        done_from = done["next"]
-        t = done["t"]
-        for d in done["jobs"]:
-            job = by_id[d["id"]]
-            kapi.ok("PATCH", "%s/%s/status" % (PODS, quote(d["id"])),
-                    {"status": {"phase": "Succeeded"}}, "application/merge-patch+json")
-            free[d["node"]] += d["cpus"]
-            running.pop(d["id"], None)
-            results[d["id"]] = {"id": d["id"], "class": job["class"], "arrival": job["arrival"],
-                                "start": d["start"], "finish": d["finish"], "work": job["work"],
-                                "cpus": job["cpus"], "node": d["node"],
-                                "workDone": d["workDone"], "memFraction": job["memFraction"],
-                                "cappedSeconds": d["cappedSeconds"],
-                                "cappedSince": d.get("cappedSince")}
-        if len(results) == len(jobs):
+        done_from, t = done["next"], done["t"]
+        sch.finish(done["jobs"])
+        if len(sch.results) == total:
             break
-        while next_arrival < len(jobs) and jobs[next_arrival]["arrival"] <= t:
-            job = jobs[next_arrival]
-            kapi.ok("POST", PODS, pod_body(job, baseline.constrained), codes=(201,))
-            pending.append(job["id"])
-            next_arrival += 1
-        labels = watch.snapshot()
-        for name, lab in labels.items():
-            old = labels_seen.get(name)
-            if old != lab:
-                if old is not None:
-                    label_events.append((t, name, old, lab))
-                labels_seen[name] = lab
-        by_label = {}
-        for name in sorted(labels):
-            by_label.setdefault(labels[name], []).append(name)
-        still = []
-        blocked = {}  # class -> smallest request that found no node this tick
-        for jid in pending:
-            job = by_id[jid]
-            cls, need = job["class"], job["cpus"]
-            if need >= blocked.get(cls, need + 1):
-                still.append(jid)
-                continue
-            best = None
-            for lab, names in by_label.items():
-                if not fits(cls, lab, baseline.constrained):
-                    continue
-                for name in names:
-                    if free[name] >= need:
-                        score = free[name] / float(cores[name])
-                        if best is None or score > best[0] or (score == best[0] and name < best[1]):
-                            best = (score, name)
-            if best is None:
-                blocked[cls] = min(need, blocked.get(cls, need))
-                still.append(jid)
-                continue
-            node = best[1]
-            if not fits(cls, watch.label(node), baseline.constrained):
-                # The label changed since this tick's view: like kube-scheduler, which takes a
-                # fresh snapshot per scheduling cycle, never bind on a label already replaced.
-                still.append(jid)
-                continue
-            kapi.ok("PATCH", "%s/%s" % (PODS, quote(jid)), {"spec": {"nodeName": node}},
-                    "application/merge-patch+json")
-            code, obj = sim.call("POST", "/sim/jobs", {
-                "id": jid, "node": node, "cpus": need, "work": job["work"],
-                "memFraction": job["memFraction"], "class": cls})
-            if code != 201:
-                raise EvalError("starting %s on %s in the simulator: HTTP %s %s" % (jid, node, code, obj))
-            free[node] -= need
-            running[jid] = node
-        pending = still
+        sch.arrive(t)
+        sch.bind(sch.observe_labels(t))
         spent = time.monotonic() - tick_start
         if spent < cfg["tick"]:
             time.sleep(cfg["tick"] - spent)  # the scheduler's pace (real time), not synchronisation
@@ -743,7 +775,7 @@ def _run(baseline, trace, cfg, workdir, procs, log):
     caps = sim.ok("GET", "/sim/caps")["caps"]
     procs.check_alive()
     return {"baseline": baseline.key, "title": baseline.title, "policy": baseline.policy,
-            "flags": baseline.flags + extra, "signals": signals, "realSeconds": round(real_seconds, 1), "end": final["t"],
-            "status": status, "series": series, "jobs": list(results.values()),
-            "labelEvents": label_events, "nodes": nodes, "caps": caps, "sampled": sampled,
+            "flags": baseline.flags + extra, "signals": signals, "realSeconds": round(real_seconds, 1),
+            "end": final["t"], "status": status, "series": series, "jobs": list(sch.results.values()),
+            "labelEvents": sch.label_events, "nodes": nodes, "caps": caps, "sampled": sampled,
             "constrained": baseline.constrained, "capsPerformance": baseline.caps_performance}
