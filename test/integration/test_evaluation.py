@@ -130,3 +130,34 @@ def test_csv_trace_and_hardware_file_are_replayed(tmp_path, joulie_bin):
     # Eco jobs run on capped nodes in B: they take longer than in A.
     assert b["jobs"]["eco"]["runStretchP95"] > a["jobs"]["eco"]["runStretchP95"]
     assert "older-2s-32c" in (out / "evaluation.md").read_text()
+
+
+def test_pod_history_becomes_a_trace(tmp_path):
+    """examples/evaluation/pods-to-trace.py: completed pods become trace rows the evaluation loads
+    (arrival from creation, work from start to the last container's finish, CPUs rounded up, the
+    class from the power-profile nodeSelector); running pods are left out."""
+    def pod(name, ns, created, start, end, cpu, profile=None, phase="Succeeded"):
+        spec = {"containers": [{"resources": {"requests": {"cpu": cpu}}}]}
+        if profile:
+            spec["nodeSelector"] = {"joulie.io/power-profile": profile}
+        status = {"phase": phase, "startTime": start,
+                  "containerStatuses": [{"state": {"terminated": {"finishedAt": end}}}]}
+        return {"metadata": {"name": name, "namespace": ns, "uid": ns + name,
+                             "creationTimestamp": created}, "spec": spec, "status": status}
+    pods = {"items": [
+        pod("b1", "ci", "2026-12-01T10:00:00Z", "2026-12-01T10:00:30Z", "2026-12-01T10:20:30Z",
+            "3500m", "performance"),
+        pod("e1", "etl", "2026-12-01T10:05:00Z", "2026-12-01T10:06:00Z", "2026-12-01T11:06:00Z", "8"),
+        pod("r1", "etl", "2026-12-01T10:07:00Z", "2026-12-01T10:07:00Z", "2026-12-01T10:08:00Z", "2",
+            phase="Running")]}
+    src = tmp_path / "pods.json"
+    src.write_text(json.dumps(pods))
+    res = subprocess.run([PYTHON, str(REPO / "examples" / "evaluation" / "pods-to-trace.py"), str(src),
+                          "--mem", "etl=0.6"], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+    out = tmp_path / "trace.csv"
+    out.write_text(res.stdout)
+    from evaluation import trace
+    jobs = trace.load_csv(str(out))["jobs"]
+    assert [(j["id"], j["arrival"], j["class"], j["cpus"], j["work"], j["memFraction"]) for j in jobs] == [
+        ("ci/b1", 0.0, "performance", 4, 1200.0, 0.3), ("etl/e1", 300.0, "general", 8, 3600.0, 0.6)]
