@@ -499,12 +499,15 @@ def sweep_section(sweep, keys):
 
 def hardware_rows(raw, eco):
     rows = ["| type | cores | platform W | package idle–max W | node idle / full W | eco cap binds above "
-            "| curve g(0,10..100 %) |", "|---|---:|---:|---:|---:|---:|---|"]
+            "| lowest cap it can hold at full load | curve g(0,10..100 %) |",
+            "|---|---:|---:|---:|---:|---:|---:|---|"]
+    static = raw["physics"]["staticShare"]
     for name, d in sorted(raw["hardware"].items()):
         hw = physics.HardwareType.from_dict(d)
-        rows.append("| %s (%s) | %d | %g | %g–%g | %g / %g | %s | %s |" % (
+        rows.append("| %s (%s) | %d | %g | %g–%g | %g / %g | %s | %.0f W (idle + σ·D) | %s |" % (
             hw.name, hw.about, hw.cores, hw.platform_watts, hw.idle_pkg_watts, hw.max_pkg_watts,
             hw.idle_node_watts(), hw.max_node_watts(), "%.0f %% load" % (100 * _binding_util(hw, eco)),
+            hw.idle_pkg_watts + static * (hw.max_pkg_watts - hw.idle_pkg_watts),
             " ".join("%.2f" % x for x in hw.curve)))
     return rows
 
