@@ -160,6 +160,8 @@ def test_repricing_a_recorded_schedule_at_the_default_physics_matches_the_simula
     m.advance()
     m.add_job({"id": "b", "node": "n2", "cpus": 32, "work": 400, "memFraction": 0.6,
                "class": "general"})
+    # Two caps applied at the same simulated instant (the clock stood still): the last one holds.
+    m.cap_log.append([m.t, "n1", 5000.0])
     m.nodes["n1"].cap_watts = 150.0
     m.cap_log.append([m.t, "n1", 150.0])
     clock.now = 50.0

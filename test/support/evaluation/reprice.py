@@ -81,7 +81,10 @@ def run_energy(run, trace, types, p, eco_cap_from, eco_cap_to, performance_cap):
     for n in run["nodes"]:
         hw = types[n["type"]]
         jobs = sorted(per_node.get(n["name"], []))
-        e, last, ov = node_energy(hw, jobs, sorted(caps.get(n["name"], [])), p, cap_of)
+        # By time only, stably: caps applied at the same simulated instant keep their order
+        # (the last one is the one the node ran with).
+        node_caps = sorted(caps.get(n["name"], []), key=lambda c: c[0])
+        e, last, ov = node_energy(hw, jobs, node_caps, p, cap_of)
         out[n["name"]] = (e, last, hw.platform_watts + hw.idle_pkg_watts, ov)
     return out
 
