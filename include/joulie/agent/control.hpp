@@ -30,9 +30,12 @@ struct ControlOutcome {
   // cpufreq, refused by firmware or simulator) rather than a transient error.
   bool unavailable = false;
   // No verdict came back: the HTTP control endpoint could not be reached, did not answer in time
-  // or answered 5xx, 408 or 429. Says nothing about whether the backend exists; the actuator keeps what is
-  // in force and tries again with backoff (set only by the HTTP route).
+  // or answered 5xx, 408 or 429. Says nothing about whether the backend exists; the actuator keeps
+  // what is in force and tries again with backoff (set only by the HTTP route).
   bool transient = false;
+  // The cap itself was refused (outside the hardware's or the API's range): nothing was written,
+  // and no other backend may take the cap over.
+  bool refused = false;
 
   bool ok() const { return result == ApplyResult::applied; }
   bool operator==(const ControlOutcome&) const = default;
@@ -50,6 +53,8 @@ class ControlProvider {
   virtual ControlOutcome restore() = 0;
   // Whether the backend exists here at all (cheap probe; no writes).
   virtual Status available() { return Status::success(); }
+  // The throttle level an earlier agent process left in force (read from the host), if any.
+  virtual std::optional<int> throttle_in_force() const { return std::nullopt; }
 };
 
 struct TelemetrySample {
