@@ -277,7 +277,7 @@ ContextProvider::ContextProvider(kube::Api& api, ContextOptions options)
       [node_config](const rapidjson::Value& o) { return project_node(o, node_config); });
 
   // Pod data counts as unavailable once the watch has been broken for longer than the read-idle
-  // timeout (SPEC §4.5): then nothing is downgraded.
+  // timeout (docs/design.md#state-machine-and-downgrade-guard): then nothing is downgraded.
   auto pod_options = base(kube::resources::pods, "pods");
   pod_options.unhealthy_after = options_.read_idle_timeout;
   std::string key = options_.nodes.profile_label;

@@ -110,7 +110,7 @@ int run_operator(const config::OperatorConfig& config, const RunHooks& hooks) {
   const std::string default_namespace = cluster->default_namespace;
   // Events go through a client of their own (its own token bucket of the same size, as
   // client-go's event broadcaster has): recording the transitions of a large pass must not
-  // take rate-limit tokens from the node writes (SPEC §8.6, docs/decisions.md).
+  // take rate-limit tokens from the node writes (docs/design.md#upgrades-first, docs/decisions.md).
   kube::ClientOptions event_client_options = client_options;
   event_client_options.max_idle_connections = 1;
   auto event_client = kube::Client::create(*cluster, event_client_options);
@@ -325,7 +325,7 @@ int run_operator(const config::OperatorConfig& config, const RunHooks& hooks) {
   reconciler_ptr = &reconciler;
   std::mutex pass_mutex;  // passes run on the controller thread; --once runs one inline
 
-  // ---- policy file hot reload (SPEC §8.4) -------------------------------------------------------
+  // ---- policy file hot reload (docs/design.md#policy-file) --------------------------------------
   // Events about the file go to the operator's own Pod (POD_NAME in POD_NAMESPACE, from the
   // downward API); without them (a local run) the log line and the metric remain.
   kube::NodeRef self_pod;

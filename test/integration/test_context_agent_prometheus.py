@@ -1,7 +1,7 @@
-"""The agent's TelemetryProfile `prometheus` source (SPEC §8.2) against Debian's real Prometheus:
-RAPL firmware-locked on a fake sysfs tree, the node's package power exported by a test exporter
-as a function of the frequency the agent writes, scraped by Prometheus every second, and read
-back by the agent through a PromQL query with {node} — the DVFS controller closes the loop.
+"""The agent's TelemetryProfile `prometheus` source (docs/design.md#prometheus) against Debian's
+real Prometheus: RAPL firmware-locked on a fake sysfs tree, the node's package power exported by a
+test exporter as a function of the frequency the agent writes, scraped by Prometheus every second,
+and read back by the agent through a PromQL query with {node} — the DVFS controller closes the loop.
 Faults (several series, NaN, no series, 5xx, Prometheus down) use the fake Prometheus: the input
 is missing, the controller holds, nothing is throttled because of it."""
 

@@ -1,4 +1,4 @@
-"""Stand-ins and real components for the context-source tests (TESTING.md §4).
+"""Stand-ins and real components for the context-source tests (docs/testing.md).
 
 - RealPrometheus: Debian's /usr/bin/prometheus with a generated config (1 s scrapes of the given
   targets, storage in a temp dir, a free loopback port picked by binding and releasing, retried on

@@ -1,8 +1,8 @@
 #pragma once
-// The TelemetryProfile's `prometheus` source type (SPEC §8.2): one instant PromQL query per
-// sample, `{node}` replaced by the node name escaped for a double-quoted PromQL string. Exactly
-// one sample is expected: none → input missing; several → missing with the count; NaN/±Inf or
-// a negative value → missing. The sample's own timestamp dates it, so a value older than
+// The TelemetryProfile's `prometheus` source type (docs/design.md#prometheus): one instant PromQL
+// query per sample, `{node}` replaced by the node name escaped for a double-quoted PromQL string.
+// Exactly one sample is expected: none → input missing; several → missing with the count; NaN/±Inf
+// or a negative value → missing. The sample's own timestamp dates it, so a value older than
 // --telemetry-ttl holds the DVFS controller like any stale input.
 
 #include <chrono>

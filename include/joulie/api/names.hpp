@@ -1,6 +1,6 @@
 #pragma once
 // Names shared by the operator, the agent and the CRDs: API group, label and annotation keys,
-// profile values, and the canonical NodePowerProfile name of a node (SPEC.md §3).
+// profile values, and the canonical NodePowerProfile name of a node (docs/design.md#api-objects).
 
 #include <string>
 #include <string_view>
@@ -39,7 +39,7 @@ inline constexpr std::string_view kControlConfigMap = "joulie-control";
 inline constexpr std::string_view kStatusAnnotation = "joulie.io/status";
 inline constexpr std::string_view kConfigAnnotation = "joulie.io/config";
 inline constexpr std::string_view kPolicyFileAnnotation = "joulie.io/policy-file";
-// Default node selector and reserved label of the operator (SPEC.md §4.1).
+// Default node selector and reserved label of the operator (docs/design.md#operator-configuration).
 inline constexpr std::string_view kManagedLabel = "joulie.io/managed";
 inline constexpr std::string_view kDefaultNodeSelector = "joulie.io/managed=true";
 inline constexpr std::string_view kReservedLabel = "joulie.io/reserved";

@@ -1,6 +1,6 @@
 #pragma once
-// Typed views of the two custom resources (SPEC.md §3). Only the fields Joulie reads or writes;
-// decoding from JSON lives in codec.hpp.
+// Typed views of the two custom resources (docs/design.md#api-objects). Only the fields Joulie
+// reads or writes; decoding from JSON lives in codec.hpp.
 
 #include <cstdint>
 #include <map>
@@ -62,7 +62,7 @@ struct ObjectMeta {
   bool managed_by_operator() const;
 };
 
-// ---- NodePowerProfile (§3.1)
+// ---- NodePowerProfile (docs/design.md#nodepowerprofile)
 // ---------------------------------------------------------------------
 
 struct NodePowerProfileSpec {
@@ -113,7 +113,7 @@ struct NodePowerProfile {
   NodePowerProfileStatus status;  // default-constructed when the object has no status yet
 };
 
-// ---- TelemetryProfile (§3.2)
+// ---- TelemetryProfile (docs/design.md#telemetryprofile)
 // ---------------------------------------------------------------------
 
 struct HttpEndpoint {

@@ -1,8 +1,8 @@
 #pragma once
-// `joulie <command> [flags]` (SPEC §1): turns argv plus the environment into a typed
-// configuration. Precedence: flag > environment variable > default; an empty environment
-// variable counts as unset. Any malformed or out-of-range value is a usage error (exit 2)
-// whose one-line message names the flag, the environment variable when the value came from
+// `joulie <command> [flags]` (docs/design.md#command-line-and-exit-codes): turns argv plus the
+// environment into a typed configuration. Precedence: flag > environment variable > default; an
+// empty environment variable counts as unset. Any malformed or out-of-range value is a usage error
+// (exit 2) whose one-line message names the flag, the environment variable when the value came from
 // there, and the value.
 
 #include <map>
@@ -47,7 +47,7 @@ std::map<std::string, std::string> operator_environment(const EnvLookup& env);
 Result<OperatorReplay> operator_replay(const std::vector<std::string>& args,
                                        const std::map<std::string, std::string>& env);
 
-// Exit codes (SPEC §1).
+// Exit codes (docs/design.md#command-line-and-exit-codes).
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitRuntimeError = 1;
 inline constexpr int kExitUsage = 2;

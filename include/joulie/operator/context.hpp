@@ -1,7 +1,7 @@
 #pragma once
-// The ContextProvider (STYLE.md roles): informer caches of nodes, pods and operator-managed
-// NodePowerProfiles, kept as tiny projections, turned into a Snapshot per pass. Pod counts are
-// maintained incrementally from pod callbacks, so a pass never walks 150 000 pods.
+// The ContextProvider (docs/architecture.md#roles): informer caches of nodes, pods and
+// operator-managed NodePowerProfiles, kept as tiny projections, turned into a Snapshot per pass.
+// Pod counts are maintained incrementally from pod callbacks, so a pass never walks 150 000 pods.
 
 #include <rapidjson/document.h>
 
@@ -53,7 +53,7 @@ struct NodeInfo {
   std::optional<std::string> state_since;     // raw joulie.io/state-since (the planner's memory)
   std::optional<std::string> pin;             // raw joulie.io/pin annotation
   bool managed = false;
-  // Context for policies (SPEC §8.1), kept for managed nodes only.
+  // Context for policies (docs/design.md#the-policy-snapshot), kept for managed nodes only.
   std::string zone;
   std::string rack;
   double allocatable_cpu = 0;  // cores; 0 when absent or unparsable
@@ -124,9 +124,9 @@ std::optional<NppInfo> project_npp(const rapidjson::Value& object);
 // ---- incremental pod counts ------------------------------------------------------------------
 
 // Performance-sensitive counted pods per node and cluster-wide (pending ones included), and
-// counted pods by class per node and cluster-wide (the policy context, SPEC §8.1).
-// Thread-safe. The mutators return the node whose performance-sensitive count just reached
-// zero, if any.
+// counted pods by class per node and cluster-wide (the policy context,
+// docs/design.md#the-policy-snapshot). Thread-safe. The mutators return the node whose
+// performance-sensitive count just reached zero, if any.
 class PodCounts {
  public:
   std::optional<std::string> add(const PodInfo& pod);
@@ -185,9 +185,9 @@ struct Snapshot {
   ControlInfo control;                  // the pause switch (not paused when unreadable)
   bool pods_known = false;              // pod cache synced and healthy
   SystemTime now{};
-  // What policies see (SPEC §8.1): the managed nodes with their metadata and pod counts, the
-  // workload counts, and the signals. `context.local` stays at its UTC default here; the
-  // policy configuration fills it with the configured time zone.
+  // What policies see (docs/design.md#the-policy-snapshot): the managed nodes with their metadata
+  // and pod counts, the workload counts, and the signals. `context.local` stays at its UTC default
+  // here; the policy configuration fills it with the configured time zone.
   policy::Context context;
 };
 
