@@ -12,7 +12,8 @@ WRITE_VERBS = {"create", "update", "patch", "delete", "deletecollection"}
 class Counters:
     """Requests by verb and resource (``plural`` or ``plural/subresource``), list and watch
     requests by field selector (``fieldSelectors``: {verb: {resource: {selector: n}}}, answered or
-    not), and the requests refused by authorization (403) by user, verb and resource, with the
+    not), list requests by their ``limit`` (``limits``: {resource: {limit: n}}), and the requests
+    refused by authorization (403) by user, verb and resource, with the
     last refusal messages."""
 
     MAX_MESSAGES = 50
@@ -25,6 +26,7 @@ class Counters:
         with self._lock:
             self._by = collections.Counter()
             self._selectors = collections.Counter()
+            self._limits = collections.Counter()
             self._forbidden = collections.Counter()
             self._messages = collections.deque(maxlen=self.MAX_MESSAGES)
             self._since = time.time()
@@ -37,6 +39,10 @@ class Counters:
         with self._lock:
             self._selectors[(verb, resource, field_selector)] += 1
 
+    def count_limit(self, resource, limit):
+        with self._lock:
+            self._limits[(resource, limit)] += 1
+
     def forbid(self, user, verb, resource, message):
         with self._lock:
             self._forbidden[(user, verb, resource)] += 1
@@ -46,6 +52,7 @@ class Counters:
         with self._lock:
             by = dict(self._by)
             selectors_by = dict(self._selectors)
+            limits_by = dict(self._limits)
             forbidden_by = dict(self._forbidden)
             messages = list(self._messages)
         requests = {}
@@ -54,12 +61,15 @@ class Counters:
         selectors = {}
         for (verb, res, sel), n in sorted(selectors_by.items()):
             selectors.setdefault(verb, {}).setdefault(res, {})[sel] = n
+        limits = {}
+        for (res, limit), n in sorted(limits_by.items()):
+            limits.setdefault(res, {})[limit] = n
         forbidden = {}
         for (user, verb, res), n in sorted(forbidden_by.items()):
             forbidden.setdefault(user, {}).setdefault(verb, {})[res] = n
         writes = sum(n for (verb, _), n in by.items() if verb in WRITE_VERBS)
         return {"requests": requests, "writes": writes, "total": sum(by.values()),
-                "fieldSelectors": selectors,
+                "fieldSelectors": selectors, "limits": limits,
                 "forbidden": forbidden, "forbiddenMessages": messages, "since": self._since}
 
 

@@ -286,6 +286,8 @@ class Handler(BaseHTTPRequestHandler):
         k.counters.count(r.verb, r.resource())
         if r.verb in ("list", "watch") and _param(q, "fieldSelector"):
             k.counters.count_selector(r.verb, r.resource(), _param(q, "fieldSelector"))
+        if r.verb == "list":
+            k.counters.count_limit(r.resource(), _param(q, "limit") or "")
         user = self._user()
         self._authorize(user, r, q)
         if r.rt.namespaced and not r.ns and (r.name or method == "POST"):
