@@ -14,6 +14,7 @@
 #include "joulie/common/duration.hpp"
 #include "joulie/common/result.hpp"
 #include "joulie/policy/context.hpp"
+#include "joulie/policy/hardware_class.hpp"
 #include "joulie/policy/windows.hpp"
 
 namespace joulie::policy {
@@ -59,6 +60,8 @@ struct PolicyConfig {
   TopologySettings topology;
   StabilitySettings stability;
   double forecast_headroom = 1.0;
+  // hardwareClasses: per-class caps (and minimums) by node labels; empty: one cap for all.
+  std::vector<HardwareClass> hardware_classes;
   ContextAwareParts parts;
 };
 
