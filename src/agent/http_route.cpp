@@ -97,6 +97,11 @@ ControlOutcome interpret_control_reply(Backend backend,
     if (auto it = doc.FindMember("result"); it != doc.MemberEnd() && it->value.IsString()) {
       result_field.assign(it->value.GetString(), it->value.GetStringLength());
     }
+    if (auto it = doc.FindMember("packageMaxPowerWatts");
+        it != doc.MemberEnd() && it->value.IsNumber() && std::isfinite(it->value.GetDouble()) &&
+        it->value.GetDouble() > 0) {
+      out.package_max_watts = it->value.GetDouble();
+    }
     if (auto it = doc.FindMember("message"); it != doc.MemberEnd() && it->value.IsString()) {
       message_field =
           peer_text(std::string_view(it->value.GetString(), it->value.GetStringLength()));

@@ -10,6 +10,7 @@
 #include <unordered_map>
 
 #include "joulie/policy/policies.hpp"
+#include "policy/context_fit.hpp"
 
 namespace joulie::policy {
 
@@ -20,9 +21,10 @@ constexpr double kInf = std::numeric_limits<double>::infinity();
 struct Candidate {
   std::size_t index = 0;  // into the managed list / the plan
   const NodeContext* node = nullptr;
-  bool hosts = false;  // hosts performance-sensitive pods
+  bool hosts = false;      // hosts performance-sensitive pods
   double temperature = 0;  // ranking key; ±inf when the signal is missing
   double pue = 0;
+  double cap_loss = 0;  // performance − eco watts of its class (0 without classes)
   std::optional<double> temperature_value;
   std::optional<double> pue_value;
 };
@@ -63,6 +65,95 @@ std::string celsius_reason(double value, double med) {
 
 std::string duration_text(Duration d) {
   return format_duration(std::chrono::duration_cast<std::chrono::seconds>(d));
+}
+
+// Fit-aware demand: the nodes hosting performance pods, plus the performance nodes and upgrades
+// the packing needs for the pending ones; the base fraction, min and max still bound it.
+std::int64_t fit_aware_count(std::int64_t n, const PolicyConfig& c, std::int64_t per_node,
+                             std::span<const NodeContext* const> nodes,
+                             const detail::FitDemand& fit, bool keep_hosts,
+                             std::vector<std::string>& reasons) {
+  std::vector<bool> needed(nodes.size(), false);
+  std::int64_t hosts = 0;
+  for (std::size_t i = 0; i < nodes.size(); ++i) {
+    if (keep_hosts && nodes[i]->perf_pods > 0) {
+      needed[i] = true;
+      ++hosts;
+    }
+  }
+  std::int64_t count = hosts;
+  std::int64_t upgrades = 0;
+  for (std::size_t i : fit.required) {
+    if (!needed[i]) {
+      needed[i] = true;
+      ++count;
+      upgrades += nodes[i]->state == NodeState::active_performance ? 0 : 1;
+    }
+  }
+  const std::int64_t hp = queue_aware_count(n, count * per_node, c);
+  std::int64_t placed = 0;
+  for (auto p : fit.placed) {
+    placed += p;
+  }
+  reasons.push_back(fmt::format(
+      "demand: {} pending performance pod(s) fit {} node(s) ({} upgrade(s)), {} node(s) host "
+      "performance pods; count {}",
+      placed, fit.required.size(), upgrades, hosts, hp));
+  if (fit.waiting > 0) {
+    reasons.push_back(
+        fmt::format("demand: {} pending performance pod(s) fit a node whose room the others took",
+                    fit.waiting));
+  }
+  constexpr std::size_t kNamed = 10;
+  for (std::size_t k = 0; k < fit.unschedulable.size() && k < kNamed; ++k) {
+    reasons.push_back(fmt::format("unschedulable: {} fits no managed node even at performance: {}",
+                                  fit.unschedulable[k].pod, fit.unschedulable[k].reason));
+  }
+  if (fit.unschedulable.size() > kNamed) {
+    reasons.push_back(
+        fmt::format("unschedulable: and {} more pod(s)", fit.unschedulable.size() - kNamed));
+  }
+  return hp;
+}
+
+// hardwareClasses[].min: each class keeps min(min, class size) performance nodes, its
+// best-ranked ones; a hard floor like the zone minimum.
+void select_class_minimums(const PolicyConfig& c, const detail::ClassCaps& caps,
+                           const std::vector<std::size_t>& order, std::vector<bool>& performance,
+                           std::int64_t& selected, bool explain,
+                           std::vector<std::vector<std::string>>& reasons,
+                           std::vector<std::string>& plan_reasons) {
+  if (!caps.any_class) {
+    return;
+  }
+  for (std::size_t k = 0; k < c.hardware_classes.size(); ++k) {
+    const auto& cls = c.hardware_classes[k];
+    if (!cls.min || *cls.min <= 0) {
+      continue;
+    }
+    std::int64_t have = 0;
+    for (std::size_t i : order) {
+      have += caps.class_index[i] == static_cast<std::ptrdiff_t>(k) && performance[i] ? 1 : 0;
+    }
+    const std::int64_t before = have;
+    for (std::size_t i : order) {
+      if (have >= *cls.min) {
+        break;
+      }
+      if (caps.class_index[i] == static_cast<std::ptrdiff_t>(k) && !performance[i]) {
+        performance[i] = true;
+        ++have;
+        ++selected;
+        if (explain) {
+          reasons[i].push_back(fmt::format("hardware class {}: minimum {}", cls.name, *cls.min));
+        }
+      }
+    }
+    if (have > before) {
+      plan_reasons.push_back(fmt::format("hardware class {}: minimum {} adds {} node(s)", cls.name,
+                                         *cls.min, have - before));
+    }
+  }
 }
 
 }  // namespace
@@ -112,24 +203,30 @@ PolicyPlan plan_context_aware(const PolicyConfig& c, const TimeWindow* window,
   }
 
   // ---- 1. demand ------------------------------------------------------------------------------
+  const detail::ClassCaps caps = detail::class_caps(c, window, nodes);
+  const detail::FitDemand fit =
+      parts.fit ? detail::fit_demand(ctx, nodes, caps, ctx.profile_label) : detail::FitDemand{};
   const std::int64_t pods = ctx.pods_known ? ctx.workloads.cluster.perf_sensitive() : 0;
   std::int64_t hp = queue_aware_count(n, pods, c);
   const std::int64_t per_node = c.queue_perf_per_hp_node <= 0 ? 1 : c.queue_perf_per_hp_node;
-  out.reasons.push_back(
-      ctx.pods_known
-          ? fmt::format("demand: {} performance-sensitive pod(s) at {} per node; count {}", pods,
-                        per_node, hp)
-          : fmt::format("demand: pods unknown; count {} (no downgrade without pod data)", hp));
+  if (fit.active) {
+    hp = fit_aware_count(n, c, per_node, nodes, fit, parts.keep_perf_pod_hosts, out.reasons);
+  } else {
+    out.reasons.push_back(
+        ctx.pods_known
+            ? fmt::format("demand: {} performance-sensitive pod(s) at {} per node; count {}", pods,
+                          per_node, hp)
+            : fmt::format("demand: pods unknown; count {} (no downgrade without pod data)", hp));
+  }
   if (parts.forecast) {
     if (auto f = finite(ctx.demand_forecast); f && *f >= 0) {
       const double expected = *f * c.forecast_headroom;
-      const auto forecast_pods = static_cast<std::int64_t>(
-          std::ceil(std::min(expected, 9.0e15)));
+      const auto forecast_pods = static_cast<std::int64_t>(std::ceil(std::min(expected, 9.0e15)));
       const std::int64_t raised = queue_aware_count(n, std::max(pods, forecast_pods), c);
       if (raised > hp) {
-        out.reasons.push_back(fmt::format(
-            "forecast: {:.1f} pod(s) × headroom {} = {} raises the count from {} to {}", *f,
-            c.forecast_headroom, forecast_pods, hp, raised));
+        out.reasons.push_back(
+            fmt::format("forecast: {:.1f} pod(s) × headroom {} = {} raises the count from {} to {}",
+                        *f, c.forecast_headroom, forecast_pods, hp, raised));
         hp = raised;
       } else {
         out.reasons.push_back(
@@ -138,8 +235,8 @@ PolicyPlan plan_context_aware(const PolicyConfig& c, const TimeWindow* window,
       }
     } else if (ctx.demand_forecast.source.empty() == false ||
                ctx.demand_forecast.health != SignalHealth::missing) {
-      out.reasons.push_back(fmt::format("forecast {}: ignored",
-                                        to_string(ctx.demand_forecast.health)));
+      out.reasons.push_back(
+          fmt::format("forecast {}: ignored", to_string(ctx.demand_forecast.health)));
     }
   }
 
@@ -178,7 +275,8 @@ PolicyPlan plan_context_aware(const PolicyConfig& c, const TimeWindow* window,
     cand.temperature = use_temperature ? cand.temperature_value.value_or(missing_key(node)) : 0;
     if (use_pue) {
       if (!ctx.zone_pue.empty()) {
-        if (auto it = ctx.zone_pue.find(node.zone); !node.zone.empty() && it != ctx.zone_pue.end()) {
+        if (auto it = ctx.zone_pue.find(node.zone);
+            !node.zone.empty() && it != ctx.zone_pue.end()) {
           cand.pue_value = finite(it->second);
         }
       } else {
@@ -186,6 +284,7 @@ PolicyPlan plan_context_aware(const PolicyConfig& c, const TimeWindow* window,
       }
     }
     cand.pue = use_pue ? cand.pue_value.value_or(missing_key(node)) : 0;
+    cand.cap_loss = caps.any_class ? caps.caps[i].performance_watts - caps.caps[i].eco_watts : 0;
   }
   const std::optional<double> temp_median = median(std::move(temps));
 
@@ -204,6 +303,10 @@ PolicyPlan plan_context_aware(const PolicyConfig& c, const TimeWindow* window,
     }
     if (x.pue != y.pue) {
       return x.pue < y.pue;
+    }
+    // Hardware classes: the node that would lose the most watts to its eco cap runs performance.
+    if (x.cap_loss != y.cap_loss) {
+      return x.cap_loss > y.cap_loss;
     }
     return managed[a] < managed[b];
   });
@@ -225,8 +328,25 @@ PolicyPlan plan_context_aware(const PolicyConfig& c, const TimeWindow* window,
     }
     performance[i] = true;
     ++selected;
-    if (explain) reasons[i].push_back(fmt::format("hosts {} performance-sensitive pod(s)", nodes[i]->perf_pods));
+    if (explain)
+      reasons[i].push_back(
+          fmt::format("hosts {} performance-sensitive pod(s)", nodes[i]->perf_pods));
   }
+  // The nodes the pending pods need: performance nodes with room for them, then the upgrades
+  // in the packing's order (never a node none of them fits).
+  for (std::size_t i : fit.required) {
+    if (selected >= hp) {
+      break;
+    }
+    if (!performance[i]) {
+      performance[i] = true;
+      ++selected;
+      if (explain) {
+        reasons[i].push_back(fmt::format("{} pending performance pod(s) fit here", fit.placed[i]));
+      }
+    }
+  }
+  select_class_minimums(c, caps, order, performance, selected, explain, reasons, out.reasons);
   // Zone minimums: a hard floor, it may raise the count.
   const std::int64_t zone_min = c.topology.min_performance_per_zone;
   if (parts.zone_minimum && zone_min > 0) {
@@ -252,8 +372,8 @@ PolicyPlan plan_context_aware(const PolicyConfig& c, const TimeWindow* window,
       }
     }
     if (selected > std::max(before, hp)) {
-      out.reasons.push_back(fmt::format("zone minimum {} raises the count from {} to {}",
-                                        zone_min, hp, selected));
+      out.reasons.push_back(
+          fmt::format("zone minimum {} raises the count from {} to {}", zone_min, hp, selected));
     }
   }
   // The rest by preference: coolest, then lowest PUE, then name.
@@ -269,25 +389,28 @@ PolicyPlan plan_context_aware(const PolicyConfig& c, const TimeWindow* window,
   }
   for (std::size_t i = 0; i < managed.size(); ++i) {
     if (!performance[i]) {
-      if (explain) reasons[i].push_back(cands[i].hosts
-                               ? fmt::format("hosts {} performance-sensitive pod(s), but more "
-                                             "hosts than the {} performance node(s)",
-                                             nodes[i]->perf_pods, hp)
-                               : fmt::format("ranked beyond the {} performance node(s)", hp));
+      if (explain)
+        reasons[i].push_back(cands[i].hosts
+                                 ? fmt::format("hosts {} performance-sensitive pod(s), but more "
+                                               "hosts than the {} performance node(s)",
+                                               nodes[i]->perf_pods, hp)
+                                 : fmt::format("ranked beyond the {} performance node(s)", hp));
     }
     if (use_temperature) {
       if (cands[i].temperature_value && temp_median) {
-        if (explain) reasons[i].push_back(celsius_reason(*cands[i].temperature_value, *temp_median));
-      } else if (!cands[i].temperature_value && nodes[i]->temperature_celsius.health !=
-                                                     SignalHealth::missing) {
-        if (explain) reasons[i].push_back(
-            fmt::format("temperature {}: no preference, kept on its side",
-                        to_string(nodes[i]->temperature_celsius.health)));
+        if (explain)
+          reasons[i].push_back(celsius_reason(*cands[i].temperature_value, *temp_median));
+      } else if (!cands[i].temperature_value &&
+                 nodes[i]->temperature_celsius.health != SignalHealth::missing) {
+        if (explain)
+          reasons[i].push_back(fmt::format("temperature {}: no preference, kept on its side",
+                                           to_string(nodes[i]->temperature_celsius.health)));
       }
     }
     if (use_pue && cands[i].pue_value && !ctx.zone_pue.empty()) {
-      if (explain) reasons[i].push_back(
-          fmt::format("zone {} PUE {:.2f}", nodes[i]->zone, *cands[i].pue_value));
+      if (explain)
+        reasons[i].push_back(
+            fmt::format("zone {} PUE {:.2f}", nodes[i]->zone, *cands[i].pue_value));
     }
   }
 
@@ -308,9 +431,10 @@ PolicyPlan plan_context_aware(const PolicyConfig& c, const TimeWindow* window,
         if (in_state < dwell) {
           performance[i] = true;
           ++selected;
-          if (explain) reasons[i].push_back(fmt::format("minDwell {}: {} left in ActivePerformance",
-                                           duration_text(dwell),
-                                           duration_text(dwell - in_state)));
+          if (explain)
+            reasons[i].push_back(fmt::format("minDwell {}: {} left in ActivePerformance",
+                                             duration_text(dwell),
+                                             duration_text(dwell - in_state)));
           continue;
         }
       }
@@ -326,14 +450,14 @@ PolicyPlan plan_context_aware(const PolicyConfig& c, const TimeWindow* window,
         } else {
           performance[i] = true;
           ++selected;
-          if (explain) reasons[i].push_back(
-              fmt::format("budget: {} of {} used; downgrade waits for a later pass", budget,
-                          budget));
+          if (explain)
+            reasons[i].push_back(fmt::format(
+                "budget: {} of {} used; downgrade waits for a later pass", budget, budget));
         }
       }
       if (static_cast<std::int64_t>(starting.size()) > budget) {
-        out.reasons.push_back(fmt::format("budget: {} of {} downgrade(s) start this pass",
-                                          budget, starting.size()));
+        out.reasons.push_back(
+            fmt::format("budget: {} of {} downgrade(s) start this pass", budget, starting.size()));
       }
     }
   }
@@ -343,7 +467,18 @@ PolicyPlan plan_context_aware(const PolicyConfig& c, const TimeWindow* window,
   for (std::size_t i = 0; i < managed.size(); ++i) {
     out.nodes.push_back({managed[i], performance[i] ? api::Profile::performance : api::Profile::eco,
                          std::move(reasons[i])});
+    if (caps.class_index[i] >= 0) {
+      out.nodes.back().performance_cap_watts = caps.caps[i].performance_watts;
+      out.nodes.back().eco_cap_watts = caps.caps[i].eco_watts;
+    }
   }
+  if (caps.fell_back > 0) {
+    out.reasons.push_back(fmt::format(
+        "hardware classes: {} node(s) have no package maximum reported yet; their fraction caps "
+        "use the default watts",
+        caps.fell_back));
+  }
+  out.unschedulable = fit.unschedulable;
   return out;
 }
 

@@ -38,6 +38,9 @@ struct Packing {
   std::vector<bool> opened;                         // per node: upgraded by this packing
   PackResult result;
 
+  // Bound pods and pending pods placed by this packing.
+  Resources taken(std::size_t node) const { return plus(nodes[node].bound, used[node]); }
+
   void group_pods() {
     std::unordered_map<const PodRequirement*, std::size_t> ids;
     group_of.resize(pods.size());
@@ -67,7 +70,7 @@ struct Packing {
   }
 
   bool room(std::size_t pod, std::size_t node) const {
-    return insufficient(pods[pod].request, *nodes[node].view, used[node]) == nullptr;
+    return insufficient(pods[pod].request, *nodes[node].view, taken(node)) == nullptr;
   }
 
   void place(std::size_t pod, std::size_t node) {
@@ -79,7 +82,8 @@ struct Packing {
     std::vector<std::string> reasons;
     reasons.reserve(nodes.size());
     for (std::size_t n = 0; n < nodes.size(); ++n) {
-      if (auto r = check_fit(*groups[group_of[pod]], pods[pod].request, *nodes[n].view, options)) {
+      if (auto r = check_fit(*groups[group_of[pod]], pods[pod].request, *nodes[n].view, options,
+                             nodes[n].bound)) {
         reasons.push_back(std::move(*r));
       }
     }
@@ -97,7 +101,7 @@ struct Packing {
       if (it == cache.end()) {
         const auto& list = fit_nodes[group_of[p]];
         const bool any = std::any_of(list.begin(), list.end(), [&](std::size_t n) {
-          return insufficient(pods[p].request, *nodes[n].view) == nullptr;
+          return insufficient(pods[p].request, *nodes[n].view, nodes[n].bound) == nullptr;
         });
         it = cache.emplace(key, any ? std::nullopt : std::optional<std::string>(why_not(p))).first;
       }
@@ -196,7 +200,8 @@ struct Packing {
       return nodes[a].upgrade_watts < nodes[b].upgrade_watts;
     }
     const auto free_cpu = [&](std::size_t n) {
-      return nodes[n].view->allocatable.cpu_milli - nodes[n].view->requested.cpu_milli;
+      return nodes[n].view->allocatable.cpu_milli - nodes[n].view->requested.cpu_milli -
+             nodes[n].bound.cpu_milli;
     };
     if (free_cpu(a) != free_cpu(b)) {
       return free_cpu(a) > free_cpu(b);

@@ -30,9 +30,13 @@ struct ControlOutcome {
   // cpufreq, refused by firmware or simulator) rather than a transient error.
   bool unavailable = false;
   // No verdict came back: the HTTP control endpoint could not be reached, did not answer in time
-  // or answered 5xx, 408 or 429. Says nothing about whether the backend exists; the actuator keeps what is
-  // in force and tries again with backoff (set only by the HTTP route).
+  // or answered 5xx, 408 or 429. Says nothing about whether the backend exists; the actuator keeps
+  // what is in force and tries again with backoff (set only by the HTTP route).
   bool transient = false;
+  // The package's maximum power (RAPL constraint_0_max_power_uw, the smallest over the
+  // packages; or what the simulator reports), when known: the operator turns a hardware class's
+  // cap fraction into watts with it.
+  std::optional<double> package_max_watts = std::nullopt;
 
   bool ok() const { return result == ApplyResult::applied; }
   bool operator==(const ControlOutcome&) const = default;

@@ -28,6 +28,9 @@ struct PackNode {
   // How much higher the node's cap would be at performance (performance − eco watts): among
   // otherwise equal candidates the one that costs least to upgrade is chosen.
   double upgrade_watts = 0;
+  // Requests of bound pods, on top of view->requested (the operator keeps them apart so the
+  // view can be shared between passes).
+  Resources bound = {};
 };
 
 struct Unsatisfiable {

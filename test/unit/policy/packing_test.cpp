@@ -31,7 +31,7 @@ struct Cluster {
     v.allocatable = {cores * 1000, 256 * kGi, 110};
     v.requested = requested;
     views.push_back(std::move(v));
-    nodes.push_back({nullptr, performance, upgrade_watts});
+    nodes.push_back({nullptr, performance, upgrade_watts, {}});
   }
   std::span<const PackNode> packed() {
     for (std::size_t i = 0; i < nodes.size(); ++i) {
