@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages Joulie needs to build, test and run the demo.
 # As root: installs them with apt-get. Otherwise: prints the exact command and exits 1.
+# Waits up to JOULIE_APT_LOCK_WAIT seconds (default 300) for another apt/dpkg process's lock.
 set -euo pipefail
 
 PACKAGES=(
@@ -31,5 +32,20 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "joulie: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# Another apt/dpkg process (unattended-upgrades, a parallel provisioning step) may hold the
+# lock: wait for it, bounded, instead of failing at once. DPkg::Lock::Timeout covers the dpkg
+# lock; `apt-get update` takes the lists lock, so that step is retried.
+lock_wait="${JOULIE_APT_LOCK_WAIT:-300}"  # seconds
+apt_get=(apt-get -o "DPkg::Lock::Timeout=$lock_wait")
+waited=0
+until out=$("${apt_get[@]}" update -qq 2>&1); do
+  if ! grep -qi 'lock' <<<"$out" || [ "$waited" -ge "$lock_wait" ]; then
+    echo "$out" >&2
+    exit 1
+  fi
+  [ "$waited" -eq 0 ] &&
+    echo "joulie: another apt/dpkg process holds the lock; waiting up to ${lock_wait}s" >&2
+  sleep 5
+  waited=$((waited + 5))
+done
+"${apt_get[@]}" install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

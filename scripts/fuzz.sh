@@ -79,7 +79,10 @@ fi
 ninja -C "$build" "${targets[@]/#/test/fuzz/fuzz_}" || exit 2
 [[ $build_only == 1 ]] && exit 0
 
-work="$build/fuzz-work"
+# Absolute, so TMPDIR below is right whether FUZZ_BUILD_DIR is relative or absolute (prefixing
+# $PWD to an absolute path made a directory that does not exist: mkdtemp failed in the
+# kubeconfig target and was reported as a finding).
+work="$(cd "$build" && pwd)/fuzz-work"
 ubsan_options="halt_on_error=1:print_stacktrace=1:suppressions=$PWD/test/fuzz/ubsan.supp"
 
 # Runs one target; leaves $dir/line (the summary line) and $dir/verdict (ok / FAIL).
@@ -92,7 +95,7 @@ run_target() {
   local seeds=("test/fuzz/corpus/$t")
   [[ -d "test/fuzz/crashes/$t" ]] && seeds+=("test/fuzz/crashes/$t")
   # -fork is not used: one process per target keeps the 2-core CI machines usable.
-  TMPDIR="$PWD/$dir/tmp" ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS="$ubsan_options" \
+  TMPDIR="$dir/tmp" ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS="$ubsan_options" \
     "$build/test/fuzz/fuzz_$t" -max_total_time="$seconds" -max_len="$(max_len "$t")" \
     -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$dir/artifacts/" \
     "$dir/corpus" "${seeds[@]}" >"$log" 2>&1 && rc=0 || rc=$?

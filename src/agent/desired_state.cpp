@@ -6,6 +6,7 @@
 #include "joulie/api/resolution.hpp"
 #include "joulie/common/duration.hpp"
 #include "joulie/common/log.hpp"
+#include "joulie/kube/json_fields.hpp"
 
 namespace joulie::agent {
 
@@ -16,42 +17,24 @@ bool same_meta(const api::ObjectMeta& a, const api::ObjectMeta& b) {
          a.generation == b.generation && a.creation_timestamp == b.creation_timestamp;
 }
 
-std::string string_member(const rapidjson::Value* object, const char* name) {
-  if (object == nullptr || !object->IsObject()) {
-    return {};
-  }
-  auto it = object->FindMember(name);
-  if (it == object->MemberEnd() || !it->value.IsString()) {
-    return {};
-  }
-  return {it->value.GetString(), it->value.GetStringLength()};
-}
-
-const rapidjson::Value* object_member(const rapidjson::Value& object, const char* name) {
-  if (!object.IsObject()) {
-    return nullptr;
-  }
-  auto it = object.FindMember(name);
-  return it != object.MemberEnd() && it->value.IsObject() ? &it->value : nullptr;
-}
-
 // The metadata and spec.nodeName of an object that did not validate.
 api::NodePowerProfile partial_profile(const rapidjson::Value& object) {
   api::NodePowerProfile npp;
-  const rapidjson::Value* meta = object_member(object, "metadata");
-  npp.metadata.name = string_member(meta, "name");
-  npp.metadata.uid = string_member(meta, "uid");
-  npp.metadata.resource_version = string_member(meta, "resourceVersion");
+  const rapidjson::Value* meta = kube::json::object_at(object, "metadata");
+  npp.metadata.name = kube::json::string_or_empty(meta, "name");
+  npp.metadata.uid = kube::json::string_or_empty(meta, "uid");
+  npp.metadata.resource_version = kube::json::string_or_empty(meta, "resourceVersion");
   if (meta != nullptr) {
-    auto gen = meta->FindMember("generation");
-    if (gen != meta->MemberEnd() && gen->value.IsInt64()) {
-      npp.metadata.generation = gen->value.GetInt64();
+    if (auto gen = kube::json::int_at(meta, "generation")) {
+      npp.metadata.generation = *gen;
     }
-    if (auto created = parse_rfc3339(string_member(meta, "creationTimestamp")); created.ok()) {
+    if (auto created = parse_rfc3339(kube::json::string_or_empty(meta, "creationTimestamp"));
+        created.ok()) {
       npp.metadata.creation_timestamp = *created;
     }
   }
-  npp.spec.node_name = string_member(object_member(object, "spec"), "nodeName");
+  npp.spec.node_name =
+      kube::json::string_or_empty(kube::json::object_at(object, "spec"), "nodeName");
   return npp;
 }
 
@@ -98,9 +81,10 @@ std::optional<NppEntry> project_node_power_profile(const rapidjson::Value& objec
 std::optional<TpEntry> project_telemetry_profile(const rapidjson::Value& object) {
   auto decoded = api::decode_telemetry_profile(object);
   if (!decoded.ok()) {
-    log::warn("agent", "TelemetryProfile ignored: it does not validate",
-              {{"name", string_member(object_member(object, "metadata"), "name")},
-               {"error", decoded.error().message}});
+    log::warn(
+        "agent", "TelemetryProfile ignored: it does not validate",
+        {{"name", kube::json::string_or_empty(kube::json::object_at(object, "metadata"), "name")},
+         {"error", decoded.error().message}});
     return std::nullopt;
   }
   return TpEntry{std::move(*decoded)};

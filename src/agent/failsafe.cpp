@@ -12,7 +12,8 @@
 
 #include "joulie/agent/sysfs.hpp"
 #include "joulie/common/log.hpp"
-#include "kube/json.hpp"
+#include "joulie/kube/json.hpp"
+#include "joulie/kube/json_fields.hpp"
 
 namespace joulie::agent {
 namespace fs = std::filesystem;
@@ -143,13 +144,13 @@ Status FailSafeRecord::load() {
   }
   // Const view: comparing RapidJSON's mutable member iterators is ambiguous in C++20.
   const rapidjson::Value& doc = parsed.value();
-  auto files = doc.FindMember("files");
-  if (files == doc.MemberEnd() || !files->value.IsObject()) {
+  const rapidjson::Value* files = kube::json::object_at(doc, "files");
+  if (files == nullptr) {
     return Error(Errc::parse,
                  fmt::format("state record {} has no \"files\" object", file_.string()));
   }
   std::map<std::string, std::string> loaded;
-  for (const auto& entry : files->value.GetObject()) {
+  for (const auto& entry : files->GetObject()) {
     std::string rel(entry.name.GetString(), entry.name.GetStringLength());
     if (!entry.value.IsString() || !safe_relative(rel)) {
       return Error(Errc::parse,

@@ -8,7 +8,8 @@
 #include <cmath>
 
 #include "joulie/common/duration.hpp"
-#include "kube/json.hpp"
+#include "joulie/kube/json.hpp"
+#include "joulie/kube/json_fields.hpp"
 
 namespace joulie::agent {
 
@@ -25,13 +26,9 @@ TelemetrySample parse_telemetry_reply(std::string_view body, SystemTime received
   }
   // Const view: comparing RapidJSON's mutable member iterators is ambiguous in C++20.
   const rapidjson::Value& doc = parsed_body.value();
-  const rapidjson::Value* power = nullptr;
-  if (auto it = doc.FindMember("packagePowerWatts"); it != doc.MemberEnd()) {
-    power = &it->value;
-  } else if (auto cpu = doc.FindMember("cpu"); cpu != doc.MemberEnd() && cpu->value.IsObject()) {
-    if (auto inner = cpu->value.FindMember("packagePowerWatts"); inner != cpu->value.MemberEnd()) {
-      power = &inner->value;
-    }
+  const rapidjson::Value* power = kube::json::member(doc, "packagePowerWatts");
+  if (power == nullptr) {
+    power = kube::json::member(kube::json::object_at(doc, "cpu"), "packagePowerWatts");
   }
   if (power == nullptr) {
     sample.missing_reason = "telemetry reply has no packagePowerWatts";
@@ -41,13 +38,12 @@ TelemetrySample parse_telemetry_reply(std::string_view body, SystemTime received
     sample.missing_reason = "telemetry packagePowerWatts is not a non-negative number";
     return sample;
   }
-  if (auto ts = doc.FindMember("ts"); ts != doc.MemberEnd() && !ts->value.IsNull()) {
-    if (!ts->value.IsString()) {
+  if (const rapidjson::Value* ts = kube::json::present(doc, "ts")) {
+    if (!ts->IsString()) {
       sample.missing_reason = "telemetry ts is not a string";
       return sample;
     }
-    auto parsed =
-        parse_rfc3339(std::string_view(ts->value.GetString(), ts->value.GetStringLength()));
+    auto parsed = parse_rfc3339(std::string_view(ts->GetString(), ts->GetStringLength()));
     if (!parsed.ok()) {
       sample.missing_reason = "telemetry ts is not RFC 3339";
       return sample;
@@ -94,17 +90,14 @@ ControlOutcome interpret_control_reply(Backend backend,
   auto parsed_body = kube::parse_object(reply->body);
   if (parsed_body.ok()) {
     const rapidjson::Value& doc = parsed_body.value();
-    if (auto it = doc.FindMember("result"); it != doc.MemberEnd() && it->value.IsString()) {
-      result_field.assign(it->value.GetString(), it->value.GetStringLength());
-    }
+    result_field = kube::json::string_or_empty(doc, "result");
     if (auto it = doc.FindMember("packageMaxPowerWatts");
         it != doc.MemberEnd() && it->value.IsNumber() && std::isfinite(it->value.GetDouble()) &&
         it->value.GetDouble() > 0) {
       out.package_max_watts = it->value.GetDouble();
     }
-    if (auto it = doc.FindMember("message"); it != doc.MemberEnd() && it->value.IsString()) {
-      message_field =
-          peer_text(std::string_view(it->value.GetString(), it->value.GetStringLength()));
+    if (auto message = kube::json::string_at(doc, "message")) {
+      message_field = peer_text(*message);
     }
   }
   std::string detail = message_field.empty() ? "" : ": " + message_field;

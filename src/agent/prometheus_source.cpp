@@ -8,9 +8,9 @@ namespace joulie::agent {
 
 namespace {
 
-context::PromClientOptions client_options(const std::string& endpoint,
+signals::PromClientOptions client_options(const std::string& endpoint,
                                           std::chrono::nanoseconds timeout) {
-  context::PromClientOptions options;
+  signals::PromClientOptions options;
   options.config.endpoint = endpoint;
   options.config.timeout = timeout;
   return options;
@@ -18,7 +18,7 @@ context::PromClientOptions client_options(const std::string& endpoint,
 
 }  // namespace
 
-PromReading single_prom_value(const Result<context::PromResult>& result, SystemTime now,
+PromReading single_prom_value(const Result<signals::PromResult>& result, SystemTime now,
                               const char* what) {
   PromReading out;
   out.timestamp = now;
@@ -51,7 +51,7 @@ PrometheusTelemetry::PrometheusTelemetry(HttpClientPool& pool, const std::string
                                          const std::string& query, const std::string& node,
                                          std::chrono::nanoseconds timeout, const Clock& clock)
     : client_(pool, client_options(endpoint, timeout), clock),
-      query_(context::expand_node(query, node)),
+      query_(signals::expand_node(query, node)),
       clock_(clock) {}
 
 TelemetrySample PrometheusTelemetry::sample() {
@@ -71,7 +71,7 @@ PrometheusThermal::PrometheusThermal(HttpClientPool& pool, const std::string& en
                                      const std::string& query, const std::string& node,
                                      std::chrono::nanoseconds timeout, const Clock& clock)
     : client_(pool, client_options(endpoint, timeout), clock),
-      query_(context::expand_node(query, node)),
+      query_(signals::expand_node(query, node)),
       clock_(clock) {}
 
 PromReading PrometheusThermal::sample() {

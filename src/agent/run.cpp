@@ -22,9 +22,10 @@
 #include "joulie/agent/failsafe.hpp"
 #include "joulie/common/http_endpoint.hpp"
 #include "joulie/common/log.hpp"
+#include "joulie/common/metrics.hpp"
+#include "joulie/common/process_setup.hpp"
 #include "joulie/common/signal_watcher.hpp"
 #include "joulie/common/strings.hpp"
-#include "joulie/common/metrics.hpp"
 #include "joulie/config/cli.hpp"
 #include "joulie/kube/client.hpp"
 #include "joulie/kube/config.hpp"
@@ -179,18 +180,11 @@ int run_agent(const config::AgentConfig& config) {
   // ---- probes and metrics (a one-shot run serves none) ------------------------------------------
   std::unique_ptr<HttpEndpoint> endpoint;
   if (!config.once) {
-    endpoint = std::make_unique<HttpEndpoint>(config.global.metrics_addr, registry, [&daemon] {
-      if (daemon.synced()) {
-        return Readiness{true, ""};
-      }
-      return Readiness{false, "caches not synced: " + daemon.sync_status()};
-    });
-    if (Status s = endpoint->start(); !s.ok()) {
-      log::error("agent", "cannot serve metrics", {{"error", s.error()}});
+    endpoint =
+        serve_probes("agent", config.global.metrics_addr, registry, ready_when_synced(daemon));
+    if (!endpoint) {
       return config::kExitRuntimeError;
     }
-    log::info("agent", "serving /metrics, /healthz, /readyz",
-              {{"addr", config.global.metrics_addr}, {"port", endpoint->port()}});
   }
 
   signals.start([&](int sig) {

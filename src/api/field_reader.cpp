@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "joulie/common/duration.hpp"
+#include "joulie/kube/json_fields.hpp"
 
 namespace joulie::api::detail {
 
@@ -14,12 +15,7 @@ const rapidjson::Value* FieldReader::member(const rapidjson::Value* parent, std:
   }
   const auto dot = path.rfind('.');
   const std::string_view key = dot == std::string_view::npos ? path : path.substr(dot + 1);
-  const auto it = parent->FindMember(rapidjson::Value(
-      rapidjson::StringRef(key.data(), static_cast<rapidjson::SizeType>(key.size()))));
-  if (it == parent->MemberEnd() || it->value.IsNull()) {
-    return nullptr;
-  }
-  return &it->value;
+  return kube::json::present(parent, key);
 }
 
 void FieldReader::fail(Errc code, std::string_view path, std::string_view why) {

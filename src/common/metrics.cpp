@@ -7,8 +7,8 @@
 #include <stdexcept>
 #include <utility>
 
-#include "common/process_stats.hpp"
 #include "joulie/common/log.hpp"
+#include "process_stats.hpp"
 
 namespace joulie::metrics {
 namespace {

@@ -1,4 +1,4 @@
-#include "common/process_stats.hpp"
+#include "process_stats.hpp"
 
 #include <unistd.h>
 

@@ -4,7 +4,7 @@
 
 #include <charconv>
 
-#include "config/modes.hpp"
+#include "modes.hpp"
 
 namespace joulie::config {
 

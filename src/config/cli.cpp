@@ -4,8 +4,8 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
-#include "config/flag_set.hpp"
-#include "config/modes.hpp"
+#include "flag_set.hpp"
+#include "modes.hpp"
 
 namespace joulie::config {
 namespace {

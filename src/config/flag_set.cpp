@@ -1,4 +1,4 @@
-#include "config/flag_set.hpp"
+#include "flag_set.hpp"
 
 #include <fmt/format.h>
 

@@ -2,7 +2,7 @@
 
 #include <cstdlib>
 
-#include "config/flag_set.hpp"
+#include "flag_set.hpp"
 
 namespace joulie::config {
 

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "config/flag_set.hpp"
+#include "flag_set.hpp"
 #include "joulie/common/result.hpp"
 #include "joulie/config/agent.hpp"
 #include "joulie/config/operator.hpp"

@@ -2,8 +2,8 @@
 
 #include <chrono>
 
-#include "config/modes.hpp"
 #include "joulie/policy/selector.hpp"
+#include "modes.hpp"
 
 namespace joulie::config {
 

@@ -14,7 +14,7 @@
 #include <set>
 #include <sstream>
 
-#include "config/flag_set.hpp"
+#include "flag_set.hpp"
 
 namespace joulie::config {
 

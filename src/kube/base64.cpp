@@ -1,4 +1,4 @@
-#include "kube/base64.hpp"
+#include "base64.hpp"
 
 #include <array>
 #include <cstdint>

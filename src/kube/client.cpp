@@ -1,15 +1,16 @@
 // Requests with retries, authentication refresh, rate limiting and typed errors.
 #include "joulie/kube/client.hpp"
+#include "joulie/kube/json_fields.hpp"
 
 #include <fmt/format.h>
 
 #include <thread>
 
+#include "client_impl.hpp"
 #include "joulie/common/log.hpp"
 #include "joulie/kube/errors.hpp"
+#include "joulie/kube/json.hpp"
 #include "joulie/kube/retry.hpp"
-#include "kube/client_impl.hpp"
-#include "kube/json.hpp"
 #include "kube_version.hpp"
 
 namespace joulie::kube {
@@ -41,18 +42,7 @@ void append_query(std::string& path, std::string_view key, std::string_view valu
 }
 
 std::string object_name(const rapidjson::Value& object, const char* field) {
-  if (!object.IsObject()) {
-    return {};
-  }
-  auto meta = object.FindMember("metadata");
-  if (meta == object.MemberEnd() || !meta->value.IsObject()) {
-    return {};
-  }
-  auto it = meta->value.FindMember(field);
-  if (it == meta->value.MemberEnd() || !it->value.IsString()) {
-    return {};
-  }
-  return {it->value.GetString(), it->value.GetStringLength()};
+  return std::string(json::string_or_empty(json::object_at(object, "metadata"), field));
 }
 
 // Transport failures worth another attempt: nothing was sent (connect) or the verb is a read.

@@ -6,11 +6,11 @@
 #include <random>
 #include <string>
 
+#include "connection.hpp"
+#include "credentials.hpp"
 #include "joulie/common/metrics.hpp"
 #include "joulie/kube/client.hpp"
-#include "kube/connection.hpp"
-#include "kube/credentials.hpp"
-#include "kube/rate_limiter.hpp"
+#include "rate_limiter.hpp"
 
 namespace joulie::kube {
 

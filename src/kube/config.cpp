@@ -4,7 +4,7 @@
 #include <cstdlib>
 
 #include "joulie/kube/config.hpp"
-#include "kube/file_util.hpp"
+#include "joulie/kube/file_util.hpp"
 
 namespace joulie::kube {
 

@@ -1,4 +1,4 @@
-#include "kube/connection.hpp"
+#include "connection.hpp"
 
 #include <fmt/format.h>
 

@@ -12,10 +12,10 @@
 #include <string>
 #include <vector>
 
+#include "credentials.hpp"
 #include "joulie/common/result.hpp"
 #include "joulie/kube/config.hpp"
-#include "kube/credentials.hpp"
-#include "kube/tls.hpp"
+#include "tls.hpp"
 
 namespace joulie::kube {
 

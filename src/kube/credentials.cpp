@@ -1,7 +1,7 @@
-#include "kube/credentials.hpp"
+#include "credentials.hpp"
 
 #include "joulie/common/log.hpp"
-#include "kube/file_util.hpp"
+#include "joulie/kube/file_util.hpp"
 
 namespace joulie::kube {
 

@@ -9,10 +9,10 @@
 #include <optional>
 #include <string>
 
+#include "exec_plugin.hpp"
 #include "joulie/common/clock.hpp"
 #include "joulie/common/result.hpp"
 #include "joulie/kube/config.hpp"
-#include "kube/exec_plugin.hpp"
 
 namespace joulie::kube {
 

@@ -2,9 +2,11 @@
 
 #include <fmt/format.h>
 
+#include <limits>
 #include <string>
 
-#include "kube/json.hpp"
+#include "joulie/kube/json.hpp"
+#include "joulie/kube/json_fields.hpp"
 
 namespace joulie::kube {
 
@@ -19,14 +21,6 @@ std::string printable_prefix(std::string_view body, size_t max_len) {
     out += "…";
   }
   return out;
-}
-
-std::string string_member(const rapidjson::Value& v, const char* name) {
-  auto it = v.FindMember(name);
-  if (it != v.MemberEnd() && it->value.IsString()) {
-    return {it->value.GetString(), it->value.GetStringLength()};
-  }
-  return {};
 }
 
 }  // namespace
@@ -81,14 +75,13 @@ Errc errc_from_http(int http_status, std::string_view reason) {
 
 Error error_from_status(const rapidjson::Value& status, int fallback_http) {
   int code = fallback_http;
-  if (status.IsObject()) {
-    auto it = status.FindMember("code");
-    if (it != status.MemberEnd() && it->value.IsInt() && it->value.GetInt() > 0) {
-      code = it->value.GetInt();
-    }
+  // A code outside 1..INT_MAX (or not an integer) is no HTTP status: keep the transport's.
+  if (const auto c = json::int_at(status, "code");
+      c && *c > 0 && *c <= std::numeric_limits<int>::max()) {
+    code = static_cast<int>(*c);
   }
-  std::string reason = status.IsObject() ? string_member(status, "reason") : std::string();
-  std::string message = status.IsObject() ? string_member(status, "message") : std::string();
+  std::string reason(json::string_or_empty(status, "reason"));
+  std::string message(json::string_or_empty(status, "message"));
   if (message.empty()) {
     message = reason.empty() ? fmt::format("HTTP {}", code) : reason;
   }
@@ -100,7 +93,7 @@ Error error_from_response(int http_status, std::string_view body) {
   auto parsed = parse_object(body);
   if (parsed.ok()) {
     const auto& doc = parsed.value();
-    if (string_member(doc, "kind") == "Status") {
+    if (json::string_or_empty(doc, "kind") == "Status") {
       Error e = error_from_status(doc, http_status);
       e.http_status = http_status;  // the transport's code is authoritative
       if (e.reason.empty()) {

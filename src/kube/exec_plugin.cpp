@@ -1,4 +1,4 @@
-#include "kube/exec_plugin.hpp"
+#include "exec_plugin.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -15,9 +15,10 @@
 #include <cstring>
 #include <vector>
 
+#include "base64.hpp"
 #include "joulie/common/duration.hpp"
-#include "kube/base64.hpp"
-#include "kube/json.hpp"
+#include "joulie/kube/json.hpp"
+#include "joulie/kube/json_fields.hpp"
 
 extern char** environ;
 
@@ -26,17 +27,6 @@ namespace joulie::kube {
 namespace {
 
 constexpr size_t kMaxOutput = 1u << 20;
-
-std::string member_string(const rapidjson::Value& v, const char* name) {
-  if (!v.IsObject()) {
-    return {};
-  }
-  auto it = v.FindMember(name);
-  if (it == v.MemberEnd() || !it->value.IsString()) {
-    return {};
-  }
-  return {it->value.GetString(), it->value.GetStringLength()};
-}
 
 std::string first_line(const std::string& text) {
   std::string line = text.substr(0, text.find('\n'));
@@ -72,22 +62,23 @@ Result<ExecCredential> parse_exec_credential(std::string_view text,
     return Error(Errc::parse, "exec plugin output: " + parsed.error().message);
   }
   const auto& doc = parsed.value();
-  if (member_string(doc, "kind") != "ExecCredential") {
+  if (json::string_or_empty(doc, "kind") != "ExecCredential") {
     return Error(Errc::parse, "exec plugin output: kind is not ExecCredential");
   }
-  if (const std::string v = member_string(doc, "apiVersion"); v != expected_api_version) {
+  if (const std::string_view v = json::string_or_empty(doc, "apiVersion");
+      v != expected_api_version) {
     return Error(Errc::parse, fmt::format("exec plugin output: apiVersion \"{}\", expected \"{}\"",
                                           v, expected_api_version));
   }
-  auto status_it = doc.FindMember("status");
-  if (status_it == doc.MemberEnd() || !status_it->value.IsObject()) {
+  const rapidjson::Value* status_object = json::object_at(doc, "status");
+  if (status_object == nullptr) {
     return Error(Errc::parse, "exec plugin output: no status");
   }
-  const rapidjson::Value& status = status_it->value;
+  const rapidjson::Value& status = *status_object;
   ExecCredential out;
-  out.token = member_string(status, "token");
-  out.client_cert_pem = member_string(status, "clientCertificateData");
-  out.client_key_pem = member_string(status, "clientKeyData");
+  out.token = json::string_or_empty(status, "token");
+  out.client_cert_pem = json::string_or_empty(status, "clientCertificateData");
+  out.client_key_pem = json::string_or_empty(status, "clientKeyData");
   if (out.client_cert_pem.empty() != out.client_key_pem.empty()) {
     return Error(Errc::parse,
                  "exec plugin output: clientCertificateData and clientKeyData must come together");
@@ -95,7 +86,8 @@ Result<ExecCredential> parse_exec_credential(std::string_view text,
   if (out.token.empty() && out.client_cert_pem.empty()) {
     return Error(Errc::parse, "exec plugin output: neither token nor client certificate");
   }
-  if (const std::string expiry = member_string(status, "expirationTimestamp"); !expiry.empty()) {
+  if (const std::string_view expiry = json::string_or_empty(status, "expirationTimestamp");
+      !expiry.empty()) {
     auto t = parse_rfc3339(expiry);
     if (!t.ok()) {
       return Error(Errc::parse,

@@ -1,4 +1,4 @@
-#include "kube/file_util.hpp"
+#include "joulie/kube/file_util.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>

@@ -5,48 +5,23 @@
 #include <algorithm>
 
 #include "joulie/common/metrics.hpp"
+#include "joulie/kube/json_fields.hpp"
 
 namespace joulie::kube {
 
 namespace {
 
-std::string_view string_member(const rapidjson::Value& object, const char* name) {
-  if (!object.IsObject()) {
-    return {};
-  }
-  auto it = object.FindMember(name);
-  if (it == object.MemberEnd() || !it->value.IsString()) {
-    return {};
-  }
-  return {it->value.GetString(), it->value.GetStringLength()};
-}
-
-const rapidjson::Value* object_member(const rapidjson::Value& object, const char* name) {
-  if (!object.IsObject()) {
-    return nullptr;
-  }
-  auto it = object.FindMember(name);
-  if (it == object.MemberEnd() || !it->value.IsObject()) {
-    return nullptr;
-  }
-  return &it->value;
-}
-
 std::string_view metadata_field(const rapidjson::Value& object, const char* name) {
-  const rapidjson::Value* metadata = object_member(object, "metadata");
-  return metadata ? string_member(*metadata, name) : std::string_view{};
+  return json::string_or_empty(json::object_at(object, "metadata"), name);
 }
 
 // A watch ERROR event carries a Status; 410 (or reason Expired/Gone) means our resourceVersion
 // is older than the server's history.
 bool is_gone_status(const rapidjson::Value& status) {
-  if (status.IsObject()) {
-    auto code = status.FindMember("code");
-    if (code != status.MemberEnd() && code->value.IsInt() && code->value.GetInt() == 410) {
-      return true;
-    }
+  if (json::int_at(status, "code") == 410) {
+    return true;
   }
-  std::string_view reason = string_member(status, "reason");
+  std::string_view reason = json::string_or_empty(status, "reason");
   return reason == "Expired" || reason == "Gone";
 }
 
@@ -199,14 +174,13 @@ Status InformerEngine::relist() {
       return page.error();
     }
     const rapidjson::Value& list = *page;
-    auto items_it = list.IsObject() ? list.FindMember("items") : list.MemberEnd();
-    if (!list.IsObject() || items_it == list.MemberEnd() ||
-        !(items_it->value.IsArray() || items_it->value.IsNull())) {
+    const rapidjson::Value* items_value = json::member(list, "items");
+    if (items_value == nullptr || !(items_value->IsArray() || items_value->IsNull())) {
       abort_relist();
       return Error(Errc::parse, fmt::format("{} list has no items array", name_));
     }
-    if (items_it->value.IsArray()) {
-      for (const auto& item : items_it->value.GetArray()) {
+    if (items_value->IsArray()) {
+      for (const auto& item : items_value->GetArray()) {
         std::string key = object_key(item);
         if (key.empty()) {
           log::warn("informer", "listed object without metadata.name skipped",
@@ -267,7 +241,7 @@ InformerEngine::WatchEnd InformerEngine::watch_once(bool& productive) {
     const rapidjson::Value& object = event.object;
     if (event.type == WatchEventType::error) {
       bool gone = is_gone_status(object);
-      std::string_view message = string_member(object, "message");
+      std::string_view message = json::string_or_empty(object, "message");
       log::warn("informer", gone ? "watch expired (410)" : "watch error event",
                 {{"informer", name_}, {"message", message}});
       error_end = gone ? WatchEnd::gone : WatchEnd::broken;

@@ -1,4 +1,4 @@
-#include "kube/json.hpp"
+#include "joulie/kube/json.hpp"
 
 #include <algorithm>
 #include <charconv>

@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
+#include "base64.hpp"
 #include "joulie/kube/config.hpp"
-#include "kube/base64.hpp"
-#include "kube/file_util.hpp"
+#include "joulie/kube/file_util.hpp"
 
 namespace joulie::kube {
 

@@ -8,34 +8,13 @@
 
 #include "joulie/common/duration.hpp"
 #include "joulie/common/log.hpp"
+#include "joulie/kube/json_fields.hpp"
 
 namespace joulie::kube {
 
 namespace {
 
 constexpr const char* kComponent = "leader";
-
-std::string string_at(const rapidjson::Value& object, const char* name) {
-  if (!object.IsObject()) {
-    return {};
-  }
-  auto it = object.FindMember(name);
-  if (it == object.MemberEnd() || !it->value.IsString()) {
-    return {};
-  }
-  return {it->value.GetString(), it->value.GetStringLength()};
-}
-
-int64_t int_at(const rapidjson::Value& object, const char* name) {
-  if (!object.IsObject()) {
-    return 0;
-  }
-  auto it = object.FindMember(name);
-  if (it == object.MemberEnd() || !it->value.IsInt64()) {
-    return 0;
-  }
-  return it->value.GetInt64();
-}
 
 void put_member(rapidjson::Value& object, const char* name, rapidjson::Value value,
                 rapidjson::Document::AllocatorType& a) {
@@ -118,15 +97,15 @@ LeaderElector::Record LeaderElector::read_record(const rapidjson::Value& lease) 
   if (!lease.IsObject()) {
     return r;
   }
-  auto spec = lease.FindMember("spec");
-  if (spec == lease.MemberEnd() || !spec->value.IsObject()) {
+  const rapidjson::Value* spec = json::object_at(lease, "spec");
+  if (spec == nullptr) {
     return r;
   }
-  r.holder = string_at(spec->value, "holderIdentity");
-  r.duration_seconds = int_at(spec->value, "leaseDurationSeconds");
-  r.acquire_time = string_at(spec->value, "acquireTime");
-  r.renew_time = string_at(spec->value, "renewTime");
-  r.transitions = int_at(spec->value, "leaseTransitions");
+  r.holder = json::string_or_empty(*spec, "holderIdentity");
+  r.duration_seconds = json::int_at(*spec, "leaseDurationSeconds").value_or(0);
+  r.acquire_time = json::string_or_empty(*spec, "acquireTime");
+  r.renew_time = json::string_or_empty(*spec, "renewTime");
+  r.transitions = json::int_at(*spec, "leaseTransitions").value_or(0);
   return r;
 }
 

@@ -1,4 +1,5 @@
 #include "joulie/kube/pagination.hpp"
+#include "joulie/kube/json_fields.hpp"
 
 namespace joulie::kube {
 
@@ -16,13 +17,7 @@ Status list_all(Api& api, const Resource& r, std::string_view ns, ListOptions op
     std::string next;
     // Const views: comparing RapidJSON's mutable member iterators is ambiguous in C++20.
     const rapidjson::Value& list = page.value();
-    if (auto meta = list.FindMember("metadata");
-        meta != list.MemberEnd() && meta->value.IsObject()) {
-      if (auto c = meta->value.FindMember("continue");
-          c != meta->value.MemberEnd() && c->value.IsString()) {
-        next.assign(c->value.GetString(), c->value.GetStringLength());
-      }
-    }
+    next = json::string_or_empty(json::object_at(list, "metadata"), "continue");
     if (Status s = on_page(std::move(page.value())); !s.ok()) {
       return s;
     }

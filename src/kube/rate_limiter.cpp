@@ -1,4 +1,4 @@
-#include "kube/rate_limiter.hpp"
+#include "rate_limiter.hpp"
 
 #include <algorithm>
 

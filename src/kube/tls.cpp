@@ -1,4 +1,4 @@
-#include "kube/tls.hpp"
+#include "tls.hpp"
 
 #include <arpa/inet.h>
 #include <openssl/bio.h>

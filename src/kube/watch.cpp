@@ -6,11 +6,11 @@
 #include <condition_variable>
 #include <thread>
 
+#include "client_impl.hpp"
 #include "joulie/common/log.hpp"
 #include "joulie/kube/client.hpp"
 #include "joulie/kube/errors.hpp"
-#include "kube/client_impl.hpp"
-#include "kube/watch_decoder.hpp"
+#include "watch_decoder.hpp"
 
 namespace joulie::kube {
 

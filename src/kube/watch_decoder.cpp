@@ -1,8 +1,9 @@
-#include "kube/watch_decoder.hpp"
+#include "watch_decoder.hpp"
 
 #include <fmt/format.h>
 
-#include "kube/json.hpp"
+#include "joulie/kube/json.hpp"
+#include "joulie/kube/json_fields.hpp"
 
 namespace joulie::kube {
 
@@ -99,18 +100,17 @@ Status WatchDecoder::decode_line(std::string_view line) {
   rapidjson::Document& doc = parsed.value();
   // Const view for lookups: comparing RapidJSON's mutable member iterators is ambiguous in C++20.
   const rapidjson::Value& view = doc;
-  auto type_it = view.FindMember("type");
-  if (type_it == view.MemberEnd() || !type_it->value.IsString()) {
+  const std::optional<std::string_view> type = json::string_at(view, "type");
+  if (!type) {
     return Error(Errc::parse, "watch stream: event without a type");
   }
   WatchEvent event;
-  const std::string_view type_text(type_it->value.GetString(), type_it->value.GetStringLength());
+  const std::string_view type_text = *type;
   if (!parse_watch_event_type(type_text, event.type)) {
     return Error(Errc::parse,
                  fmt::format("watch stream: unknown event type '{}'", type_text.substr(0, 32)));
   }
-  auto object_it = view.FindMember("object");
-  if (object_it == view.MemberEnd() || !object_it->value.IsObject()) {
+  if (json::object_at(view, "object") == nullptr) {
     return Error(Errc::parse, "watch stream: event without an object");
   }
   // Make the object the document's root without copying: its memory stays in doc's allocator,

@@ -10,7 +10,7 @@
 #include "joulie/api/codec.hpp"
 #include "joulie/api/names.hpp"
 #include "joulie/common/log.hpp"
-#include "kube/json.hpp"
+#include "joulie/kube/json.hpp"
 
 namespace joulie::operator_mode {
 

@@ -8,66 +8,34 @@
 #include "joulie/api/names.hpp"
 #include "joulie/common/duration.hpp"
 #include "joulie/common/log.hpp"
-#include "joulie/context/collector.hpp"
+#include "joulie/kube/json_fields.hpp"
+#include "joulie/signals/collector.hpp"
 
 namespace joulie::operator_mode {
 
-namespace {
-
-const rapidjson::Value* member(const rapidjson::Value& object, std::string_view name) {
-  if (!object.IsObject()) {
-    return nullptr;
-  }
-  auto it = object.FindMember(rapidjson::StringRef(name.data(), name.size()));
-  return it == object.MemberEnd() ? nullptr : &it->value;
-}
-
-std::optional<std::string> string_member(const rapidjson::Value* object, std::string_view name) {
-  if (object == nullptr) {
-    return std::nullopt;
-  }
-  const rapidjson::Value* v = member(*object, name);
-  if (v == nullptr || !v->IsString()) {
-    return std::nullopt;
-  }
-  return std::string(v->GetString(), v->GetStringLength());
-}
-
-}  // namespace
+namespace json = kube::json;
 
 // ---- projections ------------------------------------------------------------------------------
 
 std::optional<NodeInfo> project_node(const rapidjson::Value& node,
                                      const NodeProjectionConfig& config) {
-  const rapidjson::Value* metadata = member(node, "metadata");
-  if (metadata == nullptr || !metadata->IsObject()) {
+  const rapidjson::Value* metadata = json::object_at(node, "metadata");
+  if (metadata == nullptr) {
     return std::nullopt;
   }
-  const rapidjson::Value* labels = member(*metadata, "labels");
-  if (labels != nullptr && !labels->IsObject()) {
-    labels = nullptr;  // malformed: treated as no labels (the node is then not selected)
-  }
+  // Malformed labels (not an object) are treated as no labels (the node is then not selected).
+  const rapidjson::Value* labels = json::object_at(*metadata, "labels");
   policy::LabelLookup lookup = [labels](std::string_view key) -> std::optional<std::string_view> {
-    if (labels == nullptr) {
-      return std::nullopt;
-    }
-    const rapidjson::Value* v = member(*labels, key);
-    if (v == nullptr || !v->IsString()) {
-      return std::nullopt;
-    }
-    return std::string_view(v->GetString(), v->GetStringLength());
+    return json::string_at(labels, key);
   };
 
   NodeInfo info;
-  info.uid = string_member(metadata, "uid").value_or("");
-  info.profile_label = string_member(labels, config.profile_label);
+  info.uid = json::string_or_empty(metadata, "uid");
+  info.profile_label = json::string_at(labels, config.profile_label);
   info.draining_since =
-      string_member(member(*metadata, "annotations"), api::kDrainingSinceAnnotation);
-  bool unschedulable = false;
-  if (const rapidjson::Value* spec = member(node, "spec")) {
-    const rapidjson::Value* u = member(*spec, "unschedulable");
-    unschedulable = u != nullptr && u->IsBool() && u->GetBool();
-  }
+      json::string_at(json::member(*metadata, "annotations"), api::kDrainingSinceAnnotation);
+  const bool unschedulable =
+      json::bool_at(json::member(node, "spec"), "unschedulable").value_or(false);
   auto reserved = lookup(config.reserved_label);
   info.managed =
       config.selector.matches(lookup) && reserved != std::string_view("true") && !unschedulable;
@@ -76,10 +44,9 @@ std::optional<NodeInfo> project_node(const rapidjson::Value& node,
     if (!config.rack_label.empty()) {
       info.rack = std::string(lookup(config.rack_label).value_or(""));
     }
-    if (const rapidjson::Value* status = member(node, "status")) {
-      if (auto cpu = string_member(member(*status, "allocatable"), "cpu")) {
-        info.allocatable_cpu = parse_cpu_quantity(*cpu).value_or(0.0);
-      }
+    if (auto cpu =
+            json::string_at(json::member(json::member(node, "status"), "allocatable"), "cpu")) {
+      info.allocatable_cpu = parse_cpu_quantity(*cpu).value_or(0.0);
     }
   }
   return info;
@@ -127,7 +94,7 @@ std::optional<PodInfo> project_pod(const rapidjson::Value& pod, std::string_view
     return std::nullopt;
   }
   PodInfo info;
-  auto node = string_member(member(pod, "spec"), "nodeName");
+  auto node = json::string_at(json::member(pod, "spec"), "nodeName");
   if (node && !node->empty()) {
     info.node = interner.intern(*node);
   }
@@ -137,37 +104,25 @@ std::optional<PodInfo> project_pod(const rapidjson::Value& pod, std::string_view
 }
 
 std::optional<NppInfo> project_npp(const rapidjson::Value& object) {
-  const rapidjson::Value* metadata = member(object, "metadata");
+  const rapidjson::Value* metadata = json::member(object, "metadata");
   if (metadata == nullptr) {
     return std::nullopt;
   }
-  if (string_member(member(*metadata, "labels"), api::kManagedByLabel) !=
-      std::string(api::kManagedByOperator)) {
+  if (json::string_at(json::member(*metadata, "labels"), api::kManagedByLabel) !=
+      std::string_view(api::kManagedByOperator)) {
     return std::nullopt;
   }
   NppInfo info;
-  const rapidjson::Value* spec = member(object, "spec");
-  info.node_name = string_member(spec, "nodeName").value_or("");
-  info.profile = string_member(spec, "profile").value_or("");
-  if (spec != nullptr) {
-    if (const rapidjson::Value* cpu = member(*spec, "cpu")) {
-      const rapidjson::Value* cap = member(*cpu, "packagePowerCapWatts");
-      if (cap != nullptr && cap->IsNumber()) {
-        info.cap_watts = cap->GetDouble();
-      }
-    }
-    info.policy_name = string_member(member(*spec, "policy"), "name");
+  const rapidjson::Value* spec = json::member(object, "spec");
+  info.node_name = json::string_or_empty(spec, "nodeName");
+  info.profile = json::string_or_empty(spec, "profile");
+  if (auto cap = json::number_at(json::member(spec, "cpu"), "packagePowerCapWatts")) {
+    info.cap_watts = *cap;
   }
-  auto int_member = [](const rapidjson::Value* v, const char* key) -> std::optional<std::int64_t> {
-    const rapidjson::Value* m = v != nullptr ? member(*v, key) : nullptr;
-    if (m != nullptr && m->IsInt64()) {
-      return m->GetInt64();
-    }
-    return std::nullopt;
-  };
-  info.generation = int_member(metadata, "generation");
-  info.observed_generation = int_member(member(object, "status"), "observedGeneration");
-  info.result = string_member(member(object, "status"), "result");
+  info.policy_name = json::string_at(json::member(spec, "policy"), "name");
+  info.generation = json::int_at(metadata, "generation");
+  info.observed_generation = json::int_at(json::member(object, "status"), "observedGeneration");
+  info.result = json::string_at(json::member(object, "status"), "result");
   return info;
 }
 

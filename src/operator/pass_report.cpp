@@ -13,6 +13,14 @@ namespace {
 
 using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
 
+// A dry run writes nothing: what a live pass would have applied is reported as "planned".
+std::string_view result_text(bool dry_run, policy::GuardResult result) {
+  if (dry_run && result == policy::GuardResult::applied) {
+    return "planned";
+  }
+  return policy::to_string(result);
+}
+
 void str(JsonWriter& w, std::string_view s) {
   w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
 }
@@ -162,7 +170,7 @@ std::string format_pass_json(const PassResult& r) {
     w.Key("changed");
     w.Bool(n.changed);
     w.Key("result");
-    str(w, policy::to_string(n.result));
+    str(w, result_text(r.dry_run, n.result));
     if (!n.error.empty()) {
       w.Key("error");
       str(w, n.error);
@@ -200,7 +208,7 @@ std::string format_pass_text(const PassResult& r) {
     out += fmt::format("{:<24} {:<20} {:<12} {:<21} {:>9} {:>9} {:<8} {}{}\n", n.node,
                        policy::to_string(n.state), api::to_string(n.profile), n.label,
                        watts(n.cap_watts), n.perf_pods ? std::to_string(*n.perf_pods) : "?",
-                       n.changed ? "yes" : "no", policy::to_string(n.result),
+                       n.changed ? "yes" : "no", result_text(r.dry_run, n.result),
                        n.error.empty() ? "" : " error: " + n.error);
     for (const auto& reason : n.reasons) {
       out += "    " + reason + "\n";

@@ -19,9 +19,10 @@
 
 #include "joulie/common/http_endpoint.hpp"
 #include "joulie/common/log.hpp"
+#include "joulie/common/metrics.hpp"
+#include "joulie/common/process_setup.hpp"
 #include "joulie/common/signal_watcher.hpp"
 #include "joulie/common/strings.hpp"
-#include "joulie/common/metrics.hpp"
 #include "joulie/config/cli.hpp"
 #include "joulie/kube/client.hpp"
 #include "joulie/kube/config.hpp"
@@ -29,12 +30,12 @@
 #include "joulie/kube/leader.hpp"
 #include "joulie/operator/actuation.hpp"
 #include "joulie/operator/context.hpp"
-#include "joulie/operator/context_sources.hpp"
 #include "joulie/operator/controller.hpp"
 #include "joulie/operator/metrics.hpp"
 #include "joulie/operator/pass_report.hpp"
 #include "joulie/operator/policy_reload.hpp"
 #include "joulie/operator/reconciler.hpp"
+#include "joulie/operator/signal_sources.hpp"
 #include "joulie/policy/policies.hpp"
 #include "joulie/policy/policy_file.hpp"
 #include "joulie/policy/selector.hpp"
@@ -174,8 +175,8 @@ int run_operator(const config::OperatorConfig& config) {
   context_options.page_size = config.global.kube_list_page_size;
   ContextProvider context(api, context_options);
 
-  // ---- context sources (the policy file's signals; queried off the reconcile path) -------------
-  ContextSourcesOptions sources_options;
+  // ---- signal sources (the policy file's signals; queried off the reconcile path) --------------
+  SignalSourcesOptions sources_options;
   if (config.policy_file) {
     sources_options.signals = config.policy_file->file.signals;
   }
@@ -185,12 +186,10 @@ int run_operator(const config::OperatorConfig& config) {
     return static_cast<double>(context.pod_counts().cluster());
   };
   sources_options.record_events = !config.dry_run;
-  if (const char* pod = std::getenv("POD_NAME")) {
-    sources_options.pod_name = pod;
-  }
-  const char* pod_ns = std::getenv("POD_NAMESPACE");
-  sources_options.pod_namespace = pod_ns != nullptr ? pod_ns : default_namespace;
-  ContextSources sources(api, sources_options);
+  const PodIdentity self = pod_identity_from_environment(default_namespace);
+  sources_options.pod_name = self.name;
+  sources_options.pod_namespace = self.ns;
+  SignalSources sources(api, sources_options);
   context.set_signals(&sources.collector());
 
   std::unique_ptr<kube::LeaderElector> elector;
@@ -217,18 +216,11 @@ int run_operator(const config::OperatorConfig& config) {
   // ---- probes and metrics (a one-shot run serves none) ------------------------------------------
   std::unique_ptr<HttpEndpoint> endpoint;
   if (!config.once) {
-    endpoint = std::make_unique<HttpEndpoint>(config.global.metrics_addr, registry, [&context] {
-      if (context.synced()) {
-        return Readiness{true, ""};
-      }
-      return Readiness{false, "caches not synced: " + context.sync_status()};
-    });
-    if (Status s = endpoint->start(); !s.ok()) {
-      log::error("operator", "cannot serve metrics", {{"error", s.error()}});
+    endpoint =
+        serve_probes("operator", config.global.metrics_addr, registry, ready_when_synced(context));
+    if (!endpoint) {
       return config::kExitRuntimeError;
     }
-    log::info("operator", "serving /metrics, /healthz, /readyz",
-              {{"addr", config.global.metrics_addr}, {"port", endpoint->port()}});
   }
 
   signals.start([&](int sig) {
@@ -314,11 +306,10 @@ int run_operator(const config::OperatorConfig& config) {
   // Events about the file go to the operator's own Pod (POD_NAME in POD_NAMESPACE, from the
   // downward API); without them (a local run) the log line and the metric remain.
   kube::NodeRef self_pod;
-  if (const char* pod = std::getenv("POD_NAME"); pod != nullptr && *pod != '\0') {
-    self_pod.name = pod;
+  if (!self.name.empty()) {
+    self_pod.name = self.name;
     self_pod.kind = "Pod";
-    self_pod.ns = config.leader_election_namespace.empty() ? default_namespace
-                                                           : config.leader_election_namespace;
+    self_pod.ns = self.ns;
   }
   auto pod_event = [&](kube::EventType type, std::string reason, std::string message) {
     if (recorder && !self_pod.name.empty()) {

@@ -1,9 +1,12 @@
 #include "joulie/policy/classify.hpp"
 
 #include "joulie/api/names.hpp"
+#include "joulie/kube/json_fields.hpp"
 
 namespace joulie::policy {
 namespace {
+
+namespace json = kube::json;
 
 using Mask = unsigned;
 constexpr Mask kPerformance = 1;
@@ -62,24 +65,12 @@ std::string_view as_view(const rapidjson::Value& v) {
   return std::string_view(v.GetString(), v.GetStringLength());
 }
 
-// Member `name` of `obj`, nullptr when absent or null.
-const rapidjson::Value* member(const rapidjson::Value* obj, const char* name) {
-  if (obj == nullptr || !obj->IsObject()) {
-    return nullptr;
-  }
-  const auto it = obj->FindMember(name);
-  if (it == obj->MemberEnd() || it->value.IsNull()) {
-    return nullptr;
-  }
-  return &it->value;
-}
-
 // Reads one term's expressions on `key` into `term`; false when the structure is broken.
 bool read_term(const rapidjson::Value& term_json, std::string_view key, AffinityTerm& term) {
   if (!term_json.IsObject()) {
     return false;
   }
-  const auto* expressions = member(&term_json, "matchExpressions");
+  const auto* expressions = json::present(term_json, "matchExpressions");
   if (expressions == nullptr) {
     return true;
   }
@@ -87,21 +78,21 @@ bool read_term(const rapidjson::Value& term_json, std::string_view key, Affinity
     return false;
   }
   for (const auto& e : expressions->GetArray()) {
-    const auto* k = member(&e, "key");
-    if (!e.IsObject() || k == nullptr || !k->IsString()) {
+    const auto k = json::string_at(e, "key");
+    if (!k) {
       return false;
     }
-    if (as_view(*k) != key) {
+    if (*k != key) {
       continue;
     }
-    const auto* op = member(&e, "operator");
-    if (op == nullptr || !op->IsString()) {
+    const auto op = json::string_at(e, "operator");
+    if (!op) {
       return false;
     }
     AffinityExpression expr;
     expr.key = std::string(key);
-    expr.op = parse_affinity_operator(as_view(*op));
-    if (const auto* values = member(&e, "values")) {
+    expr.op = parse_affinity_operator(*op);
+    if (const auto* values = json::present(e, "values")) {
       if (!values->IsArray()) {
         return false;
       }
@@ -212,29 +203,28 @@ PodPlacement placement_from_pod_json(const rapidjson::Value& pod, std::string_vi
     out.malformed = true;
     return out;
   }
-  const auto* spec = member(&pod, "spec");
+  const auto* spec = json::present(pod, "spec");
   if (spec != nullptr && !spec->IsObject()) {
     out.malformed = true;
     return out;
   }
-  if (const auto* selector = member(spec, "nodeSelector")) {
+  if (const auto* selector = json::present(spec, "nodeSelector")) {
     if (!selector->IsObject()) {
       out.malformed = true;
       return out;
     }
-    const auto it = selector->FindMember(rapidjson::Value(
-        rapidjson::StringRef(key.data(), static_cast<rapidjson::SizeType>(key.size()))));
-    if (it != selector->MemberEnd()) {
-      if (!it->value.IsString()) {
+    if (const auto* value = json::member(selector, key)) {
+      if (!value->IsString()) {
         out.malformed = true;
         return out;
       }
-      out.node_selector_value = std::string(as_view(it->value));
+      out.node_selector_value = std::string(as_view(*value));
     }
   }
-  const auto* affinity = member(spec, "affinity");
-  const auto* node_affinity = member(affinity, "nodeAffinity");
-  const auto* required = member(node_affinity, "requiredDuringSchedulingIgnoredDuringExecution");
+  const auto* affinity = json::present(spec, "affinity");
+  const auto* node_affinity = json::present(affinity, "nodeAffinity");
+  const auto* required =
+      json::present(node_affinity, "requiredDuringSchedulingIgnoredDuringExecution");
   if ((affinity != nullptr && !affinity->IsObject()) ||
       (node_affinity != nullptr && !node_affinity->IsObject()) ||
       (required != nullptr && !required->IsObject())) {
@@ -245,7 +235,7 @@ PodPlacement placement_from_pod_json(const rapidjson::Value& pod, std::string_vi
     return out;
   }
   out.has_required_affinity = true;
-  const auto* terms = member(required, "nodeSelectorTerms");
+  const auto* terms = json::present(required, "nodeSelectorTerms");
   if (terms == nullptr) {
     return out;  // zero terms
   }
@@ -270,11 +260,9 @@ PodClass classify_pod_json(const rapidjson::Value& pod, std::string_view key) {
 }
 
 bool is_counted_pod_json(const rapidjson::Value& pod) {
-  const auto* deletion = member(member(&pod, "metadata"), "deletionTimestamp");
-  const auto* phase = member(member(&pod, "status"), "phase");
-  const std::string_view phase_text =
-      phase != nullptr && phase->IsString() ? as_view(*phase) : std::string_view{};
-  return is_counted(deletion != nullptr, phase_text);
+  const auto* deletion = json::present(json::member(pod, "metadata"), "deletionTimestamp");
+  return is_counted(deletion != nullptr,
+                    json::string_or_empty(json::member(pod, "status"), "phase"));
 }
 
 }  // namespace joulie::policy

@@ -6,8 +6,8 @@
 
 #include "fuzz_support.hpp"
 #include "joulie/api/codec.hpp"
+#include "joulie/kube/json.hpp"
 #include "json_merge_patch.hpp"
-#include "kube/json.hpp"
 
 namespace api = joulie::api;
 

@@ -6,7 +6,7 @@
 
 #include "fuzz_support.hpp"
 #include "joulie/kube/errors.hpp"
-#include "kube/json.hpp"
+#include "joulie/kube/json.hpp"
 
 namespace {
 

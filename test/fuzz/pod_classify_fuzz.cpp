@@ -5,8 +5,8 @@
 #include <string>
 
 #include "fuzz_support.hpp"
+#include "joulie/kube/json.hpp"
 #include "joulie/policy/classify.hpp"
-#include "kube/json.hpp"
 
 namespace policy = joulie::policy;
 

@@ -9,8 +9,8 @@
 
 #include "fuzz_support.hpp"
 #include "joulie/agent/prometheus_source.hpp"
-#include "joulie/context/collector.hpp"
-#include "joulie/context/promql.hpp"
+#include "joulie/signals/collector.hpp"
+#include "joulie/signals/promql.hpp"
 
 namespace {
 
@@ -30,7 +30,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const int http_status = 100 + in.u16() % 500;
   const std::string_view body = in.rest();
 
-  auto reply = joulie::context::decode_prom_reply(http_status, body);
+  auto reply = joulie::signals::decode_prom_reply(http_status, body);
   if (!reply.ok()) {
     FUZZ_CHECK(reply.error().code != joulie::Errc::ok);
     FUZZ_CHECK(reply.error().message.size() < 1024);
@@ -38,12 +38,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FUZZ_CHECK(printable(reply.error().reason));
   } else {
     FUZZ_CHECK(http_status >= 200 && http_status <= 299);
-    if (reply->type == joulie::context::PromResultType::scalar) {
+    if (reply->type == joulie::signals::PromResultType::scalar) {
       FUZZ_CHECK(reply->samples.size() == 1);
       FUZZ_CHECK(reply->samples.front().labels.empty());
     }
     joulie::policy::NodeSignalConfig by_node;
-    auto nodes = joulie::context::readings_by_node(reply->samples, by_node);
+    auto nodes = joulie::signals::readings_by_node(reply->samples, by_node);
     FUZZ_CHECK(nodes.ok());
     for (const auto& [node, reading] : *nodes) {
       FUZZ_CHECK(!node.empty());
@@ -51,7 +51,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         FUZZ_CHECK(std::isfinite(reading.value));
       }
     }
-    for (const auto& [zone, reading] : joulie::context::readings_by_zone(reply->samples, "")) {
+    for (const auto& [zone, reading] : joulie::signals::readings_by_zone(reply->samples, "")) {
       FUZZ_CHECK(zone.empty());
       if (reading.problem == joulie::policy::SignalHealth::ok) {
         FUZZ_CHECK(std::isfinite(reading.value));

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "fuzz_support.hpp"
-#include "kube/json.hpp"
+#include "joulie/kube/json.hpp"
 #include "kube/watch_decoder.hpp"
 
 namespace {

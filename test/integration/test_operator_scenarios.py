@@ -192,6 +192,7 @@ def test_once_json_output_and_dry_run(crds, procs, joulie_bin):
     doc = json.loads(out)
     assert out.strip().count("\n") == 0
     assert doc["dryRun"] is True
+    assert {n["result"] for n in doc["nodes"]} == {"planned"}  # nothing was applied
     assert label(kube, "n1") is None
 
     code, out, err = run_once(procs, joulie_bin, kube, "--output", "json")

@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-#include "kube/json.hpp"
+#include "joulie/kube/json.hpp"
 
 namespace {
 

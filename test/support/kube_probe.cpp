@@ -30,8 +30,8 @@
 #include "joulie/common/net.hpp"
 #include "joulie/kube/client.hpp"
 #include "joulie/kube/config.hpp"
+#include "joulie/kube/json.hpp"
 #include "joulie/kube/pagination.hpp"
-#include "kube/json.hpp"
 
 namespace {
 

@@ -13,7 +13,7 @@
 #include "joulie/agent/control.hpp"
 #include "joulie/common/clock.hpp"
 #include "joulie/common/http_client.hpp"
-#include "joulie/context/promql.hpp"
+#include "joulie/signals/promql.hpp"
 
 namespace joulie::agent {
 
@@ -24,7 +24,7 @@ struct PromReading {
   SystemTime timestamp{};
   std::string missing_reason;  // stable text: no per-sample numbers
 };
-PromReading single_prom_value(const Result<context::PromResult>& result, SystemTime now,
+PromReading single_prom_value(const Result<signals::PromResult>& result, SystemTime now,
                               const char* what);
 
 class PrometheusTelemetry final : public TelemetryProvider {
@@ -37,7 +37,7 @@ class PrometheusTelemetry final : public TelemetryProvider {
   const std::string& query() const { return query_; }
 
  private:
-  context::PromClient client_;
+  signals::PromClient client_;
   std::string query_;
   const Clock& clock_;
 };
@@ -51,7 +51,7 @@ class PrometheusThermal {
   PromReading sample();
 
  private:
-  context::PromClient client_;
+  signals::PromClient client_;
   std::string query_;
   const Clock& clock_;
 };

@@ -27,7 +27,7 @@
 namespace joulie::metrics {
 class Registry;
 }
-namespace joulie::context {
+namespace joulie::signals {
 class SignalCollector;
 }
 
@@ -219,7 +219,7 @@ class ContextProvider {
 
   // The context sources whose signals snapshot() copies (null: signals stay missing). Set
   // before the first pass; must outlive the provider's use.
-  void set_signals(const ::joulie::context::SignalCollector* signals) { signals_ = signals; }
+  void set_signals(const ::joulie::signals::SignalCollector* signals) { signals_ = signals; }
 
   const PodCounts& pod_counts() const { return counts_; }
 
@@ -235,7 +235,7 @@ class ContextProvider {
   std::unique_ptr<kube::Informer<NodeInfo>> nodes_;
   std::unique_ptr<kube::Informer<PodInfo>> pods_;
   std::unique_ptr<kube::Informer<NppInfo>> npps_;
-  const ::joulie::context::SignalCollector* signals_ = nullptr;
+  const ::joulie::signals::SignalCollector* signals_ = nullptr;
 };
 
 }  // namespace joulie::operator_mode

@@ -11,7 +11,8 @@ namespace joulie::operator_mode {
 // {"policy":"static_partition","dryRun":false,"managed":4,"performance":2,"nodes":[{"node":"n1",
 // "state":"ActivePerformance","profile":"performance","label":"performance","capWatts":5000,
 // "perfPods":0,"changed":true,"result":"applied"}, …]} — perfPods is null when pod data was
-// unknown; a node whose writes failed also carries "error". No trailing newline.
+// unknown; a node whose writes failed also carries "error". With --dry-run, nothing is written
+// and "applied" reads "planned". No trailing newline.
 std::string format_pass_json(const PassResult& result);
 
 // One header line, then one line per node.

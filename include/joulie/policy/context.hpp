@@ -4,7 +4,7 @@
 // model), and handed to the PolicyModule. Policies never do I/O: everything reaches them here,
 // each telemetry value with its sample time, source and health.
 //
-// This header is the contract between the context sources (src/context, src/operator) and the
+// This header is the contract between the signal sources (src/signals, src/operator) and the
 // policies (src/policy); both sides code against it.
 
 #include <chrono>

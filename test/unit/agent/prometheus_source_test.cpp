@@ -5,8 +5,8 @@
 
 using namespace joulie;
 using namespace joulie::agent;
-using joulie::context::PromResult;
-using joulie::context::PromSample;
+using joulie::signals::PromResult;
+using joulie::signals::PromSample;
 
 namespace {
 

@@ -3,7 +3,7 @@
 #include <string>
 
 #include "joulie/kube/errors.hpp"
-#include "kube/json.hpp"
+#include "joulie/kube/json.hpp"
 
 using joulie::Errc;
 using joulie::kube::errc_from_http;

@@ -1,6 +1,6 @@
 // JSON numbers from outside the process (API server objects, watch events): every token has a
-// defined, documented value (src/kube/json.hpp; docs/decisions.md, "JSON numbers"). The tokens
-// here include the ones the fuzzers found reaching undefined behaviour in RapidJSON 1.1.0's
+// defined, documented value (include/joulie/kube/json.hpp; docs/decisions.md, "JSON numbers"). The
+// tokens here include the ones the fuzzers found reaching undefined behaviour in RapidJSON 1.1.0's
 // full-precision parser (`0e308`: clz(0) in DiyFp::Normalize).
 #include <catch2/catch.hpp>
 
@@ -12,8 +12,8 @@
 
 #include "joulie/agent/http_route.hpp"
 #include "joulie/api/codec.hpp"
+#include "joulie/kube/json.hpp"
 #include "joulie/policy/classify.hpp"
-#include "kube/json.hpp"
 #include "kube/watch_decoder.hpp"
 
 using joulie::Errc;

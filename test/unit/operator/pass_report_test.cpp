@@ -42,3 +42,18 @@ TEST_CASE("pass report: unknown pod data is null; fractional caps keep their fra
   CHECK(text.find("policy=static_partition dryRun=false managed=1 performance=1") == 0);
   CHECK(text.find("n1") != std::string::npos);
 }
+
+TEST_CASE("pass report: a dry run reports the writes it did not make as planned") {
+  Fixture f;
+  f.add_node("n1");
+  f.options.dry_run = true;
+  f.restart();
+  auto r = f.pass();
+  REQUIRE(f.writes.empty());
+  const auto json = format_pass_json(r);
+  CHECK(json.find(R"("changed":true,"result":"planned")") != std::string::npos);
+  CHECK(json.find("applied") == std::string::npos);
+  const auto text = format_pass_text(r);
+  CHECK(text.find("planned") != std::string::npos);
+  CHECK(text.find("applied") == std::string::npos);
+}

@@ -29,8 +29,8 @@
 #include "joulie/common/clock.hpp"
 #include "joulie/common/http_client.hpp"
 #include "joulie/common/result.hpp"
-#include "joulie/context/promql.hpp"
 #include "joulie/policy/context.hpp"
+#include "joulie/signals/promql.hpp"
 
 namespace joulie::metrics {
 class Registry;
@@ -40,7 +40,7 @@ class Gauge;
 class Histogram;
 }  // namespace joulie::metrics
 
-namespace joulie::context {
+namespace joulie::signals {
 
 // One sample as the collector keeps it (node, zone or cluster).
 struct SignalReading {
@@ -143,4 +143,4 @@ class SignalCollector {
   std::thread thread_;
 };
 
-}  // namespace joulie::context
+}  // namespace joulie::signals

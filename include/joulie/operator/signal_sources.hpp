@@ -1,16 +1,17 @@
 #pragma once
-// The operator's context sources (SPEC §8): the signal collector for the policy file's `signals`
-// block, started off the reconcile path, and the Events for a source going down or coming back
-// (on the operator's own Pod, when POD_NAME/POD_NAMESPACE say which; otherwise log lines only).
+// The operator's signal sources (docs/design.md, "Context and signals"): the signal collector
+// for the policy file's `signals` block, started off the reconcile path, and the Events for a
+// source going down or coming back (on the operator's own Pod, when POD_NAME/POD_NAMESPACE say
+// which; otherwise log lines only).
 
 #include <functional>
 #include <memory>
 #include <string>
 
-#include "joulie/context/collector.hpp"
 #include "joulie/kube/api.hpp"
 #include "joulie/kube/events.hpp"
 #include "joulie/policy/context.hpp"
+#include "joulie/signals/collector.hpp"
 
 namespace joulie::metrics {
 class Registry;
@@ -18,7 +19,7 @@ class Registry;
 
 namespace joulie::operator_mode {
 
-struct ContextSourcesOptions {
+struct SignalSourcesOptions {
   policy::SignalsConfig signals;
   metrics::Registry* metrics = nullptr;
   // Performance-sensitive pods cluster-wide now (the forecast model's demand history).
@@ -29,15 +30,15 @@ struct ContextSourcesOptions {
   std::chrono::nanoseconds interval = std::chrono::seconds(15);
 };
 
-class ContextSources {
+class SignalSources {
  public:
-  ContextSources(kube::Api& api, ContextSourcesOptions options);
-  ~ContextSources();
-  ContextSources(const ContextSources&) = delete;
-  ContextSources& operator=(const ContextSources&) = delete;
+  SignalSources(kube::Api& api, SignalSourcesOptions options);
+  ~SignalSources();
+  SignalSources(const SignalSources&) = delete;
+  SignalSources& operator=(const SignalSources&) = delete;
 
-  ::joulie::context::SignalCollector& collector() { return *collector_; }
-  const ::joulie::context::SignalCollector& collector() const { return *collector_; }
+  ::joulie::signals::SignalCollector& collector() { return *collector_; }
+  const ::joulie::signals::SignalCollector& collector() const { return *collector_; }
 
   // `once`: one round on the calling thread (a one-shot pass shows fresh signals; bounded by
   // the sources' timeouts); otherwise the collector's thread. No-op without configured signals
@@ -49,9 +50,9 @@ class ContextSources {
   void reconfigure(policy::SignalsConfig signals);
 
  private:
-  ContextSourcesOptions options_;
+  SignalSourcesOptions options_;
   std::unique_ptr<kube::EventRecorder> recorder_;
-  std::unique_ptr<::joulie::context::SignalCollector> collector_;
+  std::unique_ptr<::joulie::signals::SignalCollector> collector_;
   bool started_ = false;
   bool once_ = false;
   bool recorder_started_ = false;

@@ -3,11 +3,11 @@
 #include <ctime>
 
 #include "joulie/common/metrics.hpp"
-#include "joulie/context/collector.hpp"
+#include "joulie/signals/collector.hpp"
 #include "scripted_server.hpp"
 
 using namespace joulie;
-using namespace joulie::context;
+using namespace joulie::signals;
 using joulie::policy::SignalHealth;
 using joulie::test::prom_vector;
 using joulie::test::ScriptedServer;
@@ -274,7 +274,7 @@ TEST_CASE("fill never waits for a slow source: it reads what the rounds left") {
   collector.stop();
 }
 
-// Figures for docs/benchmarks.md, not assertions: `unit_context "[.benchmark]"`.
+// Figures for docs/benchmarks.md, not assertions: `unit_signals "[.benchmark]"`.
 // CPU time of this process in ms (the machine is shared: wall time is noisy).
 double cpu_now() { return 1000.0 * static_cast<double>(std::clock()) / CLOCKS_PER_SEC; }
 

@@ -1,4 +1,4 @@
-#include "joulie/context/collector.hpp"
+#include "joulie/signals/collector.hpp"
 
 #include <fmt/format.h>
 
@@ -9,9 +9,9 @@
 #include "joulie/common/duration.hpp"
 #include "joulie/common/log.hpp"
 #include "joulie/common/metrics.hpp"
-#include "joulie/context/oip.hpp"
+#include "joulie/signals/oip.hpp"
 
-namespace joulie::context {
+namespace joulie::signals {
 
 namespace {
 
@@ -557,4 +557,4 @@ void SignalCollector::fill(policy::Context& context) const {
   update_ages(context.now);
 }
 
-}  // namespace joulie::context
+}  // namespace joulie::signals

@@ -18,7 +18,7 @@
 #include "joulie/common/result.hpp"
 #include "joulie/policy/context.hpp"
 
-namespace joulie::context {
+namespace joulie::signals {
 
 struct OipTensor {
   std::string name;
@@ -56,4 +56,4 @@ class OipClient {
   policy::KServeConfig config_;
 };
 
-}  // namespace joulie::context
+}  // namespace joulie::signals

@@ -1,4 +1,4 @@
-#include "joulie/context/oip.hpp"
+#include "joulie/signals/oip.hpp"
 
 #include <fmt/format.h>
 #include <rapidjson/document.h>
@@ -8,9 +8,10 @@
 #include <cmath>
 #include <numbers>
 
-#include "joulie/context/promql.hpp"
+#include "joulie/kube/json_fields.hpp"
+#include "joulie/signals/promql.hpp"
 
-namespace joulie::context {
+namespace joulie::signals {
 
 namespace {
 
@@ -91,19 +92,19 @@ Result<double> decode_infer_reply(int http_status, std::string_view body) {
   if (doc.HasParseError() || !doc.IsObject()) {
     return bad_output("reply is not a JSON object");
   }
-  auto outputs = doc.FindMember("outputs");
-  if (outputs == doc.MemberEnd() || !outputs->value.IsArray() || outputs->value.Empty()) {
+  const rapidjson::Value* outputs = kube::json::array_at(doc, "outputs");
+  if (outputs == nullptr || outputs->Empty()) {
     return bad_output("no outputs");
   }
-  const auto& first = outputs->value[0];
+  const auto& first = (*outputs)[0];
   if (!first.IsObject()) {
     return bad_output("output is not an object");
   }
-  auto data = first.FindMember("data");
-  if (data == first.MemberEnd() || !data->value.IsArray()) {
+  const rapidjson::Value* data = kube::json::array_at(first, "data");
+  if (data == nullptr) {
     return bad_output("output has no data array");
   }
-  const auto& values = data->value;
+  const auto& values = *data;
   // Some servers nest data like the shape; one level is accepted.
   const rapidjson::Value* value = nullptr;
   if (values.Size() == 1 && values[0].IsArray() && values[0].Size() == 1) {
@@ -162,4 +163,4 @@ Result<double> OipClient::infer(const std::vector<OipTensor>& inputs) {
   return decode_infer_reply(reply->status, reply->body);
 }
 
-}  // namespace joulie::context
+}  // namespace joulie::signals

@@ -25,7 +25,7 @@
 #include "joulie/common/result.hpp"
 #include "joulie/policy/context.hpp"
 
-namespace joulie::context {
+namespace joulie::signals {
 
 struct PromSample {
   std::map<std::string, std::string> labels;  // empty for a scalar
@@ -99,4 +99,4 @@ class PromClient {
   std::set<std::string> warned_;
 };
 
-}  // namespace joulie::context
+}  // namespace joulie::signals

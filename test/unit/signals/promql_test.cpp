@@ -3,12 +3,12 @@
 #include <fstream>
 
 #include "joulie/common/log.hpp"
-#include "joulie/context/promql.hpp"
+#include "joulie/signals/promql.hpp"
 #include "scripted_server.hpp"
 #include "temp_dir.hpp"
 
 using namespace joulie;
-using namespace joulie::context;
+using namespace joulie::signals;
 using joulie::test::prom_vector;
 using joulie::test::ScriptedReply;
 using joulie::test::ScriptedServer;

@@ -1,10 +1,10 @@
-#include "joulie/operator/context_sources.hpp"
+#include "joulie/operator/signal_sources.hpp"
 
 #include "joulie/common/log.hpp"
 
 namespace joulie::operator_mode {
 
-ContextSources::ContextSources(kube::Api& api, ContextSourcesOptions options)
+SignalSources::SignalSources(kube::Api& api, SignalSourcesOptions options)
     : options_(std::move(options)) {
   if (options_.record_events && !options_.pod_name.empty() && !options_.pod_namespace.empty()) {
     kube::EventRecorderOptions event_options;
@@ -12,7 +12,7 @@ ContextSources::ContextSources(kube::Api& api, ContextSourcesOptions options)
     event_options.ns = options_.pod_namespace;
     recorder_ = std::make_unique<kube::EventRecorder>(api, event_options);
   }
-  ::joulie::context::CollectorOptions collector_options;
+  ::joulie::signals::CollectorOptions collector_options;
   collector_options.interval = options_.interval;
   collector_options.metrics = options_.metrics;
   collector_options.demand = options_.demand;
@@ -30,13 +30,13 @@ ContextSources::ContextSources(kube::Api& api, ContextSourcesOptions options)
                         "context source " + source + " is down: " + message);
     }
   };
-  collector_ = std::make_unique<::joulie::context::SignalCollector>(options_.signals,
+  collector_ = std::make_unique<::joulie::signals::SignalCollector>(options_.signals,
                                                                    collector_options);
 }
 
-ContextSources::~ContextSources() { stop(); }
+SignalSources::~SignalSources() { stop(); }
 
-void ContextSources::start(bool once) {
+void SignalSources::start(bool once) {
   once_ = once;
   started_ = true;
   if (!options_.signals.any()) {
@@ -53,7 +53,7 @@ void ContextSources::start(bool once) {
   collector_->start();
 }
 
-void ContextSources::reconfigure(policy::SignalsConfig signals) {
+void SignalSources::reconfigure(policy::SignalsConfig signals) {
   bool had = options_.signals.any();
   options_.signals = signals;
   collector_->reconfigure(std::move(signals));
@@ -62,7 +62,7 @@ void ContextSources::reconfigure(policy::SignalsConfig signals) {
   }
 }
 
-void ContextSources::stop() {
+void SignalSources::stop() {
   collector_->stop();
   if (recorder_ && recorder_started_) {
     recorder_->flush(std::chrono::seconds(5));

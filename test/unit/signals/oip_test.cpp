@@ -4,11 +4,11 @@
 #include <cmath>
 
 #include "joulie/common/duration.hpp"
-#include "joulie/context/oip.hpp"
+#include "joulie/signals/oip.hpp"
 #include "scripted_server.hpp"
 
 using namespace joulie;
-using namespace joulie::context;
+using namespace joulie::signals;
 using joulie::test::ScriptedServer;
 using namespace std::chrono_literals;
 

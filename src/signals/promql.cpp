@@ -1,4 +1,4 @@
-#include "joulie/context/promql.hpp"
+#include "joulie/signals/promql.hpp"
 
 #include <fmt/format.h>
 #include <rapidjson/document.h>
@@ -9,23 +9,17 @@
 #include <thread>
 
 #include "joulie/common/log.hpp"
-#include "kube/file_util.hpp"
+#include "joulie/kube/file_util.hpp"
+#include "joulie/kube/json_fields.hpp"
 
-namespace joulie::context {
+namespace joulie::signals {
 
 namespace {
 
+using kube::json::member;
 using rapidjson::Value;
 
 std::string_view view_of(const Value& v) { return {v.GetString(), v.GetStringLength()}; }
-
-const Value* member(const Value& object, const char* name) {
-  if (!object.IsObject()) {
-    return nullptr;
-  }
-  auto it = object.FindMember(name);
-  return it == object.MemberEnd() ? nullptr : &it->value;
-}
 
 Error malformed(std::string_view why) {
   return Error(Errc::parse, fmt::format("malformed Prometheus reply: {}", why));
@@ -359,4 +353,4 @@ Result<PromResult> PromClient::query(std::string_view promql) {
   return result;
 }
 
-}  // namespace joulie::context
+}  // namespace joulie::signals

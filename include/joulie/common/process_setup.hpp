@@ -1,0 +1,43 @@
+#pragma once
+// Set-up shared by the long-running processes (`joulie operator`, `joulie agent`): the probe and
+// metrics endpoint and the Pod the process runs in. One place, so the two cannot drift apart
+// (they did: the operator once read POD_NAME twice with two namespace fallbacks).
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "joulie/common/http_endpoint.hpp"
+
+namespace joulie::metrics {
+class Registry;
+}
+
+namespace joulie {
+
+// The Pod this process runs in, from the downward API.
+struct PodIdentity {
+  std::string name;  // POD_NAME; "" outside a Pod (a local run): no Events about ourselves
+  std::string ns;    // POD_NAMESPACE, else `fallback_namespace` (the kubeconfig's namespace)
+};
+PodIdentity pod_identity_from_environment(std::string_view fallback_namespace);
+
+// /metrics, /healthz and /readyz on `address`, started. nullptr (after one error log line from
+// `component`) when the address cannot be served; the caller exits with a runtime error.
+std::unique_ptr<HttpEndpoint> serve_probes(std::string_view component, const std::string& address,
+                                           const metrics::Registry& registry,
+                                           ReadinessCheck readiness);
+
+// Ready once `source` (what owns the informer caches) reports them synced; otherwise the reason
+// names what is still missing. `source` must outlive the endpoint.
+template <typename Source>
+ReadinessCheck ready_when_synced(Source& source) {
+  return [&source] {
+    if (source.synced()) {
+      return Readiness{true, ""};
+    }
+    return Readiness{false, "caches not synced: " + source.sync_status()};
+  };
+}
+
+}  // namespace joulie
