@@ -160,6 +160,18 @@ Reconciler::Text Reconciler::resolve(std::unordered_map<std::string, Expectation
   return it->second.value;
 }
 
+std::pair<double, double> Reconciler::node_caps(const std::string& node) const {
+  // A hardware class gives a node its own caps (docs/policies.md); otherwise the plan's.
+  double performance = plan_->performance_cap_watts;
+  double eco = plan_->eco_cap_watts;
+  if (auto it = desired_.find(node); it != desired_.end() && it->second < plan_->nodes.size()) {
+    const policy::NodeDesire& d = plan_->nodes[it->second];
+    performance = d.performance_cap_watts.value_or(performance);
+    eco = d.eco_cap_watts.value_or(eco);
+  }
+  return {performance, eco};
+}
+
 std::optional<NppInfo> Reconciler::resolve_profile(const std::string& name,
                                                    const Snapshot& snapshot, SteadyTime now) {
   std::optional<NppInfo> cached;
@@ -172,8 +184,8 @@ std::optional<NppInfo> Reconciler::resolve_profile(const std::string& name,
   }
   // The expectation holds the spec we wrote; the cache also carries generation and status.
   const auto& expected = it->second.value;
-  const bool caught_up = expected.has_value() == cached.has_value() &&
-                         (!expected || expected->same_spec(*cached));
+  const bool caught_up =
+      expected.has_value() == cached.has_value() && (!expected || expected->same_spec(*cached));
   if (caught_up || now >= it->second.expires) {
     expected_profile_.erase(it);
     return cached;
@@ -303,8 +315,9 @@ Reconciler::NodeWork Reconciler::prepare_node(const ManagedNode& node, api::Prof
   const policy::GuardDecision& decision = work.decision;
 
   // The caps in force: a time window may lower the eco cap.
-  const policy::DesiredWrite target = policy::desired_write(
-      decision.next, plan_->performance_cap_watts, plan_->eco_cap_watts);
+  const auto [performance_cap, eco_cap] = node_caps(node.name);
+  const policy::DesiredWrite target =
+      policy::desired_write(decision.next, performance_cap, eco_cap);
   NodeWriteInput wi;
   wi.node = node.name;
   wi.label = label;
@@ -327,9 +340,9 @@ Reconciler::NodeWork Reconciler::prepare_node(const ManagedNode& node, api::Prof
   const bool downgrade_from_performance = decision.next == NodeState::active_eco &&
                                           in.current == NodeState::active_performance &&
                                           decision.result != GuardResult::forced;
-  work.recheck_pods = cap_phase || (decision.next == NodeState::active_eco &&
-                                    in.current != NodeState::active_eco &&
-                                    decision.result != GuardResult::forced);
+  work.recheck_pods =
+      cap_phase || (decision.next == NodeState::active_eco && in.current != NodeState::active_eco &&
+                    decision.result != GuardResult::forced);
   if (options_.downgrade_settle.count() > 0 && !options_.dry_run && downgrade_from_performance &&
       (!profile || profile->profile != eco_profile)) {
     // Phase one: the eco label (the scheduler stops placing performance-only pods here); the eco
@@ -380,12 +393,12 @@ Reconciler::NodeWork Reconciler::prepare_node(const ManagedNode& node, api::Prof
         work.hold = kWaitingForAgent;
         work.wake = it->second;
       } else {
-        log::warn("operator",
-                  "the node's agent has not reported the performance cap; publishing the "
-                  "performance label anyway",
-                  {{"node", node.name},
-                   {"timeout_ms",
-                    static_cast<std::int64_t>(options_.upgrade_apply_timeout.count())}});
+        log::warn(
+            "operator",
+            "the node's agent has not reported the performance cap; publishing the "
+            "performance label anyway",
+            {{"node", node.name},
+             {"timeout_ms", static_cast<std::int64_t>(options_.upgrade_apply_timeout.count())}});
         apply_deadline_.erase(it);
       }
     }
@@ -409,9 +422,8 @@ Reconciler::NodeWork Reconciler::prepare_node(const ManagedNode& node, api::Prof
   out.waiting = work.hold;
   out.cap_only = (cap_phase || forced_rest || work.phase == NodeWork::Phase::performance_cap) &&
                  !work.writes.empty() &&
-                 std::all_of(work.writes.begin(), work.writes.end(), [](const Write& w) {
-                   return w.kind != WriteKind::patch_node;
-                 });
+                 std::all_of(work.writes.begin(), work.writes.end(),
+                             [](const Write& w) { return w.kind != WriteKind::patch_node; });
   work.send = !work.writes.empty() && !options_.dry_run && !in_backoff(node.name, now);
   if (work.wake) {
     wake_[node.name] = *work.wake;
@@ -542,7 +554,8 @@ void Reconciler::record_node(NodeWork& work, const Snapshot& snapshot, SteadyTim
         out.perf_pods = *work.raced;
       }
       retries_[node.name] = Retry{0, now + options_.retry_initial};
-      log::info("operator", "downgrade not started: a performance-sensitive pod reached the node "
+      log::info("operator",
+                "downgrade not started: a performance-sensitive pod reached the node "
                 "after the pass's snapshot; the next pass drains it",
                 {{"node", node.name}, {"perf_pods", *work.raced}});
     }
@@ -576,7 +589,7 @@ void Reconciler::record_node(NodeWork& work, const Snapshot& snapshot, SteadyTim
           wake_[node.name] = written + options_.downgrade_settle;
           out.waiting = kWaitingForSettle;
           out.profile = api::Profile::performance;
-          out.cap_watts = plan_->performance_cap_watts;
+          out.cap_watts = node_caps(node.name).first;
         } else if (work.phase == NodeWork::Phase::performance_cap) {
           const SteadyTime deadline = written + options_.upgrade_apply_timeout;
           apply_deadline_[node.name] = deadline;
@@ -812,6 +825,8 @@ void Reconciler::publish(const PassResult& result, const std::unordered_set<std:
   metrics_->planned_nodes.with({"performance"}).set(static_cast<double>(result.performance));
   metrics_->planned_nodes.with({"eco"}).set(
       static_cast<double>(result.managed - result.performance));
+  metrics_->unschedulable_perf_pods.with({}).set(
+      plan_ ? static_cast<double>(plan_->unschedulable.size()) : 0.0);
   for (const auto& n : result.nodes) {
     for (NodeState s : kStates) {
       metrics_->node_state.with({n.node, std::string(policy::to_string(s))})
@@ -865,22 +880,22 @@ void Reconciler::log_summary(const PassResult& result) const {
       signals += fmt::format("({}/{} ok)", sig.ok, sig.ok + sig.stale + sig.missing + sig.error);
     }
   }
-  log::info("operator", result.dry_run ? "reconcile pass (dry run)" : "reconcile pass",
-            {{"policy", result.policy},
-             {"managed", result.managed},
-             {"performance", result.performance},
-             {"changed", changed.empty() ? std::string("none") : changed},
-             {"deferred", deferred},
-             {"caps", caps},
-             {"released", released.empty() ? std::string("none") : released},
-             {"writes", result.write_requests},
-             {"failed", result.failed_nodes},
-             {"pods_known", result.pods_known},
-             {"duration_ms", std::round(result.seconds * 1e6) / 1e3},
-             {"window", result.context.window.empty() ? std::string("none")
-                                                      : result.context.window},
-             {"local_time", result.context.local_time},
-             {"signals", signals.empty() ? std::string("none") : signals}});
+  log::info(
+      "operator", result.dry_run ? "reconcile pass (dry run)" : "reconcile pass",
+      {{"policy", result.policy},
+       {"managed", result.managed},
+       {"performance", result.performance},
+       {"changed", changed.empty() ? std::string("none") : changed},
+       {"deferred", deferred},
+       {"caps", caps},
+       {"released", released.empty() ? std::string("none") : released},
+       {"writes", result.write_requests},
+       {"failed", result.failed_nodes},
+       {"pods_known", result.pods_known},
+       {"duration_ms", std::round(result.seconds * 1e6) / 1e3},
+       {"window", result.context.window.empty() ? std::string("none") : result.context.window},
+       {"local_time", result.context.local_time},
+       {"signals", signals.empty() ? std::string("none") : signals}});
 }
 
 }  // namespace joulie::operator_mode

@@ -9,8 +9,8 @@
 #include <map>
 #include <unordered_map>
 
+#include "context_fit.hpp"
 #include "joulie/policy/policies.hpp"
-#include "policy/context_fit.hpp"
 
 namespace joulie::policy {
 

@@ -1,4 +1,4 @@
-#include "policy/context_fit.hpp"
+#include "context_fit.hpp"
 
 #include "joulie/api/names.hpp"
 

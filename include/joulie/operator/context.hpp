@@ -22,6 +22,7 @@
 #include "joulie/kube/informer.hpp"
 #include "joulie/policy/classify.hpp"
 #include "joulie/policy/context.hpp"
+#include "joulie/policy/fit.hpp"
 #include "joulie/policy/selector.hpp"
 
 namespace joulie::metrics {
@@ -43,6 +44,16 @@ struct NodeProjectionConfig {
   std::string rack_label{};  // "" = no rack label (policy file topology.rackLabel)
 };
 
+// A managed node's scheduling view (labels, blocking taints, allocatable), shared between the
+// cache and the passes; equal when the views are equal, so a re-decoded node with the same
+// content is no change.
+struct SharedFitView {
+  std::shared_ptr<const policy::NodeFitView> view;
+  bool operator==(const SharedFitView& o) const {
+    return view == o.view || (view && o.view && *view == *o.view);
+  }
+};
+
 // What the operator keeps of a Node. Eligibility is decided at decode time, so the labels the
 // selector reads are not stored.
 struct NodeInfo {
@@ -54,6 +65,8 @@ struct NodeInfo {
   std::string zone;
   std::string rack;
   double allocatable_cpu = 0;  // cores; 0 when absent or unparsable
+  // Hardware classes and fit-aware demand (docs/policies.md): managed nodes only.
+  SharedFitView fit;
 
   bool operator==(const NodeInfo&) const = default;
 };
@@ -62,16 +75,31 @@ std::optional<double> parse_cpu_quantity(std::string_view text);
 std::optional<NodeInfo> project_node(const rapidjson::Value& node,
                                      const NodeProjectionConfig& config);
 
+// Pending pods' requirements, shared: one copy per distinct placement spec (a Deployment's
+// replicas share one). Thread-safe; entries die with their last pod.
+class RequirementInterner {
+ public:
+  std::shared_ptr<const policy::PodRequirement> intern(const rapidjson::Value& pod);
+
+ private:
+  std::mutex mutex_;
+  std::unordered_map<std::string, std::weak_ptr<const policy::PodRequirement>> by_spec_;
+};
+
 struct PodInfo {
   kube::InternedString node;  // spec.nodeName; empty while the pod is pending
   policy::PodClass pod_class = policy::PodClass::general;
-  bool counted = false;  // not terminating, not finished
+  bool counted = false;            // not terminating, not finished
+  policy::Resources request = {};  // what the scheduler reserves (per-node sums of bound pods)
+  // Pending performance-sensitive pods only (fit-aware demand); null otherwise.
+  std::shared_ptr<const policy::PodRequirement> requirement = nullptr;
 
   bool perf_sensitive() const { return counted && policy::is_performance_sensitive(pod_class); }
   bool operator==(const PodInfo&) const = default;
 };
 std::optional<PodInfo> project_pod(const rapidjson::Value& pod, std::string_view profile_label,
-                                   kube::StringInterner& interner);
+                                   kube::StringInterner& interner,
+                                   RequirementInterner* requirements = nullptr);
 
 // An operator-managed NodePowerProfile, read leniently: a value the operator would not write
 // (unknown profile, missing cap) simply compares unequal and gets patched.
@@ -86,6 +114,7 @@ struct NppInfo {
   std::optional<std::int64_t> generation;
   std::optional<std::int64_t> observed_generation;
   std::optional<std::string> result;  // status.result: applied|blocked|error|none
+  std::optional<double> package_max_watts = std::nullopt;  // status.packageMaxPowerWatts
 
   bool operator==(const NppInfo&) const = default;
   // The spec fields only: what the operator writes and expects to read back.
@@ -125,6 +154,7 @@ class PodCounts {
     policy::ClassCounts cluster;
     std::int64_t pending_perf_sensitive = 0;
     std::unordered_map<std::string, policy::ClassCounts> per_node;
+    std::unordered_map<std::string, policy::Resources> bound;  // requests of counted bound pods
   };
   ByClass by_class() const;
 
@@ -149,6 +179,7 @@ struct ManagedNode {
   std::string zone;
   std::string rack;
   double allocatable_cpu = 0;
+  std::shared_ptr<const policy::NodeFitView> fit = nullptr;
 };
 
 // A node outside management that still carries the operator's label or annotation.
@@ -228,7 +259,12 @@ class ContextProvider {
 
   ContextOptions options_;
   kube::StringInterner interner_;
+  RequirementInterner requirements_;
   PodCounts counts_;
+  // Pending performance-sensitive pods by key, with their requirement and request.
+  void track_pending(const std::string& key, const PodInfo* pod);
+  mutable std::mutex pending_mutex_;
+  std::map<std::string, policy::PendingPod> pending_;
   std::function<void()> managed_changed_;
   std::function<void(const std::string&)> drain_complete_;
   std::function<void(const std::string&)> profile_applied_;

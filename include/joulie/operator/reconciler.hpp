@@ -24,8 +24,8 @@
 #include "joulie/operator/actuation.hpp"
 #include "joulie/operator/context.hpp"
 #include "joulie/operator/metrics.hpp"
-#include "joulie/policy/guard.hpp"
 #include "joulie/policy/context.hpp"
+#include "joulie/policy/guard.hpp"
 #include "joulie/policy/policies.hpp"
 #include "joulie/policy/time_zone.hpp"
 
@@ -42,8 +42,8 @@ struct ReconcilerOptions {
   // Per-node reasons in the pass result (--once --output): off in the long-running loop, where
   // nothing prints them and they cost allocations at thousands of nodes.
   bool explain = true;
-  policy::TimeZone time_zone;      // the policy file's timeZone (UTC without one)
-  policy::SignalsConfig signals;   // which signals are configured (explain)
+  policy::TimeZone time_zone;     // the policy file's timeZone (UTC without one)
+  policy::SignalsConfig signals;  // which signals are configured (explain)
   Duration drain_timeout{0};
   bool dry_run = false;
   // Per-node retry pacing after a failed write.
@@ -93,7 +93,7 @@ struct NodeOutcome {
   std::optional<std::int64_t> perf_pods;  // nullopt: pod data unknown
   bool changed = false;                   // writes were (or, dry run, would be) made
   policy::GuardResult result = policy::GuardResult::unchanged;
-  std::string error;  // empty unless this node's writes failed
+  std::string error;                 // empty unless this node's writes failed
   std::vector<std::string> reasons;  // why the policy wants this profile (explain)
   // Non-empty while the node is between the two phases of a downgrade or an upgrade: what its
   // next write waits for.
@@ -114,15 +114,15 @@ struct NodeSignalReport {
 
 // One signal as the pass saw it (explain, the pass line).
 struct SignalReport {
-  std::string name;  // "demandForecast", "pue", "pue{zone=eu-1a}", "nodeTemperature"
-  std::string health;  // ok|stale|missing|error; per-node families: the worst one
+  std::string name;             // "demandForecast", "pue", "pue{zone=eu-1a}", "nodeTemperature"
+  std::string health;           // ok|stale|missing|error; per-node families: the worst one
   std::optional<double> value;  // ok scalar signals only
   std::optional<double> age_seconds;
   std::string source;
   // Per-node families: how many nodes per health.
   std::int64_t ok = 0, stale = 0, missing = 0, error = 0;
   bool per_node = false;
-  std::string message;  // scalar signals: why it is not ok
+  std::string message;                              // scalar signals: why it is not ok
   std::map<std::string, NodeSignalReport> by_node;  // per-node families: each node's reading
 };
 
@@ -130,7 +130,7 @@ struct PassContext {
   std::string time_zone;
   std::string local_time;  // "2026-12-03T12:30:00+01:00"
   std::string abbreviation;
-  std::string window;  // "" outside every window
+  std::string window;                // "" outside every window
   std::vector<std::string> reasons;  // plan-wide (demand, forecast, window, zone minimums)
   std::vector<SignalReport> signals;
 };
@@ -210,6 +210,8 @@ class Reconciler {
   const policy::PolicyPlan& plan_for(const Snapshot& snapshot, PassKind kind);
   Text resolve(std::unordered_map<std::string, Expectation<Text>>& map, const std::string& key,
                const Text& cached, SteadyTime now);
+  // The node's performance and eco caps: its hardware class's, else the plan's.
+  std::pair<double, double> node_caps(const std::string& node) const;
   std::optional<NppInfo> resolve_profile(const std::string& name, const Snapshot& snapshot,
                                          SteadyTime now);
   void remember(const std::vector<Write>& writes, SteadyTime now);
@@ -224,8 +226,8 @@ class Reconciler {
     policy::NodeState current = policy::NodeState::active_performance;
     Text label;
     std::vector<Write> writes;
-    bool send = false;  // writes go out this pass (not dry run, not in backoff)
-    bool yielded = false;  // not started: a re-plan was waiting (yield_downgrades)
+    bool send = false;                  // writes go out this pass (not dry run, not in backoff)
+    bool yielded = false;               // not started: a re-plan was waiting (yield_downgrades)
     std::optional<std::int64_t> raced;  // not started: pods arrived since the snapshot
     // Ask live_perf_pods right before the writes (a downgrade that lowers the label or the cap).
     bool recheck_pods = false;

@@ -75,9 +75,9 @@ struct NodeContext {
   // Supply that fits demand: the node as the scheduler sees it (labels, taints, allocatable;
   // `requested` may be left 0 and given in `bound`). Null when the operator does not project it,
   // which switches fit-aware demand and hardware classes off for the pass.
-  std::shared_ptr<const NodeFitView> fit;
-  Resources bound;                          // requests of the pods bound to the node
-  std::optional<double> package_max_watts;  // its NodePowerProfile's status.packageMaxPowerWatts
+  std::shared_ptr<const NodeFitView> fit = nullptr;
+  Resources bound = {};                                    // requests of the pods bound to the node
+  std::optional<double> package_max_watts = std::nullopt;  // its NPP's status.packageMaxPowerWatts
 };
 
 struct WorkloadContext {

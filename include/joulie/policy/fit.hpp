@@ -105,6 +105,7 @@ struct NodeFitView {
   std::vector<Taint> taints;  // NoSchedule and NoExecute only (others never block)
   Resources allocatable;      // pods 0: the pod count is not checked
   Resources requested;        // sum over the pods bound to the node (and their count)
+  bool operator==(const NodeFitView&) const = default;
 };
 
 // The node's taints that can block scheduling (NoSchedule, NoExecute) from spec.taints.
