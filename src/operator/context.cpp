@@ -117,7 +117,8 @@ std::optional<double> parse_cpu_quantity(std::string_view text) {
 }
 
 std::optional<PodInfo> project_pod(const rapidjson::Value& pod, std::string_view profile_label,
-                                   kube::StringInterner& interner) {
+                                   kube::StringInterner& interner,
+                                   RequirementInterner* requirements) {
   if (!pod.IsObject()) {
     return std::nullopt;
   }
