@@ -24,9 +24,26 @@ RouteProviders make_route_providers(const std::string& node, const RouteConfig& 
     providers.setup_error = "host control is not available in pool mode (no HTTP control route)";
   } else if (need_host_files) {
     auto record = std::make_shared<FailSafeRecord>(context.sysfs_root, context.state_dir, node);
-    if (Status loaded = record->load(); !loaded.ok()) {
-      // Never write over settings we could not put back.
+    Status loaded = record->load();
+    if (!loaded.ok() && loaded.code() == Errc::parse) {
+      // Originals unknown: the hardware's maximum stands in for them, so that a restore lifts
+      // the dead agent's cap instead of keeping it (docs/operations.md, "Restoring a node").
+      auto adopted = adopt_hardware_maximum(*record);
+      log::error(
+          "agent",
+          "fail-safe record unusable: originals unknown; the hardware maximum will be "
+          "restored instead",
+          {{"node", node},
+           {"record", record->file().string()},
+           {"error", loaded.error()},
+           {"without_maximum", adopted.ok() ? fmt::format("{}", fmt::join(adopted->unknown, ","))
+                                            : adopted.error().message}});
+      loaded = adopted.ok() ? Status::success() : Status(adopted.error());
+    }
+    if (!loaded.ok()) {
+      // Never write over settings we could not put back; and never claim they are back.
       providers.setup_error = "fail-safe record unusable: " + loaded.error().message;
+      providers.restore_impossible = true;
     } else {
       providers.host_files = std::make_shared<HostFiles>(context.sysfs_root, std::move(record));
       auto rapl = std::make_unique<RaplControl>(*providers.host_files);
@@ -93,9 +110,9 @@ RouteProviders make_route_providers(const std::string& node, const RouteConfig& 
   }
   if (route.thermal == SourceType::prometheus && context.pool != nullptr &&
       !route.thermal_query.empty() && parse_http_url(route.thermal_endpoint).ok()) {
-    providers.thermal = std::make_unique<PrometheusThermal>(*context.pool, route.thermal_endpoint,
-                                                            route.thermal_query, node,
-                                                            kDefaultHttpTimeout, clock);
+    providers.thermal =
+        std::make_unique<PrometheusThermal>(*context.pool, route.thermal_endpoint,
+                                            route.thermal_query, node, kDefaultHttpTimeout, clock);
   }
   return providers;
 }
@@ -146,6 +163,7 @@ void NodeActuator::set_route(const RouteConfig& route, RouteProviders providers)
   last_sample_.reset();
   controller_.reset();
   throttle_written_ = false;
+  resume_checked_ = false;
 }
 
 void NodeActuator::restore_throttle() {
@@ -189,12 +207,28 @@ ControlOutcome NodeActuator::reconcile(std::optional<double> cap_watts) {
     return {Backend::none, ApplyResult::none, "no CPU cap requested", std::nullopt};
   }
   double cap = *cap_watts;
+  if (!(cap >= api::kMinPackageCapWatts && cap <= api::kMaxPackageCapWatts)) {
+    // The decoder refuses such objects already; this keeps any other caller from writing one.
+    ControlOutcome refused{
+        Backend::none, ApplyResult::blocked,
+        fmt::format("cap {} refused: outside {:g}–{:g} W per package; nothing "
+                    "written",
+                    watts_text(cap), api::kMinPackageCapWatts, api::kMaxPackageCapWatts),
+        std::nullopt};
+    refused.refused = true;
+    return refused;
+  }
   SystemTime now = context_.clock->now();
 
   if (route_.mode != ControlMode::dvfs && providers_.rapl != nullptr) {
     bool retry = !rapl_failure_ || rapl_failure_cap_ != cap || now >= rapl_retry_at_;
     if (retry) {
       ControlOutcome rapl = providers_.rapl->apply_cap(cap);
+      if (rapl.refused) {
+        // Not a failure of RAPL: the cap is wrong, so DVFS must not enforce it either. What is
+        // in force stays.
+        return rapl;
+      }
       if (rapl.ok()) {
         if (rapl_failure_) {
           log::info("agent", "RAPL available again", {{"node", node_}});
@@ -223,6 +257,24 @@ ControlOutcome NodeActuator::reconcile(std::optional<double> cap_watts) {
     }
   }
   return run_dvfs(cap, now);
+}
+
+void NodeActuator::resume_throttle(SystemTime now) {
+  if (resume_checked_ || throttle_written_ || controller_.throttle_pct() != 0) {
+    resume_checked_ = true;
+    return;
+  }
+  resume_checked_ = true;
+  // A throttle an earlier (crashed) agent left in force is where control resumes: starting
+  // from 0 % would loosen it and let power run over the cap for several cycles.
+  std::optional<int> in_force = providers_.dvfs->throttle_in_force();
+  if (!in_force || *in_force <= 0) {
+    return;
+  }
+  controller_.resume(*in_force, now);
+  throttle_written_ = true;
+  log::info("agent", "DVFS throttle left by an earlier agent resumed",
+            {{"node", node_}, {"throttle_pct", *in_force}});
 }
 
 void NodeActuator::clear_rapl_failure() {
@@ -282,6 +334,7 @@ ControlOutcome NodeActuator::run_dvfs(double cap, SystemTime now) {
             std::nullopt};
   }
   dvfs_active_ = true;
+  resume_throttle(now);
   TelemetrySample sample = providers_.telemetry->sample();
   last_sample_ = sample;
   std::optional<PowerSample> power;
@@ -315,7 +368,28 @@ ControlOutcome NodeActuator::run_dvfs(double cap, SystemTime now) {
   return {Backend::dvfs, ApplyResult::applied, with_rapl_reason(message), cap};
 }
 
+std::vector<std::string> NodeActuator::recorded_settings() const {
+  std::vector<std::string> out;
+  if (providers_.host_files && providers_.host_files->record() != nullptr) {
+    for (const auto& [rel, original] : providers_.host_files->record()->entries()) {
+      out.push_back(rel);
+    }
+  }
+  return out;
+}
+
+bool NodeActuator::originals_unknown() const {
+  return providers_.host_files && providers_.host_files->record() != nullptr &&
+         providers_.host_files->record()->originals_unknown();
+}
+
 ControlOutcome NodeActuator::release() {
+  if (providers_.restore_impossible) {
+    // The record could not be read or set aside: whatever an earlier agent left is unknown.
+    return {Backend::none, ApplyResult::error,
+            "cannot restore: " + providers_.setup_error + " (the node may be left capped)",
+            std::nullopt};
+  }
   std::vector<ControlProvider*> targets;
   for (ControlProvider* provider : {providers_.rapl, providers_.dvfs}) {
     if (provider != nullptr && (targets.empty() || targets.front() != provider)) {

@@ -44,6 +44,10 @@ AgentMetrics::AgentMetrics(metrics::Registry& r)
                                   "Reconciles that ended in an error.", {"node"})),
       apply_total_(r.counter("joulie_agent_apply_total", "Reconciles by backend and result.",
                              {"node", "backend", "result"})),
+      restore_pending_(r.gauge("joulie_agent_restore_pending",
+                               "Host settings the agent could not restore yet (> 0: the node may "
+                               "be left capped).",
+                               {"node"})),
       owned_nodes_(
           &r.gauge("joulie_agent_owned_nodes", "Nodes this agent process controls.").with({})),
       pass_seconds_(&r.histogram("joulie_agent_pass_duration_seconds",
@@ -151,9 +155,10 @@ void AgentMetrics::record_temperature(const std::string& node, std::optional<dou
 }
 
 void AgentMetrics::remove_node(const std::string& node) {
-  for (auto* family : {&backend_mode_, &policy_cap_, &rapl_energy_, &rapl_zone_power_,
-                       &rapl_total_power_, &dvfs_observed_, &temperature_, &dvfs_ema_, &dvfs_throttle_,
-                       &dvfs_above_, &dvfs_below_, &dvfs_cur_freq_, &dvfs_max_freq_}) {
+  for (auto* family :
+       {&backend_mode_, &policy_cap_, &rapl_energy_, &rapl_zone_power_, &rapl_total_power_,
+        &dvfs_observed_, &temperature_, &dvfs_ema_, &dvfs_throttle_, &dvfs_above_, &dvfs_below_,
+        &dvfs_cur_freq_, &dvfs_max_freq_, &restore_pending_}) {
     family->remove_matching("node", node);
   }
   for (auto* family : {&dvfs_actions_, &reconcile_errors_, &apply_total_}) {
@@ -161,6 +166,10 @@ void AgentMetrics::remove_node(const std::string& node) {
   }
   std::lock_guard lock(mutex_);
   seen_.erase(node);
+}
+
+void AgentMetrics::record_restore_pending(const std::string& node, double settings) {
+  restore_pending_.with({node}).set(settings);
 }
 
 }  // namespace joulie::agent

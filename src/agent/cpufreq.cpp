@@ -222,6 +222,28 @@ ControlOutcome DvfsControl::restore() {
   return out;
 }
 
+std::optional<int> DvfsControl::throttle_in_force() const {
+  FailSafeRecord* record = files_.record();
+  auto policies = discover_cpufreq_policies(files_.root());
+  if (record == nullptr || !policies.ok()) {
+    return std::nullopt;
+  }
+  std::optional<int> level;
+  for (const auto& policy : *policies) {
+    fs::path file = policy.dir / "scaling_max_freq";
+    auto current = sysfs::read_uint(file);
+    if (!record->recorded(file) || !current.ok() || *current >= policy.cpuinfo_max_khz) {
+      continue;
+    }
+    int pct = 0;
+    while (pct < 100 && throttle_target_khz(policy, pct, min_freq_option_khz_) > *current) {
+      ++pct;
+    }
+    level = std::max(level.value_or(0), pct);
+  }
+  return level;
+}
+
 std::vector<CpuFrequency> DvfsControl::frequencies() const {
   std::vector<CpuFrequency> result;
   auto policies = discover_cpufreq_policies(files_.root());

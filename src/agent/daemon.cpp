@@ -493,7 +493,38 @@ void AgentDaemon::stop() {
   workers_.clear();
 }
 
-bool AgentDaemon::release_all() {
+namespace {
+
+// One node's part of a release: which recorded settings went back and which did not.
+void release_into(NodeController& controller, ReleaseSummary& summary, std::mutex& mutex) {
+  if (!controller.holds_settings()) {
+    return;
+  }
+  const std::string& node = controller.node();
+  std::vector<std::string> before = controller.actuator().recorded_settings();
+  bool unknown = controller.actuator().originals_unknown();
+  auto released = controller.release();
+  std::vector<std::string> after = controller.actuator().recorded_settings();
+  std::lock_guard lock(mutex);
+  for (const auto& rel : before) {
+    bool left = std::find(after.begin(), after.end(), rel) != after.end();
+    (left ? summary.not_restored : summary.restored).push_back(node + ":" + rel);
+  }
+  bool failed = released && released->result == ApplyResult::error;
+  if (failed) {
+    summary.errors.push_back(node + ": " + released->message);
+  } else if (before.empty() && released &&
+             controller.actuator().route().control == ControlRoute::http) {
+    summary.restored.push_back(node + ":control route");
+  }
+  if (unknown && !failed) {
+    summary.originals_unknown_nodes.push_back(node);
+  }
+}
+
+}  // namespace
+
+ReleaseSummary AgentDaemon::release_all() {
   std::vector<SlotPtr> all;
   {
     std::lock_guard lock(slots_mutex_);
@@ -501,15 +532,13 @@ bool AgentDaemon::release_all() {
       all.push_back(slot);
     }
   }
+  ReleaseSummary summary;
+  std::mutex summary_mutex;
   std::atomic<std::size_t> next{0};
-  std::atomic<bool> ok{true};
   auto release_some = [&] {
     for (std::size_t i = next++; i < all.size(); i = next++) {
       std::lock_guard step_lock(all[i]->step_mutex);
-      auto released = all[i]->controller.release();
-      if (released && released->result == ApplyResult::error) {
-        ok = false;
-      }
+      release_into(all[i]->controller, summary, summary_mutex);
     }
   };
   std::vector<std::thread> helpers;
@@ -521,7 +550,7 @@ bool AgentDaemon::release_all() {
   for (auto& helper : helpers) {
     helper.join();
   }
-  return ok.load();
+  return summary;
 }
 
 }  // namespace joulie::agent

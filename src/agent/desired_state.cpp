@@ -169,9 +169,10 @@ NodeInputs DesiredState::inputs_for(const std::string& node) const {
     if (selection.winner != nullptr) {
       inputs.profile = *selection.winner;
       inputs.profile_invalid = npps_.at(selection.winner->metadata.name).invalid;
-      for (const api::NodePowerProfile* loser : selection.losers) {
-        inputs.conflicting.push_back(loser->metadata.name);
-      }
+    }
+    for (const api::NodePowerProfile* loser : selection.losers) {
+      inputs.conflicting.push_back(loser->metadata.name);
+      inputs.foreign.push_back(*loser);
     }
   }
   api::TelemetrySelection telemetry = api::resolve_telemetry_profile(node, tp_list_);

@@ -93,6 +93,13 @@ void DvfsController::commit(const DvfsDecision& decision, SystemTime now) {
   }
 }
 
+void DvfsController::resume(int throttle_pct, SystemTime now) {
+  throttle_pct_ = std::clamp(throttle_pct, 0, 100);
+  last_action_ = now;
+  above_ = 0;
+  below_ = 0;
+}
+
 void DvfsController::reset() {
   throttle_pct_ = 0;
   ema_.reset();

@@ -8,8 +8,11 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
+#include "joulie/agent/cpufreq.hpp"
+#include "joulie/agent/rapl.hpp"
 #include "joulie/agent/sysfs.hpp"
 #include "joulie/common/log.hpp"
 #include "joulie/kube/json.hpp"
@@ -159,7 +162,11 @@ Status FailSafeRecord::load() {
     loaded.emplace(std::move(rel),
                    std::string(entry.value.GetString(), entry.value.GetStringLength()));
   }
+  auto unknown = doc.FindMember("originalsUnknown");
   std::lock_guard lock(mutex_);
+  if (unknown != doc.MemberEnd() && unknown->value.IsBool() && unknown->value.GetBool()) {
+    originals_unknown_ = true;
+  }
   // Entries already in memory came from this run and are at least as original as the file's.
   for (auto& [rel, original] : loaded) {
     originals_.emplace(rel, std::move(original));
@@ -235,6 +242,10 @@ Status FailSafeRecord::persist_locked() {
     writer.String(original.c_str(), static_cast<rapidjson::SizeType>(original.size()));
   }
   writer.EndObject();
+  if (originals_unknown_) {
+    writer.Key("originalsUnknown");
+    writer.Bool(true);
+  }
   writer.EndObject();
   return write_atomically(file_, std::string(buffer.GetString(), buffer.GetSize()));
 }
@@ -266,32 +277,105 @@ Status FailSafeRecord::restore(const Selector& select) {
     it = originals_.erase(it);
     changed = true;
   }
+  // The record's bookkeeping is not a setting: the host files above are what was restored.
   if (originals_.empty()) {
     std::error_code ec;
     fs::remove(file_, ec);
-    if (ec && first_failure.ok()) {
-      first_failure = Error(Errc::io, fmt::format("remove {}: {}", file_.string(), ec.message()));
+    if (ec) {
+      log::warn("agent",
+                "settings restored, but the fail-safe record could not be removed (it holds only "
+                "true originals; remove it once the state dir is writable)",
+                {{"node", node_}, {"record", file_.string()}, {"error", ec.message()}});
     }
   } else if (changed) {
-    if (Status saved = persist_locked(); !saved.ok() && first_failure.ok()) {
-      first_failure = saved;
+    if (Status saved = persist_locked(); !saved.ok()) {
+      log::warn("agent", "the fail-safe record could not be updated after a partial restore",
+                {{"node", node_}, {"record", file_.string()}, {"error", saved.error()}});
     }
   }
   return first_failure;
 }
 
-Status restore_from_state_dir(const fs::path& sysfs_root, const fs::path& state_dir,
-                              const std::string& node) {
+bool FailSafeRecord::originals_unknown() const {
+  std::lock_guard lock(mutex_);
+  return originals_unknown_;
+}
+
+Status FailSafeRecord::set_aside_unusable() {
+  std::lock_guard lock(mutex_);
+  fs::path aside = file_;
+  aside += ".unusable";
+  if (::rename(file_.c_str(), aside.c_str()) != 0 && errno != ENOENT) {
+    return Error(Errc::io, fmt::format("set aside {}: {}", file_.string(), std::strerror(errno)));
+  }
+  originals_.clear();
+  originals_unknown_ = true;
+  return Status::success();
+}
+
+Result<HardwareDefaults> adopt_hardware_maximum(FailSafeRecord& record) {
+  if (Status aside = record.set_aside_unusable(); !aside.ok()) {
+    return aside.error();
+  }
+  HardwareDefaults out;
+  const fs::path& root = record.sysfs_root();
+  auto add = [&](const fs::path& file, uint64_t value) -> Status {
+    if (Status saved = record.remember(file, fmt::format("{}\n", value)); !saved.ok()) {
+      return saved;
+    }
+    out.recorded.push_back(file.lexically_relative(root).generic_string());
+    return Status::success();
+  };
+  if (auto zones = discover_rapl_zones(root); zones.ok()) {
+    for (const RaplZone& zone : *zones) {
+      if (!zone.max_power_uw) {
+        out.unknown.push_back(zone.limit_file().lexically_relative(root).generic_string());
+      } else if (Status s = add(zone.limit_file(), *zone.max_power_uw); !s.ok()) {
+        return s.error();
+      }
+    }
+  }
+  if (auto policies = discover_cpufreq_policies(root); policies.ok()) {
+    for (const CpufreqPolicy& policy : *policies) {
+      if (Status s = add(policy.dir / "scaling_max_freq", policy.cpuinfo_max_khz); !s.ok()) {
+        return s.error();
+      }
+    }
+  }
+  return out;
+}
+
+RestoreSummary restore_from_state_dir(const fs::path& sysfs_root, const fs::path& state_dir,
+                                      const std::string& node) {
+  RestoreSummary summary;
   FailSafeRecord record(sysfs_root, state_dir, node);
   if (Status loaded = record.load(); !loaded.ok()) {
-    return loaded;
+    if (loaded.code() != Errc::parse) {
+      summary.error = loaded.error().message;
+      return summary;
+    }
+    log::error("agent",
+               "fail-safe record unusable: originals unknown; restoring the hardware maximum "
+               "instead",
+               {{"node", node}, {"record", record.file().string()}, {"error", loaded.error()}});
+    auto adopted = adopt_hardware_maximum(record);
+    if (!adopted.ok()) {
+      summary.error = adopted.error().message;
+      return summary;
+    }
+    summary.unknown = adopted->unknown;
   }
-  std::size_t count = record.entries().size();
+  summary.originals_unknown = record.originals_unknown();
+  std::map<std::string, std::string> before = record.entries();
   Status restored = record.restore();
-  if (restored.ok() && count > 0) {
-    log::info("agent", "restored original host settings", {{"node", node}, {"files", count}});
+  std::map<std::string, std::string> after = record.entries();
+  for (const auto& [rel, value] : before) {
+    (after.contains(rel) ? summary.not_restored : summary.restored).push_back(rel);
   }
-  return restored;
+  if (!restored.ok()) {
+    summary.error = restored.error().message;
+  }
+  return summary;
 }
 
 }  // namespace joulie::agent

@@ -3,8 +3,10 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <set>
 
 #include "joulie/agent/route_choice.hpp"
+#include "joulie/api/names.hpp"
 #include "joulie/common/log.hpp"
 
 namespace joulie::agent {
@@ -30,21 +32,48 @@ std::chrono::nanoseconds sample_period(std::chrono::nanoseconds interval) {
 NodeController::NodeController(std::string node, NodeControllerContext context)
     : node_(std::move(node)), context_(context), actuator_(node_, context.actuator) {}
 
+void NodeController::report_foreign(const NodeInputs& inputs) {
+  const std::string canonical = api::canonical_profile_name(node_);
+  std::set<std::string> now;
+  for (const api::NodePowerProfile& foreign : inputs.foreign) {
+    now.insert(foreign.metadata.name);
+    if (context_.status == nullptr) {
+      continue;
+    }
+    Report report;
+    report.result = api::ApplyResult::blocked;
+    report.generation = foreign.metadata.generation;
+    report.message =
+        fmt::format("not applied: only the NodePowerProfile named {} controls node {}{}", canonical,
+                    node_, inputs.profile ? "" : "; the node keeps its original settings");
+    context_.status->report_node_power_profile(foreign.metadata.name, foreign.metadata.uid,
+                                               foreign.status, report);
+  }
+  for (const std::string& gone : foreign_reported_) {
+    if (!now.contains(gone) && context_.status != nullptr) {
+      context_.status->forget_node_power_profile(gone);
+    }
+  }
+  if (now != foreign_reported_ && !now.empty()) {
+    log::warn("agent", "NodePowerProfiles for this node not applied: not named node-<node>",
+              {{"node", node_},
+               {"ignored", join_names({now.begin(), now.end()})},
+               {"owner", canonical},
+               {"owner_present", inputs.profile.has_value()}});
+  }
+  foreign_reported_ = std::move(now);
+}
+
 StepResult NodeController::step(const NodeInputs& inputs, bool force, SteadyTime now) {
+  report_foreign(inputs);
   if (!inputs.profile) {
     StepResult result;
-    if (holds_settings_) {
-      result.outcome = release();
-      result.kind = StepKind::released;
-      if (!holds_settings_) {
-        log::info("agent", "NodePowerProfile gone: original settings restored", {{"node", node_}});
-      }
-    }
     if (!reported_profile_.empty()) {
       if (context_.status != nullptr) {
         context_.status->forget_node_power_profile(reported_profile_);
       }
       reported_profile_.clear();
+      last_profile_.reset();
       if (context_.metrics != nullptr) {
         context_.metrics->remove_node(node_);
       }
@@ -52,8 +81,16 @@ StepResult NodeController::step(const NodeInputs& inputs, bool force, SteadyTime
       next_apply_.reset();
       next_sample_.reset();
     }
+    if (holds_settings_) {
+      result.outcome = release();
+      result.kind = StepKind::released;
+      if (!holds_settings_) {
+        log::info("agent", "NodePowerProfile gone: original settings restored", {{"node", node_}});
+      }
+    }
     return result;
   }
+  last_profile_ = inputs.profile;
 
   // Slack of a quarter interval: a pass that reaches this node a little before the interval is
   // up still applies, instead of waiting a whole extra tick.
@@ -201,11 +238,29 @@ std::optional<ControlOutcome> NodeController::release() {
     return std::nullopt;
   }
   ControlOutcome outcome = actuator_.release();
-  if (outcome.result == ApplyResult::error) {
+  std::vector<std::string> pending = actuator_.recorded_settings();
+  const bool failed = outcome.result == ApplyResult::error;
+  if (failed) {
     log::warn("agent", "restoring the node failed; will retry",
-              {{"node", node_}, {"error", outcome.message}});
+              {{"node", node_}, {"error", outcome.message}, {"not_restored", join_names(pending)}});
   } else {
     holds_settings_ = false;
+  }
+  if (context_.metrics != nullptr) {
+    // At least 1 on a failure that names no file (unusable record, unreachable route).
+    std::size_t count = failed ? std::max<std::size_t>(1, pending.size()) : 0;
+    context_.metrics->record_restore_pending(node_, static_cast<double>(count));
+  }
+  if (failed && last_profile_ && context_.status != nullptr) {
+    Report report;
+    report.backend = api::Backend::none;
+    report.result = api::ApplyResult::error;
+    report.generation = last_profile_->metadata.generation;
+    report.message = fmt::format(
+        "original settings NOT restored ({}): {}; the node may be left capped (retrying)",
+        pending.empty() ? std::string("settings unknown") : join_names(pending), outcome.message);
+    context_.status->report_node_power_profile(
+        last_profile_->metadata.name, last_profile_->metadata.uid, last_profile_->status, report);
   }
   return outcome;
 }

@@ -121,6 +121,11 @@ Result<std::vector<RaplZone>> discover_rapl_zones(const fs::path& root) {
       if (max.ok() && *max > 0) {
         zone.max_power_uw = *max;
       }
+      auto min =
+          sysfs::read_uint(found.path / fmt::format("constraint_{}_min_power_uw", zone.constraint));
+      if (min.ok() && *min > 0) {
+        zone.min_power_uw = *min;
+      }
       zones.push_back(std::move(zone));
     }
   }
@@ -171,6 +176,20 @@ ControlOutcome RaplControl::apply_cap(double watts) {
     out.unavailable = true;
     out.message = "RAPL unavailable: " + zones.error().message;
     return out;
+  }
+  // Checked for every zone before any write: a refused cap leaves the host as it is.
+  for (const auto& zone : *zones) {
+    CapWrite plan = plan_cap_write(watts, zone.max_power_uw);
+    if (zone.min_power_uw && plan.microwatts < *zone.min_power_uw) {
+      out.result = ApplyResult::blocked;
+      out.refused = true;
+      out.message = fmt::format(
+          "cap {} refused: below {}'s minimum of {} (constraint_{}_min_power_uw); "
+          "nothing written",
+          watts_text(watts), zone.name, watts_text(static_cast<double>(*zone.min_power_uw) / 1e6),
+          zone.constraint);
+      return out;
+    }
   }
   std::optional<double> effective;
   std::optional<double> package_max;

@@ -6,6 +6,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <condition_variable>
@@ -17,9 +18,13 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
+
+#include <fmt/format.h>
 
 #include "joulie/agent/daemon.hpp"
 #include "joulie/agent/failsafe.hpp"
+#include "joulie/common/duration.hpp"
 #include "joulie/common/http_endpoint.hpp"
 #include "joulie/common/log.hpp"
 #include "joulie/common/metrics.hpp"
@@ -29,6 +34,7 @@
 #include "joulie/config/cli.hpp"
 #include "joulie/kube/client.hpp"
 #include "joulie/kube/config.hpp"
+#include "joulie/kube/liveness.hpp"
 
 // Bounds of the executable's code, defined by the GNU linker.
 extern "C" char __executable_start;  // NOLINT(bugprone-reserved-identifier)
@@ -41,6 +47,8 @@ namespace {
 constexpr auto kOnceSyncTimeout = std::chrono::seconds(60);
 constexpr auto kOnceFlushTimeout = std::chrono::seconds(15);
 constexpr auto kShutdownFlushTimeout = std::chrono::seconds(2);
+// The API-server liveness probe's timeout (see kube/liveness.hpp for the period and threshold).
+constexpr auto kProbeTimeout = std::chrono::milliseconds(5000);
 // Pool mode drives thousands of simulated nodes over HTTP: a few requests in flight hide the
 // simulator's latency (measured: see docs/benchmarks.md). Daemonset mode has one node.
 constexpr std::size_t kPoolWorkers = 8;
@@ -72,20 +80,89 @@ void map_code_on_demand(bool drop_resident) {
   }
 }
 
+// Exit status of a restore (SIGTERM or --restore): 0 every recorded original is back; 3 the
+// originals were unknown (unusable record) and every cap was lifted to the hardware maximum;
+// 1 something is still as the agent left it (named in the last log line).
+constexpr int kExitOriginalsUnknown = 3;
+
+std::string joined(const std::vector<std::string>& items) {
+  return items.empty() ? std::string("none") : fmt::format("{}", fmt::join(items, ","));
+}
+
 int restore_only(const config::AgentConfig& config) {
   if (config.node.empty()) {
     log::error("agent", "--restore needs --node (NODE_NAME): the state record is per node");
     return config::kExitUsage;
   }
-  Status restored = restore_from_state_dir(config.sysfs_root, config.state_dir, config.node);
-  if (!restored.ok()) {
-    log::error(
-        "agent", "restoring the original settings failed",
-        {{"node", config.node}, {"state_dir", config.state_dir}, {"error", restored.error()}});
+  RestoreSummary summary = restore_from_state_dir(config.sysfs_root, config.state_dir, config.node);
+  std::vector<std::string> not_restored = summary.not_restored;
+  not_restored.insert(not_restored.end(), summary.unknown.begin(), summary.unknown.end());
+  if (!summary.complete()) {
+    log::error("agent", "settings NOT restored; the node may be left capped",
+               {{"node", config.node},
+                {"state_dir", config.state_dir},
+                {"restored", joined(summary.restored)},
+                {"not_restored", joined(not_restored)},
+                {"error", summary.error}});
     return config::kExitRuntimeError;
   }
+  if (summary.originals_unknown) {
+    log::warn("agent",
+              "originals unknown (unusable fail-safe record): settings set to the hardware "
+              "maximum",
+              {{"node", config.node}, {"restored", joined(summary.restored)}});
+    return kExitOriginalsUnknown;
+  }
   log::info("agent", "original settings restored (or nothing was recorded)",
-            {{"node", config.node}, {"state_dir", config.state_dir}});
+            {{"node", config.node},
+             {"state_dir", config.state_dir},
+             {"restored", joined(summary.restored)}});
+  return config::kExitOk;
+}
+
+// SIGTERM: restore every node, retrying what failed with backoff until `timeout`; the last log
+// line and the exit status say what is back and what is not.
+int restore_on_shutdown(AgentDaemon& daemon, std::chrono::nanoseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  auto delay = std::chrono::milliseconds(500);
+  std::vector<std::string> restored;
+  std::vector<std::string> unknown_nodes;
+  ReleaseSummary summary;
+  while (true) {
+    summary = daemon.release_all();
+    restored.insert(restored.end(), summary.restored.begin(), summary.restored.end());
+    unknown_nodes.insert(unknown_nodes.end(), summary.originals_unknown_nodes.begin(),
+                         summary.originals_unknown_nodes.end());
+    auto now = std::chrono::steady_clock::now();
+    if (summary.complete() || now >= deadline) {
+      break;
+    }
+    auto wait = std::min<std::chrono::nanoseconds>(delay, deadline - now);
+    log::warn("agent", "settings not restored yet; retrying",
+              {{"not_restored", joined(summary.not_restored)},
+               {"errors", joined(summary.errors)},
+               {"retry_in", format_duration(wait)}});
+    std::this_thread::sleep_for(wait);  // the process is stopping: nothing else to wake for
+    delay = std::min(delay * 2, std::chrono::milliseconds(5000));
+  }
+  (void)daemon.status_writer().flush(kShutdownFlushTimeout);
+  if (!summary.complete()) {
+    log::error("agent",
+               "giving up: settings NOT restored, the node may be left capped; the fail-safe "
+               "record is kept for `joulie agent --restore`; exiting",
+               {{"restored", joined(restored)},
+                {"not_restored", joined(summary.not_restored)},
+                {"errors", joined(summary.errors)}});
+    return config::kExitRuntimeError;
+  }
+  if (!unknown_nodes.empty()) {
+    log::warn("agent",
+              "originals unknown (unusable fail-safe record): settings set to the hardware "
+              "maximum; exiting",
+              {{"nodes", joined(unknown_nodes)}, {"restored", joined(restored)}});
+    return kExitOriginalsUnknown;
+  }
+  log::info("agent", "original settings restored; exiting", {{"restored", joined(restored)}});
   return config::kExitOk;
 }
 
@@ -160,6 +237,17 @@ int run_agent(const config::AgentConfig& config) {
     return config::kExitRuntimeError;
   }
 
+  auto probe_client = kube::make_probe_client((*client)->config(), kProbeTimeout);
+  if (!probe_client.ok()) {
+    log::error("agent", "cannot create the Kubernetes client", {{"error", probe_client.error()}});
+    return config::kExitRuntimeError;
+  }
+  kube::LivenessOptions liveness_options;
+  liveness_options.resource = kube::resources::node_power_profiles;
+  liveness_options.component = "agent";
+  liveness_options.metrics = &registry;
+  kube::ApiLiveness liveness(**probe_client, liveness_options);
+
   AgentDaemon daemon(**client, daemon_options(config, registry));
   log::info("agent", "starting",
             {{"mode", config::agent_mode_name(config.mode)},
@@ -180,11 +268,12 @@ int run_agent(const config::AgentConfig& config) {
   // ---- probes and metrics (a one-shot run serves none) ------------------------------------------
   std::unique_ptr<HttpEndpoint> endpoint;
   if (!config.once) {
-    endpoint =
-        serve_probes("agent", config.global.metrics_addr, registry, ready_when_synced(daemon));
+    endpoint = serve_probes("agent", config.global.metrics_addr, registry,
+                            ready_unless_stale(liveness, ready_when_synced(daemon)));
     if (!endpoint) {
       return config::kExitRuntimeError;
     }
+    liveness.start();
   }
 
   signals.start([&](int sig) {
@@ -222,8 +311,8 @@ int run_agent(const config::AgentConfig& config) {
     // Wait for the status writes in slices so that SIGTERM/SIGINT ends the wait at once.
     const auto flush_deadline = std::chrono::steady_clock::now() + kOnceFlushTimeout;
     bool flushed = false;
-    while (!(flushed = daemon.status_writer().flush(std::chrono::milliseconds(100))) &&
-           !stopping && std::chrono::steady_clock::now() < flush_deadline) {
+    while (!(flushed = daemon.status_writer().flush(std::chrono::milliseconds(100))) && !stopping &&
+           std::chrono::steady_clock::now() < flush_deadline) {
     }
     daemon.stop();
     if (!flushed) {
@@ -249,16 +338,7 @@ int run_agent(const config::AgentConfig& config) {
   }
   daemon.stop();
   runner.join();
-  bool restored = daemon.release_all();
-  (void)daemon.status_writer().flush(kShutdownFlushTimeout);
-  if (restored) {
-    log::info("agent", "original settings restored; exiting");
-  } else {
-    log::error("agent",
-               "some settings could not be restored; the fail-safe record is kept for "
-               "`joulie agent --restore`");
-  }
-  return config::kExitOk;
+  return restore_on_shutdown(daemon, config.restore_timeout);
 }
 
 }  // namespace joulie::agent

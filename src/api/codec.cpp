@@ -327,9 +327,11 @@ Result<NodePowerProfile> decode_node_power_profile(const rapidjson::Value& objec
   out.spec.profile = profile.value_or(Profile::performance);
   const Value* cpu = r.object(spec, "spec.cpu");
   out.spec.package_power_cap_watts = r.number(cpu, "spec.cpu.packagePowerCapWatts");
-  if (out.spec.package_power_cap_watts && *out.spec.package_power_cap_watts < 1) {
+  if (const auto& cap = out.spec.package_power_cap_watts;
+      cap && !(*cap >= kMinPackageCapWatts && *cap <= kMaxPackageCapWatts)) {
     r.fail(Errc::invalid, "spec.cpu.packagePowerCapWatts",
-           fmt::format("must be at least 1 (got {})", *out.spec.package_power_cap_watts));
+           fmt::format("must be between {:g} and {:g} W (got {:g})", kMinPackageCapWatts,
+                       kMaxPackageCapWatts, *cap));
   }
   const Value* policy = r.object(spec, "spec.policy");
   out.spec.policy_name = r.string(policy, "spec.policy.name");

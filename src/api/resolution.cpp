@@ -1,20 +1,11 @@
 #include "joulie/api/resolution.hpp"
 
 #include <algorithm>
-#include <tuple>
 
 #include "joulie/api/names.hpp"
 
 namespace joulie::api {
 namespace {
-
-// Creation order; objects without a timestamp (never stored) sort after all others.
-bool older(const NodePowerProfile* a, const NodePowerProfile* b) {
-  const auto& ta = a->metadata.creation_timestamp;
-  const auto& tb = b->metadata.creation_timestamp;
-  return std::make_tuple(!ta.has_value(), ta.value_or(SystemTime{}), std::cref(a->metadata.name)) <
-         std::make_tuple(!tb.has_value(), tb.value_or(SystemTime{}), std::cref(b->metadata.name));
-}
 
 template <typename T>
 bool by_name(const T* a, const T* b) {
@@ -38,9 +29,9 @@ ProfileSelection select_node_power_profile(std::string_view node,
   const std::string canonical = canonical_profile_name(node);
   const auto named = std::find_if(candidates.begin(), candidates.end(),
                                   [&](const auto* p) { return p->metadata.name == canonical; });
-  out.winner = named != candidates.end()
-                   ? *named
-                   : *std::min_element(candidates.begin(), candidates.end(), older);
+  // Only the canonical name owns the node: a foreign object alone is never applied, so that
+  // deleting the operator's profiles restores the node (docs/operations.md, "One owner").
+  out.winner = named != candidates.end() ? *named : nullptr;
   for (const auto* p : candidates) {
     if (p != out.winner) {
       out.losers.push_back(p);

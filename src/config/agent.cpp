@@ -74,6 +74,8 @@ std::vector<FlagSpec> agent_flag_specs() {
        "N"},
       {"telemetry-ttl", "TELEMETRY_TTL", "60s", "power samples older than this are stale",
        "DURATION"},
+      {"restore-timeout", "RESTORE_TIMEOUT", "25s",
+       "on SIGTERM, retry a failed restore this long, then exit 1", "DURATION"},
       {"once", "", "false", "one pass for every owned node, then exit 0/1", ""},
       {"restore", "", "false", "restore the host settings recorded in the state dir, then exit",
        ""},
@@ -103,6 +105,7 @@ Result<AgentConfig> read_agent(const FlagSet& flags, const EnvLookup& env) {
   c.dvfs_trip_count =
       static_cast<int>(r.integer("dvfs-trip-count", c.dvfs_trip_count, in_range(1, 1000000)));
   c.telemetry_ttl = r.duration("telemetry-ttl", c.telemetry_ttl, positive_duration);
+  c.restore_timeout = r.duration("restore-timeout", c.restore_timeout, non_negative_duration);
   c.once = r.boolean("once", c.once);
   c.restore = r.boolean("restore", c.restore);
 

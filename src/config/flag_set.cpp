@@ -111,15 +111,21 @@ Status FlagSet::parse(const std::vector<std::string>& args) {
 std::string FlagSet::usage() const { return flag_usage(specs_); }
 
 std::string flag_usage(const std::vector<FlagSpec>& specs) {
+  constexpr std::size_t kHelpColumn = 36;
   std::string out;
   for (const auto& spec : specs) {
     std::string left = "  --" + spec.name;
     if (!spec.boolean()) {
       left += " " + spec.value_name;
     }
-    out += fmt::format("{:<36}{}\n", left, spec.help);
+    // A flag name too long for the column gets its help on the next line, never glued to it.
+    if (left.size() + 2 > kHelpColumn) {
+      out += fmt::format("{}\n{:<{}}{}\n", left, "", kHelpColumn, spec.help);
+    } else {
+      out += fmt::format("{:<{}}{}\n", left, kHelpColumn, spec.help);
+    }
     std::string where = spec.env.empty() ? std::string("no env") : fmt::format("env {}", spec.env);
-    out += fmt::format("{:<36}[{}; default {}]\n", "", where, spec.default_text);
+    out += fmt::format("{:<{}}[{}; default {}]\n", "", kHelpColumn, where, spec.default_text);
   }
   return out;
 }

@@ -358,9 +358,17 @@ ContextProvider::ContextProvider(kube::Api& api, ContextOptions options)
     }
   });
 
-  npps_->on_update([this](const std::string&, const NppInfo& old, const NppInfo& now) {
+  npps_->on_update([this](const std::string& name, const NppInfo& old, const NppInfo& now) {
     if (profile_applied_ && now.applied() && !(old.applied() && old.same_spec(now))) {
       profile_applied_(now.node_name);
+    }
+    if (profile_changed_ && !old.same_spec(now)) {
+      profile_changed_(name);
+    }
+  });
+  npps_->on_delete([this](const std::string& name, const NppInfo&) {
+    if (profile_changed_) {
+      profile_changed_(name);
     }
   });
 

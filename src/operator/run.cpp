@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
+#include <set>
 #include <memory>
 #include <string>
 #include <thread>
@@ -28,6 +29,7 @@
 #include "joulie/kube/config.hpp"
 #include "joulie/kube/events.hpp"
 #include "joulie/kube/leader.hpp"
+#include "joulie/kube/liveness.hpp"
 #include "joulie/operator/actuation.hpp"
 #include "joulie/operator/context.hpp"
 #include "joulie/operator/controller.hpp"
@@ -148,6 +150,17 @@ int run_operator(const config::OperatorConfig& config) {
     return config::kExitRuntimeError;
   }
   kube::Api& api = **client;
+  auto probe_client = kube::make_probe_client((*client)->config(), std::chrono::seconds(5));
+  if (!probe_client.ok()) {
+    log::error("operator", "cannot create the Kubernetes client",
+               {{"error", probe_client.error()}});
+    return config::kExitRuntimeError;
+  }
+  kube::LivenessOptions liveness_options;
+  liveness_options.resource = kube::resources::nodes;
+  liveness_options.component = "operator";
+  liveness_options.metrics = &registry;
+  kube::ApiLiveness liveness(**probe_client, liveness_options);
   log::info("operator", "starting",
             {{"policy", policy::config_name(policy.kind)},
              {"policy_config", config.policy_config.empty() ? std::string("none")
@@ -206,6 +219,19 @@ int run_operator(const config::OperatorConfig& config) {
       c->request_reguard();
     }
   });
+  // A deleted or edited profile is put back by a guard pass now, not at the next tick; the pass
+  // first drops the expectation of our own earlier write that would hide the change.
+  std::mutex changed_profiles_mutex;
+  std::set<std::string> changed_profiles;
+  context.on_profile_changed([&](const std::string& name) {
+    {
+      std::lock_guard lock(changed_profiles_mutex);
+      changed_profiles.insert(name);
+    }
+    if (Controller* c = controller.load()) {
+      c->request_reguard();
+    }
+  });
   context.on_drain_complete([&](const std::string& node) {
     log::debug("operator", "last performance-sensitive pod left a draining node", {{"node", node}});
     if (Controller* c = controller.load()) {
@@ -217,10 +243,12 @@ int run_operator(const config::OperatorConfig& config) {
   std::unique_ptr<HttpEndpoint> endpoint;
   if (!config.once) {
     endpoint =
-        serve_probes("operator", config.global.metrics_addr, registry, ready_when_synced(context));
+        serve_probes("operator", config.global.metrics_addr, registry,
+                     ready_unless_stale(liveness, ready_when_synced(context)));
     if (!endpoint) {
       return config::kExitRuntimeError;
     }
+    liveness.start();
   }
 
   signals.start([&](int sig) {
@@ -364,6 +392,7 @@ int run_operator(const config::OperatorConfig& config) {
   }
 
   auto shutdown = [&] {
+    liveness.stop();
     if (watcher) {
       watcher->stop();
     }
@@ -451,8 +480,19 @@ int run_operator(const config::OperatorConfig& config) {
       controller_options,
       [&](PassKind kind) {
         std::lock_guard lock(pass_mutex);
+        {
+          std::lock_guard changed_lock(changed_profiles_mutex);
+          for (const std::string& name : changed_profiles) {
+            reconciler.forget_profile_expectation(name);
+          }
+          changed_profiles.clear();
+        }
         const SystemTime now = std::chrono::system_clock::now();
-        reconciler.run_pass(context.snapshot(now), kind);
+        Snapshot snapshot = context.snapshot(now);
+        // A silent API server: the pod cache may be stale, so pod data counts as unavailable
+        // (nothing is downgraded on it), as when the pod watch is broken.
+        snapshot.pods_known = snapshot.pods_known && !liveness.stale();
+        reconciler.run_pass(snapshot, kind);
         // A time window that starts or ends before the next tick: re-plan at its boundary.
         if (auto change = policy::next_window_change(reconciler.policy().windows,
                                                      reconciler.time_zone(), now,

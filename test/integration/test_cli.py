@@ -173,3 +173,17 @@ def test_help_wins_over_invalid_values(joulie_bin):
     proc = run(joulie_bin, "operator", "--interval=abc", "--help")
     assert proc.returncode == 0
     assert proc.stdout.startswith("Usage: joulie operator")
+
+
+@pytest.mark.parametrize("mode", ["operator", "agent"])
+def test_help_never_glues_a_flag_to_its_description(joulie_bin, mode):
+    # "--leader-elect-lease-duration DURATIONhow long …": a flag name as long as the column ran
+    # into its text. Every flag line must end its flag (and value name) before the help starts.
+    out = run(joulie_bin, mode, "--help").stdout
+    flag_lines = [line for line in out.splitlines() if line.startswith("  --")]
+    assert flag_lines, out
+    for line in flag_lines:
+        m = re.match(r"^  (--[a-z0-9-]+)( [A-Z]+)?(\s{2,}\S.*)?$", line)
+        assert m, "flag line runs into its help text: %r" % line
+    assert re.search(r"^  --leader-elect-lease-duration DURATION\n\s+how long", out, re.M) or \
+        mode == "agent", out

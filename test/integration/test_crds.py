@@ -260,7 +260,8 @@ def test_npp_spec_rules(npp):
     assert at(s, "spec.nodeName")["minLength"] == 1
     assert at(s, "spec.profile")["enum"] == ["performance", "eco"]
     cap = at(s, "spec.cpu.packagePowerCapWatts")
-    assert cap["type"] == "number" and cap["minimum"] == 1
+    # The agent's own floor and ceiling (docs/operations.md, "Cap range"; issue 21).
+    assert cap["type"] == "number" and cap["minimum"] == 10 and cap["maximum"] == 100000
     assert at(s, "spec.policy.name")["type"] == "string"
 
 
@@ -445,7 +446,7 @@ def test_good_objects_are_accepted(server, tmp_path):
     good = [npp_object("good-perf", profile="performance", cpu={"packagePowerCapWatts": 5000},
                        policy={"name": "static-partition-v1"}),
             npp_object("good-nocap", cpu=None),
-            npp_object("good-fraction", cpu={"packagePowerCapWatts": 1.5}),
+            npp_object("good-fraction", cpu={"packagePowerCapWatts": 10.5}),
             tp_object("good-cluster", {"target": {"scope": "cluster"}}),
             tp_object("good-prom", {"target": {"scope": "node", "nodeName": "w"}, "sources": {
                 "context": {"type": "prometheus", "prometheus": {

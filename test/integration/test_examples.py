@@ -189,7 +189,7 @@ def test_examples_are_accepted_by_the_api_server(kube, tmp_path):
         ok, out = run(kube, "get", "pods", "-n", "joulie-examples", "-l",
                       "joulie.io/example-class=performance-only", "-o", "name")
         assert ok and "pod/latency-critical" in out.split(), out
-        ok, out = run(kube, "get", "npp", "manual-worker-03", "-o", "jsonpath={.spec.nodeName}")
+        ok, out = run(kube, "get", "npp", "node-worker-03", "-o", "jsonpath={.spec.nodeName}")
         assert ok and out == "worker-03", out
     finally:
         for path in reversed(applied):

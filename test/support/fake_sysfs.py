@@ -70,7 +70,7 @@ class FakeSysfs:
 
     # -------------------------------------------------------------------------- RAPL
     def _zone(self, directory, name, limit_uw, max_power_uw, energy_uj, max_energy_range_uj,
-              named_constraints, long_term_index):
+              named_constraints, long_term_index, min_power_uw=0):
         directory.mkdir(parents=True, exist_ok=True)
         short_index = 1 - long_term_index
         files = {
@@ -87,6 +87,8 @@ class FakeSysfs:
             files["constraint_%d_name" % short_index] = "short_term\n"
         if max_power_uw:
             files["constraint_%d_max_power_uw" % long_term_index] = "%d\n" % max_power_uw
+        if min_power_uw:
+            files["constraint_%d_min_power_uw" % long_term_index] = "%d\n" % min_power_uw
         for fname, content in files.items():
             (directory / fname).write_text(content)
 
@@ -97,11 +99,11 @@ class FakeSysfs:
 
     def add_rapl_package(self, n, limit_uw=200_000_000, max_power_uw=250_000_000,
                          energy_uj=1_000_000, max_energy_range_uj=DEFAULT_MAX_ENERGY_RANGE_UJ,
-                         named_constraints=True, long_term_index=0):
+                         named_constraints=True, long_term_index=0, min_power_uw=0):
         name = "intel-rapl:%d" % n
         d = self.path("devices/virtual/powercap/intel-rapl") / name
         self._zone(d, "package-%d" % n, limit_uw, max_power_uw, energy_uj, max_energy_range_uj,
-                   named_constraints, long_term_index)
+                   named_constraints, long_term_index, min_power_uw)
         self._link_class(name, "../../devices/virtual/powercap/intel-rapl/" + name)
         sub = name + ":0"
         self._zone(d / sub, "core", 0, 0, energy_uj // 2, max_energy_range_uj, named_constraints, 0)
@@ -134,7 +136,7 @@ class FakeSysfs:
 
     # ------------------------------------------------------------------------ cpufreq
     def add_cpufreq_policy(self, n, min_khz=800_000, max_khz=3_000_000, available=None,
-                           cpus=None, per_cpu=False):
+                           cpus=None, per_cpu=False, scaling_max_khz=None):
         cpu_dir = self.path("devices/system/cpu")
         d = (cpu_dir / ("cpu%d" % n) / "cpufreq") if per_cpu else (cpu_dir / "cpufreq" / ("policy%d" % n))
         d.mkdir(parents=True, exist_ok=True)
@@ -143,7 +145,7 @@ class FakeSysfs:
             "cpuinfo_min_freq": "%d\n" % min_khz,
             "cpuinfo_max_freq": "%d\n" % max_khz,
             "scaling_min_freq": "%d\n" % min_khz,
-            "scaling_max_freq": "%d\n" % max_khz,
+            "scaling_max_freq": "%d\n" % (scaling_max_khz or max_khz),
             "scaling_cur_freq": "%d\n" % max_khz,
             "affected_cpus": " ".join(str(c) for c in cpus) + "\n",
         }

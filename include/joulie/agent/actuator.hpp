@@ -48,7 +48,7 @@ struct RouteConfig {
   SourceType source = SourceType::host;
   std::string telemetry_endpoint;  // may contain {node}; the Prometheus base URL for prometheus
   std::chrono::nanoseconds telemetry_timeout = kDefaultHttpTimeout;
-  std::string telemetry_query;     // prometheus: PromQL, may contain {node}
+  std::string telemetry_query;  // prometheus: PromQL, may contain {node}
   // The thermal family (SPEC §8.2): none, or prometheus (read and exported as a metric).
   SourceType thermal = SourceType::none;
   std::string thermal_endpoint;
@@ -78,9 +78,10 @@ struct RouteProviders {
   ControlProvider* rapl = nullptr;
   ControlProvider* dvfs = nullptr;
   std::unique_ptr<TelemetryProvider> telemetry;
-  std::string no_telemetry_reason;  // why `telemetry` is null
+  std::string no_telemetry_reason;             // why `telemetry` is null
   std::unique_ptr<PrometheusThermal> thermal;  // the thermal family, when it is prometheus
   std::string setup_error;          // the route cannot be used at all (bad endpoint, bad record)
+  bool restore_impossible = false;  // the fail-safe record is unusable and could not be replaced
   std::shared_ptr<HostFiles> host_files;
   RaplEnergyTelemetry* host_energy = nullptr;
   DvfsControl* host_dvfs = nullptr;
@@ -108,6 +109,10 @@ class NodeActuator {
 
   // Restores the node (SIGTERM, NodePowerProfile deleted, route change).
   ControlOutcome release();
+  // Host settings recorded and not yet restored (relative paths; empty on other routes).
+  std::vector<std::string> recorded_settings() const;
+  // The record's values are the hardware maximum, the originals having been lost.
+  bool originals_unknown() const;
 
   const RouteConfig& route() const { return route_; }
   const DvfsController& dvfs_controller() const { return controller_; }
@@ -124,6 +129,7 @@ class NodeActuator {
   void note_rapl_failure(ControlOutcome rapl, double cap, SystemTime now);
   void clear_rapl_failure();
   void restore_throttle();
+  void resume_throttle(SystemTime now);
 
   std::string node_;
   ActuatorContext context_;
@@ -133,12 +139,13 @@ class NodeActuator {
   DvfsController controller_;
   bool dvfs_active_ = false;
   bool throttle_written_ = false;  // a non-zero throttle may be in force on the DVFS route
+  bool resume_checked_ = false;    // looked for a throttle an earlier agent left in force
   std::optional<ControlOutcome> rapl_failure_;
   std::optional<double> rapl_failure_cap_;
   SystemTime rapl_retry_at_{};
-  int rapl_transient_failures_ = 0;  // consecutive transient RAPL failures
+  int rapl_transient_failures_ = 0;       // consecutive transient RAPL failures
   kube::Backoff rapl_transient_backoff_;  // rapl_transient_retry doubling up to rapl_retry
-  bool rapl_fallback_ = false;       // auto mode has handed the cap to DVFS
+  bool rapl_fallback_ = false;            // auto mode has handed the cap to DVFS
   std::optional<TelemetrySample> last_sample_;
 };
 

@@ -26,6 +26,8 @@ class AgentMetrics {
   // Host readings (energy counters and CPU frequencies), when the node has a host route.
   void record_host(const std::string& node, const NodeActuator& actuator);
   void record_error(const std::string& node);
+  // Host settings the agent wants restored and could not put back yet (0: none).
+  void record_restore_pending(const std::string& node, double settings);
   // The thermal family's reading (nullopt: missing → series removed).
   void record_temperature(const std::string& node, std::optional<double> celsius);
   // Drops every series of `node`.
@@ -53,6 +55,7 @@ class AgentMetrics {
   metrics::Family<metrics::Counter>& dvfs_actions_;
   metrics::Family<metrics::Counter>& reconcile_errors_;
   metrics::Family<metrics::Counter>& apply_total_;
+  metrics::Family<metrics::Gauge>& restore_pending_;
   metrics::Gauge* owned_nodes_;
   metrics::Histogram* pass_seconds_;
   metrics::Gauge* last_pass_seconds_;

@@ -33,6 +33,9 @@ struct ControlOutcome {
   // or answered 5xx, 408 or 429. Says nothing about whether the backend exists; the actuator keeps
   // what is in force and tries again with backoff (set only by the HTTP route).
   bool transient = false;
+  // The cap itself was refused (outside the hardware's or the API's range): nothing was written,
+  // and no other backend may take the cap over.
+  bool refused = false;
   // The package's maximum power (RAPL constraint_0_max_power_uw, the smallest over the
   // packages; or what the simulator reports), when known: the operator turns a hardware class's
   // cap fraction into watts with it.
@@ -54,6 +57,8 @@ class ControlProvider {
   virtual ControlOutcome restore() = 0;
   // Whether the backend exists here at all (cheap probe; no writes).
   virtual Status available() { return Status::success(); }
+  // The throttle level an earlier agent process left in force (read from the host), if any.
+  virtual std::optional<int> throttle_in_force() const { return std::nullopt; }
 };
 
 struct TelemetrySample {

@@ -52,6 +52,9 @@ class DvfsControl final : public ControlProvider {
   ControlOutcome apply_throttle(int pct, std::optional<double> cap_watts) override;
   ControlOutcome restore() override;
   Status available() override;
+  // When the fail-safe record holds scaling_max_freq originals (an earlier agent wrote them),
+  // the smallest throttle whose frequency is at or below what every policy holds now.
+  std::optional<int> throttle_in_force() const override;
 
   // Current and maximum frequency per CPU, for metrics.
   std::vector<CpuFrequency> frequencies() const;

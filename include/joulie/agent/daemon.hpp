@@ -50,6 +50,16 @@ struct DaemonOptions {
   int64_t list_page_size = 500;
 };
 
+// What one release_all() put back. Settings are "<node>:<path relative to the sysfs root>"
+// (host route) or "<node>:control route" (HTTP).
+struct ReleaseSummary {
+  std::vector<std::string> restored;
+  std::vector<std::string> not_restored;
+  std::vector<std::string> errors;                   // "<node>: <reason>" per failed node
+  std::vector<std::string> originals_unknown_nodes;  // restored to the hardware maximum
+  bool complete() const { return not_restored.empty() && errors.empty(); }
+};
+
 struct NodeSeen {
   bool operator==(const NodeSeen&) const = default;
 };
@@ -79,8 +89,9 @@ class AgentDaemon {
   void run();
   // Ends run() and the workers (a step in progress finishes); informers keep the cache.
   void stop();
-  // Restores every node that holds settings; true when all succeeded. Call after stop().
-  bool release_all();
+  // Restores every node that holds settings (again after a partial failure: only what is
+  // still held is attempted). Call after stop().
+  ReleaseSummary release_all();
 
   StatusWriter& status_writer() { return status_; }
   AgentMetrics& metrics() { return metrics_; }

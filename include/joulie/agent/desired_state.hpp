@@ -47,6 +47,8 @@ struct NodeInputs {
   std::optional<api::NodePowerProfile> profile;  // the winner; empty: no object for the node
   std::string profile_invalid;                   // why the winner is unusable
   std::vector<std::string> conflicting;          // other objects for the node, by name
+  // Every object for the node not named node-<node>: never applied, reported as not applied.
+  std::vector<api::NodePowerProfile> foreign;
   std::optional<api::TelemetryProfile> telemetry;
   std::vector<std::string> duplicate_telemetry;  // other node-scoped profiles for the node
 };

@@ -61,6 +61,8 @@ class DvfsController {
 
   // Back to p = 0 with fresh counters and EMA (after the throttle was restored).
   void reset();
+  // Takes over a throttle already in force (an earlier agent's), as if just written at `now`.
+  void resume(int throttle_pct, SystemTime now);
 
   int throttle_pct() const { return throttle_pct_; }
   std::optional<double> ema_watts() const { return ema_; }

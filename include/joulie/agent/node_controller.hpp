@@ -2,8 +2,9 @@
 // One node's control loop step: desired state in (NodeInputs), hardware or simulator touched
 // through the NodeActuator, status and metrics out. Called by one worker at a time.
 //
-//   - No NodePowerProfile: the host is left alone; if the agent had applied something (the
-//     object was deleted), the original settings are restored and nothing is reported.
+//   - No NodePowerProfile named node-<node>: the host is left alone; if the agent had applied
+//     something (the object was deleted), the original settings are restored. Objects for the
+//     node under any other name are never applied; their status says so.
 //   - A NodePowerProfile: its cap (per package; none = release) is applied through the route
 //     the TelemetryProfile chooses, on every change at once and otherwise every interval; in
 //     between, only the host energy counters are sampled (at least every 30 s).
@@ -12,6 +13,7 @@
 #include <chrono>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "joulie/agent/actuator.hpp"
@@ -46,7 +48,8 @@ class NodeController {
   StepResult step(const NodeInputs& inputs, bool force, SteadyTime now);
 
   // Restores the node if anything was applied (shutdown, node dropped). Returns the outcome,
-  // or nullopt when there was nothing to restore.
+  // or nullopt when there was nothing to restore. A failure sets joulie_agent_restore_pending
+  // and says "NOT restored" in the profile's status; the settings stay held for a retry.
   std::optional<ControlOutcome> release();
 
   const std::string& node() const { return node_; }
@@ -58,12 +61,16 @@ class NodeController {
   void report(const NodeInputs& inputs, const ControlOutcome& outcome);
   void log_outcome(const ControlOutcome& outcome);
   void sample_thermal();
+  // Status "not applied" on every object for the node that is not node-<node>.
+  void report_foreign(const NodeInputs& inputs);
 
   std::string node_;
   NodeControllerContext context_;
   NodeActuator actuator_;
-  bool holds_settings_ = false;   // something may be applied on the node
-  std::string reported_profile_;  // NodePowerProfile last reported on
+  bool holds_settings_ = false;                        // something may be applied on the node
+  std::string reported_profile_;                       // NodePowerProfile last reported on
+  std::optional<api::NodePowerProfile> last_profile_;  // for "not restored" status on shutdown
+  std::set<std::string> foreign_reported_;             // non-canonical objects last reported on
   std::optional<SteadyTime> next_apply_;
   std::optional<SteadyTime> next_sample_;
   std::optional<ControlOutcome> last_outcome_;

@@ -26,6 +26,7 @@ struct RaplZone {
   bool mmio = false;
   int constraint = 0;                    // index K of the long-term constraint
   std::optional<uint64_t> max_power_uw;  // constraint_K_max_power_uw when present and > 0
+  std::optional<uint64_t> min_power_uw;  // constraint_K_min_power_uw when present and > 0
 
   std::filesystem::path limit_file() const;
 };
@@ -50,6 +51,7 @@ class RaplControl final : public ControlProvider {
  public:
   explicit RaplControl(HostFiles& files) : files_(files) {}
 
+  // Refuses (blocked, `refused`, nothing written) a cap below any zone's reported minimum.
   // Writes the long-term limit of every package (and mmio) zone and verifies it by reading back.
   // Any failure puts the zones written in this attempt back to their originals and reports the
   // backend unavailable (permission, read-only, firmware lock, EIO) with the reason.

@@ -13,14 +13,14 @@
 namespace joulie::api {
 
 struct ProfileSelection {
-  const NodePowerProfile* winner = nullptr;     // nullptr: no object for this node
+  const NodePowerProfile* winner = nullptr;     // nullptr: no canonical object for this node
   std::vector<const NodePowerProfile*> losers;  // other objects for the node, sorted by name
   bool conflict() const { return !losers.empty(); }
 };
 
-// Only objects with spec.nodeName == node count. Among several, the one carrying the node's
-// canonical name wins, else the oldest (creationTimestamp, then name; a missing timestamp
-// counts as newest).
+// Only objects with spec.nodeName == node count. The one carrying the node's canonical name
+// (node-<node>, the operator's) is the only one ever applied; every other one is a loser, also
+// when it is alone (then winner is nullptr and the node is left at its original settings).
 ProfileSelection select_node_power_profile(std::string_view node,
                                            std::span<const NodePowerProfile> profiles);
 

@@ -87,6 +87,12 @@ struct Condition {
 
 inline constexpr std::string_view kConditionApplied = "Applied";
 
+// The range of spec.cpu.packagePowerCapWatts, the same in the CRD schema (minimum/maximum), the
+// agent's decoder and its actuator: below the floor a package may be starved (no hardware floor
+// is reported by every zone), above the ceiling the number is not a plausible cap.
+inline constexpr double kMinPackageCapWatts = 10;
+inline constexpr double kMaxPackageCapWatts = 100000;
+
 struct NodePowerProfileStatus {
   std::int64_t observed_generation = 0;
   Backend backend = Backend::none;

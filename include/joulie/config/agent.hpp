@@ -35,6 +35,7 @@ struct AgentConfig {
   Duration dvfs_cooldown = std::chrono::seconds(20);
   int dvfs_trip_count = 2;
   Duration telemetry_ttl = std::chrono::seconds(60);
+  Duration restore_timeout = std::chrono::seconds(25);
   bool once = false;
   bool restore = false;
 };

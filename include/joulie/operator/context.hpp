@@ -236,6 +236,13 @@ class ContextProvider {
     profile_applied_ = std::move(fn);
   }
 
+  // One of the operator's NodePowerProfiles (by object name) was deleted or its spec edited (by
+  // anyone, the operator's own writes included): a guard pass puts it back within seconds.
+  // Informer thread.
+  void on_profile_changed(std::function<void(const std::string& name)> fn) {
+    profile_changed_ = std::move(fn);
+  }
+
   void start();
   void stop();
 
@@ -268,6 +275,7 @@ class ContextProvider {
   std::function<void()> managed_changed_;
   std::function<void(const std::string&)> drain_complete_;
   std::function<void(const std::string&)> profile_applied_;
+  std::function<void(const std::string&)> profile_changed_;
   std::unique_ptr<kube::Informer<NodeInfo>> nodes_;
   std::unique_ptr<kube::Informer<PodInfo>> pods_;
   std::unique_ptr<kube::Informer<NppInfo>> npps_;

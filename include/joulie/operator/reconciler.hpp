@@ -188,6 +188,10 @@ class Reconciler {
   // Marks the leader gauge; kept here so a pass and the gauge agree.
   void set_leader(bool leading);
 
+  // The informer saw the profile `name` deleted or its spec edited: the cache is past any write
+  // of ours, so the expectation of that write must not hide the change. Call between passes.
+  void forget_profile_expectation(const std::string& name) { expected_profile_.erase(name); }
+
   // A reloaded policy file: the next pass re-plans with it. Call between passes.
   void set_policy(policy::PolicyConfig policy, policy::TimeZone zone,
                   policy::SignalsConfig signals);

@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 #include <deque>
+#include <limits>
 
 #include "fake_sysfs.hpp"
 #include "joulie/agent/actuator.hpp"
@@ -50,6 +51,7 @@ class FakeControl final : public ControlProvider {
     }
     return {backend_, ApplyResult::applied, "restored", std::nullopt};
   }
+  std::optional<int> throttle_in_force() const override { return in_force; }
   joulie::Status available() override {
     if (dvfs_missing) {
       return joulie::Error(joulie::Errc::unavailable, "no cpufreq policies");
@@ -62,6 +64,7 @@ class FakeControl final : public ControlProvider {
   std::deque<ControlOutcome> cap_script;  // replies to the next apply_cap calls, first
   bool throttle_works = true;
   bool dvfs_missing = false;
+  std::optional<int> in_force;  // a throttle an earlier agent left
   std::vector<double> caps;
   std::vector<int> throttles;
   int restores = 0;
@@ -171,6 +174,36 @@ TEST_CASE("RAPL unavailable: the DVFS controller takes over and says why") {
   CHECK(f.dvfs->throttles == std::vector<int>{10, 20});
   CHECK(f.actuator.dvfs_controller().throttle_pct() == 20);
   CHECK(f.actuator.dvfs_active());
+}
+
+TEST_CASE("a refused cap is not a RAPL failure: DVFS does not take it over") {
+  Fixture f;
+  ControlOutcome refused{Backend::rapl, ApplyResult::blocked, "cap 40 W refused: below the minimum",
+                         std::nullopt};
+  refused.refused = true;
+  f.rapl->cap_script.push_back(refused);
+  auto out = f.pass(40);
+  CHECK(out.result == ApplyResult::blocked);
+  CHECK(out.refused);
+  CHECK(f.dvfs->throttles.empty());
+  CHECK_FALSE(f.actuator.dvfs_active());
+  // Outside the API's range: refused before any provider is asked.
+  for (double bad : {5.0, 1.8e308, std::numeric_limits<double>::quiet_NaN()}) {
+    auto outside = f.pass(bad);
+    CHECK(outside.result == ApplyResult::blocked);
+    CHECK_THAT(outside.message, Catch::Contains("outside 10–100000 W per package"));
+  }
+  CHECK(f.rapl->caps == std::vector<double>{40});
+}
+
+TEST_CASE("DVFS resumes from the throttle an earlier agent left in force") {
+  Fixture f;
+  f.rapl->cap_works = false;
+  f.dvfs->in_force = 60;
+  auto out = f.pass(100);  // power 200 W: above the band → raise from 60, not from 0
+  CHECK(f.dvfs->throttles == std::vector<int>{70});
+  CHECK(f.actuator.dvfs_controller().throttle_pct() == 70);
+  CHECK(out.message == "RAPL unavailable: locked; DVFS throttle 70% holding the 100 W cap");
 }
 
 TEST_CASE("the DVFS band scales the per-package cap by the packages measured") {
@@ -435,11 +468,32 @@ TEST_CASE("host route end to end: locked RAPL → cpufreq throttle → RAPL back
   CHECK_FALSE(std::filesystem::exists(state.path() / "node-a.json"));
 }
 
-TEST_CASE("a corrupt fail-safe record stops all host writes") {
+TEST_CASE("a corrupt fail-safe record: originals unknown, a restore lifts caps to the maximum") {
+  FakeSysfs tree;
+  TempDir state;
+  tree.add_rapl_package(0);
+  tree.write(tree.rapl_limit_file(0), "120000000\n");  // a dead agent's cap, originals lost
+  std::ofstream(state.path() / "n.json") << "{broken";
+  ManualClock clock;
+  ActuatorContext ctx;
+  ctx.clock = &clock;
+  ctx.sysfs_root = tree.root();
+  ctx.state_dir = state.path();
+  NodeActuator actuator("n", ctx);
+  actuator.set_route(RouteConfig{});
+  REQUIRE(actuator.reconcile(100.0).ok());
+  CHECK(actuator.originals_unknown());
+  CHECK(std::filesystem::exists(state.path() / "n.json.unusable"));
+  CHECK(actuator.release().result != ApplyResult::error);
+  CHECK(tree.read(tree.rapl_limit_file(0)) == "250000000\n");  // the zone's max, not 120 W
+}
+
+TEST_CASE("a corrupt record that cannot be set aside stops all host writes and every restore") {
   FakeSysfs tree;
   TempDir state;
   tree.add_rapl_package(0);
   std::ofstream(state.path() / "n.json") << "{broken";
+  std::filesystem::create_directories(state.path() / "n.json.unusable" / "taken");
   ManualClock clock;
   ActuatorContext ctx;
   ctx.clock = &clock;
@@ -451,6 +505,9 @@ TEST_CASE("a corrupt fail-safe record stops all host writes") {
   CHECK(out.result == ApplyResult::error);
   CHECK(out.message.find("fail-safe record unusable") != std::string::npos);
   CHECK(tree.read(tree.rapl_limit_file(0)) == "200000000\n");
+  auto released = actuator.release();
+  CHECK(released.result == ApplyResult::error);
+  CHECK_THAT(released.message, Catch::Contains("may be left capped"));
 }
 
 TEST_CASE("HTTP route, auto mode: simulator blocks RAPL → throttle over HTTP → RAPL back") {

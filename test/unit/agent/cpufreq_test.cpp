@@ -115,6 +115,34 @@ TEST_CASE("apply_throttle caps scaling_max_freq of every policy and restore puts
   CHECK(record->entries().empty());
 }
 
+TEST_CASE("the throttle an earlier agent left is read back from the host") {
+  FakeSysfs tree;
+  TempDir state;
+  tree.add_cpufreq_policy(0);
+  tree.add_cpufreq_policy(1);
+  {
+    auto first = std::make_shared<FailSafeRecord>(tree.root(), state.path(), "n");
+    HostFiles files(tree.root(), first);
+    DvfsControl dvfs(files, 1500000);
+    CHECK_FALSE(dvfs.throttle_in_force().has_value());  // nothing written yet
+    REQUIRE(dvfs.apply_throttle(60, 120.0).ok());
+    // The agent dies here.
+  }
+  auto second = std::make_shared<FailSafeRecord>(tree.root(), state.path(), "n");
+  REQUIRE(second->load().ok());
+  HostFiles files(tree.root(), second);
+  DvfsControl dvfs(files, 1500000);
+  CHECK(dvfs.throttle_in_force() == 60);
+  // Someone else's lower frequency on a file we never wrote is not ours to resume.
+  FakeSysfs other;
+  TempDir other_state;
+  other.add_cpufreq_policy(0);
+  other.write(other.policy_file(0, "scaling_max_freq"), "2000000\n");
+  auto empty = std::make_shared<FailSafeRecord>(other.root(), other_state.path(), "n");
+  HostFiles other_files(other.root(), empty);
+  CHECK_FALSE(DvfsControl(other_files, 1500000).throttle_in_force().has_value());
+}
+
 TEST_CASE("DVFS write failures and missing cpufreq are reported, not thrown") {
   FakeSysfs tree;
   TempDir state;

@@ -151,7 +151,7 @@ TEST_CASE("daemonset mode falls back to watching every NodePowerProfile when 400
   CHECK(daemon.owned_nodes() == 1);
   CHECK(registry.expose().find("joulie_agent_field_selector_fallback 1") != std::string::npos);
   daemon.stop();
-  CHECK(daemon.release_all());
+  CHECK(daemon.release_all().complete());
   CHECK(limit_uw(sysfs, 0) == 200000000);
 }
 

@@ -38,7 +38,10 @@ TEST_CASE("inputs_for picks the node's canonical object and names the conflictin
   auto moved = state.upsert_node_power_profile(npp("old-n1", "n3", "2026-01-01T00:00:00Z"));
   CHECK(moved == std::vector<std::string>{"n1", "n3"});
   CHECK(state.inputs_for("n1").conflicting.empty());
-  CHECK(state.inputs_for("n3").profile->metadata.name == "old-n1");
+  // Alone on n3, the foreign object is still never applied; it is named for reporting.
+  CHECK_FALSE(state.inputs_for("n3").profile);
+  REQUIRE(state.inputs_for("n3").foreign.size() == 1);
+  CHECK(state.inputs_for("n3").foreign[0].metadata.name == "old-n1");
 
   CHECK(state.remove_node_power_profile("node-n1") == std::vector<std::string>{"n1"});
   CHECK_FALSE(state.inputs_for("n1").profile);

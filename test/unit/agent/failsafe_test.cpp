@@ -75,12 +75,15 @@ TEST_CASE("a record left by a crash is kept and extended, never overwritten") {
   CHECK(entries.size() == 2);
   CHECK(entries.at(tree.rapl_limit_file(0)) == "200000000\n");
 
-  REQUIRE(restore_from_state_dir(tree.root(), state.path(), "n1").ok());
+  RestoreSummary summary = restore_from_state_dir(tree.root(), state.path(), "n1");
+  REQUIRE(summary.complete());
+  CHECK(summary.restored.size() == 2);
+  CHECK_FALSE(summary.originals_unknown);
   CHECK(tree.read(tree.rapl_limit_file(0)) == "200000000\n");
   CHECK(tree.read(tree.rapl_limit_file(1)) == "200000000\n");
   CHECK_FALSE(std::filesystem::exists(state.path() / "n1.json"));
   // Nothing recorded: restoring again is a no-op success.
-  CHECK(restore_from_state_dir(tree.root(), state.path(), "n1").ok());
+  CHECK(restore_from_state_dir(tree.root(), state.path(), "n1").complete());
 }
 
 TEST_CASE("restore writes back only the selected files and keeps the rest") {
@@ -135,10 +138,11 @@ TEST_CASE("a file that disappeared is dropped from the record on restore") {
   CHECK_FALSE(std::filesystem::exists(state.path() / "n.json"));
 }
 
-TEST_CASE("malformed or hostile records are refused, and nothing is written") {
+TEST_CASE("malformed or hostile records are refused; a restore lifts caps to the maximum") {
   FakeSysfs tree;
   TempDir state;
   tree.add_rapl_package(0);
+  tree.add_cpufreq_policy(0);
   auto write_record = [&](const std::string& text) {
     std::ofstream(state.path() / "n.json", std::ios::trunc) << text;
   };
@@ -148,12 +152,20 @@ TEST_CASE("malformed or hostile records are refused, and nothing is written") {
         "{\"files\": {\"class/../../x\": \"x\"}}"}) {
     INFO(bad);
     write_record(bad);
+    tree.write(tree.rapl_limit_file(0), "120000000\n");  // the dead agent's cap
+    tree.write(tree.policy_file(0, "scaling_max_freq"), "1500000\n");
     auto record = std::make_shared<FailSafeRecord>(tree.root(), state.path(), "n");
     auto loaded = record->load();
-    CHECK_FALSE(loaded.ok());
-    CHECK(restore_from_state_dir(tree.root(), state.path(), "n").code() == loaded.code());
+    CHECK(loaded.code() == Errc::parse);
+    RestoreSummary summary = restore_from_state_dir(tree.root(), state.path(), "n");
+    CHECK(summary.complete());
+    CHECK(summary.originals_unknown);
+    // The hardware's own maximum, never the last cap.
+    CHECK(tree.read(tree.rapl_limit_file(0)) == "250000000\n");
+    CHECK(tree.read(tree.policy_file(0, "scaling_max_freq")) == "3000000\n");
+    CHECK(std::filesystem::exists(state.path() / "n.json.unusable"));
+    CHECK_FALSE(std::filesystem::exists(state.path() / "n.json"));
   }
-  CHECK(tree.read(tree.rapl_limit_file(0)) == "200000000\n");
 }
 
 TEST_CASE("node names that would escape the state directory are refused") {
@@ -163,8 +175,7 @@ TEST_CASE("node names that would escape the state directory are refused") {
   }
   CHECK(validate_record_name("worker-01.example.com").ok());
   TempDir state;
-  CHECK(restore_from_state_dir("/nonexistent", state.path(), "../etc").code() ==
-        Errc::invalid_argument);
+  CHECK_FALSE(restore_from_state_dir("/nonexistent", state.path(), "../etc").complete());
 }
 
 TEST_CASE("paths outside the sysfs root are never recorded") {

@@ -179,6 +179,24 @@ TEST_CASE("apply_cap reports the smallest package maximum (hardware-class fracti
   CHECK_FALSE(unknown.package_max_watts);
 }
 
+TEST_CASE("a cap below any zone's reported minimum is refused before anything is written") {
+  Host host;
+  host.tree.add_rapl_package(0);
+  host.tree.add_rapl_package(1);
+  host.tree.write("class/powercap/intel-rapl:1/constraint_0_min_power_uw", "50000000\n");
+  HostFiles files(host.tree.root(), host.record);
+  RaplControl rapl(files);
+  auto out = rapl.apply_cap(40);
+  CHECK(out.result == ApplyResult::blocked);
+  CHECK(out.refused);
+  CHECK_FALSE(out.unavailable);
+  CHECK_THAT(out.message, Catch::Contains("below intel-rapl:1's minimum of 50 W"));
+  CHECK(host.tree.read(host.tree.rapl_limit_file(0)) == "200000000\n");  // zone 0 untouched too
+  CHECK(host.record->entries().empty());
+  REQUIRE(rapl.apply_cap(50).ok());  // at the minimum is fine
+  CHECK(host.tree.read_number(host.tree.rapl_limit_file(1)) == 50000000u);
+}
+
 TEST_CASE("an unwritable limit makes RAPL unavailable and leaves every zone as it was") {
   Host host;
   host.tree.add_rapl_package(0);
