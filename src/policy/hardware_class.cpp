@@ -25,8 +25,8 @@ ResolvedCap resolve_cap(const std::optional<CapValue>& cap, std::optional<double
   if (!package_max_watts || !std::isfinite(*package_max_watts) || *package_max_watts <= 0) {
     return {fallback, true, true};
   }
-  // Never below 1 W: a cap of 0 W means "no cap" to nobody, and RAPL refuses it.
-  return {std::max(1.0, cap->value * *package_max_watts), true, false};
+  // Never below 10 W, the NodePowerProfile's minimum cap (a tiny fraction would be refused).
+  return {std::max(10.0, cap->value * *package_max_watts), true, false};
 }
 
 NodeCaps caps_for_node(const HardwareClass* cls, const TimeWindow* window,

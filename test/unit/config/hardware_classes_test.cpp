@@ -129,6 +129,6 @@ TEST_CASE("hardware classes: per-node caps", "[classes]") {
   CHECK(caps.performance_watts == 5000);
   caps = caps_for_node(nullptr, &night, 230.0, 5000, 100);
   CHECK(caps.eco_watts == 100);
-  // A tiny fraction never gives less than 1 W.
-  CHECK(resolve_cap(CapValue{0.001, true}, 100.0, 120).watts == 1.0);
+  // A tiny fraction never gives less than the NodePowerProfile's minimum of 10 W.
+  CHECK(resolve_cap(CapValue{0.001, true}, 100.0, 120).watts == 10.0);
 }
