@@ -117,8 +117,7 @@ std::optional<double> parse_cpu_quantity(std::string_view text) {
 }
 
 std::optional<PodInfo> project_pod(const rapidjson::Value& pod, std::string_view profile_label,
-                                   kube::StringInterner& interner,
-                                   RequirementInterner* requirements) {
+                                   kube::StringInterner& interner) {
   if (!pod.IsObject()) {
     return std::nullopt;
   }
@@ -130,11 +129,8 @@ std::optional<PodInfo> project_pod(const rapidjson::Value& pod, std::string_view
   info.pod_class = policy::classify_pod_json(pod, profile_label);
   info.counted = policy::is_counted_pod_json(pod);
   if (info.counted) {
-    info.request = policy::pod_requests(pod);
-    if (requirements != nullptr && info.node.str().empty() &&
-        policy::is_performance_sensitive(info.pod_class)) {
-      info.requirement = requirements->intern(pod);
-    }
+    info.cpu_milli = static_cast<std::uint32_t>(
+        std::clamp<std::int64_t>(policy::pod_requests(pod).cpu_milli, 0, UINT32_MAX));
   }
   return info;
 }
@@ -231,8 +227,7 @@ void PodCounts::change_class(const PodInfo& pod, std::int64_t delta) {
   const std::string& node = pod.node.str();
   if (!node.empty()) {
     policy::Resources& b = classes_.bound[node];
-    b.cpu_milli += delta * pod.request.cpu_milli;
-    b.memory_bytes += delta * pod.request.memory_bytes;
+    b.cpu_milli += delta * static_cast<std::int64_t>(pod.cpu_milli);
     b.pods += delta;
     if (b == policy::Resources{}) {
       classes_.bound.erase(node);
@@ -334,7 +329,11 @@ ContextProvider::ContextProvider(kube::Api& api, ContextOptions options)
   std::string key = options_.nodes.profile_label;
   pods_ = std::make_unique<kube::Informer<PodInfo>>(
       api, std::move(pod_options), [this, key](const rapidjson::Value& o) {
-        return project_pod(o, key, interner_, &requirements_);
+        auto info = project_pod(o, key, interner_);
+        if (info && info->perf_sensitive() && info->node.empty_string()) {
+          stage_pending(o);
+        }
+        return info;
       });
 
   auto npp_options = base(kube::resources::node_power_profiles, "nodepowerprofiles");
@@ -388,13 +387,22 @@ ContextProvider::ContextProvider(kube::Api& api, ContextOptions options)
 
 ContextProvider::~ContextProvider() { stop(); }
 
-void ContextProvider::track_pending(const std::string& key, const PodInfo* pod) {
+void ContextProvider::stage_pending(const rapidjson::Value& pod) {
+  const rapidjson::Value* metadata = json::member(pod, "metadata");
+  std::string key = json::string_or_empty(metadata, "namespace");
+  key.append("/").append(json::string_or_empty(metadata, "name"));
+  policy::PendingPod entry{key, requirements_.intern(pod), policy::pod_requests(pod)};
   std::lock_guard lock(pending_mutex_);
-  if (pod != nullptr && pod->requirement && pod->perf_sensitive() && pod->node.str().empty()) {
-    pending_[key] = policy::PendingPod{key, pod->requirement, pod->request};
-  } else {
-    pending_.erase(key);
+  pending_[std::move(key)] = std::move(entry);
+}
+
+void ContextProvider::track_pending(const std::string& key, const PodInfo* pod) {
+  // Entries are added when a pending performance pod is decoded; every other state drops them.
+  if (pod != nullptr && pod->perf_sensitive() && pod->node.empty_string()) {
+    return;
   }
+  std::lock_guard lock(pending_mutex_);
+  pending_.erase(key);
 }
 
 void ContextProvider::pod_count_dropped(const std::optional<std::string>& node) {

@@ -123,7 +123,7 @@ TEST_CASE("context: managed nodes keep their scheduling view; equal views are no
 }
 
 TEST_CASE(
-    "context: pending performance pods carry a shared requirement; requests are summed "
+    "context: pending performance pods share one requirement; cpu requests are summed "
     "per node",
     "[fit]") {
   StringInterner strings;
@@ -132,17 +132,15 @@ TEST_CASE(
       "nodeSelector":{"joulie.io/power-profile":"performance","t":"C"},
       "containers":[{"resources":{"requests":{"cpu":"40","memory":"1Gi"}}}]},
       "status":{"phase":"Pending"}})";
-  auto a = project_pod(parse_json(pending), "joulie.io/power-profile", strings, &requirements);
-  auto b = project_pod(parse_json(pending), "joulie.io/power-profile", strings, &requirements);
-  REQUIRE(a->requirement);
-  CHECK(a->requirement == b->requirement);  // one copy for equal specs
-  CHECK(a->requirement->node_selector.at("t") == "C");
-  CHECK(a->request == joulie::policy::Resources{40000, 1LL << 30, 1});
-  // Bound or general pods keep no requirement, only their request.
+  auto a = requirements.intern(parse_json(pending));
+  auto b = requirements.intern(parse_json(pending));
+  CHECK(a == b);  // one copy for equal specs
+  CHECK(a->node_selector.at("t") == "C");
+  auto p = project_pod(parse_json(pending), "joulie.io/power-profile", strings);
+  CHECK(p->cpu_milli == 40000);
   auto bound = project_pod(parse_json(R"({"metadata":{"name":"q"},"spec":{"nodeName":"n1",
       "containers":[{"resources":{"requests":{"cpu":"2"}}}]}})"),
-                           "joulie.io/power-profile", strings, &requirements);
-  CHECK_FALSE(bound->requirement);
+                           "joulie.io/power-profile", strings);
   PodCounts counts;
   counts.add(*bound);
   counts.add(*bound);
