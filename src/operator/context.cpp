@@ -389,7 +389,7 @@ ContextProvider::~ContextProvider() { stop(); }
 
 void ContextProvider::stage_pending(const rapidjson::Value& pod) {
   const rapidjson::Value* metadata = json::member(pod, "metadata");
-  std::string key = json::string_or_empty(metadata, "namespace");
+  std::string key(json::string_or_empty(metadata, "namespace"));
   key.append("/").append(json::string_or_empty(metadata, "name"));
   policy::PendingPod entry{key, requirements_.intern(pod), policy::pod_requests(pod)};
   std::lock_guard lock(pending_mutex_);
