@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Runs every benchmark of SPEC.md §7 (scripts under test/bench/) and prints one table each, then a
-# summary of verdicts. Benchmarks are not tests: nothing here fails CI; record the figures in
-# docs/benchmarks.md with the machine, date and load average the tables print.
+# Runs every benchmark of docs/design.md#quality-bars (scripts under test/bench/) and prints one
+# table each, then a summary of verdicts. Benchmarks are not tests: nothing here fails CI; record
+# the figures in docs/benchmarks.md with the machine, date and load average the tables print.
 #   JOULIE_BENCH_BUILD_DIR=DIR   release build to measure (default: build-bench, set up if missing)
 #   JOULIE_BENCH_ONLY="binary informer operator floor convergence agent"   a subset, in that order
 #   JOULIE_BENCH_BEFORE=PATH     convergence: also run this older binary, side by side ("before")

@@ -83,7 +83,8 @@ RouteProviders make_route_providers(const std::string& node, const RouteConfig& 
       } else {
         providers.telemetry = std::make_unique<PrometheusTelemetry>(
             *context.pool, route.telemetry_endpoint, route.telemetry_query, node,
-            route.telemetry_timeout, clock);
+            route.telemetry_timeout, clock,
+            PromAuth{route.telemetry_ca_file, route.telemetry_token_file});
       }
       break;
     case SourceType::host:
@@ -110,9 +111,11 @@ RouteProviders make_route_providers(const std::string& node, const RouteConfig& 
   }
   if (route.thermal == SourceType::prometheus && context.pool != nullptr &&
       !route.thermal_query.empty() && parse_http_url(route.thermal_endpoint).ok()) {
-    providers.thermal =
-        std::make_unique<PrometheusThermal>(*context.pool, route.thermal_endpoint,
-                                            route.thermal_query, node, kDefaultHttpTimeout, clock);
+    providers.thermal = std::make_unique<PrometheusThermal>(*context.pool, route.thermal_endpoint,
+                                                            route.thermal_query, node,
+                                                            kDefaultHttpTimeout, clock,
+                                                            PromAuth{route.thermal_ca_file,
+                                                                     route.thermal_token_file});
   }
   return providers;
 }

@@ -8,11 +8,15 @@ namespace joulie::agent {
 
 namespace {
 
+// The operator's PromQL client: HTTPS verified with the CA file, the token file re-read every
+// 60 s, typed errors -- so the agent's source behaves exactly like the operator's signals.
 signals::PromClientOptions client_options(const std::string& endpoint,
-                                          std::chrono::nanoseconds timeout) {
+                                          std::chrono::nanoseconds timeout, const PromAuth& auth) {
   signals::PromClientOptions options;
   options.config.endpoint = endpoint;
   options.config.timeout = timeout;
+  options.config.ca_file = auth.ca_file;
+  options.config.bearer_token_file = auth.bearer_token_file;
   return options;
 }
 
@@ -49,8 +53,9 @@ PromReading single_prom_value(const Result<signals::PromResult>& result, SystemT
 
 PrometheusTelemetry::PrometheusTelemetry(HttpClientPool& pool, const std::string& endpoint,
                                          const std::string& query, const std::string& node,
-                                         std::chrono::nanoseconds timeout, const Clock& clock)
-    : client_(pool, client_options(endpoint, timeout), clock),
+                                         std::chrono::nanoseconds timeout, const Clock& clock,
+                                         const PromAuth& auth)
+    : client_(pool, client_options(endpoint, timeout, auth), clock),
       query_(signals::expand_node(query, node)),
       clock_(clock) {}
 
@@ -69,8 +74,9 @@ TelemetrySample PrometheusTelemetry::sample() {
 
 PrometheusThermal::PrometheusThermal(HttpClientPool& pool, const std::string& endpoint,
                                      const std::string& query, const std::string& node,
-                                     std::chrono::nanoseconds timeout, const Clock& clock)
-    : client_(pool, client_options(endpoint, timeout), clock),
+                                     std::chrono::nanoseconds timeout, const Clock& clock,
+                                     const PromAuth& auth)
+    : client_(pool, client_options(endpoint, timeout, auth), clock),
       query_(signals::expand_node(query, node)),
       clock_(clock) {}
 

@@ -73,6 +73,8 @@ RouteConfig route_from_profile(const api::TelemetryProfile* profile) {
   } else if (route.source == SourceType::prometheus) {
     route.telemetry_endpoint = source.prometheus.endpoint;
     route.telemetry_query = source.prometheus.query;
+    route.telemetry_ca_file = source.prometheus.ca_file;
+    route.telemetry_token_file = source.prometheus.bearer_token_file;
   }
   // Only a prometheus thermal source is read (host and http thermal inputs are not defined).
   const api::Source& thermal = profile->spec.thermal_source;
@@ -80,6 +82,8 @@ RouteConfig route_from_profile(const api::TelemetryProfile* profile) {
     route.thermal = SourceType::prometheus;
     route.thermal_endpoint = thermal.prometheus.endpoint;
     route.thermal_query = thermal.prometheus.query;
+    route.thermal_ca_file = thermal.prometheus.ca_file;
+    route.thermal_token_file = thermal.prometheus.bearer_token_file;
   }
   return route;
 }

@@ -1,5 +1,5 @@
 // `joulie agent`: wires configuration, the Kubernetes client, the daemon (informers + node
-// workers), the status writer, metrics/probes and signals together (SPEC §5).
+// workers), the status writer, metrics/probes and signals together (docs/design.md#agent).
 #include "joulie/agent/run.hpp"
 
 #include <pthread.h>
@@ -57,7 +57,8 @@ constexpr std::size_t kPoolWorkers = 8;
 // The agent touches little of its (static, OpenSSL-carrying) code in steady state, yet that
 // policy keeps most of the text resident: several MiB of RSS on every node of the cluster.
 // Mapping text pages only as they are used, and letting go of the start-up ones once, keeps
-// the daemon's footprint to what it runs (SPEC §7: ≤ 8 MiB). Failure only costs memory.
+// the daemon's footprint to what it runs (docs/design.md#quality-bars: ≤ 8 MiB). Failure only costs
+// memory.
 void map_code_on_demand(bool drop_resident) {
   const long page = sysconf(_SC_PAGESIZE);
   if (page <= 0) {

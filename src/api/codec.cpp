@@ -97,6 +97,9 @@ Source decode_source(FieldReader& r, const Value* sources, const std::string& pa
   if (const Value* prom = r.object(block, path + ".prometheus")) {
     out.prometheus.endpoint = r.string(prom, path + ".prometheus.endpoint").value_or("");
     out.prometheus.query = r.string(prom, path + ".prometheus.query").value_or("");
+    out.prometheus.ca_file = r.string(prom, path + ".prometheus.caFile").value_or("");
+    out.prometheus.bearer_token_file =
+        r.string(prom, path + ".prometheus.bearerTokenFile").value_or("");
   }
   if (!r.failed() && out.type == SourceType::http && out.http.endpoint.empty()) {
     r.fail(Errc::invalid, path + ".http.endpoint", "is required when type is http");

@@ -20,6 +20,8 @@ constexpr const char* kCommandsHelp =
     "  joulie operator [flags]              run the cluster operator\n"
     "  joulie agent [flags]                 run the node agent\n"
     "  joulie version [--output text|json]  print the version\n"
+    "  joulie ctl <command> [flags]         kubectl joulie: status, explain, plan, pause,\n"
+    "                                       resume (also run as kubectl-joulie)\n"
     "  joulie help [command]                print this help, or one command's\n"
     "\n"
     "Every flag can also be set through its environment variable; a flag wins over the\n"
@@ -184,6 +186,61 @@ std::string version_text(std::string_view version, std::string_view commit, Outp
   writer.String(commit.data(), static_cast<rapidjson::SizeType>(commit.size()));
   writer.EndObject();
   return std::string(buffer.GetString(), buffer.GetSize()) + "\n";
+}
+
+namespace {
+
+bool replayed(const FlagSpec& spec) {
+  static const char* const kLocal[] = {"kubeconfig",   "context",      "metrics-addr", "log-format",
+                                       "log-level",    "once",         "dry-run",      "output",
+                                       "leader-elect", "policy-config"};
+  for (const char* name : kLocal) {
+    if (spec.name == name) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+std::map<std::string, std::string> operator_environment(const EnvLookup& env) {
+  std::map<std::string, std::string> out;
+  for (const auto& spec : concat(operator_globals(), detail::operator_flag_specs())) {
+    if (!spec.env.empty()) {
+      if (auto v = env(spec.env); v && !v->empty()) {
+        out[spec.env] = *v;
+      }
+    }
+  }
+  if (auto ns = env("POD_NAMESPACE"); ns && !ns->empty()) {
+    out["POD_NAMESPACE"] = *ns;
+  }
+  return out;
+}
+
+Result<OperatorReplay> operator_replay(const std::vector<std::string>& args,
+                                       const std::map<std::string, std::string>& env) {
+  FlagSet flags("operator", concat(operator_globals(), detail::operator_flag_specs()));
+  if (auto status = flags.parse(args); !status) {
+    return status.error();
+  }
+  OperatorReplay out;
+  for (const auto& spec : flags.specs()) {
+    if (!replayed(spec)) {
+      continue;
+    }
+    if (auto v = flags.given(spec.name)) {
+      out.args.push_back("--" + spec.name + "=" + *v);
+    }
+    if (auto it = env.find(spec.env); !spec.env.empty() && it != env.end()) {
+      out.env[spec.env] = it->second;
+    }
+  }
+  if (auto it = env.find("POD_NAMESPACE"); it != env.end()) {
+    out.env["POD_NAMESPACE"] = it->second;
+  }
+  return out;
 }
 
 }  // namespace joulie::config

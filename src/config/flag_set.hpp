@@ -127,7 +127,7 @@ struct GlobalDefaults {
   int64_t kube_burst;
 };
 
-// The global flag specs (SPEC §1), with the mode's defaults.
+// The global flag specs (docs/design.md#command-line-and-exit-codes), with the mode's defaults.
 std::vector<FlagSpec> global_flag_specs(const GlobalDefaults& defaults);
 // Reads the global flags; errors land in the resolver.
 GlobalConfig read_global(Resolver& r, const GlobalDefaults& defaults);

@@ -141,7 +141,7 @@ Result<OperatorConfig> read_operator(const FlagSet& flags, const EnvLookup& env)
   }
   c.zoneinfo_root = zoneinfo_root(env);
   if (!c.policy_config.empty() && !r.error()) {
-    // Exit 2 at start-up naming the file, the line and the key (SPEC §8.4).
+    // Exit 2 at start-up naming the file, the line and the key (docs/design.md#policy-file).
     auto loaded = load_policy_file(c.policy_config, c.zoneinfo_root);
     if (!loaded.ok()) {
       r.fail(r.setting("policy-config")->origin + ": " + loaded.error().message);

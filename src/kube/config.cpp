@@ -1,4 +1,5 @@
-// Configuration source order (SPEC §2): kubeconfig flag/env, in-cluster, ~/.kube/config.
+// Configuration source order (docs/design.md#kubernetes-access): kubeconfig flag/env, in-cluster,
+// ~/.kube/config.
 #include <fmt/format.h>
 
 #include <cstdlib>

@@ -125,6 +125,28 @@ void LeaderElector::write_record(rapidjson::Value& lease, const Record& r,
   put_member(spec, "leaseTransitions", rapidjson::Value(r.transitions), a);
 }
 
+void LeaderElector::write_annotations(rapidjson::Value& lease,
+                                      rapidjson::Document::AllocatorType& a) {
+  if (!options_.annotations || !lease.IsObject()) {
+    return;
+  }
+  auto values = options_.annotations();
+  if (values.empty()) {
+    return;
+  }
+  if (!lease.HasMember("metadata") || !lease["metadata"].IsObject()) {
+    put_member(lease, "metadata", rapidjson::Value(rapidjson::kObjectType), a);
+  }
+  rapidjson::Value& metadata = lease["metadata"];
+  if (!metadata.HasMember("annotations") || !metadata["annotations"].IsObject()) {
+    put_member(metadata, "annotations", rapidjson::Value(rapidjson::kObjectType), a);
+  }
+  rapidjson::Value& annotations = metadata["annotations"];
+  for (const auto& [key, value] : values) {
+    put_member(annotations, key.c_str(), rapidjson::Value(value.c_str(), a), a);
+  }
+}
+
 bool LeaderElector::is_leader() const {
   if (!leading_.load()) {
     return false;
@@ -205,6 +227,7 @@ bool LeaderElector::try_create(SystemTime now_wall, SteadyTime now) {
   metadata.AddMember("namespace", rapidjson::Value(options_.ns.c_str(), a), a);
   lease.AddMember("metadata", metadata, a);
   write_record(lease, record, a);
+  write_annotations(lease, a);
 
   auto created = api_.create(options_.lease_resource, options_.ns, lease);
   if (!created.ok()) {
@@ -283,6 +306,7 @@ bool LeaderElector::tick() {
 
   rapidjson::Document& lease = *current;
   write_record(lease, next, lease.GetAllocator());  // keeps metadata.resourceVersion
+  write_annotations(lease, lease.GetAllocator());
   auto updated = api_.update(options_.lease_resource, options_.ns, lease);
   if (!updated.ok()) {
     if (updated.code() == Errc::conflict) {

@@ -30,6 +30,7 @@ const Resource nodes{"", "v1", "nodes", "Node", false};
 const Resource pods{"", "v1", "pods", "Pod", true};
 const Resource events{"", "v1", "events", "Event", true};
 const Resource leases{"coordination.k8s.io", "v1", "leases", "Lease", true};
+const Resource config_maps{"", "v1", "configmaps", "ConfigMap", true};
 const Resource node_power_profiles{"joulie.io", "v1alpha1", "nodepowerprofiles", "NodePowerProfile",
                                    false};
 const Resource telemetry_profiles{"joulie.io", "v1alpha1", "telemetryprofiles", "TelemetryProfile",

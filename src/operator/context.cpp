@@ -63,6 +63,7 @@ std::optional<NodeInfo> project_node(const rapidjson::Value& node,
   const rapidjson::Value* annotations = json::member(*metadata, "annotations");
   info.draining_since = json::string_at(annotations, api::kDrainingSinceAnnotation);
   info.state_since = json::string_at(annotations, api::kStateSinceAnnotation);
+  info.pin = json::string_at(annotations, api::kPinAnnotation);
   const bool unschedulable =
       json::bool_at(json::member(node, "spec"), "unschedulable").value_or(false);
   auto reserved = lookup(config.reserved_label);
@@ -306,6 +307,36 @@ std::unordered_map<std::string, std::int64_t> PodCounts::per_node() const {
   return per_node_;
 }
 
+std::optional<ControlInfo> project_control(const rapidjson::Value& config_map) {
+  const rapidjson::Value* data = json::member(config_map, "data");
+  if (data != nullptr && !data->IsObject()) {
+    data = nullptr;
+  }
+  ControlInfo c;
+  c.paused = json::string_at(data, "paused") == std::optional<std::string_view>("true");
+  c.reason = std::string(json::string_or_empty(data, "reason"));
+  c.paused_by = std::string(json::string_or_empty(data, "pausedBy"));
+  c.paused_at = std::string(json::string_or_empty(data, "pausedAt"));
+  return c;
+}
+
+policy::Overrides overrides_of(const Snapshot& s) {
+  policy::Overrides o;
+  o.paused = s.control.paused;
+  if (o.paused) {
+    o.pause_note = s.control.paused_by;
+    if (!s.control.reason.empty()) {
+      o.pause_note += (o.pause_note.empty() ? "" : ": ") + s.control.reason;
+    }
+  }
+  for (const auto& m : s.managed) {
+    if (m.pin) {
+      o.pins.emplace(m.name, *m.pin);
+    }
+  }
+  return o;
+}
+
 // ---- provider ----------------------------------------------------------------------------------
 
 ContextProvider::ContextProvider(kube::Api& api, ContextOptions options)
@@ -327,7 +358,7 @@ ContextProvider::ContextProvider(kube::Api& api, ContextOptions options)
       [node_config](const rapidjson::Value& o) { return project_node(o, node_config); });
 
   // Pod data counts as unavailable once the watch has been broken for longer than the read-idle
-  // timeout (SPEC §4.5): then nothing is downgraded.
+  // timeout (docs/design.md#state-machine-and-downgrade-guard): then nothing is downgraded.
   auto pod_options = base(kube::resources::pods, "pods");
   pod_options.unhealthy_after = options_.read_idle_timeout;
   std::string key = options_.nodes.profile_label;
@@ -345,6 +376,26 @@ ContextProvider::ContextProvider(kube::Api& api, ContextOptions options)
       std::string(api::kManagedByLabel) + "=" + std::string(api::kManagedByOperator);
   npps_ = std::make_unique<kube::Informer<NppInfo>>(api, std::move(npp_options), project_npp);
 
+  // The pause switch: one named ConfigMap, watched through a metadata.name field selector so that
+  // RBAC can grant exactly that object (resourceNames).
+  if (!options_.control_namespace.empty()) {
+    auto control_options = base(kube::resources::config_maps, "joulie-control");
+    control_options.ns = options_.control_namespace;
+    control_options.field_selector = "metadata.name=" + std::string(api::kControlConfigMap);
+    control_options.page_size = 0;
+    control_ = std::make_unique<kube::Informer<ControlInfo>>(api, std::move(control_options),
+                                                             project_control);
+    auto changed = [this] {
+      if (overrides_changed_) {
+        overrides_changed_();
+      }
+    };
+    control_->on_add([changed](const std::string&, const ControlInfo&) { changed(); });
+    control_->on_update(
+        [changed](const std::string&, const ControlInfo&, const ControlInfo&) { changed(); });
+    control_->on_delete([changed](const std::string&, const ControlInfo&) { changed(); });
+  }
+
   nodes_->on_add([this](const std::string&, const NodeInfo& n) {
     if (n.managed && managed_changed_) {
       managed_changed_();
@@ -353,6 +404,8 @@ ContextProvider::ContextProvider(kube::Api& api, ContextOptions options)
   nodes_->on_update([this](const std::string&, const NodeInfo& old, const NodeInfo& now) {
     if (old.managed != now.managed && managed_changed_) {
       managed_changed_();
+    } else if (now.managed && old.pin != now.pin && overrides_changed_) {
+      overrides_changed_();
     }
   });
   nodes_->on_delete([this](const std::string&, const NodeInfo& last) {
@@ -423,23 +476,36 @@ void ContextProvider::start() {
   nodes_->start();
   pods_->start();
   npps_->start();
+  if (control_) {
+    control_->start();
+  }
 }
 
 void ContextProvider::stop() {
+  if (control_) {
+    control_->stop();
+  }
   npps_->stop();
   pods_->stop();
   nodes_->stop();
 }
 
+// The pause switch is part of being synced: a restarted operator must know it is paused before
+// its first plan, or it would cap nodes for one pass.
 bool ContextProvider::synced() const {
-  return nodes_->synced() && pods_->synced() && npps_->synced();
+  return nodes_->synced() && pods_->synced() && npps_->synced() &&
+         (!control_ || control_->synced());
 }
 
 bool ContextProvider::wait_synced(std::chrono::milliseconds timeout) const {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   for (const kube::InformerEngine* i : {static_cast<const kube::InformerEngine*>(nodes_.get()),
                                         static_cast<const kube::InformerEngine*>(pods_.get()),
-                                        static_cast<const kube::InformerEngine*>(npps_.get())}) {
+                                        static_cast<const kube::InformerEngine*>(npps_.get()),
+                                        static_cast<const kube::InformerEngine*>(control_.get())}) {
+    if (i == nullptr) {
+      continue;
+    }
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
     if (!i->wait_synced(std::max(left, std::chrono::milliseconds(0)))) {
@@ -452,7 +518,8 @@ bool ContextProvider::wait_synced(std::chrono::milliseconds timeout) const {
 std::string ContextProvider::sync_status() const {
   auto b = [](bool v) { return v ? "true" : "false"; };
   return std::string("nodes=") + b(nodes_->synced()) + " pods=" + b(pods_->synced()) +
-         " nodepowerprofiles=" + b(npps_->synced());
+         " nodepowerprofiles=" + b(npps_->synced()) +
+         (control_ ? std::string(" joulie-control=") + b(control_->synced()) : std::string());
 }
 
 bool ContextProvider::pods_known() const { return pods_->synced() && pods_->healthy(); }
@@ -473,6 +540,7 @@ Snapshot ContextProvider::snapshot(SystemTime now) const {
         m.uid = info.uid;
         m.label = info.profile_label;
         m.draining_since = info.draining_since;
+        m.pin = info.pin;
         m.zone = info.zone;
         m.rack = info.rack;
         m.allocatable_cpu = info.allocatable_cpu;
@@ -496,6 +564,13 @@ Snapshot ContextProvider::snapshot(SystemTime now) const {
       s.npps.emplace(name, info);
     }
   });
+  if (control_) {
+    control_->read([&](const kube::Informer<ControlInfo>::Map& items) {
+      if (!items.empty()) {
+        s.control = items.begin()->second;
+      }
+    });
+  }
   fill_policy_context(s, counts_.by_class());
   s.context.profile_label = options_.nodes.profile_label;
   {

@@ -1,4 +1,5 @@
-// The policy's view of a pass (SPEC.md §8.1) and what the pass reports about it (§8.5 explain).
+// The policy's view of a pass (docs/design.md#the-policy-snapshot) and what the pass reports
+// about it (the explain of docs/design.md#context-aware-policy).
 #include <fmt/format.h>
 
 #include <algorithm>

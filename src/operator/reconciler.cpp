@@ -147,6 +147,8 @@ const policy::PolicyPlan& Reconciler::plan_for(const Snapshot& snapshot, PassKin
     plan_ = std::move(safe);
   } else {
     plan_ = std::move(*planned);
+    // The pause switch and per-node pins (kubectl joulie): after the policy, before the guard.
+    policy::apply_overrides(*plan_, overrides_of(snapshot));
   }
   plan_nodes_ = std::move(names);
   desired_.clear();
@@ -443,10 +445,10 @@ void Reconciler::execute_all(std::vector<NodeWork>& work, std::size_t begin, std
     return;
   }
   // Each worker takes the next node and runs its whole write list, so a node's writes keep their
-  // order (§4.6) while up to `workers` nodes are in flight; the client's token bucket is shared.
-  // The pass thread records each node as soon as it and every node before it are done: the
-  // records keep their fixed order, and Events leave as the writes progress rather than in one
-  // burst at the end (the recorder's queue is bounded).
+  // order (docs/design.md#writes-and-their-order) while up to `workers` nodes are in flight; the
+  // client's token bucket is shared. The pass thread records each node as soon as it and every node
+  // before it are done: the records keep their fixed order, and Events leave as the writes progress
+  // rather than in one burst at the end (the recorder's queue is bounded).
   std::atomic<std::size_t> next{0};
   std::mutex mutex;
   std::condition_variable finished_cv;

@@ -18,6 +18,7 @@
 #include <string>
 #include <thread>
 
+#include "joulie/api/names.hpp"
 #include "joulie/common/http_endpoint.hpp"
 #include "joulie/common/log.hpp"
 #include "joulie/common/metrics.hpp"
@@ -32,6 +33,7 @@
 #include "joulie/kube/liveness.hpp"
 #include "joulie/operator/actuation.hpp"
 #include "joulie/operator/context.hpp"
+#include "joulie/operator/control.hpp"
 #include "joulie/operator/controller.hpp"
 #include "joulie/operator/metrics.hpp"
 #include "joulie/operator/pass_report.hpp"
@@ -62,7 +64,7 @@ policy::PolicyConfig policy_config(const config::OperatorConfig& c) {
 
 }  // namespace
 
-int run_operator(const config::OperatorConfig& config) {
+int run_operator(const config::OperatorConfig& config, const RunHooks& hooks) {
   // ---- configuration that only this area can check --------------------------------------------
   auto selector = policy::parse_selector(config.node_selector);
   if (!selector.ok()) {
@@ -108,7 +110,7 @@ int run_operator(const config::OperatorConfig& config) {
   const std::string default_namespace = cluster->default_namespace;
   // Events go through a client of their own (its own token bucket of the same size, as
   // client-go's event broadcaster has): recording the transitions of a large pass must not
-  // take rate-limit tokens from the node writes (SPEC §8.6, docs/decisions.md).
+  // take rate-limit tokens from the node writes (docs/design.md#upgrades-first, docs/decisions.md).
   kube::ClientOptions event_client_options = client_options;
   event_client_options.max_idle_connections = 1;
   auto event_client = kube::Client::create(*cluster, event_client_options);
@@ -158,6 +160,13 @@ int run_operator(const config::OperatorConfig& config) {
   }
   context_options.metrics = &registry;
   context_options.page_size = config.global.kube_list_page_size;
+  // The pause switch lives beside the Lease, in the operator's namespace (kubectl joulie pause).
+  const std::string operator_ns = config.leader_election_namespace.empty()
+                                      ? default_namespace
+                                      : config.leader_election_namespace;
+  if (control_readable(api, operator_ns)) {
+    context_options.control_namespace = operator_ns;
+  }
   ContextProvider context(api, context_options);
 
   // ---- signal sources (the policy file's signals; queried off the reconcile path) --------------
@@ -189,6 +198,12 @@ int run_operator(const config::OperatorConfig& config) {
     Controller* c = controller.load();
     if (r != nullptr && c != nullptr && r->awaiting_agent()) {
       c->request_reguard();
+    }
+  });
+  // A pause, a resume or a pin re-plans at once (not at the next tick).
+  context.on_overrides_changed([&] {
+    if (Controller* c = controller.load()) {
+      c->request_replan();
     }
   });
   // A deleted or edited profile is put back by a guard pass now, not at the next tick; the pass
@@ -299,10 +314,18 @@ int run_operator(const config::OperatorConfig& config) {
   }
   Reconciler reconciler(reconciler_options, actuation, &operator_metrics, events,
                         RealClock::instance());
+  PauseReporter pause_reporter(registry, operator_ns, events);
+  LeaseAnnotations published;  // written on the Lease by the elector (kubectl joulie status)
+  const PublishedStatus published_extra{!context_options.control_namespace.empty(), operator_ns};
+  if (!hooks.invocation.empty()) {
+    published.set(std::string(api::kConfigAnnotation), hooks.invocation);
+  }
+  published.set(std::string(api::kPolicyFileAnnotation),
+                config.policy_file ? config.policy_file->content : std::string());
   reconciler_ptr = &reconciler;
   std::mutex pass_mutex;  // passes run on the controller thread; --once runs one inline
 
-  // ---- policy file hot reload (SPEC §8.4) -------------------------------------------------------
+  // ---- policy file hot reload (docs/design.md#policy-file) --------------------------------------
   // Events about the file go to the operator's own Pod (POD_NAME in POD_NAMESPACE, from the
   // downward API); without them (a local run) the log line and the metric remain.
   kube::NodeRef self_pod;
@@ -340,6 +363,7 @@ int run_operator(const config::OperatorConfig& config) {
                       "decoded; restart the operator for it to take effect",
                       {{"in_use", context_options.nodes.zone_label}, {"file", zone_label}});
           }
+          published.set(std::string(api::kPolicyFileAnnotation), file.content);
           operator_metrics.config_reloads.with({}).inc();
           log::info("operator", "policy file reloaded",
                     {{"file", config.policy_config},
@@ -392,6 +416,7 @@ int run_operator(const config::OperatorConfig& config) {
     le.lease_duration = std::chrono::duration_cast<std::chrono::milliseconds>(config.lease_duration);
     le.renew_deadline = std::chrono::duration_cast<std::chrono::milliseconds>(config.renew_deadline);
     le.retry_period = std::chrono::duration_cast<std::chrono::milliseconds>(config.retry_period);
+    le.annotations = [&published] { return published.get(); };
     kube::LeaderCallbacks callbacks;
     callbacks.started_leading = [&] {
       log::info("operator", "became the leader; starting to reconcile",
@@ -437,10 +462,15 @@ int run_operator(const config::OperatorConfig& config) {
     }
     PassResult result =
         reconciler.run_pass(context.snapshot(std::chrono::system_clock::now()), PassKind::replan);
-    std::string text = config.output == config::OutputFormat::json ? format_pass_json(result) + "\n"
-                                                                   : format_pass_text(result);
-    std::fwrite(text.data(), 1, text.size(), stdout);
-    std::fflush(stdout);
+    if (hooks.once_result) {
+      hooks.once_result(result);
+    } else {
+      std::string text = config.output == config::OutputFormat::json
+                             ? format_pass_json(result) + "\n"
+                             : format_pass_text(result);
+      std::fwrite(text.data(), 1, text.size(), stdout);
+      std::fflush(stdout);
+    }
     shutdown();
     return result.failed_nodes == 0 ? config::kExitOk : config::kExitRuntimeError;
   }
@@ -464,7 +494,10 @@ int run_operator(const config::OperatorConfig& config) {
         // A silent API server: the pod cache may be stale, so pod data counts as unavailable
         // (nothing is downgraded on it), as when the pod watch is broken.
         snapshot.pods_known = snapshot.pods_known && !liveness.stale();
-        reconciler.run_pass(snapshot, kind);
+        pause_reporter.observe(snapshot);
+        const PassResult result = reconciler.run_pass(snapshot, kind);
+        published.set(std::string(api::kStatusAnnotation),
+                      status_json(result, snapshot, published_extra, now));
         // A time window that starts or ends before the next tick: re-plan at its boundary.
         if (auto change = policy::next_window_change(reconciler.policy().windows,
                                                      reconciler.time_zone(), now,

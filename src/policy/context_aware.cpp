@@ -1,6 +1,6 @@
-// context_aware_v1 (SPEC.md §8.5): demand (queue-aware count raised by the forecast), which
-// nodes (performance-pod hosts, zone minimums, temperature, PUE, name), stability (minDwell,
-// changeBudget). Pure and deterministic: every ordering ends with the node name.
+// context_aware_v1 (docs/design.md#context-aware-policy): demand (queue-aware count raised by the
+// forecast), which nodes (performance-pod hosts, zone minimums, temperature, PUE, name), stability
+// (minDwell, changeBudget). Pure and deterministic: every ordering ends with the node name.
 #include <fmt/format.h>
 
 #include <algorithm>

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""SPEC §7: the agent.
+"""docs/design.md#quality-bars: the agent.
 
 daemonset: one node on a fake host RAPL tree (2 packages, 8 cpufreq policies), --interval 100ms
   (every pass re-applies the cap: write + read back), measured over a window after a warm-up:

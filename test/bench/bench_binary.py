@@ -1,6 +1,6 @@
 #!/usr/bin/python3
-"""SPEC §7: the joulie executable is static (`ldd` says "not a dynamic executable") and a stripped
-copy is at most 15 MiB.
+"""docs/design.md#quality-bars: the joulie executable is static (`ldd` says "not a dynamic
+executable") and a stripped copy is at most 15 MiB.
 
     test/bench/bench_binary.py [--bin build-bench/joulie] [--json FILE]
 """

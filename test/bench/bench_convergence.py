@@ -1,6 +1,7 @@
 #!/usr/bin/python3
-"""Supply follows demand (issue 9, SPEC §8.6): how fast the operator writes what the policy wants
-on a large cluster, with default rate-limit flags, for one or more binaries side by side.
+"""Supply follows demand (issue 9, docs/design.md#upgrades-first): how fast the operator writes what
+the policy wants on a large cluster, with default rate-limit flags, for one or more binaries side by
+side.
 
 For each binary (``--bin NAME=PATH``, repeatable; e.g. ``before=/tmp/old/joulie
 after=build/joulie``), on a fresh test API server seeded with the same cluster (bench_operator's

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""SPEC §7 / TESTING §1: initial sync of the informer (src/kube) over a large cluster.
+"""docs/design.md#quality-bars: initial sync of the informer (src/kube) over a large cluster.
 
 Seeds the test API server with N nodes and M pods (seed_cluster.py's cluster), then runs
 build-bench/test/support/informer_probe once per resource and reports:

@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""SPEC §7: the operator over a large cluster (default 5 000 nodes + 150 000 pods).
+"""docs/design.md#quality-bars: the operator over a large cluster (default 5 000 nodes + 150 000
+pods).
 
 The cluster is realistic rather than uniform: nodes with a Kubelet-like status (a few reserved or
 cordoned), pods of every class -- general (no power-profile constraint, other nodeSelectors,

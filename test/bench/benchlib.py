@@ -1,4 +1,5 @@
-"""Shared helpers of the benchmark scripts (SPEC.md §7): process figures, machine load, tables.
+"""Shared helpers of the benchmark scripts (docs/design.md#quality-bars): process figures, machine
+load, tables.
 
 Benchmarks are scripts, not timed assertions: each prints a table of figures, their target and a
 verdict, and can also write its rows as JSON (``--json FILE``) for scripts/bench.sh. The machine

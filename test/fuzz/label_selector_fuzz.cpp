@@ -1,7 +1,7 @@
 // Label-selector parser. Properties: a parsed selector's canonical text re-parses to an equal
 // selector (and is a fixed point); every accepted key and value passes the API server's
-// validation; matches() agrees with the SPEC's meaning of each operator on label sets built from
-// the selector itself. Input: the selector text.
+// validation; matches() agrees with the documented meaning (docs/design.md#label-selectors) of each
+// operator on label sets built from the selector itself. Input: the selector text.
 #include <algorithm>
 #include <functional>
 #include <string>

@@ -1,4 +1,5 @@
-// Pod classification from Pod JSON (SPEC §4.3). Input: [key selector][pod JSON].
+// Pod classification from Pod JSON (docs/design.md#pod-classification). Input: [key selector][pod
+// JSON].
 // Properties: classify_pod_json is classify(placement_from_pod_json); a malformed placement is
 // `unknown` (fail safe); only expressions on the configured key are kept; an unselected,
 // unaffine pod is `general`.

@@ -1,6 +1,6 @@
-// Prometheus /api/v1/query replies (SPEC §8.2): the response decoder, and what the signal
-// mapping and the agent's single-sample reading make of its result — all pure functions of the
-// HTTP answer. Input: [u16 HTTP status selector][body].
+// Prometheus /api/v1/query replies (docs/design.md#prometheus): the response decoder, and what the
+// signal mapping and the agent's single-sample reading make of its result — all pure functions of
+// the HTTP answer. Input: [u16 HTTP status selector][body].
 // Properties: a decoded reply is a vector or a scalar (a scalar has exactly one sample without
 // labels); an error has a code and bounded printable text; a reading the agent would use is a
 // finite number; node/zone readings are usable only when finite.

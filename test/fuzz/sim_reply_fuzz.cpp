@@ -1,5 +1,5 @@
-// Power-simulator replies (SPEC §5.6): the telemetry body parser and the control reply
-// interpretation, both pure functions of the HTTP answer.
+// Power-simulator replies (docs/design.md#http-simulator-contract): the telemetry body parser and
+// the control reply interpretation, both pure functions of the HTTP answer.
 // Input: [u16 HTTP status selector][backend][body]. Properties: a sample has watts (finite,
 // ≥ 0) or a reason, never both; a control outcome is applied/blocked/error, an error for any
 // non-2xx status, and its message is bounded printable text whatever the peer sent.

@@ -1,4 +1,4 @@
-"""Test CRDs for the test API server's own tests (shaped like SPEC.md section 3.1)."""
+"""Test CRDs for the test API server's own tests (shaped like docs/design.md#nodepowerprofile)."""
 
 GROUP = "kapitest.joulie.io"
 

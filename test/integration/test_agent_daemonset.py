@@ -1,6 +1,7 @@
 """`joulie agent` in daemonset mode against the test API server, a fake sysfs tree and the power
-simulator (SPEC §5): RAPL caps, clamping, reporting written only on change, event-driven
-application, the §3.1 field-selector fallback, simulate-only and --once."""
+simulator (docs/design.md#agent): RAPL caps, clamping, reporting written only on change,
+event-driven application, the field-selector fallback (docs/design.md#what-the-agent-watches),
+simulate-only and --once."""
 
 import time
 

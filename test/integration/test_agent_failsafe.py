@@ -1,6 +1,6 @@
-"""Fail-safe (SPEC §5.7): the original host settings come back on SIGTERM, after kill -9 and a
-restart, when the NodePowerProfile is deleted, and with `joulie agent --restore`; locked RAPL
-falls back to DVFS and scaling_max_freq is restored too."""
+"""Fail-safe (docs/design.md#fail-safe-restore): the original host settings come back on SIGTERM,
+after kill -9 and a restart, when the NodePowerProfile is deleted, and with `joulie agent
+--restore`; locked RAPL falls back to DVFS and scaling_max_freq is restored too."""
 
 import signal
 

@@ -1,5 +1,6 @@
-"""The HTTP route (SPEC §5.6) against the power simulator: DVFS in closed loop with the
-simulator's power model, and control replies that are blocked, errors, 500s or never come."""
+"""The HTTP route (docs/design.md#http-simulator-contract) against the power simulator: DVFS in
+closed loop with the simulator's power model, and control replies that are blocked, errors, 500s or
+never come."""
 
 import re
 from datetime import datetime

@@ -1,5 +1,6 @@
-"""Pool mode (SPEC §5.1, §5.2): three shard processes over 30 simulated nodes; every node is
-controlled by exactly one shard (FNV-1a), and nodes added or removed at run time are picked up."""
+"""Pool mode (docs/design.md#agent-configuration, #what-the-agent-watches): three shard processes
+over 30 simulated nodes; every node is controlled by exactly one shard (FNV-1a), and nodes added or
+removed at run time are picked up."""
 
 from agent_support import (PowerSim, create_npp, create_tp, fnv1a32, http_tp_spec, metric_value,
                            metrics_port, scrape, series_nodes, start_agent)

@@ -1,6 +1,6 @@
-"""Outside input the agent must survive (SPEC §7): garbage in sysfs files, invalid caps that an
-API server without the CRD schema would store, unknown TelemetryProfile fields. Clear messages,
-no crash."""
+"""Outside input the agent must survive (docs/design.md#quality-bars): garbage in sysfs files,
+invalid caps that an API server without the CRD schema would store, unknown TelemetryProfile fields.
+Clear messages, no crash."""
 
 import signal
 import time

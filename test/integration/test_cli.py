@@ -1,6 +1,6 @@
-"""The joulie command line (SPEC §1): version, help, usage errors (exit 2, one line on stderr) and
-flag > env > default precedence, observed through the real binary. No API server is needed: every
-case here ends before a mode starts."""
+"""The joulie command line (docs/design.md#command-line-and-exit-codes): version, help, usage errors
+(exit 2, one line on stderr) and flag > env > default precedence, observed through the real binary.
+No API server is needed: every case here ends before a mode starts."""
 
 import json
 import re

@@ -1,7 +1,7 @@
-"""The agent's TelemetryProfile `prometheus` source (SPEC §8.2) against Debian's real Prometheus:
-RAPL firmware-locked on a fake sysfs tree, the node's package power exported by a test exporter
-as a function of the frequency the agent writes, scraped by Prometheus every second, and read
-back by the agent through a PromQL query with {node} — the DVFS controller closes the loop.
+"""The agent's TelemetryProfile `prometheus` source (docs/design.md#prometheus) against Debian's
+real Prometheus: RAPL firmware-locked on a fake sysfs tree, the node's package power exported by a
+test exporter as a function of the frequency the agent writes, scraped by Prometheus every second,
+and read back by the agent through a PromQL query with {node} — the DVFS controller closes the loop.
 Faults (several series, NaN, no series, 5xx, Prometheus down) use the fake Prometheus: the input
 is missing, the controller holds, nothing is throttled because of it."""
 
@@ -160,3 +160,67 @@ def test_a_stale_sample_holds_the_controller(fake_prom, apiserver, procs, joulie
     wait_for(lambda: len(fake_prom.queries) >= 5, what="several samples")
     assert max_freq(tree) == MAX_KHZ
     assert agent.stop() == 0
+
+
+def thermal_tp(endpoint, **auth):
+    prom = {"endpoint": endpoint, "query": 'node_hwmon_temp_celsius{node="{node}"}'}
+    prom.update(auth)
+    return {"target": {"scope": "node", "nodeName": "n1"},
+            "sources": {"cpu": {"type": "host"}, "thermal": {"type": "prometheus",
+                                                             "prometheus": prom}},
+            "controls": {"cpu": {"type": "host"}}}
+
+
+def test_https_prometheus_with_a_ca_file_and_a_bearer_token(certs, apiserver, procs, joulie_bin,
+                                                             tmp_path):
+    """Like the operator's signals: an https endpoint verified with the TelemetryProfile's caFile
+    (Debian's Prometheus serving TLS), and a bearer token read from bearerTokenFile."""
+    if not promtest.os.path.exists(promtest.PROMETHEUS):
+        pytest.skip("Debian's prometheus is not installed (scripts/deps.sh installs it)")
+    apiserver.apply_crds()
+    exporter = promtest.Exporter(lambda: [("node_hwmon_temp_celsius", {"node": "n1"}, 61.5)])
+    prom = promtest.RealPrometheus({"exporter": [exporter.target]}, workdir=str(tmp_path / "p"),
+                                   tls=(certs.server_cert, certs.server_key, certs.ca_cert))
+    token = tmp_path / "token"
+    token.write_text("s3cret\n")
+    try:
+        prom.wait_for_series("node_hwmon_temp_celsius")
+        assert prom.url.startswith("https://")
+        create_tp(apiserver, "tp-n1", thermal_tp(prom.url, caFile=str(certs.ca_cert),
+                                                 bearerTokenFile=str(token)))
+        create_npp(apiserver, "n1", cap=150)
+        tree = make_tree(tmp_path / "sys", packages=1)
+        agent = start_agent(procs, joulie_bin, apiserver, tmp_path, tree=tree, interval="1s")
+        port = metrics_port(agent)
+        wait_for(lambda: metric_value(scrape(port), "joulie_node_temperature_celsius",
+                                      node="n1") == 61.5, 30,
+                 what="the temperature read over HTTPS, verified with the CA file")
+        assert agent.stop() == 0
+
+        # Without the CA file the server's certificate is not trusted: no reading at all.
+        apiserver.api("DELETE", "/apis/joulie.io/v1alpha1/telemetryprofiles/tp-n1")
+        create_tp(apiserver, "tp-n1", thermal_tp(prom.url))
+        agent = start_agent(procs, joulie_bin, apiserver, tmp_path, tree=tree, interval="1s",
+                            name="agent-no-ca")
+        port = metrics_port(agent)
+        agent.wait_for_log(r"(?i)thermal input missing.*(tls|certificate)", 30)
+        assert metric_value(scrape(port), "joulie_node_temperature_celsius", node="n1") is None
+        assert agent.stop() == 0
+    finally:
+        prom.close()
+        exporter.close()
+
+    # The token goes with every query (a recording stand-in: Prometheus itself does not check
+    # bearer tokens).
+    fake = promtest.FakePrometheus()
+    fake.set(body=promtest.vector([({"node": "n1"}, 40.0)]))
+    try:
+        apiserver.api("DELETE", "/apis/joulie.io/v1alpha1/telemetryprofiles/tp-n1")
+        create_tp(apiserver, "tp-n1", thermal_tp(fake.url, bearerTokenFile=str(token)))
+        agent = start_agent(procs, joulie_bin, apiserver, tmp_path, tree=tree, interval="1s",
+                            name="agent-token")
+        wait_for(lambda: fake.authorizations, 30, what="a query to the stand-in")
+        assert set(fake.authorizations) == {"Bearer s3cret"}, fake.authorizations
+        assert agent.stop() == 0
+    finally:
+        fake.close()

@@ -1,9 +1,9 @@
-"""The operator's context sources (SPEC §8.1–8.3) with the real binary: Debian's real Prometheus
-scraping a test exporter for the happy path (`--once --output json` shows each configured
-signal's value, age and health per node and zone), an Open Inference Protocol v2 stand-in model
-for the demand forecast, and a fault-injecting fake Prometheus for the faults (down, slow, status
-error, NaN, several series, stale): the signal is missing, one log line and one Event per change,
-passes keep their pace, /readyz does not care, nothing is capped because of it."""
+"""The operator's context sources (docs/design.md#context-and-signals) with the real binary:
+Debian's real Prometheus scraping a test exporter for the happy path (`--once --output json` shows
+each configured signal's value, age and health per node and zone), an Open Inference Protocol v2
+stand-in model for the demand forecast, and a fault-injecting fake Prometheus for the faults (down,
+slow, status error, NaN, several series, stale): the signal is missing, one log line and one Event
+per change, passes keep their pace, /readyz does not care, nothing is capped because of it."""
 
 import json
 import re

@@ -1,4 +1,4 @@
-"""The CRDs of SPEC.md §3 (crds/*.yaml).
+"""The CRDs of docs/design.md#api-objects (crds/*.yaml).
 
 Offline part: the files are valid apiextensions.k8s.io/v1 CRDs with *structural* schemas (the
 rules the API server enforces before it accepts a CRD), the printer columns and selectable fields
@@ -227,8 +227,9 @@ def test_tp_printer_columns(tp):
         resolve_jsonpath(schema(tp), path)
 
 
-# Fields of a CRD version that API servers before 1.30 do not know: none may be in crds/ (SPEC.md
-# §3.1, the base objects must apply on 1.25 and newer with kubectl's strict validation).
+# Fields of a CRD version that API servers before 1.30 do not know: none may be in crds/
+# (docs/design.md#supported-kubernetes-versions: the base objects must apply on 1.25 and newer with
+# kubectl's strict validation).
 NEWER_THAN_125 = {"selectableFields"}
 
 
@@ -250,7 +251,7 @@ def test_field_selector_component_makes_node_name_selectable():
     assert others and all("selectableFields" not in version(d) for d in others)
 
 
-# ---- the validation rules of SPEC.md §3 ---------------------------------------------------------
+# ---- the validation rules of docs/design.md#api-objects ------------------------------------------
 
 def test_npp_spec_rules(npp):
     s = schema(npp)

@@ -1,6 +1,6 @@
 """examples/: the manifests users copy are accepted by an API server with Joulie's CRDs, each
-workload example is of the class its label and comment claim (SPEC.md §4.3), and the alerting
-rules are valid PromQL whose alerts fire when they should.
+workload example is of the class its label and comment claim (docs/design.md#pod-classification),
+and the alerting rules are valid PromQL whose alerts fire when they should.
 
 Run: /usr/bin/python3 -m pytest test/integration/test_examples.py -q
 """
@@ -30,7 +30,7 @@ def pod_spec(obj):
     return template["spec"], template["metadata"].get("labels", {})
 
 
-# A compact oracle of SPEC.md §4.3 (pod classification), enough to check the examples' claims.
+# A compact oracle of docs/design.md#pod-classification, enough to check the examples' claims.
 _BITS = {"performance": 1, "draining-performance": 1, "eco": 2}
 
 

@@ -1,6 +1,6 @@
-"""The static binary resolves host names without NSS (SPEC §2): an otherwise empty root directory
-holding only the static kube_probe, /etc/hosts, /etc/resolv.conf and a kubeconfig reaches the
-test API server as https://kapi.joulie.test:PORT, with the CA verified."""
+"""The static binary resolves host names without NSS (docs/design.md#kubernetes-access): an
+otherwise empty root directory holding only the static kube_probe, /etc/hosts, /etc/resolv.conf and
+a kubeconfig reaches the test API server as https://kapi.joulie.test:PORT, with the CA verified."""
 
 import os
 import shutil

@@ -1,5 +1,6 @@
-"""The kustomize manifests (SPEC.md §6): every variant renders, the workloads carry the security
-and wiring settings an operator relies on, and RBAC is exactly the table below.
+"""The kustomize manifests (docs/design.md#deployment-artefacts): every variant renders, the
+workloads carry the security and wiring settings an operator relies on, and RBAC is exactly the
+table below.
 
 Run: /usr/bin/python3 -m pytest test/integration/test_manifests.py -q   (needs kubectl)
 """
@@ -33,7 +34,9 @@ _OPERATOR_RULES = (
     + [("Role", "joulie-operator-leader-election", "joulie-system", "coordination.k8s.io", "leases",
         "create", "")]
     + [("Role", "joulie-operator-leader-election", "joulie-system", "coordination.k8s.io", "leases", v,
-        "joulie-operator") for v in ("get", "update")])
+        "joulie-operator") for v in ("get", "update")]
+    + [("Role", "joulie-operator-control", "joulie-system", "", "configmaps", v,
+        "joulie-control") for v in ("get", "list", "watch")])
 _AGENT_RULES = (
     [("ClusterRole", "joulie-agent", "", "joulie.io", "nodepowerprofiles", v, "")
      for v in ("get", "list", "watch")]
@@ -53,6 +56,7 @@ EXPECTED_RBAC = {
 EXPECTED_BINDINGS = {
     ("ClusterRoleBinding", "ClusterRole", "joulie-operator"): "joulie-operator",
     ("RoleBinding", "Role", "joulie-operator-leader-election"): "joulie-operator",
+    ("RoleBinding", "Role", "joulie-operator-control"): "joulie-operator",
     ("ClusterRoleBinding", "ClusterRole", "joulie-agent"): "joulie-agent",
     ("ClusterRoleBinding", "ClusterRole", "joulie-agent-pool"): "joulie-agent",
 }
@@ -213,7 +217,7 @@ def test_agent_daemonset_wiring(rendered):
     assert pod["nodeSelector"] == {"joulie.io/managed": "true"}
     assert env_value(c, "AGENT_MODE") == "daemonset"
     assert field_ref(c, "NODE_NAME") == "spec.nodeName"
-    # Enough time to write the original settings back on SIGTERM (SPEC.md §5.7).
+    # Enough time to write the original settings back on SIGTERM (docs/design.md#fail-safe-restore).
     assert pod.get("terminationGracePeriodSeconds", 30) >= 30
 
     volumes = {v["name"]: v for v in pod["volumes"]}
@@ -334,9 +338,10 @@ def test_one_image_for_every_mode(rendered, variant):
 # ---- optional components ------------------------------------------------------------------------
 
 def test_every_component_is_optional_and_documented_with_its_minimum_version():
-    """Version-gated additions live in manifests/components/ (SPEC.md §3.1): kustomize components
-    that no default variant includes, each named in docs/compatibility.md with the Kubernetes
-    version it needs (test_server_versions.py applies them where that version is played)."""
+    """Version-gated additions live in manifests/components/
+    (docs/design.md#supported-kubernetes-versions): kustomize components that no default variant
+    includes, each named in docs/compatibility.md with the Kubernetes version it needs
+    (test_server_versions.py applies them where that version is played)."""
     root = os.path.join(REPO, "manifests", "components")
     names = sorted(os.listdir(root))
     assert names == ["field-selectors"], "a new component needs a row in docs/compatibility.md " \

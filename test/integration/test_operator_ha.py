@@ -1,5 +1,6 @@
-"""Leader election for ``joulie operator --leader-elect`` (SPEC §2, §4): only the leader writes,
-a standby is ready, a leader that stops hands over, and a leader that cannot renew exits."""
+"""Leader election for ``joulie operator --leader-elect`` (docs/design.md#kubernetes-access,
+#operator): only the leader writes, a standby is ready, a leader that stops hands over, and a leader
+that cannot renew exits."""
 
 import re
 import signal

@@ -1,5 +1,6 @@
-"""``joulie operator`` observability (SPEC §4.7): /metrics valid for promtool, the operator
-families with their labels, probes, and per-node series removed when a node leaves."""
+"""``joulie operator`` observability (docs/design.md#operator-observability): /metrics valid for
+promtool, the operator families with their labels, probes, and per-node series removed when a node
+leaves."""
 
 import os
 import subprocess

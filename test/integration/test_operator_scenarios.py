@@ -1,6 +1,6 @@
-"""``joulie operator`` end to end against the API (SPEC §4): eligibility, policies, the drain
-state machine, writes and garbage collection, --once/--dry-run output. Scenarios are written
-through the API so they run on the external tier too; tests that need the test server's
+"""``joulie operator`` end to end against the API (docs/design.md#operator): eligibility, policies,
+the drain state machine, writes and garbage collection, --once/--dry-run output. Scenarios are
+written through the API so they run on the external tier too; tests that need the test server's
 counters or faults skip there."""
 
 import json
@@ -198,7 +198,8 @@ def test_once_json_output_and_dry_run(crds, procs, joulie_bin):
     code, out, err = run_once(procs, joulie_bin, kube, "--output", "json")
     assert code == 0, err
     doc = json.loads(out)
-    # SPEC §4.7's keys, then §8.5's explain: per-node reasons and a top-level context.
+    # The keys of docs/design.md#one-shot-output, then the explain of #context-aware-policy:
+    # per-node reasons and a top-level context.
     assert list(doc) == ["policy", "dryRun", "managed", "performance", "nodes", "context"]
     assert doc["policy"] == "static_partition" and doc["dryRun"] is False
     assert doc["managed"] == 4 and doc["performance"] == 2

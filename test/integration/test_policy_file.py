@@ -1,6 +1,7 @@
-"""The policy file and ``context_aware_v1`` with the real binary (SPEC §8.4–8.5): start-up
-validation, hot reload with the last good version kept, a time window crossed during the run at
-the right local time, the change budget, performance-pod hosts kept, and the explain output."""
+"""The policy file and ``context_aware_v1`` with the real binary (docs/design.md#policy-file,
+#context-aware-policy): start-up validation, hot reload with the last good version kept, a time
+window crossed during the run at the right local time, the change budget, performance-pod hosts
+kept, and the explain output."""
 
 import datetime
 import json

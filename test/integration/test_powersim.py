@@ -1,4 +1,5 @@
-"""The power simulator (test/support/powersim) behaves as SPEC.md §5.6 / TESTING.md §3 say.
+"""The power simulator (test/support/powersim) behaves as docs/design.md#http-simulator-contract
+says.
 
 Run alone: PYTHONPATH=test/support /usr/bin/python3 -m pytest test/integration/test_powersim.py
 """

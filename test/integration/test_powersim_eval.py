@@ -1,4 +1,4 @@
-"""The power simulator's evaluation mode (SPEC.md §9) and its /metrics (issue 10 item 6): the models
+"""The power simulator's evaluation mode (docs/design.md#evaluation) and its /metrics (issue 10 item 6): the models
 behave as docs/evaluation.md says, the integrals are exact in simulated time, the exposition is valid
 for promtool, and the example rules over it are valid and fire when they should.
 
@@ -62,6 +62,21 @@ def test_clock_waits_for_start_and_runs_at_the_factor():
     assert m.t == pytest.approx(20.0)
 
 
+def test_the_clock_stalls_at_its_horizon_and_resumes_from_it():
+    m, clock = model(factor=10.0)
+    m.start()
+    m.set_horizon(50.0)
+    clock.now = 20.0  # 200 simulated seconds of real time, but the horizon is at 50
+    m.advance()
+    assert m.t == pytest.approx(50.0) and m.stalled == pytest.approx(15.0)
+    m.set_horizon(None)
+    clock.now = 21.0
+    m.advance()
+    assert m.t == pytest.approx(60.0)  # resumed from the horizon at the factor, not jumped
+    idle = physics.HARDWARE["gen2-64c"].idle_node_watts()
+    assert m.it_energy_j == pytest.approx(idle * 60.0)
+
+
 def test_energy_of_a_job_is_exact_and_independent_of_how_often_the_model_is_advanced():
     results = []
     for step in (0.013, 0.5, 37.0):
@@ -74,7 +89,7 @@ def test_energy_of_a_job_is_exact_and_independent_of_how_often_the_model_is_adva
         m.advance()
         results.append((m.it_energy_j, m.done[0]["finish"]))
     hw = physics.HARDWARE["gen2-64c"]
-    busy = hw.platform_watts + physics.package_watts(hw, 0.5, 1.0)
+    busy = hw.platform_watts + physics.package_watts(hw, 0.5, 1.0, [(32, 0.3)])
     expect = busy * 600 + hw.idle_node_watts() * 1400
     for energy, finish in results:
         assert finish == pytest.approx(600.0)
@@ -82,21 +97,89 @@ def test_energy_of_a_job_is_exact_and_independent_of_how_often_the_model_is_adva
 
 
 def test_a_cap_slows_compute_bound_work_more_than_memory_bound_and_lowers_power():
-    hw = physics.HARDWARE["gen3-96c"]
-    durations = {}
+    durations, speeds = {}, {}
     for mem in (0.0, 0.9):
         m, clock = model(factor=10.0, nodes=(("n1", "gen3-96c"),))
         m.nodes["n1"].cap_watts = 200.0
         m.start()
         m.add_job({"id": "j", "node": "n1", "cpus": 96, "work": 1000, "memFraction": mem,
                    "class": "eco"})
-        assert m.nodes["n1"].package_watts() == pytest.approx(200.0)  # the cap holds
+        assert m.nodes["n1"].package_watts() == pytest.approx(200.0, abs=1e-6)  # the cap holds
+        speeds[mem] = m.nodes["n1"].speed()
         run_until_done(m, clock, 0.7)
         durations[mem] = m.done[0]["finish"] - m.done[0]["start"]
-    s = ((200.0 - hw.idle_pkg_watts) / (hw.max_pkg_watts - hw.idle_pkg_watts)) ** (1 / physics.ALPHA)
-    assert durations[0.0] == pytest.approx(1000.0 / s)  # compute-bound: 1/s longer
-    assert durations[0.9] == pytest.approx(1000.0 * (0.1 / s + 0.9))
+    # A memory-bound job's stalled cores draw less: the same cap leaves it a higher clock.
+    assert 0.5 < speeds[0.0] < speeds[0.9] < 1.0
+    assert durations[0.0] == pytest.approx(1000.0 / speeds[0.0], rel=1e-9)  # compute-bound: 1/s
+    assert durations[0.9] == pytest.approx(1000.0 * (0.1 / speeds[0.9] + 0.9), rel=1e-9)
     assert durations[0.0] > durations[0.9] > 1000.0
+    assert m.done[0]["workDone"] == pytest.approx(1000.0, rel=1e-12)
+
+
+def test_package_power_has_a_frequency_independent_share_and_depends_on_memory_boundness():
+    hw = physics.HARDWARE["gen2-64c"]
+    dyn = hw.max_pkg_watts - hw.idle_pkg_watts
+    p = physics.Physics(alpha=2.4, static=0.3, stall=0.4)
+    # Full load, full speed, compute-bound: the SPECpower curve's maximum whatever the split.
+    assert physics.package_watts(hw, 1.0, 1.0, [(64, 0.0)], p) == pytest.approx(hw.max_pkg_watts)
+    # At the lowest P-state only the frequency-scaled part has shrunk: σ·D stays.
+    low = physics.package_watts(hw, 1.0, physics.S_MIN, [(64, 0.0)], p)
+    assert low == pytest.approx(hw.idle_pkg_watts + dyn * (0.3 + 0.7 * physics.S_MIN ** 2.4))
+    # Memory-bound work draws less at full speed: a = c + β(1 − c) with c = 0.2 at s = 1.
+    mem = physics.package_watts(hw, 1.0, 1.0, [(64, 0.8)], p)
+    assert mem == pytest.approx(hw.idle_pkg_watts + dyn * (0.3 + 0.7 * (0.2 + 0.4 * 0.8)))
+    # A cap below idle + σ·D cannot be met: the slowest duty cycle.
+    assert physics.speed_under(hw, 1.0, hw.idle_pkg_watts + 0.29 * dyn, 1.0, [(64, 0.0)], p) == \
+        physics.S_FLOOR
+
+
+def energy_per_work(hw, cap, mem, p):
+    s = physics.speed_under(hw, 1.0, cap, 1.0, [(hw.cores, mem)], p)
+    watts = hw.platform_watts + physics.package_watts(hw, 1.0, s, [(hw.cores, mem)], p)
+    return watts / physics.job_rate(s, mem)
+
+
+def test_the_static_share_bounds_what_a_cap_saves():
+    """With no static share a cap saves energy per unit of compute-bound work; with a large one
+    (and the platform's constant draw) the same cap costs energy: the job draws σ·D for longer."""
+    hw = physics.HARDWARE["gen3-96c"]
+    saving = {}
+    for static in (0.0, 0.4):
+        p = physics.Physics(alpha=2.4, static=static)
+        saving[static] = 1.0 - energy_per_work(hw, 200.0, 0.0, p) / energy_per_work(hw, None, 0.0, p)
+    assert saving[0.0] > 0.05
+    assert saving[0.4] < saving[0.0] - 0.05
+
+
+def test_repricing_a_recorded_schedule_at_the_default_physics_matches_the_simulator():
+    from evaluation import reprice
+    m, clock = model(factor=10.0, nodes=(("n1", "gen2-64c"), ("n2", "gen1-32c")))
+    m.start()
+    m.add_job({"id": "a", "node": "n1", "cpus": 48, "work": 900, "memFraction": 0.2, "class": "eco"})
+    clock.now = 20.0
+    m.advance()
+    m.add_job({"id": "b", "node": "n2", "cpus": 32, "work": 400, "memFraction": 0.6,
+               "class": "general"})
+    # Two caps applied at the same simulated instant (the clock stood still): the last one holds.
+    m.cap_log.append([m.t, "n1", 5000.0])
+    m.nodes["n1"].cap_watts = 150.0
+    m.cap_log.append([m.t, "n1", 150.0])
+    clock.now = 50.0
+    m.advance()
+    m.nodes["n1"].cap_watts = 5000.0
+    m.cap_log.append([m.t, "n1", 5000.0])
+    run_until_done(m, clock, 0.37)
+    window = m.t
+    jobs = {"a": (900, 48, 0.2), "b": (400, 32, 0.6)}
+    run = {"jobs": [{"node": d["node"], "start": d["start"], "cpus": jobs[d["id"]][1],
+                     "work": jobs[d["id"]][0], "memFraction": jobs[d["id"]][2]} for d in m.done],
+           "caps": [tuple(c) for c in m.cap_log],
+           "nodes": [{"name": "n1", "type": "gen2-64c"}, {"name": "n2", "type": "gen1-32c"}]}
+    priced = reprice.run_energy(run, None, physics.HARDWARE, physics.DEFAULT, 150.0, 150.0, 5000.0)
+    assert reprice.window_energy(priced, window) == pytest.approx(m.it_energy_j, rel=1e-9)
+    # A lower eco cap stretches job a, and with a static share the energy moves with it.
+    lower = reprice.run_energy(run, None, physics.HARDWARE, physics.DEFAULT, 150.0, 120.0, 5000.0)
+    assert lower["n1"][1] > priced["n1"][1]
 
 
 def test_cap_below_idle_cannot_be_met_and_work_still_progresses():
@@ -176,6 +259,54 @@ def test_trace_generator_is_seeded_and_shaped():
     assert min(j["memFraction"] for j in heavy) >= 0.5
 
 
+@pytest.mark.parametrize("regime", ["moderate", "saturated"])
+def test_offered_load_is_bounded_and_near_its_target(regime):
+    """Events never overlap (bursts cannot stack) and the arrival rate's bound holds: over many
+    seeds the offered load's peak stays below the regime's bound plus the spread of the jobs
+    already running, and its mean near the target."""
+    reg = tracemod.REGIMES[regime]
+    means = []
+    for seed in range(1, 9):
+        t = tracemod.generate(seed, 24 if regime == "moderate" else 6, 2688, regime=regime)
+        ev = sorted((e["start"], e["end"]) for e in t["events"])
+        assert all(a[1] <= b[0] for a, b in zip(ev, ev[1:])), ev
+        s = tracemod.summary(t, 2688)
+        assert s["offeredPeak"] <= reg["peak"] * 1.15, (seed, s)
+        means.append(s["offeredMean"])
+    assert abs(sum(means) / len(means) - reg["utilisation"]) < 0.1 * reg["utilisation"] + 0.03, means
+    assert max(means) < reg["peak"]
+
+
+def test_confidence_intervals_use_student_t():
+    from evaluation import stats
+    c = stats.ci([1, 2, 3, 4, 5])
+    assert c["mean"] == 3 and c["sd"] == pytest.approx(1.5811388)
+    assert c["hi"] - c["mean"] == pytest.approx(2.776 * 1.5811388 / 5 ** 0.5, rel=1e-4)
+    assert stats.ci([2.0])["lo"] is None
+    d = stats.paired({1: 5.0, 2: 7.0, 3: 6.0}, {1: 4.0, 2: 6.0, 3: 5.0, 4: 100.0})
+    assert d["n"] == 3 and d["mean"] == pytest.approx(1.0) and d["sd"] == pytest.approx(0.0)
+
+
+def test_hardware_file_is_validated(tmp_path):
+    from evaluation import hardware
+    hw = hardware.load(os.path.join(REPO, "examples", "evaluation", "hardware.yaml"))
+    assert [c for _, c in hw["counts"]] == [6, 10]
+    from evaluation import runner
+    nodes = runner.cluster_nodes(0, 1, hw)
+    assert len(nodes) == 16 and {n["type"] for n in nodes[:4]} == set(hw["types"])  # interleaved
+    bad = tmp_path / "bad.yaml"
+    for text, what in (("types: []", "non-empty"),
+                       ("types: [{name: x, count: 0, cores: 8, platformWatts: 1, idlePackageWatts: 1,"
+                        " maxPackageWatts: 2, curve: [0,0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9,1]}]", "count"),
+                       ("types: [{name: x, count: 2, cores: 8, platformWatts: 1, idlePackageWatts: 3,"
+                        " maxPackageWatts: 2, curve: [0,0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9,1]}]", "idle"),
+                       ("types: [{name: x, count: 2, cores: 8, platformWatts: 1, idlePackageWatts: 1,"
+                        " maxPackageWatts: 2, curve: [0,0.5,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9,1]}]", "decrease")):
+        bad.write_text(text)
+        with pytest.raises(ValueError, match=what):
+            hardware.load(str(bad))
+
+
 def test_percentiles_and_flaps():
     assert evmetrics.percentile([5, 1, 3, 2, 4], 50) == 3
     assert evmetrics.percentile(list(range(1, 101)), 95) == 95
@@ -224,7 +355,9 @@ def test_metrics_exposition_is_valid_and_reports_each_node(sim_server):
     text = data.decode()
     assert 'joulie_sim_node_cap_watts{node="n1"} 150.0' in text
     assert 'joulie_sim_node_utilisation_ratio{node="n1"} 1.0' in text
-    assert 'joulie_sim_node_package_power_watts{node="n1"} 150.0' in text
+    pkg = [line for line in text.splitlines()
+           if line.startswith('joulie_sim_node_package_power_watts{node="n1"}')]
+    assert len(pkg) == 1 and float(pkg[0].split()[1]) == pytest.approx(150.0, abs=1e-6)
     assert 'node="we\\"ird"' in text
     assert "joulie_sim_pue_ratio " in text and "joulie_sim_node_temperature_celsius{" in text
     promtool = shutil.which("promtool")

@@ -87,6 +87,7 @@ def kube(apiserver):
 
 # --------------------------------------------------------------------- operator, one pass
 def operator_setup(kube):
+    kube.ensure_namespace(MANIFESTS_NAMESPACE)  # the pause switch and the Lease live there
     for n in ("n1", "n2"):
         create_node(kube, n)
 
@@ -99,8 +100,10 @@ def operator_goal(kube):
 
 
 def start_operator_once(procs, joulie_bin, kube, user):
+    # In the manifests' namespace, as deployed: the pause switch is read there.
     return procs.start("operator-once", [joulie_bin, "operator", "--once", "--kubeconfig",
-                                         kube.kubeconfig(user)], env={"POD_NAMESPACE": "default"})
+                                         kube.kubeconfig(user)],
+                       env={"POD_NAMESPACE": MANIFESTS_NAMESPACE})
 
 
 def test_operator_pass_reaches_its_goal_with_the_manifests_rules(kube, procs, joulie_bin):
@@ -109,6 +112,18 @@ def test_operator_pass_reaches_its_goal_with_the_manifests_rules(kube, procs, jo
     assert p.wait(30) == 0
     assert operator_goal(kube)
     assert_nothing_refused(kube)
+
+
+def test_operator_runs_without_the_pause_switch_role_and_says_so(kube, procs, joulie_bin):
+    user = minus(kube, rbac_support.without_source(grants("operator"),
+                                                   "Role %s/joulie-operator-control"
+                                                   % MANIFESTS_NAMESPACE))
+    operator_setup(kube)
+    p = start_operator_once(procs, joulie_bin, kube, user)
+    assert p.wait(30) == 0
+    assert operator_goal(kube), "the pass still reaches its goal"
+    assert "cannot read the pause switch" in p.output()
+    assert_only_refused(kube, user, "get", "configmaps")
 
 
 # id: ((group, resource, verb) removed, the refused (verb, resource), exit code of --once or
@@ -337,12 +352,13 @@ def test_the_default_users_are_the_rendered_service_accounts(apiserver):
         "agent-pool": ("manifests/overlays/pool", "joulie-system", "joulie-agent")}
     for user in MANIFEST_USERS:
         assert apiserver.users[user] == rules_of(user)
-    # The leader-election rules come from the Role, scoped to its namespace; the rest is
-    # cluster-wide.
-    scoped = [rule for source, rule in grants("operator") if source.startswith(LEASE_ROLE)]
+    # The leader-election and pause-switch rules come from Roles, scoped to their namespace; the
+    # rest is cluster-wide.
+    roles = (LEASE_ROLE, "Role joulie-system/joulie-operator-control")
+    scoped = [rule for source, rule in grants("operator") if source.startswith(roles)]
     assert scoped and all(rule["namespace"] == "joulie-system" for rule in scoped)
     assert all("namespace" not in rule for source, rule in grants("operator")
-               if not source.startswith(LEASE_ROLE))
+               if not source.startswith(roles))
     assert rules_of("agent-pool") == rules_of("agent") + [
         {"apiGroups": [""], "resources": ["nodes"], "verbs": ["get", "list", "watch"]}]
 
@@ -371,7 +387,7 @@ def test_subjects_and_namespaces_are_matched_exactly():
     for o in objs:
         if o["kind"] == "RoleBinding":
             o["metadata"]["namespace"] = "elsewhere"
-    with pytest.raises(rbac_support.RbacError, match="Role elsewhere/joulie-operator-leader-election"):
+    with pytest.raises(rbac_support.RbacError, match="Role elsewhere/joulie-operator-"):
         rbac_support.grants(objs, "joulie-system", "joulie-operator")
 
 

@@ -1,7 +1,8 @@
-"""Joulie installs on every supported Kubernetes (SPEC.md §3.1: 1.25 and newer), tried as a user
+"""Joulie installs on every supported Kubernetes (1.25 and newer,
+docs/design.md#supported-kubernetes-versions), tried as a user
 would: plain ``kubectl apply`` (strict field validation, kubectl's default since 1.25) of crds/,
 of every kustomize variant and of the optional field-selectors component, against the test API
-server playing each version (TESTING.md §2). The played versions refuse fields they do not have,
+server playing each version (docs/testing.md). The played versions refuse fields they do not have,
 as a real API server does; the first tests below show the stand-in really is that strict.
 
 Run: /usr/bin/python3 -m pytest test/integration/test_server_versions.py -q   (needs kubectl)
@@ -197,8 +198,9 @@ def test_selectable_fields_must_name_a_scalar_field(apiserver_factory):
 
 @pytest.mark.parametrize("version", PLAYED)
 def test_crds_and_every_variant_apply_with_strict_validation(apiserver_factory, version):
-    """SPEC.md §3.1: crds/ and every kustomize variant apply with plain kubectl on 1.25 and newer.
-    (crds/ with selectableFields, as on main before issue 9, fails here on 1.25 and 1.29.)"""
+    """docs/design.md#supported-kubernetes-versions: crds/ and every kustomize variant apply with
+    plain kubectl on 1.25 and newer. (crds/ with selectableFields, as on main before issue 9, fails
+    here on 1.25 and 1.29.)"""
     srv = played(apiserver_factory, version)
     out = apply(srv, "-f", str(REPO / "crds")).stdout
     assert "nodepowerprofiles.joulie.io created" in out and "telemetryprofiles.joulie.io created" in out

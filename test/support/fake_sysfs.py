@@ -1,4 +1,4 @@
-"""Builds temporary sysfs trees with the real powercap and cpufreq layouts (TESTING.md §4).
+"""Builds temporary sysfs trees with the real powercap and cpufreq layouts (docs/testing.md).
 
     devices/virtual/powercap/intel-rapl/intel-rapl:N/...           real zone directories
     devices/virtual/powercap/intel-rapl/intel-rapl:N/intel-rapl:N:0  core sub-zone

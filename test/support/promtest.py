@@ -1,4 +1,4 @@
-"""Stand-ins and real components for the context-source tests (TESTING.md §4).
+"""Stand-ins and real components for the context-source tests (docs/testing.md).
 
 - RealPrometheus: Debian's /usr/bin/prometheus with a generated config (1 s scrapes of the given
   targets, storage in a temp dir, a free loopback port picked by binding and releasing, retried on
@@ -223,6 +223,7 @@ class _FakePromHandler(_Handler):
         query = urllib.parse.parse_qs(parsed.query).get("query", [""])[0]
         with owner.lock:
             owner.queries.append(query)
+            owner.authorizations.append(self.headers.get("Authorization"))
             status, body, delay = owner.answer(query)
         if delay:
             owner.release.wait(delay)
@@ -237,6 +238,7 @@ class FakePrometheus(_Server):
     def __init__(self):
         self.lock = threading.Lock()
         self.queries = []
+        self.authorizations = []  # the Authorization header of each query (None: absent)
         self.release = threading.Event()
         self.answer = lambda q: (200, vector([]), 0)
         super().__init__(_FakePromHandler)

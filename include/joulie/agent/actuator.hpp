@@ -1,6 +1,6 @@
 #pragma once
 // One node's actuator: turns "this node should be capped at W per package" into writes through
-// the node's route (SPEC §5.3–§5.5).
+// the node's route (docs/design.md#choosing-the-route).
 //
 //   RAPL first (host powercap or the simulator's rapl action). When RAPL is unavailable (no
 //   zones, write refused, firmware lock, simulator blocked/error) and the mode allows it, the
@@ -48,11 +48,16 @@ struct RouteConfig {
   SourceType source = SourceType::host;
   std::string telemetry_endpoint;  // may contain {node}; the Prometheus base URL for prometheus
   std::chrono::nanoseconds telemetry_timeout = kDefaultHttpTimeout;
-  std::string telemetry_query;  // prometheus: PromQL, may contain {node}
-  // The thermal family (SPEC §8.2): none, or prometheus (read and exported as a metric).
+  std::string telemetry_query;       // prometheus: PromQL, may contain {node}
+  std::string telemetry_ca_file;     // prometheus over https: CA bundle ("" = system)
+  std::string telemetry_token_file;  // prometheus: bearer token file ("" = none)
+  // The thermal family (docs/design.md#prometheus): none, or prometheus (read and exported as a
+  // metric).
   SourceType thermal = SourceType::none;
   std::string thermal_endpoint;
   std::string thermal_query;
+  std::string thermal_ca_file;
+  std::string thermal_token_file;
 
   bool operator==(const RouteConfig&) const = default;
 };

@@ -1,6 +1,7 @@
 #pragma once
-// The agent's Prometheus series (SPEC §5.8). Every per-node series carries a `node` label and is
-// removed when the node is dropped (pool mode) or its NodePowerProfile goes away.
+// The agent's Prometheus series (docs/design.md#agent-reporting-and-metrics). Every per-node series
+// carries a `node` label and is removed when the node is dropped (pool mode) or its
+// NodePowerProfile goes away.
 
 #include <cstdint>
 #include <map>

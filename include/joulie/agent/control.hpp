@@ -1,5 +1,5 @@
 #pragma once
-// The agent's two hardware-facing roles (STYLE.md):
+// The agent's two hardware-facing roles (docs/architecture.md#roles):
 //   ControlProvider   applies a cap or a throttle on one node (host RAPL, host cpufreq, HTTP);
 //   TelemetryProvider reads the node's CPU package power with a freshness flag (host energy
 //                     counters, HTTP).
@@ -19,8 +19,9 @@ enum class ApplyResult { none, applied, blocked, error };
 const char* backend_name(Backend backend);
 const char* result_name(ApplyResult result);
 
-// What one control call did; becomes NodePowerProfile status (SPEC §5.8). Messages carry no
-// per-sample numbers so that status is written only when something really changes.
+// What one control call did; becomes NodePowerProfile status
+// (docs/design.md#agent-reporting-and-metrics). Messages carry no per-sample numbers so that status
+// is written only when something really changes.
 struct ControlOutcome {
   Backend backend = Backend::none;
   ApplyResult result = ApplyResult::none;

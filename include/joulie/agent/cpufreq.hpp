@@ -1,5 +1,6 @@
 #pragma once
-// Host DVFS backend (SPEC §5.5): caps every cpufreq policy's scaling_max_freq.
+// Host DVFS backend (docs/design.md#dvfs-backend-and-controller): caps every cpufreq policy's
+// scaling_max_freq.
 //
 // Policies are devices/system/cpu/cpufreq/policy<N> (fallback: devices/system/cpu/cpu<N>/cpufreq),
 // de-duplicated by real path. Throttle p ∈ [0,100] maps linearly between cpuinfo_max_freq (p=0)

@@ -1,6 +1,6 @@
 #pragma once
-// The agent process for both modes (SPEC §5.2): informers feed the desired state, node workers
-// apply it.
+// The agent process for both modes (docs/design.md#what-the-agent-watches): informers feed the
+// desired state, node workers apply it.
 //
 //   daemonset: one node (--node); NodePowerProfiles watched with fieldSelector
 //              spec.nodeName=<node> (when the API server refuses it with 400: every object,

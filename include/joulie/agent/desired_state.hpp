@@ -1,8 +1,9 @@
 #pragma once
-// What the agent knows about the cluster, and what it means for one node (SPEC §3.1, §3.2):
-// the NodePowerProfiles indexed by spec.nodeName, the TelemetryProfiles, and per node the
-// winning NodePowerProfile (conflicts named) and the resolved TelemetryProfile. Fed by the
-// informer callbacks; read by the node workers. Thread-safe.
+// What the agent knows about the cluster, and what it means for one node
+// (docs/design.md#nodepowerprofile, #telemetryprofile): the NodePowerProfiles indexed by
+// spec.nodeName, the TelemetryProfiles, and per node the winning NodePowerProfile (conflicts named)
+// and the resolved TelemetryProfile. Fed by the informer callbacks; read by the node workers.
+// Thread-safe.
 
 #include <rapidjson/document.h>
 
@@ -29,8 +30,9 @@ struct NppEntry {
 };
 
 // Projection for the NodePowerProfile informer. `only_node` non-empty keeps only objects for
-// that node (the §3.1 fallback when the field selector is refused). Objects without a usable
-// metadata.name or spec.nodeName are left out (nothing to report them on).
+// that node (the fallback when the field selector is refused,
+// docs/design.md#what-the-agent-watches). Objects without a usable metadata.name or spec.nodeName
+// are left out (nothing to report them on).
 std::optional<NppEntry> project_node_power_profile(const rapidjson::Value& object,
                                                    std::string_view only_node);
 

@@ -1,6 +1,6 @@
 #pragma once
-// The DVFS controller (SPEC §5.5): a pure hysteresis loop that turns power samples into a
-// throttle level. No I/O and no clock reads: time is a parameter.
+// The DVFS controller (docs/design.md#dvfs-backend-and-controller): a pure hysteresis loop that
+// turns power samples into a throttle level. No I/O and no clock reads: time is a parameter.
 //
 // EMA of power (the first sample sets it); upper = cap + high margin, lower = cap − low margin.
 // `trip_count` consecutive samples above upper → throttle += step (≤ 100); `trip_count` below

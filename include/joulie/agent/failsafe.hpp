@@ -1,5 +1,5 @@
 #pragma once
-// Fail-safe record of original host settings (SPEC §5.7).
+// Fail-safe record of original host settings (docs/design.md#fail-safe-restore).
 //
 // Before the first write to a host file, its original content is stored in
 // <state-dir>/<node>.json (temp file, fsync, rename, fsync of the directory). A record left by a

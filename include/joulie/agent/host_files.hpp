@@ -1,6 +1,7 @@
 #pragma once
 // Writes to host sysfs files go through here so that the original content is recorded in the
-// fail-safe record (SPEC §5.7) before the first write, and read back afterwards.
+// fail-safe record (docs/design.md#fail-safe-restore) before the first write, and read back
+// afterwards.
 
 #include <filesystem>
 #include <memory>

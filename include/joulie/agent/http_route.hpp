@@ -1,7 +1,7 @@
 #pragma once
-// The HTTP simulator route (SPEC §5.6): telemetry by GET, control by POST, over keep-alive
-// connections (common/http_client.hpp) shared by every node of the process (pool mode drives
-// thousands of nodes through one simulator).
+// The HTTP simulator route (docs/design.md#http-simulator-contract): telemetry by GET, control by
+// POST, over keep-alive connections (common/http_client.hpp) shared by every node of the process
+// (pool mode drives thousands of nodes through one simulator).
 
 #include <chrono>
 #include <memory>
@@ -62,7 +62,8 @@ class HttpControl final : public ControlProvider {
   ControlOutcome apply_cap(double watts) override;
   // POST {"node","action":"dvfs.set_throttle_pct","capWatts":cap or 0,"throttlePct":p,"ts"}.
   ControlOutcome apply_throttle(int pct, std::optional<double> cap_watts) override;
-  // §5.6 has no "uncap" action: restoring means throttle 0 when a throttle was applied.
+  // docs/design.md#http-simulator-contract has no "uncap" action: restoring means throttle 0 when a
+  // throttle was applied.
   ControlOutcome restore() override;
 
   // The body POSTed for an action (exposed for tests).

@@ -1,8 +1,8 @@
 #pragma once
-// The TelemetryProfile's `prometheus` source type (SPEC §8.2): one instant PromQL query per
-// sample, `{node}` replaced by the node name escaped for a double-quoted PromQL string. Exactly
-// one sample is expected: none → input missing; several → missing with the count; NaN/±Inf or
-// a negative value → missing. The sample's own timestamp dates it, so a value older than
+// The TelemetryProfile's `prometheus` source type (docs/design.md#prometheus): one instant PromQL
+// query per sample, `{node}` replaced by the node name escaped for a double-quoted PromQL string.
+// Exactly one sample is expected: none → input missing; several → missing with the count; NaN/±Inf
+// or a negative value → missing. The sample's own timestamp dates it, so a value older than
 // --telemetry-ttl holds the DVFS controller like any stale input.
 
 #include <chrono>
@@ -27,12 +27,18 @@ struct PromReading {
 PromReading single_prom_value(const Result<signals::PromResult>& result, SystemTime now,
                               const char* what);
 
+// TLS and authentication of a prometheus source (TelemetryProfile caFile, bearerTokenFile).
+struct PromAuth {
+  std::string ca_file;
+  std::string bearer_token_file;
+};
+
 class PrometheusTelemetry final : public TelemetryProvider {
  public:
   // `query` still holds "{node}"; it is expanded here.
   PrometheusTelemetry(HttpClientPool& pool, const std::string& endpoint, const std::string& query,
                       const std::string& node, std::chrono::nanoseconds timeout,
-                      const Clock& clock);
+                      const Clock& clock, const PromAuth& auth = {});
   TelemetrySample sample() override;
   const std::string& query() const { return query_; }
 
@@ -47,7 +53,8 @@ class PrometheusTelemetry final : public TelemetryProvider {
 class PrometheusThermal {
  public:
   PrometheusThermal(HttpClientPool& pool, const std::string& endpoint, const std::string& query,
-                    const std::string& node, std::chrono::nanoseconds timeout, const Clock& clock);
+                    const std::string& node, std::chrono::nanoseconds timeout, const Clock& clock,
+                    const PromAuth& auth = {});
   PromReading sample();
 
  private:

@@ -1,5 +1,6 @@
 #pragma once
-// Host RAPL backend (SPEC §5.4): package power limits and energy counters in powercap sysfs.
+// Host RAPL backend (docs/design.md#rapl-backend): package power limits and energy counters in
+// powercap sysfs.
 //
 // Package zones are class/powercap/intel-rapl:<N> (exactly one colon: intel-rapl:N:M are core,
 // uncore and dram sub-zones, never written). intel-rapl-mmio:<N> zones get the same limit. In each
@@ -65,10 +66,10 @@ class RaplControl final : public ControlProvider {
   HostFiles& files_;
 };
 
-// Package power from energy_uj deltas (SPEC §5.4). Zones are found in class/powercap and
-// devices/virtual/powercap/intel-rapl and de-duplicated by real path; counter wrap-around is
-// undone with max_energy_range_uj. The first sample (and any sample after a zone appears) is
-// "warming up": power needs two readings.
+// Package power from energy_uj deltas (docs/design.md#rapl-backend). Zones are found in
+// class/powercap and devices/virtual/powercap/intel-rapl and de-duplicated by real path; counter
+// wrap-around is undone with max_energy_range_uj. The first sample (and any sample after a zone
+// appears) is "warming up": power needs two readings.
 class RaplEnergyTelemetry final : public TelemetryProvider {
  public:
   struct Zone {

@@ -1,6 +1,7 @@
 #pragma once
-// Reporting what the agent applied (SPEC §5.8): the NodePowerProfile status and, when a
-// node-scoped TelemetryProfile is in use, its status.control.cpu.
+// Reporting what the agent applied (docs/design.md#agent-reporting-and-metrics): the
+// NodePowerProfile status and, when a node-scoped TelemetryProfile is in use, its
+// status.control.cpu.
 //
 // Status is written only when backend / result / message / applied cap / observedGeneration
 // change (no timestamp churn): the pure functions below decide, the StatusWriter queues and

@@ -1,6 +1,6 @@
 #pragma once
-// Route choice (SPEC §5.3): what a resolved TelemetryProfile (or the host defaults when there is
-// none) means for one node's CPU control and power input. Pure: no I/O.
+// Route choice (docs/design.md#choosing-the-route): what a resolved TelemetryProfile (or the host
+// defaults when there is none) means for one node's CPU control and power input. Pure: no I/O.
 
 #include <string>
 #include <string_view>
@@ -11,7 +11,8 @@
 namespace joulie::agent {
 
 // `profile` may be null (no TelemetryProfile: host sources and controls). Endpoints keep their
-// "{node}" placeholder; the actuator expands it. Timeouts default to 2 s (§5.6).
+// "{node}" placeholder; the actuator expands it. Timeouts default to 2 s
+// (docs/design.md#http-simulator-contract).
 RouteConfig route_from_profile(const api::TelemetryProfile* profile);
 
 // One line describing a route for logs ("control=http mode=auto source=http").

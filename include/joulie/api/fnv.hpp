@@ -1,6 +1,6 @@
 #pragma once
 // FNV-1a 32-bit exactly as Go's hash/fnv New32a, and the pool-mode sharding built on it
-// (SPEC.md §5.1): a node belongs to shard fnv1a32(name) mod shards.
+// (docs/design.md#agent-configuration): a node belongs to shard fnv1a32(name) mod shards.
 
 #include <cstdint>
 #include <optional>

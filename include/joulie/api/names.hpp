@@ -1,6 +1,6 @@
 #pragma once
 // Names shared by the operator, the agent and the CRDs: API group, label and annotation keys,
-// profile values, and the canonical NodePowerProfile name of a node (SPEC.md §3).
+// profile values, and the canonical NodePowerProfile name of a node (docs/design.md#api-objects).
 
 #include <string>
 #include <string_view>
@@ -28,7 +28,18 @@ inline constexpr std::string_view kApplyWaitUntilAnnotation = "joulie.io/apply-w
 // Label on NodePowerProfiles the operator owns; objects without it are never touched.
 inline constexpr std::string_view kManagedByLabel = "joulie.io/managed-by";
 inline constexpr std::string_view kManagedByOperator = "operator";
-// Default node selector and reserved label of the operator (SPEC.md §4.1).
+// Node annotation pinning one managed node to a profile whatever the policy wants
+// ("performance" or "eco"; docs/kubectl-plugin.md).
+inline constexpr std::string_view kPinAnnotation = "joulie.io/pin";
+// The cluster-wide pause switch: a ConfigMap in the operator's namespace, data.paused = "true"
+// lifts every cap until it is removed or set to anything else (docs/kubectl-plugin.md).
+inline constexpr std::string_view kControlConfigMap = "joulie-control";
+// The operator's published state: annotations on its leader-election Lease, rewritten with each
+// renewal (no extra request), read by `kubectl joulie status`.
+inline constexpr std::string_view kStatusAnnotation = "joulie.io/status";
+inline constexpr std::string_view kConfigAnnotation = "joulie.io/config";
+inline constexpr std::string_view kPolicyFileAnnotation = "joulie.io/policy-file";
+// Default node selector and reserved label of the operator (docs/design.md#operator-configuration).
 inline constexpr std::string_view kManagedLabel = "joulie.io/managed";
 inline constexpr std::string_view kDefaultNodeSelector = "joulie.io/managed=true";
 inline constexpr std::string_view kReservedLabel = "joulie.io/reserved";

@@ -1,7 +1,7 @@
 #pragma once
-// Which object applies to a node: the desired NodePowerProfile (§3.1) and the TelemetryProfile
-// (§3.2), plus {node} templating of endpoints. Pure functions over decoded objects; the
-// returned pointers point into the caller's span.
+// Which object applies to a node: the desired NodePowerProfile (docs/design.md#nodepowerprofile)
+// and the TelemetryProfile (docs/design.md#telemetryprofile), plus {node} templating of endpoints.
+// Pure functions over decoded objects; the returned pointers point into the caller's span.
 
 #include <span>
 #include <string>

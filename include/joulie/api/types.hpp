@@ -1,6 +1,6 @@
 #pragma once
-// Typed views of the two custom resources (SPEC.md §3). Only the fields Joulie reads or writes;
-// decoding from JSON lives in codec.hpp.
+// Typed views of the two custom resources (docs/design.md#api-objects). Only the fields Joulie
+// reads or writes; decoding from JSON lives in codec.hpp.
 
 #include <cstdint>
 #include <map>
@@ -62,7 +62,7 @@ struct ObjectMeta {
   bool managed_by_operator() const;
 };
 
-// ---- NodePowerProfile (§3.1)
+// ---- NodePowerProfile (docs/design.md#nodepowerprofile)
 // ---------------------------------------------------------------------
 
 struct NodePowerProfileSpec {
@@ -116,7 +116,7 @@ struct NodePowerProfile {
   NodePowerProfileStatus status;  // default-constructed when the object has no status yet
 };
 
-// ---- TelemetryProfile (§3.2)
+// ---- TelemetryProfile (docs/design.md#telemetryprofile)
 // ---------------------------------------------------------------------
 
 struct HttpEndpoint {
@@ -129,6 +129,10 @@ struct HttpEndpoint {
 struct PrometheusEndpoint {
   std::string endpoint;
   std::string query;
+  // An https:// endpoint is verified against this CA bundle ("" = the system's); a bearer token
+  // read from this file ("" = none) goes with each query, re-read every 60 s (rotated tokens).
+  std::string ca_file;
+  std::string bearer_token_file;
 
   bool operator==(const PrometheusEndpoint&) const = default;
 };

@@ -1,8 +1,9 @@
 #pragma once
 // Outgoing HTTP(S) for everything that is not the Kubernetes API: the agent's simulator route
-// (SPEC §5.6) and the context sources (Prometheus, Open Inference Protocol models, SPEC §8).
-// Keep-alive clients are kept per origin (and CA file) and lent out one request at a time, so
-// concurrent callers never share a connection and sequential calls reuse one. Thread-safe.
+// (docs/design.md#http-simulator-contract) and the context sources (Prometheus, Open Inference
+// Protocol models, docs/design.md#context-and-signals). Keep-alive clients are kept per origin (and
+// CA file) and lent out one request at a time, so concurrent callers never share a connection and
+// sequential calls reuse one. Thread-safe.
 
 #include <chrono>
 #include <cstddef>

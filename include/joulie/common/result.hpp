@@ -1,6 +1,6 @@
 #pragma once
 // Recoverable errors are values. Result<T> carries either a T or an Error; exceptions never
-// cross module boundaries (see STYLE.md).
+// cross module boundaries.
 
 #include <string>
 #include <utility>

@@ -1,5 +1,5 @@
 #pragma once
-// `joulie agent` configuration (SPEC §5.1).
+// `joulie agent` configuration (docs/design.md#agent-configuration).
 
 #include <chrono>
 #include <cstdint>

@@ -1,5 +1,6 @@
 #pragma once
-// Flags shared by every mode (SPEC §1) and the environment seam the parser reads through.
+// Flags shared by every mode (docs/design.md#command-line-and-exit-codes) and the environment seam
+// the parser reads through.
 
 #include <cstdint>
 #include <functional>

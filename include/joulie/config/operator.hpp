@@ -1,5 +1,5 @@
 #pragma once
-// `joulie operator` configuration (SPEC §4.1).
+// `joulie operator` configuration (docs/design.md#operator-configuration).
 
 #include <chrono>
 #include <cstdint>
@@ -44,13 +44,14 @@ struct OperatorConfig {
   bool once = false;
   bool dry_run = false;
   OutputFormat output = OutputFormat::text;  // with --once
-  // --policy-config / POLICY_CONFIG (SPEC §8.4): the file's path ("" = none), its parsed
-  // content as read at start-up, and where time zones come from ($ZONEINFO, $TZDIR).
+  // --policy-config / POLICY_CONFIG (docs/design.md#policy-file): the file's path ("" = none), its
+  // parsed content as read at start-up, and where time zones come from ($ZONEINFO, $TZDIR).
   std::string policy_config;
   std::optional<LoadedPolicyFile> policy_file;
   std::string zoneinfo_root = "/usr/share/zoneinfo";
   Duration policy_config_poll = std::chrono::seconds(5);
-  // --context-interval / CONTEXT_INTERVAL: how often the signals are queried (SPEC §8).
+  // --context-interval / CONTEXT_INTERVAL: how often the signals are queried
+  // (docs/design.md#context-and-signals).
   Duration context_interval = std::chrono::seconds(15);
 };
 

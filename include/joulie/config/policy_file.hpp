@@ -1,7 +1,7 @@
 #pragma once
-// The policy file (`--policy-config PATH` / POLICY_CONFIG, SPEC.md §8.4): YAML → a validated
-// policy::PolicyFile plus the time zone it names. Strict: an unknown or repeated key, a bad
-// duration, time, weekday, number or URL, overlapping windows or an unknown time zone is an
+// The policy file (`--policy-config PATH` / POLICY_CONFIG, docs/design.md#policy-file): YAML → a
+// validated policy::PolicyFile plus the time zone it names. Strict: an unknown or repeated key, a
+// bad duration, time, weekday, number or URL, overlapping windows or an unknown time zone is an
 // error "FILE:LINE: KEY: why" (the operator exits 2 at start-up; a reload keeps the last good).
 
 #include <functional>

@@ -36,6 +36,7 @@ extern const Resource nodes;
 extern const Resource pods;
 extern const Resource events;
 extern const Resource leases;
+extern const Resource config_maps;
 extern const Resource node_power_profiles;
 extern const Resource telemetry_profiles;
 }  // namespace resources

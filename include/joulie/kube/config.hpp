@@ -1,8 +1,9 @@
 #pragma once
-// Where the client's connection settings come from (SPEC §2): --kubeconfig / KUBECONFIG (several
-// files separated by ':', merged like kubectl), then in-cluster service-account files, then
-// ~/.kube/config. The result is one ClusterConfig: plain data, credentials already loaded into
-// memory (files are read here; token files are re-read later by the client).
+// Where the client's connection settings come from (docs/design.md#kubernetes-access): --kubeconfig
+// / KUBECONFIG (several files separated by ':', merged like kubectl), then in-cluster
+// service-account files, then ~/.kube/config. The result is one ClusterConfig: plain data,
+// credentials already loaded into memory (files are read here; token files are re-read later by the
+// client).
 
 #include <chrono>
 #include <optional>

@@ -1,5 +1,6 @@
 #pragma once
-// core/v1 Events on Nodes (SPEC §4.6), recorded without ever holding up a reconcile pass.
+// core/v1 Events on Nodes (docs/design.md#events-on-nodes), recorded without ever holding up a
+// reconcile pass.
 //
 // record() only queues (bounded; a full queue drops the event with a warning). A worker thread
 // sends: a new (node, type, reason, message) creates an Event; the same one again within the

@@ -1,5 +1,5 @@
 #pragma once
-// List-then-watch caches of projected objects (SPEC §2 "Watch and cache").
+// List-then-watch caches of projected objects (docs/design.md#watches-and-caches).
 //
 // An Informer<T> lists a resource (paginated), then watches from the list's resourceVersion with
 // bookmarks and a randomised server timeout. A watch that ends cleanly is resumed from the last
@@ -113,8 +113,8 @@ struct InformerOptions {
   // healthy() turns false once the data has been unavailable (not yet synced, or the watch broken
   // and not yet recovered by a relist) for longer than this.
   std::chrono::milliseconds unhealthy_after{30000};
-  // A broken stream (not a clean end) is followed by a relist rather than a resumed watch (SPEC
-  // §2); a 410 always relists.
+  // A broken stream (not a clean end) is followed by a relist rather than a resumed watch
+  // (docs/design.md#watches-and-caches); a 410 always relists.
   bool relist_on_broken_stream = true;
   // A watch that ends cleanly having delivered nothing within this time is resumed only after a
   // backoff delay, so that a server ending every watch at once cannot make us spin.

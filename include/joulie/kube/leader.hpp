@@ -17,6 +17,7 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -45,6 +46,10 @@ struct LeaderElectionOptions {
   bool release_on_stop = true;
   const Clock* clock = nullptr;  // RealClock when null
   RandomSource random;           // default_random() when empty
+  // Annotations the holder writes on the Lease with each acquire and renewal (the operator's
+  // published state): riding on the renewal costs no request of its own. Called on the elector's
+  // thread; must be quick. Empty: none.
+  std::function<std::map<std::string, std::string>()> annotations;
 };
 
 struct LeaderCallbacks {
@@ -99,6 +104,7 @@ class LeaderElector {
   static Record read_record(const rapidjson::Value& lease);
   static void write_record(rapidjson::Value& lease, const Record& record,
                            rapidjson::Document::AllocatorType& allocator);
+  void write_annotations(rapidjson::Value& lease, rapidjson::Document::AllocatorType& allocator);
 
   bool try_create(SystemTime now_wall, SteadyTime now);
   void renewed(SteadyTime now, const Record& record);

@@ -1,8 +1,10 @@
 #pragma once
-// The ActuationAdapter (STYLE.md roles): where the operator's bytes are written. Two halves:
+// The ActuationAdapter (docs/architecture.md#roles): where the operator's bytes are written. Two
+// halves:
 //  - pure planning: from what a node has (cached label, annotation, NodePowerProfile) and what it
-//    should have, the ordered list of writes — empty when nothing differs (SPEC §4.6 "a pass in
-//    which nothing changed makes zero write requests");
+//    should have, the ordered list of writes — empty when nothing differs
+//    (docs/design.md#writes-and-their-order: "a pass in which nothing changed makes zero write
+//    requests");
 //  - execution against kube::Api: create or merge-patch NodePowerProfiles, merge-patch node
 //    labels/annotations, delete on release; the first failure stops that node's list so the
 //    ordering guarantee holds (a node is never labelled eco before its profile says eco is safe,

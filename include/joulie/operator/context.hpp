@@ -1,7 +1,7 @@
 #pragma once
-// The ContextProvider (STYLE.md roles): informer caches of nodes, pods and operator-managed
-// NodePowerProfiles, kept as tiny projections, turned into a Snapshot per pass. Pod counts are
-// maintained incrementally from pod callbacks, so a pass never walks 150 000 pods.
+// The ContextProvider (docs/architecture.md#roles): informer caches of nodes, pods and
+// operator-managed NodePowerProfiles, kept as tiny projections, turned into a Snapshot per pass.
+// Pod counts are maintained incrementally from pod callbacks, so a pass never walks 150 000 pods.
 
 #include <rapidjson/document.h>
 
@@ -23,6 +23,7 @@
 #include "joulie/policy/classify.hpp"
 #include "joulie/policy/context.hpp"
 #include "joulie/policy/fit.hpp"
+#include "joulie/policy/overrides.hpp"
 #include "joulie/policy/selector.hpp"
 
 namespace joulie::metrics {
@@ -61,8 +62,9 @@ struct NodeInfo {
   std::optional<std::string> profile_label;   // value of the power-profile label
   std::optional<std::string> draining_since;  // raw joulie.io/draining-since annotation
   std::optional<std::string> state_since;     // raw joulie.io/state-since (the planner's memory)
+  std::optional<std::string> pin;             // raw joulie.io/pin annotation
   bool managed = false;
-  // Context for policies (SPEC §8.1), kept for managed nodes only.
+  // Context for policies (docs/design.md#the-policy-snapshot), kept for managed nodes only.
   std::string zone;
   std::string rack;
   double allocatable_cpu = 0;  // cores; 0 when absent or unparsable
@@ -101,6 +103,18 @@ struct PodInfo {
 std::optional<PodInfo> project_pod(const rapidjson::Value& pod, std::string_view profile_label,
                                    kube::StringInterner& interner);
 
+// The cluster-wide pause switch (the ConfigMap joulie-control in the operator's namespace):
+// data.paused == "true" pauses; data.reason / data.pausedBy / data.pausedAt say who and why.
+struct ControlInfo {
+  bool paused = false;
+  std::string reason;
+  std::string paused_by;
+  std::string paused_at;
+
+  bool operator==(const ControlInfo&) const = default;
+};
+std::optional<ControlInfo> project_control(const rapidjson::Value& config_map);
+
 // An operator-managed NodePowerProfile, read leniently: a value the operator would not write
 // (unknown profile, missing cap) simply compares unequal and gets patched.
 struct NppInfo {
@@ -138,9 +152,9 @@ std::optional<NppInfo> project_npp(const rapidjson::Value& object);
 // ---- incremental pod counts ------------------------------------------------------------------
 
 // Performance-sensitive counted pods per node and cluster-wide (pending ones included), and
-// counted pods by class per node and cluster-wide (the policy context, SPEC §8.1).
-// Thread-safe. The mutators return the node whose performance-sensitive count just reached
-// zero, if any.
+// counted pods by class per node and cluster-wide (the policy context,
+// docs/design.md#the-policy-snapshot). Thread-safe. The mutators return the node whose
+// performance-sensitive count just reached zero, if any.
 class PodCounts {
  public:
   std::optional<std::string> add(const PodInfo& pod);
@@ -182,6 +196,8 @@ struct ManagedNode {
   std::string rack;
   double allocatable_cpu = 0;
   std::optional<std::string> state_since;  // raw joulie.io/state-since annotation
+  std::optional<std::string> pin;  // joulie.io/pin
+  // Last: positional initialisers stay valid.
   std::shared_ptr<const policy::NodeFitView> fit = nullptr;
 };
 
@@ -197,13 +213,17 @@ struct Snapshot {
   std::vector<ManagedNode> managed;  // sorted byte-wise by name
   std::vector<MarkedNode> unmanaged_marked;
   std::map<std::string, NppInfo> npps;  // operator-managed NodePowerProfiles by name
+  ControlInfo control;                  // the pause switch (not paused when unreadable)
   bool pods_known = false;              // pod cache synced and healthy
   SystemTime now{};
-  // What policies see (SPEC §8.1): the managed nodes with their metadata and pod counts, the
-  // workload counts, and the signals. `context.local` stays at its UTC default here; the
-  // policy configuration fills it with the configured time zone.
+  // What policies see (docs/design.md#the-policy-snapshot): the managed nodes with their metadata
+  // and pod counts, the workload counts, and the signals. `context.local` stays at its UTC default
+  // here; the policy configuration fills it with the configured time zone.
   policy::Context context;
 };
+
+// The pause switch and the managed nodes' pins, for policy::apply_overrides.
+policy::Overrides overrides_of(const Snapshot& s);
 
 // Fills s.context from the snapshot's managed nodes and the pod counts by class (no signals;
 // pure, exposed for tests).
@@ -217,6 +237,8 @@ struct ContextOptions {
   int64_t page_size = 500;
   metrics::Registry* metrics = nullptr;
   const Clock* clock = nullptr;  // RealClock when null
+  // Namespace of the pause switch (ConfigMap joulie-control); "" = no switch is watched.
+  std::string control_namespace;
 };
 
 class ContextProvider {
@@ -238,6 +260,9 @@ class ContextProvider {
   void on_profile_applied(std::function<void(const std::string& node)> fn) {
     profile_applied_ = std::move(fn);
   }
+  // The pause switch or a managed node's pin changed: the plan must be made again. Informer
+  // thread.
+  void on_overrides_changed(std::function<void()> fn) { overrides_changed_ = std::move(fn); }
 
   // One of the operator's NodePowerProfiles (by object name) was deleted or its spec edited (by
   // anyone, the operator's own writes included): a guard pass puts it back within seconds.
@@ -280,10 +305,12 @@ class ContextProvider {
   std::function<void()> managed_changed_;
   std::function<void(const std::string&)> drain_complete_;
   std::function<void(const std::string&)> profile_applied_;
+  std::function<void()> overrides_changed_;
   std::function<void(const std::string&)> profile_changed_;
   std::unique_ptr<kube::Informer<NodeInfo>> nodes_;
   std::unique_ptr<kube::Informer<PodInfo>> pods_;
   std::unique_ptr<kube::Informer<NppInfo>> npps_;
+  std::unique_ptr<kube::Informer<ControlInfo>> control_;  // null without a control namespace
   const ::joulie::signals::SignalCollector* signals_ = nullptr;
 };
 

@@ -1,5 +1,6 @@
 #pragma once
-// Triggers of reconcile passes (SPEC §4.4/§4.5), a small work queue on one thread:
+// Triggers of reconcile passes (docs/design.md#policies, #state-machine-and-downgrade-guard), a
+// small work queue on one thread:
 //  - the interval tick re-plans;
 //  - a managed-set change re-plans at once, debounced (a burst of node events is one pass);
 //  - a draining node whose last performance-sensitive pod left is re-guarded at once (the last

@@ -1,5 +1,6 @@
 #pragma once
-// The operator's metric families (SPEC §4.7), registered once on a Registry.
+// The operator's metric families (docs/design.md#operator-observability), registered once on a
+// Registry.
 
 #include <string>
 

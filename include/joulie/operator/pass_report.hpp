@@ -1,6 +1,6 @@
 #pragma once
-// What `joulie operator --once` prints on stdout (SPEC §4.7): exactly one JSON object with
-// --output json, a short table otherwise.
+// What `joulie operator --once` prints on stdout (docs/design.md#one-shot-output): exactly one JSON
+// object with --output json, a short table otherwise.
 
 #include <string>
 

@@ -1,6 +1,6 @@
 #pragma once
-// Hot reload of the policy file (SPEC.md §8.4): the file's content is compared with the last
-// version seen at a short interval (a ConfigMap volume updates through a symlink swap of
+// Hot reload of the policy file (docs/design.md#policy-file): the file's content is compared with
+// the last version seen at a short interval (a ConfigMap volume updates through a symlink swap of
 // `..data`, so content, not mtime or inode, is what counts). A changed version that parses and
 // validates is handed to `apply`; one that does not is handed to `reject` once (not once per
 // poll) and the last good version stays in force.

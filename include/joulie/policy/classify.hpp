@@ -1,8 +1,8 @@
 #pragma once
-// Pod classification by the power-profile label key only (SPEC.md §4.3). The demand side of the
-// scheduling contract: which profiles a pod can run on, from its nodeSelector and its required
-// node affinity. Anything we cannot read with certainty is `unknown`, which the guard treats
-// like performance-only (fail safe).
+// Pod classification by the power-profile label key only (docs/design.md#pod-classification). The
+// demand side of the scheduling contract: which profiles a pod can run on, from its nodeSelector
+// and its required node affinity. Anything we cannot read with certainty is `unknown`, which the
+// guard treats like performance-only (fail safe).
 
 #include <rapidjson/document.h>
 
@@ -42,10 +42,10 @@ struct PodPlacement {
   bool malformed = false;                          // unreadable pod JSON: class unknown
 };
 
-// Mask math of §4.3; expressions on other keys are ignored. Choices where §4.3 is silent:
-// affinity values are trimmed like nodeSelector values; `In [draining-performance]` asks for
-// performance; `NotIn [draining-performance]` removes no profile (performance and eco nodes
-// remain possible).
+// Mask math of docs/design.md#pod-classification; expressions on other keys are ignored. Choices
+// beyond the reference implementation's rules: affinity values are trimmed like nodeSelector
+// values; `In [draining-performance]` asks for performance; `NotIn [draining-performance]` removes
+// no profile (performance and eco nodes remain possible).
 PodClass classify(const PodPlacement& placement, std::string_view key);
 
 // Performance-only or unknown: pods that keep a node from being downgraded.

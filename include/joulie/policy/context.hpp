@@ -1,8 +1,8 @@
 #pragma once
-// What a policy may see (SPEC.md §8.1): one value type, built by the operator's ContextProvider
-// from the informer caches and the context sources (Prometheus, an Open Inference Protocol
-// model), and handed to the PolicyModule. Policies never do I/O: everything reaches them here,
-// each telemetry value with its sample time, source and health.
+// What a policy may see (docs/design.md#the-policy-snapshot): one value type, built by the
+// operator's ContextProvider from the informer caches and the context sources (Prometheus, an Open
+// Inference Protocol model), and handed to the PolicyModule. Policies never do I/O: everything
+// reaches them here, each telemetry value with its sample time, source and health.
 //
 // This header is the contract between the signal sources (src/signals, src/operator) and the
 // policies (src/policy); both sides code against it.
@@ -50,7 +50,8 @@ double age_seconds(const Signal& signal, SystemTime now);
 
 // ---- nodes and workloads ------------------------------------------------------------------------
 
-// Pods by class (SPEC §4.3), counted pods only (not terminating, not finished).
+// Pods by class (docs/design.md#pod-classification), counted pods only (not terminating, not
+// finished).
 struct ClassCounts {
   std::int64_t performance_only = 0;
   std::int64_t eco_only = 0;
@@ -116,7 +117,7 @@ struct Context {
   std::string profile_label = "joulie.io/power-profile";
 };
 
-// ---- configuration of the signals (the `signals:` block of the policy file, SPEC §8.4) ---------
+// ---- configuration of the signals (the `signals:` block of docs/design.md#policy-file) ---------
 
 struct PrometheusConfig {
   std::string endpoint;           // "http://prometheus.monitoring:9090"

@@ -1,6 +1,6 @@
 #pragma once
-// Which nodes the operator manages (SPEC.md §4.2): the selector matches, the reserved label is
-// not exactly "true", and the node is not cordoned (spec.unschedulable).
+// Which nodes the operator manages (docs/design.md#eligible-nodes): the selector matches, the
+// reserved label is not exactly "true", and the node is not cordoned (spec.unschedulable).
 
 #include <span>
 #include <string>

@@ -1,7 +1,8 @@
 #pragma once
-// The StateGuard (SPEC.md §4.5): a node's current state (from its label), the policy's desired
-// profile and the node's performance-sensitive pods → the next state, what happened, and what
-// must be written. Pure: the caller passes the time and persists draining-since.
+// The StateGuard (docs/design.md#state-machine-and-downgrade-guard): a node's current state (from
+// its label), the policy's desired profile and the node's performance-sensitive pods → the next
+// state, what happened, and what must be written. Pure: the caller passes the time and persists
+// draining-since.
 
 #include <cstdint>
 #include <optional>
@@ -74,10 +75,11 @@ struct GuardDecision {
   NodeEvent event = NodeEvent::none;
 };
 
-// The §4.5 table. Where it is silent: with pod data unavailable a wanted downgrade is `deferred`
-// (record from→ActiveEco deferred, no event) and the node keeps its state — an ActivePerformance
-// node does not even start draining, a draining node is never forced. A draining node without
-// a draining-since annotation gets one now (its timeout starts now, no second event).
+// The transition table of docs/design.md#state-machine-and-downgrade-guard. Where the table is
+// silent: with pod data unavailable a wanted downgrade is `deferred` (record from→ActiveEco
+// deferred, no event) and the node keeps its state — an ActivePerformance node does not even start
+// draining, a draining node is never forced. A draining node without a draining-since annotation
+// gets one now (its timeout starts now, no second event).
 GuardDecision evaluate_guard(const GuardInput& input);
 
 }  // namespace joulie::policy

@@ -1,6 +1,6 @@
 #pragma once
-// The PolicyModule (SPEC.md §4.4): sorted managed nodes + cluster facts + time → the desired
-// profile of each node. Pure: time is a parameter, nothing is read or written.
+// The PolicyModule (docs/design.md#policies): sorted managed nodes + cluster facts + time → the
+// desired profile of each node. Pure: time is a parameter, nothing is read or written.
 
 #include <cstdint>
 #include <optional>
@@ -30,9 +30,9 @@ std::string_view spec_name(PolicyKind kind);
 // Errc::invalid_argument naming the value and the accepted names.
 Result<PolicyKind> parse_policy_kind(std::string_view name);
 
-// context_aware_v1's parts (SPEC §8.5), each of which can be switched off (tests, docs). With
-// the policy file they are on; a part without data (no signal, no zone label, no block) is a
-// no-op by itself.
+// context_aware_v1's parts (docs/design.md#context-aware-policy), each of which can be switched off
+// (tests, docs). With the policy file they are on; a part without data (no signal, no zone label,
+// no block) is a no-op by itself.
 struct ContextAwareParts {
   bool forecast = true;             // raise the count to cover signals.demandForecast
   bool keep_perf_pod_hosts = true;  // nodes hosting performance-sensitive pods stay performance
@@ -55,8 +55,8 @@ struct PolicyConfig {
   double performance_cap_watts = 5000;
   double eco_cap_watts = 120;
 
-  // From the policy file (SPEC §8.4); empty/defaults without one. Windows apply to every
-  // policy (baseFraction/min/max/ecoCapWatts while in force); the rest only to
+  // From the policy file (docs/design.md#policy-file); empty/defaults without one. Windows apply to
+  // every policy (baseFraction/min/max/ecoCapWatts while in force); the rest only to
   // context_aware_v1.
   std::vector<TimeWindow> windows;
   TopologySettings topology;
@@ -73,7 +73,8 @@ PolicyConfig in_window(const PolicyConfig& config, const TimeWindow* window);
 
 // What a usage error is at start-up: fractions outside [0,1] or not finite, caps not finite or
 // below 1, and for rule_swap_v1 an interval under 1 s. Errc::invalid_argument naming the field.
-// (Queue bounds and perPerHP are not errors: §4.4 defines how odd values are read.)
+// (Queue bounds and perPerHP are not errors: docs/design.md#policies defines how odd values are
+// read.)
 Status validate(const PolicyConfig& config);
 
 // perfPodsPerNode as the policies read it: values below 1 count as 1 (the one clamp).
@@ -129,7 +130,8 @@ Result<PolicyPlan> plan(const PolicyConfig& config, const PolicyInput& input);
 // "window night: baseFraction 0.1 max 20": what a window changes for a policy (explain).
 std::string window_reason(const TimeWindow& window, PolicyKind kind);
 
-// context_aware_v1 (SPEC §8.5) with the configuration already in force for the window.
+// context_aware_v1 (docs/design.md#context-aware-policy) with the configuration already in force
+// for the window.
 // Deterministic: the same inputs give the same plan, reasons included.
 // `explain`: fill NodeDesire::reasons (costly at thousands of nodes; the choice is the same).
 PolicyPlan plan_context_aware(const PolicyConfig& effective, const TimeWindow* window,

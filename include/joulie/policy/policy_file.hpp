@@ -1,6 +1,6 @@
 #pragma once
-// The policy file (SPEC.md §8.4), parsed: every block optional, every key typed. Pure data;
-// src/config/policy_file.cpp reads the YAML and validates it, src/policy applies it.
+// The policy file (docs/design.md#policy-file), parsed: every block optional, every key typed. Pure
+// data; src/config/policy_file.cpp reads the YAML and validates it, src/policy applies it.
 
 #include <array>
 #include <cstdint>

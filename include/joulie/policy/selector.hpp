@@ -1,5 +1,5 @@
 #pragma once
-// Kubernetes label selectors (SPEC.md §4.1): `k=v`, `k==v`, `k!=v`, `k in (a,b)`,
+// Kubernetes label selectors (docs/design.md#label-selectors): `k=v`, `k==v`, `k!=v`, `k in (a,b)`,
 // `k notin (a,b)`, `k`, `!k`, comma = AND, whitespace ignored around tokens. Keys and values are
 // validated like the API server does (qualified names; values ≤ 63 characters of
 // [A-Za-z0-9._-] beginning and ending alphanumeric), so a selector accepted here is accepted

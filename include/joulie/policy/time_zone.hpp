@@ -1,7 +1,8 @@
 #pragma once
-// IANA time zones from TZif data (RFC 8536), for the pass's local time (SPEC.md §8.1). g++ 12's
-// libstdc++ has no std::chrono::tzdb, so the operator reads /usr/share/zoneinfo itself
-// (src/config/policy_file.cpp); this part is pure: bytes in, conversions out.
+// IANA time zones from TZif data (RFC 8536), for the pass's local time
+// (docs/design.md#the-policy-snapshot). g++ 12's libstdc++ has no std::chrono::tzdb, so the
+// operator reads /usr/share/zoneinfo itself (src/config/policy_file.cpp); this part is pure: bytes
+// in, conversions out.
 //
 // Both "fat" files (every transition up to 2037) and "slim" ones (transitions up to the last
 // rule change, then the POSIX TZ footer string) are handled: times after the last transition

@@ -1,6 +1,6 @@
 #pragma once
-// Time windows, topology and stability settings of the policy file (SPEC.md §8.4/§8.5), and the
-// weekly-window arithmetic. Pure.
+// Time windows, topology and stability settings of the policy file (docs/design.md#policy-file,
+// #context-aware-policy), and the weekly-window arithmetic. Pure.
 
 #include <array>
 #include <cstdint>

@@ -1,8 +1,9 @@
 #pragma once
-// The signal collector (SPEC §8.1–§8.3): runs the configured queries (Prometheus, an Open
-// Inference Protocol model) on its own thread every `interval`, keeps the freshest sample per
-// signal and node/zone, and hands out policy::Signals with sample time, source and health. A
-// reconcile pass never waits on a source: fill() only reads what the last rounds left.
+// The signal collector (docs/design.md#context-and-signals): runs the configured queries
+// (Prometheus, an Open Inference Protocol model) on its own thread every `interval`, keeps the
+// freshest sample per signal and node/zone, and hands out policy::Signals with sample time, source
+// and health. A reconcile pass never waits on a source: fill() only reads what the last rounds
+// left.
 //
 //   - A failed query keeps the previous samples: they stay usable until they are older than the
 //     signal's maxAge (then `stale`), and a signal with nothing usable says why (`error` with the

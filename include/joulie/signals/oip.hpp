@@ -1,6 +1,6 @@
 #pragma once
 // A client for models served over the Open Inference Protocol v2 REST API (KServe, Triton,
-// MLServer), SPEC §8.3:
+// MLServer), docs/design.md#demand-forecast-model:
 //   GET  {endpoint}/v2/models/{model}/ready  → 200 when the model can answer;
 //   POST {endpoint}/v2/models/{model}/infer  with {"inputs":[{"name","shape","datatype":"FP32",
 //        "data":[…]}]} → {"outputs":[{"name","shape","datatype","data":[…]}]}.

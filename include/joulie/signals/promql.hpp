@@ -1,6 +1,6 @@
 #pragma once
-// A PromQL client for instant queries (SPEC §8.2): GET {endpoint}/api/v1/query over HTTP or
-// HTTPS (CA file), an optional bearer token file re-read like the service-account token, a
+// A PromQL client for instant queries (docs/design.md#prometheus): GET {endpoint}/api/v1/query over
+// HTTP or HTTPS (CA file), an optional bearer token file re-read like the service-account token, a
 // timeout, one retry with backoff for failures that may pass (no answer, 5xx, 429), `vector` and
 // `scalar` results, `status: error` as a typed error, warnings logged once per distinct text, a
 // bounded reply size. NaN and ±Inf values are decoded as such: whether they are usable is the
@@ -77,8 +77,9 @@ class PromClient {
              const Clock& clock = RealClock::instance());
 
   // One instant query at the server's current time. Thread-safe. Sent as GET with the query in
-  // the URL; a query whose URL would exceed kMaxGetUrl goes as a POST form instead (SPEC §8.2:
-  // both are Prometheus's API; proxies commonly refuse long request lines).
+  // the URL; a query whose URL would exceed kMaxGetUrl goes as a POST form instead
+  // (docs/design.md#prometheus: both are Prometheus's API; proxies commonly refuse long request
+  // lines).
   Result<PromResult> query(std::string_view promql);
   static constexpr std::size_t kMaxGetUrl = 4096;
 

@@ -1,57 +1,70 @@
-"""python3 -m evaluation: the energy evaluation of SPEC.md §9 (scripts/evaluate.sh runs it).
+"""python3 -m evaluation: the energy evaluation (scripts/evaluate.sh runs it; docs/evaluation.md).
 
-Replays one trace per baseline (A no management, B static_partition, C queue_aware_v1, D
-context_aware_v1 when this joulie build has it) against the real joulie operator and pool-mode
-agent, the test API server and the power simulator, then writes OUT/evaluation.md,
-OUT/evaluation/*.png and OUT/evaluation/summary.json. --quick: a small run for CI that checks the
-invariants and exits 1 when one fails.
+Replays seeded traces in two load regimes (moderate: the main comparison; saturated) against the
+real joulie operator and pool-mode agent, the test API server and the power simulator, for every
+baseline (A no management, B static_partition, C queue_aware_v1, D context_aware_v1 when this build
+has it) and the ablations (B0, C0: placement without caps; U: one cap everywhere), ≥ 5 seeds each;
+repeats one seed to measure run-to-run variation; re-prices the recorded schedules over a physics
+sweep; then writes OUT/evaluation.md, OUT/evaluation/*.png, OUT/evaluation/summary.json and the raw
+results (OUT/evaluation/raw/results.json.gz), from which --report-from rebuilds all of it exactly.
+--quick: a small run for CI that checks the invariants and exits 1 when one fails.
 """
 
 import argparse
-import json
+import concurrent.futures
 import os
 import shutil
 import sys
 import tempfile
+import threading
 import time
 
-from . import metrics, report, runner, trace as tracemod
+from . import hardware as hwfile
+from . import metrics, rawio, report, reprice, runner, trace as tracemod
+from powersim import physics
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
 
-# (nodes, hours, factor, tick) of each run kind. The factor keeps a run's real duration in budget
-# (docs/evaluation.md: what it does to the loops).
-QUICK = {"nodes": 6, "hours": 2.0, "factor": 900.0, "tick": 0.1}
-FULL = {"nodes": 40, "hours": 24.0, "factor": 600.0, "tick": 0.1}
-# The sensitivity runs: name, mix, nodes, hours, factor, baselines. Shorter traces than the main run
-# so that the whole full run stays within 30 min here; at 1 000 nodes the Python API server and
-# scheduler stand-in need a lower factor to keep up, and B (static) is left out for time.
-SENSITIVITY = [
-    ("compute-bound-heavy mix, 40 nodes", "compute", 40, 6.0, 900.0, "A,B,C,D"),
-    ("memory-bound-heavy mix, 40 nodes", "memory", 40, 6.0, 900.0, "A,B,C,D"),
-    ("balanced mix, 1000 nodes", "balanced", 1000, 0.5, 120.0, "A,C,D"),
-]
+# Each run kind: cluster size, seeds, worker processes, and per regime (hours, clock factor,
+# baselines). The factor keeps the real duration in budget (docs/evaluation.md: what it does to the
+# loops). Runs are latency-bound (their loops sleep between ticks), so `jobs` of them run side by
+# side, each with its own API server, simulator and joulie processes.
+QUICK = {"nodes": 6, "seeds": 1, "jobs": 2, "tick": 0.1, "repeat": False, "sweep": False,
+         "regimes": {"moderate": (2.0, 900.0, "A,B,C,D")}}
+FULL = {"nodes": 20, "seeds": 5, "jobs": 3, "tick": 0.1, "repeat": True, "sweep": True,
+        "regimes": {"moderate": (24.0, 1200.0, "A,B,C,D,B0,C0,U"),
+                    "saturated": (6.0, 1200.0, "A,B,C,D")}}
+REPEAT_BASELINES = "A,B,C,D"
 ECO_CAP = 160.0
+# The physics sweep (re-priced over the recorded moderate runs): one parameter at a time around the
+# default, and the corners of the box, whose extremes give the headline's range.
+SWEEP_ALPHA = (2.0, 2.4, 3.0)
+SWEEP_STATIC = (0.0, 0.1, 0.2, 0.3, 0.4)
+SWEEP_ECO = (120.0, 140.0, 160.0, 200.0, 240.0)
+SWEEP_BASELINES = ("A", "B", "C", "D", "U")
 
 
 def parse(argv):
     p = argparse.ArgumentParser(prog="evaluate", description=__doc__.splitlines()[0])
-    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--seed", type=int, default=1, help="first seed (seeds are SEED, SEED+1, ...)")
+    p.add_argument("--seeds", type=int, help="seeds per regime (quick 1, full 5)")
     p.add_argument("--quick", action="store_true", help="small CI run: invariants only")
-    p.add_argument("--nodes", type=int, help="cluster size (quick %d, full %d)" % (
-        QUICK["nodes"], FULL["nodes"]))
-    p.add_argument("--hours", type=float, help="trace length in simulated hours (quick %g, full %g)" % (
-        QUICK["hours"], FULL["hours"]))
-    p.add_argument("--factor", type=float, help="simulated seconds per real second (quick %g, full %g)"
-                   % (QUICK["factor"], FULL["factor"]))
+    p.add_argument("--nodes", type=int, help="cluster size (quick 6, full 40; ignored with --hardware)")
+    p.add_argument("--hours", type=float, help="trace length in simulated hours (every regime)")
+    p.add_argument("--factor", type=float, help="simulated seconds per real second (every regime)")
+    p.add_argument("--regimes", help="comma-separated: moderate,saturated (quick: moderate)")
+    p.add_argument("--jobs", type=int, help="runs side by side (quick 2, full 3)")
     p.add_argument("--out", help="output directory (default: docs/ for a full run, a temporary "
                    "directory for --quick)")
     p.add_argument("--trace", help="CSV trace instead of the generator (columns in trace.py)")
+    p.add_argument("--hardware", help="YAML hardware file: node types and counts (hardware.py)")
     p.add_argument("--mix", default="balanced", choices=sorted(tracemod.MIXES))
-    p.add_argument("--baselines", default="A,B,C,D")
-    p.add_argument("--sensitivity", choices=("auto", "on", "off"), default="auto",
-                   help="the sensitivity runs (auto: on for a full run, off for --quick)")
+    p.add_argument("--baselines", help="restrict to these baselines (A,B,C,D,B0,C0,U)")
+    p.add_argument("--repeat", choices=("auto", "on", "off"), default="auto",
+                   help="run the first seed's A-D twice (auto: full runs only)")
+    p.add_argument("--sweep", choices=("auto", "on", "off"), default="auto",
+                   help="the physics sensitivity sweep (auto: full runs only)")
     p.add_argument("--joulie", default=os.environ.get("JOULIE_BIN", os.path.join(ROOT, "build", "joulie")))
     p.add_argument("--policy-config", help="policy file for baseline D (context_aware_v1)")
     p.add_argument("--no-prometheus", action="store_true",
@@ -61,135 +74,263 @@ def parse(argv):
                         "budget 10 %%)")
     p.add_argument("--keep-logs", action="store_true", help="keep the daemons' logs (always kept on failure)")
     p.add_argument("--report-from", metavar="RAW",
-                   help="regenerate the report, plots and summary.json from a previous run's raw "
-                        "results (the file it names at the end) without running anything")
+                   help="rebuild the report, plots and summary.json from raw results "
+                        "(OUT/evaluation/raw/results.json.gz of a run) without running anything")
+    p.add_argument("--resweep", action="store_true",
+                   help="with --report-from: recompute the physics sweep from the raw results' "
+                        "recorded schedules and write them back (OUT/evaluation/raw/results.json.gz)")
     p.add_argument("--command-line", default=None, help=argparse.SUPPRESS)
     return p.parse_args(argv)
 
 
-def run_comparison(name, trc, nodes, factor, tick, args, workroot, quick, log, which=None):
-    cfg = {"nodes": nodes, "factor": factor, "tick": tick, "seed": args.seed,
-           "sample_seconds": 60.0 if quick else 300.0, "joulie": args.joulie,
-           "support": os.path.join(ROOT, "test", "support"), "crds": os.path.join(ROOT, "crds"),
-           "rules": os.path.join(ROOT, "examples", "monitoring", "powersim-rules.yaml"),
-           "prometheus": not args.no_prometheus, "d_stability": args.d_stability,
-           "start_timeout": 60.0 if nodes < 200 else 300.0,
-           "run_timeout": 150.0 if quick else 1800.0}
-    cores = sum(runner.physics.HARDWARE[n["type"]].cores for n in runner.cluster_nodes(nodes, args.seed))
-    perf_per_node = max(1, int(round(cores / float(nodes) / 12.4)))
-    wanted = [k.strip() for k in (which or args.baselines).split(",") if k.strip()]
-    runs, available = {}, {}
-    for b in runner.baselines(ECO_CAP, perf_per_node, args.policy_config, args.d_stability):
-        if b.key not in wanted:
-            continue
-        if b.policy == "context_aware_v1" and not runner.supports_policy(args.joulie, b.policy):
-            available[b.key] = "not available in this build (joulie operator --help does not list %s)" % (
-                b.policy)
-            log("%s: baseline %s %s" % (name, b.key, available[b.key]))
-            continue
-        workdir = os.path.join(workroot, "%s-%s" % (name.split(",")[0].replace(" ", "_"), b.key))
-        t0 = time.monotonic()
-        log("%s: baseline %s (%s), %d nodes, %d jobs, factor %g ..." % (
-            name, b.key, b.title, nodes, len(trc["jobs"]), factor))
-        runs[b.key] = runner.run_baseline(b, trc, cfg, workdir, log)
-        available[b.key] = None
-        log("%s: baseline %s done in %.0f s real, last job at %.0f s simulated" % (
-            name, b.key, time.monotonic() - t0, runs[b.key]["end"]))
-    comp = metrics.comparison(runs, trc, nodes, available)
-    comp.update({"name": name, "nodes": nodes, "factor": factor, "tick": tick,
-                 "perfPodsPerNode": perf_per_node, "ecoCapWatts": ECO_CAP,
-                 "performanceCapWatts": runner.PERFORMANCE_CAP,
-                 "controlFlags": runner.control_flags(factor),
-                 "trace": tracemod.summary(trc)})
-    return comp, runs
+def log(msg):
+    print("evaluate: %s" % msg, file=sys.stderr, flush=True)
 
 
-def write_outputs(out, raw, log):
-    os.makedirs(os.path.join(out, "evaluation"), exist_ok=True)
-    with open(os.path.join(out, "evaluation", "summary.json"), "w") as f:
-        json.dump(raw["summary"], f, indent=1, sort_keys=True)
-        f.write("\n")
-    report.write(out, raw["summary"], raw["mainRuns"], raw["main"], raw["sensitivity"], log)
-    log("wrote %s and %s" % (os.path.join(out, "evaluation.md"),
-                             os.path.join(out, "evaluation", "summary.json")))
+def build_plan(args, kind, hardware):
+    """The groups to run: one per (regime, seed), plus the repeat. Each: its trace and baselines."""
+    seeds = args.seeds or kind["seeds"]
+    regimes = [r.strip() for r in (args.regimes or ",".join(kind["regimes"])).split(",") if r.strip()]
+    nodes_n = args.nodes or kind["nodes"]
+    nodes = runner.cluster_nodes(nodes_n, args.seed, hardware)
+    types = runner.hardware_types(hardware)
+    cores = sum(types[n["type"]].cores for n in nodes)
+    wanted = set(k.strip() for k in args.baselines.split(",")) if args.baselines else None
+    groups = []
+    for regime in regimes:
+        if regime not in kind["regimes"] and regime not in FULL["regimes"]:
+            raise ValueError("unknown regime %r" % regime)
+        hours, factor, which = kind["regimes"].get(regime) or FULL["regimes"][regime]
+        hours = args.hours or hours
+        factor = args.factor or factor
+        keys = [k for k in which.split(",") if wanted is None or k in wanted]
+        for i in range(seeds):
+            seed = args.seed + i
+            if args.trace:
+                trc = tracemod.load_csv(args.trace, max(types[n["type"]].cores for n in nodes))
+            else:
+                trc = tracemod.generate(seed, hours, cores, args.mix, regime)
+            groups.append({"name": "%s seed %d" % (regime, seed), "regime": regime, "seed": seed,
+                           "repeat": False, "factor": factor, "trace": trc, "baselines": keys,
+                           "nodes": len(nodes), "cores": cores})
+            if args.trace:
+                break  # a user's trace is one trace: no seeds to vary
+    repeat = args.repeat == "on" or (args.repeat == "auto" and kind["repeat"])
+    if repeat and groups:
+        g = dict(groups[0], repeat=True, name=groups[0]["name"] + " (repeat)",
+                 baselines=[k for k in REPEAT_BASELINES.split(",") if k in groups[0]["baselines"]])
+        groups.append(g)
+    return groups, nodes_n
+
+
+def run_task(task):
+    """One baseline of one group, in a worker process: the compact raw run (rawio)."""
+    group, key, cfg, perf_per_node, workdir = task
+    b = {x.key: x for x in runner.baselines(ECO_CAP, perf_per_node, cfg["policy_config"],
+                                            cfg["d_stability"])}[key]
+    t0 = time.monotonic()
+    log("%s: baseline %s (%s), %d jobs, factor %g ..." % (group["name"], key, b.title,
+                                                         len(group["trace"]["jobs"]), cfg["factor"]))
+    run = runner.run_baseline(b, group["trace"], cfg, workdir, lambda m: log("%s %s" % (
+        group["name"], m.strip())))
+    run["workCheck"] = metrics.work_check(group["trace"]["jobs"], run["jobs"])
+    log("%s: baseline %s done in %.0f s real, last job at %.0f s simulated" % (
+        group["name"], key, time.monotonic() - t0, run["end"]))
+    return rawio.compact_run(run, group["trace"])
+
+
+def run_groups(groups, args, kind, hardware, workroot):
+    d_available = runner.supports_policy(args.joulie, "context_aware_v1")
+    tasks, meta = [], []
+    for gi, g in enumerate(groups):
+        g["perfPodsPerNode"] = max(1, int(round(g["cores"] / float(g["nodes"]) /
+                                                tracemod.perf_job_cores(g["trace"]))))
+        g["available"] = {}
+        for key in g["baselines"]:
+            if key == "D" and not d_available:
+                g["available"][key] = ("not available in this build (joulie operator --help does not "
+                                       "list context_aware_v1)")
+                continue
+            g["available"][key] = None
+            cfg = {"nodes": g["nodes"], "factor": g["factor"], "tick": kind["tick"], "seed": g["seed"],
+                   "sample_seconds": 60.0 if args.quick else 300.0, "joulie": args.joulie,
+                   "support": os.path.join(ROOT, "test", "support"), "crds": os.path.join(ROOT, "crds"),
+                   "rules": os.path.join(ROOT, "examples", "monitoring", "powersim-rules.yaml"),
+                   "prometheus": not args.no_prometheus, "d_stability": args.d_stability,
+                   "policy_config": args.policy_config, "hardware": hardware,
+                   "start_timeout": 60.0 if g["nodes"] < 200 else 300.0,
+                   "run_timeout": 150.0 if args.quick else 3600.0}
+            workdir = os.path.join(workroot, "%s-%d%s-%s" % (g["regime"], g["seed"],
+                                                             "r" if g["repeat"] else "", key))
+            tasks.append((g, key, cfg, g["perfPodsPerNode"], workdir))
+            meta.append((gi, key))
+    jobs = args.jobs or kind["jobs"]
+    results = {}
+    pool = concurrent.futures.ProcessPoolExecutor(max_workers=jobs)
+    try:
+        futures = {pool.submit(run_task, t): m for t, m in zip(tasks, meta)}
+        for fut in concurrent.futures.as_completed(futures):
+            results[futures[fut]] = fut.result()  # an EvalError ends the evaluation
+    finally:
+        # On a failure or an interrupt, start nothing more (the running ones stop their daemons).
+        pool.shutdown(wait=True, cancel_futures=True)
+    raw_groups = []
+    for gi, g in enumerate(groups):
+        raw_groups.append({
+            "name": g["name"], "regime": g["regime"], "seed": g["seed"], "repeat": g["repeat"],
+            "factor": g["factor"], "nodes": g["nodes"], "cores": g["cores"],
+            "perfPodsPerNode": g["perfPodsPerNode"], "available": g["available"],
+            "trace": rawio.compact_trace(g["trace"]),
+            "runs": {key: results[(gi, key)] for key in g["baselines"] if (gi, key) in results}})
+    return raw_groups, jobs
+
+
+def comparisons(raw):
+    """Per group: the expanded trace and runs, and the figures (metrics.comparison)."""
+    out = []
+    for g in raw["groups"]:
+        trc = rawio.expand_trace(g["trace"])
+        runs = {k: rawio.expand_run(r, trc) for k, r in g["runs"].items()}
+        comp = metrics.comparison(runs, trc, g["nodes"], g["available"])
+        comp.update({"name": g["name"], "regime": g["regime"], "seed": g["seed"],
+                     "repeat": g["repeat"], "nodes": g["nodes"], "factor": g["factor"],
+                     "perfPodsPerNode": g["perfPodsPerNode"],
+                     "trace": tracemod.summary(trc, g["cores"])})
+        out.append((g, trc, runs, comp))
+    return out
+
+
+def sweep(comps, types_by_group):
+    """The physics sweep over the moderate, non-repeat groups: savings vs A per parameter set."""
+    configs = []
+    for a in SWEEP_ALPHA:
+        configs.append(("alpha", a, a, physics.STATIC_SHARE, ECO_CAP))
+    for s in SWEEP_STATIC:
+        configs.append(("static", s, physics.ALPHA, s, ECO_CAP))
+    for c in SWEEP_ECO:
+        configs.append(("ecoCap", c, physics.ALPHA, physics.STATIC_SHARE, c))
+    for a in (SWEEP_ALPHA[0], SWEEP_ALPHA[-1]):
+        for s in (SWEEP_STATIC[0], SWEEP_STATIC[-1]):
+            for c in (SWEEP_ECO[0], SWEEP_ECO[-1]):
+                configs.append(("corner", "%g/%g/%g" % (a, s, c), a, s, c))
+    rows = []
+    cache = {}
+    default_err = []
+    for kind, value, alpha, static, eco in configs:
+        p = physics.Physics(alpha, static)
+        per_base = {}
+        delayed = work = 0.0
+        for g, trc, runs, comp in comps:
+            if g["regime"] != "moderate" or g["repeat"] or "A" not in runs:
+                continue
+            priced = {}
+            for key in SWEEP_BASELINES:
+                if key not in runs:
+                    continue
+                # A, B0, C0 never apply the eco cap: their price does not depend on it.
+                ck = (g["name"], key, alpha, static, eco if key not in ("A",) else None)
+                if ck not in cache:
+                    cache[ck] = reprice.run_energy(runs[key], trc, types_by_group, p, ECO_CAP, eco,
+                                                   runner.PERFORMANCE_CAP)
+                priced[key] = cache[ck]
+            window = max([comp["windowSeconds"]] + [last for pr in priced.values()
+                                                    for _, last, _, _ in pr.values()])
+            energy = {k: reprice.window_energy(pr, window) for k, pr in priced.items()}
+            delayed += sum(d for pr in priced.values() for _, _, _, d in pr.values())
+            work += len(priced) * sum(j["cpus"] * j["work"] for j in trc["jobs"])
+            if kind == "alpha" and value == physics.ALPHA:
+                for k, e in energy.items():
+                    measured = comp["baselines"][k]["itEnergyJoules"]
+                    w0 = comp["windowSeconds"]
+                    e0 = reprice.window_energy(priced[k], w0) if window == w0 else None
+                    if e0 is not None:
+                        default_err.append(abs(e0 - measured) / measured)
+            for k, e in energy.items():
+                if k != "A":
+                    per_base.setdefault(k, []).append(1.0 - e / energy["A"])
+        rows.append({"kind": kind, "value": value, "alpha": alpha, "staticShare": static,
+                     "ecoCapWatts": eco, "savings": per_base,
+                     "delayedCoreHours": round(delayed / 3600.0, 3),
+                     "delayedShare": round(delayed / work, 5) if work else None})
+    return {"rows": rows, "defaultRepricingMaxError": max(default_err) if default_err else None,
+            "baselines": list(SWEEP_BASELINES)}
+
+
+def write_outputs(out, raw):
+    comps = comparisons(raw)
+    summary = report.write(out, raw, comps, log)
+    return summary
 
 
 def main(argv=None):
     args = parse(argv)
     kind = QUICK if args.quick else FULL
-    nodes = args.nodes or kind["nodes"]
-    hours = args.hours or kind["hours"]
-    factor = args.factor or kind["factor"]
-    sensitivity = args.sensitivity == "on" or (args.sensitivity == "auto" and not args.quick)
     if args.out:
         out = os.path.abspath(args.out)
-    elif args.quick:
+    elif args.quick and not args.report_from:
         out = tempfile.mkdtemp(prefix="joulie-eval-")
     else:
         out = os.path.join(ROOT, "docs")
     os.makedirs(os.path.join(out, "evaluation"), exist_ok=True)
-    workroot = tempfile.mkdtemp(prefix="joulie-eval-work-")
-    started = time.time()
-    load_before = os.getloadavg()
-
-    def log(msg):
-        print("evaluate: %s" % msg, file=sys.stderr, flush=True)
-
     if args.report_from:
-        with open(args.report_from) as f:
-            raw = json.load(f)
-        write_outputs(out, raw, log)
-        return 0 if raw["summary"]["invariants"]["ok"] else 1
+        raw = rawio.read(args.report_from)
+        if args.resweep:
+            t0 = time.time()
+            types = {k: physics.HardwareType.from_dict(d) for k, d in raw["hardware"].items()}
+            raw["sweep"] = sweep(comparisons(raw), types)
+            raw["sweep"]["realSeconds"] = round(time.time() - t0, 1)
+            raw["sweep"]["recomputed"] = True
+            os.makedirs(os.path.join(out, "evaluation", "raw"), exist_ok=True)
+            rawio.write(os.path.join(out, "evaluation", "raw", "results.json.gz"), raw)
+        summary = write_outputs(out, raw)
+        return 0 if summary["invariants"]["ok"] else 1
     if not os.access(args.joulie, os.X_OK):
         log("no joulie binary at %s (build it, or set JOULIE_BIN)" % args.joulie)
         return 2
     try:
-        if args.trace:
-            trc = tracemod.load_csv(args.trace)
-        else:
-            cores = sum(runner.physics.HARDWARE[n["type"]].cores
-                        for n in runner.cluster_nodes(nodes, args.seed))
-            trc = tracemod.generate(args.seed, hours, cores, args.mix)
+        hardware = hwfile.load(args.hardware) if args.hardware else None
+        groups, _ = build_plan(args, kind, hardware)
     except (OSError, ValueError) as e:
         log(str(e))
         return 2
+    workroot = tempfile.mkdtemp(prefix="joulie-eval-work-")
+    started = time.time()
+    load_before = os.getloadavg()
+    load_samples = []  # the 1-minute load average every 30 s: what else ran on the machine
+    stop_sampling = threading.Event()
+
+    def sample_load():
+        while not stop_sampling.wait(30.0):
+            load_samples.append(round(os.getloadavg()[0], 2))
+    threading.Thread(target=sample_load, daemon=True).start()
     ok = False
     try:
-        main_comp, main_runs = run_comparison("main", trc, nodes, factor, kind["tick"], args, workroot,
-                                              args.quick, log)
-        sens = []
-        if sensitivity:
-            wanted = set(k.strip() for k in args.baselines.split(","))
-            for name, mix, n, h, f, which in SENSITIVITY:
-                which = ",".join(k for k in which.split(",") if k in wanted)
-                cores = sum(runner.physics.HARDWARE[x["type"]].cores
-                            for x in runner.cluster_nodes(n, args.seed))
-                t = tracemod.generate(args.seed, h, cores, mix)
-                try:
-                    comp, _ = run_comparison(name, t, n, f, kind["tick"], args, workroot, False, log,
-                                             which)
-                except runner.EvalError as e:
-                    log("%s: did not complete: %s" % (name, e))
-                    comp = {"name": name, "nodes": n, "factor": f, "error": str(e),
-                            "trace": tracemod.summary(t), "baselines": {}}
-                sens.append(comp)
-        failures = metrics.invariants(main_comp)
-        for comp in sens:
-            failures += ["%s: %s" % (comp["name"], f) for f in metrics.invariants(comp)]
-        finished = time.time()
-        summary = report.summary(args, main_comp, sens, failures, {
-            "started": started, "finished": finished, "loadBefore": load_before,
-            "loadAfter": os.getloadavg(), "joulie": args.joulie,
-            "commandLine": args.command_line or " ".join(["python3 -m evaluation"] + (argv or sys.argv[1:]))})
-        raw = {"summary": summary, "mainRuns": main_runs, "main": main_comp, "sensitivity": sens}
-        fd, raw_path = tempfile.mkstemp(prefix="joulie-eval-raw-", suffix=".json")
-        with os.fdopen(fd, "w") as f:
-            json.dump(raw, f)
-        log("raw results in %s (--report-from regenerates the report from them)" % raw_path)
-        write_outputs(out, raw, log)
-        for f in failures:
+        raw_groups, jobs = run_groups(groups, args, kind, hardware, workroot)
+        raw = {"version": 1, "groups": raw_groups, "ecoCapWatts": ECO_CAP,
+               "performanceCapWatts": runner.PERFORMANCE_CAP,
+               "controlFlags": {str(g["factor"]): runner.control_flags(g["factor"]) for g in groups},
+               "tickSeconds": kind["tick"], "physics": physics.DEFAULT.describe(),
+               "hardware": {k: hw.describe() for k, hw in runner.hardware_types(hardware).items()},
+               "hardwareFile": args.hardware, "quick": bool(args.quick), "firstSeed": args.seed}
+        raw_dir = os.path.join(out, "evaluation", "raw")
+        os.makedirs(raw_dir, exist_ok=True)
+        raw_path = os.path.join(raw_dir, "results.json.gz")
+        raw["run"] = report.run_meta(args, started, time.time(), load_before, os.getloadavg(), jobs)
+        rawio.write(raw_path, raw)  # the runs are safe before the sweep
+        do_sweep = args.sweep == "on" or (args.sweep == "auto" and kind["sweep"])
+        sweep_started = time.time()
+        if do_sweep:
+            log("physics sweep: re-pricing the recorded moderate runs ...")
+            raw["sweep"] = sweep(comparisons(raw), runner.hardware_types(hardware))
+            raw["sweep"]["realSeconds"] = round(time.time() - sweep_started, 1)
+        raw["run"] = report.run_meta(args, started, time.time(), load_before, os.getloadavg(), jobs)
+        raw["run"]["loadSamples"] = list(load_samples)
+        rawio.write(raw_path, raw)
+        log("raw results in %s (--report-from rebuilds the report from them)" % raw_path)
+        summary = write_outputs(out, raw)
+        for f in summary["invariants"]["failures"]:
             log("INVARIANT FAILED: " + f)
-        ok = not failures
+        ok = summary["invariants"]["ok"]
         return 0 if ok else 1
     except runner.EvalError as e:
         log("failed: %s" % e)

@@ -1,4 +1,8 @@
-"""summary.json, the PNG plots and docs/evaluation.md of the energy evaluation (SPEC.md §9)."""
+"""summary.json, the PNG plots and docs/evaluation.md of the energy evaluation.
+
+Everything here is a pure function of the raw results (rawio): the same raw file gives the same
+bytes (fixed plot metadata, Agg backend, fixed fonts, no dates but the run's own).
+"""
 
 import os
 import platform
@@ -7,14 +11,23 @@ import time
 
 from powersim import physics
 
-from . import runner, trace as tracemod
+from . import metrics, runner, stats, trace as tracemod
 
-BASELINE_ORDER = ("A", "B", "C", "D")
-COLOURS = {"A": "#555555", "B": "#1f77b4", "C": "#2ca02c", "D": "#d62728"}
-SPEC_KEYS = ("itEnergyKWh", "facilityEnergyKWh", "savingsVsA", "perfPodSecondsCapped", "jobsDone",
-             "jobsTotal", "jobs", "perfPendingSecondsP95", "transitions")
+BASELINE_ORDER = ("A", "B", "C", "D", "B0", "C0", "U")
+# colour, line style, marker, hatch: every baseline distinguishable in grey print too.
+STYLES = {"A": ("#444444", "-", "o", ""), "B": ("#1f77b4", "--", "s", "//"),
+          "C": ("#2ca02c", "-.", "^", "\\\\"), "D": ("#d62728", ":", "D", "xx"),
+          "B0": ("#9ecae1", (0, (5, 1)), "v", ".."), "C0": ("#98df8a", (0, (3, 1, 1, 1)), "<", "oo"),
+          "U": ("#9467bd", (0, (1, 1)), "P", "--")}
+PAIRS = (("D", "C"), ("C", "B"), ("B", "B0"), ("C", "C0"), ("D", "C0"), ("B0", "A"), ("C0", "A"),
+         ("U", "A"), ("U", "B"))
+DELAY_OK = 0.02  # sweep rows whose jobs waited more than this share of the work: schedule strained
+REGIME_TEXT = {"moderate": "moderate load (the main comparison)",
+               "saturated": "saturated load (offered load about the cluster's capacity; queues form)",
+               "csv": "the given CSV trace"}
 
 
+# ------------------------------------------------------------------------------ run metadata
 def machine():
     model = ""
     try:
@@ -43,117 +56,307 @@ def joulie_version(binary):
         return "unknown"
 
 
+def run_meta(args, started, finished, load_before, load_after, jobs):
+    return {"commandLine": args.command_line or "python3 -m evaluation",
+            "joulie": joulie_version(args.joulie),
+            "startedUtc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+            "durationSeconds": round(finished - started, 1),
+            "loadAverageBefore": [round(x, 2) for x in load_before],
+            "loadAverageAfter": [round(x, 2) for x in load_after],
+            "parallelRuns": jobs, "machine": machine()}
+
+
+# ------------------------------------------------------------------------------ aggregation
+def _keys(comps):
+    present = set()
+    for _, _, _, c in comps:
+        present |= {k for k, b in c["baselines"].items() if b.get("available")}
+    return [k for k in BASELINE_ORDER if k in present]
+
+
+def _metric(b, path):
+    v = b
+    for p in path:
+        v = v.get(p) if isinstance(v, dict) else None
+    return v
+
+
+METRICS = {  # name: (path in the baseline's figures, scale)
+    "itKWh": (("itEnergyKWh",), 1.0), "facilityKWh": (("facilityEnergyKWh",), 1.0),
+    "saving": (("savingsVsA",), 100.0), "facilitySaving": (("facilitySavingsVsA",), 100.0),
+    "kwhPerCoreHour": (("itKWhPerCoreHour",), 1000.0), "slowdownMean": (("slowdownMean",), 1.0),
+    "edp": (("edpKWhHours",), 1.0), "makespan": (("makespanHours",), 1.0),
+    "transitions": (("transitionsPerNodeDay",), 1.0), "flaps": (("flapsPerNodeDay",), 1.0),
+    "perfCapped": (("perfPodSecondsCapped",), 1.0),
+}
+for _cls in tracemod.CLASSES:
+    METRICS.update({
+        "%s.p50" % _cls: (("jobs", _cls, "p50"), 1 / 60.0),
+        "%s.p95" % _cls: (("jobs", _cls, "p95"), 1 / 60.0),
+        "%s.stretchP50" % _cls: (("jobs", _cls, "runStretchP50"), 1.0),
+        "%s.stretchP95" % _cls: (("jobs", _cls, "runStretchP95"), 1.0),
+        "%s.slowdownP95" % _cls: (("jobs", _cls, "slowdownP95"), 1.0),
+    })
+
+
+def aggregate(comps):
+    """Per regime: seeds, per-seed values and CIs of every metric and baseline, paired pairs."""
+    out = {}
+    for g, trc, runs, comp in comps:
+        if g["repeat"]:
+            continue
+        r = out.setdefault(g["regime"], {"seeds": [], "values": {}, "traces": []})
+        r["seeds"].append(g["seed"])
+        r["traces"].append(comp["trace"])
+        for k, b in comp["baselines"].items():
+            if not b.get("available"):
+                continue
+            for name, (path, scale) in METRICS.items():
+                v = _metric(b, path)
+                r["values"].setdefault(k, {}).setdefault(name, {})[g["seed"]] = (
+                    None if v is None else v * scale)
+    for r in out.values():
+        r["ci"] = {k: {m: stats.ci(list(vals.values())) for m, vals in ms.items()}
+                   for k, ms in r["values"].items()}
+        r["paired"] = {}
+        for x, y in PAIRS:
+            if x in r["values"] and y in r["values"]:
+                r["paired"]["%s-%s" % (x, y)] = {
+                    m: stats.paired(r["values"][x][m], r["values"][y][m])
+                    for m in ("saving", "performance.slowdownP95", "performance.p95", "eco.p95",
+                              "general.p95", "slowdownMean")}
+    return out
+
+
+def repeat_rows(comps):
+    """Run-to-run variation: the repeated group against its twin (same regime, seed, trace)."""
+    twins = {(g["regime"], g["seed"]): c for g, _, _, c in comps if not g["repeat"]}
+    rows = []
+    for g, _, _, c in comps:
+        if not g["repeat"] or (g["regime"], g["seed"]) not in twins:
+            continue
+        first = twins[(g["regime"], g["seed"])]
+        for k in BASELINE_ORDER:
+            a, b = first["baselines"].get(k), c["baselines"].get(k)
+            if not a or not b or not a.get("available") or not b.get("available"):
+                continue
+            rows.append({"regime": g["regime"], "seed": g["seed"], "baseline": k,
+                         "itKWh": (a["itEnergyKWh"], b["itEnergyKWh"]),
+                         "saving": (a.get("savingsVsA"), b.get("savingsVsA")),
+                         "perfP95": (a["jobs"]["performance"]["p95"], b["jobs"]["performance"]["p95"]),
+                         "ecoP95": (a["jobs"]["eco"]["p95"], b["jobs"]["eco"]["p95"]),
+                         "transitions": (a["transitions"], b["transitions"])})
+    return rows
+
+
+def invariant_failures(comps):
+    bad = []
+    for g, _, _, c in comps:
+        bad += ["%s: %s" % (g["name"], f) for f in metrics.invariants(c)]
+    return bad
+
+
 def _spec_baselines(comp):
     out = {}
     for key in BASELINE_ORDER:
         b = comp["baselines"].get(key)
         if b is None:
             continue
-        if not b.get("available"):
-            out[key] = b
-            continue
-        out[key] = {k: v for k, v in b.items() if not k.endswith("Joules")}
+        out[key] = b if not b.get("available") else {
+            k: v for k, v in b.items() if not k.endswith("Joules")}
     return out
 
 
-def summary(args, comp, sens, failures, meta):
+def summary(raw, comps, agg, failures):
+    g0, _, _, c0 = comps[0]
+
+    def plain(r):
+        return {"seeds": r["seeds"], "traces": r["traces"], "ci": r["ci"], "paired": r["paired"]}
     return {
-        "seed": args.seed,
-        "quick": bool(args.quick),
-        "trace": comp["trace"],
-        "windowSeconds": comp["windowSeconds"],
-        "baselines": _spec_baselines(comp),
-        "settings": {"nodes": comp["nodes"], "factor": comp["factor"], "tickSeconds": comp["tick"],
-                     "ecoCapWatts": comp["ecoCapWatts"],
-                     "performanceCapWatts": comp["performanceCapWatts"],
-                     "perfPodsPerNode": comp["perfPodsPerNode"], "controlFlags": comp["controlFlags"]},
+        "seed": g0["seed"], "quick": raw["quick"], "trace": c0["trace"],
+        "windowSeconds": c0["windowSeconds"], "baselines": _spec_baselines(c0),
+        "settings": {"nodes": g0["nodes"], "ecoCapWatts": raw["ecoCapWatts"],
+                     "performanceCapWatts": raw["performanceCapWatts"],
+                     "tickSeconds": raw["tickSeconds"], "physics": raw["physics"],
+                     "controlFlags": raw["controlFlags"]},
         "invariants": {"ok": not failures, "failures": failures},
-        "sensitivity": [{"name": c["name"], "nodes": c["nodes"], "factor": c["factor"],
-                         "trace": c["trace"], "error": c.get("error"),
-                         "windowSeconds": c.get("windowSeconds"),
-                         "baselines": _spec_baselines(c)} for c in sens],
-        "run": {"commandLine": meta["commandLine"], "joulie": joulie_version(meta["joulie"]),
-                "startedUtc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(meta["started"])),
-                "durationSeconds": round(meta["finished"] - meta["started"], 1),
-                "loadAverageBefore": [round(x, 2) for x in meta["loadBefore"]],
-                "loadAverageAfter": [round(x, 2) for x in meta["loadAfter"]],
-                "machine": machine()},
+        "regimes": {k: plain(v) for k, v in agg.items()},
+        "groups": [{"name": g["name"], "regime": g["regime"], "seed": g["seed"],
+                    "repeat": g["repeat"], "factor": g["factor"], "windowSeconds": c["windowSeconds"],
+                    "trace": c["trace"], "baselines": _spec_baselines(c)} for g, _, _, c in comps],
+        "sweep": raw.get("sweep"),
+        "run": raw["run"],
     }
 
 
 # ------------------------------------------------------------------------------------ plots
-def plots(outdir, runs, comp, sens, log):
-    """Writes the PNGs; returns their file names (relative to outdir), or [] without matplotlib."""
+def _plt():
     try:
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
+        return None
+    matplotlib.rcParams.update({"font.family": "DejaVu Sans", "font.size": 9,
+                                "svg.hashsalt": "joulie", "path.simplify": True})
+    return plt
+
+
+def _save(plt, fig, path):
+    fig.tight_layout()
+    # No "Software" tEXt chunk and no date: the same figures give the same bytes.
+    fig.savefig(path, dpi=100, metadata={"Software": None})
+    plt.close(fig)
+
+
+def _err(c):
+    if c["mean"] is None or c["lo"] is None:
+        return 0.0
+    return c["mean"] - c["lo"]
+
+
+def plot_offered(plt, path, comps):
+    regimes = []
+    for g, _, _, _ in comps:
+        if not g["repeat"] and g["regime"] not in regimes:
+            regimes.append(g["regime"])
+    fig, axes = plt.subplots(1, len(regimes), figsize=(4.6 * len(regimes), 3.6), squeeze=False)
+    styles = ["-", "--", "-.", ":", (0, (5, 1)), (0, (1, 1))]
+    for ax, regime in zip(axes[0], regimes):
+        cap = None
+        for i, (g, trc, _, comp) in enumerate([x for x in comps if x[0]["regime"] == regime and
+                                              not x[0]["repeat"]]):
+            load = tracemod.offered_load(trc)
+            cap = g["cores"]
+            ax.plot([t / 3600.0 for t, _ in load], [100.0 * v / cap for _, v in load],
+                    linestyle=styles[i % len(styles)], linewidth=1.0,
+                    label="seed %d (mean %.0f %%, peak %.0f %%)" % (
+                        g["seed"], 100 * comp["trace"]["offeredMean"], 100 * comp["trace"]["offeredPeak"]))
+        ax.axhline(100.0, color="black", linewidth=1.2, label="capacity (%d cores)" % (cap or 0))
+        ax.set_title("offered load, %s" % regime)
+        ax.set_xlabel("simulated time (h)")
+        ax.set_ylabel("requested cores (% of capacity)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    _save(plt, fig, path)
+
+
+def plot_savings(plt, path, agg, keys):
+    regimes = list(agg)
+    fig, ax = plt.subplots(figsize=(8, 3.8))
+    width = 0.8 / max(1, len(keys) - 1)
+    for i, k in enumerate([k for k in keys if k != "A"]):
+        xs, ys, es = [], [], []
+        for ri, regime in enumerate(regimes):
+            c = agg[regime]["ci"].get(k, {}).get("saving")
+            if not c or c["mean"] is None:
+                continue
+            xs.append(ri + (i - (len(keys) - 2) / 2.0) * width)
+            ys.append(c["mean"])
+            es.append(_err(c))
+        colour, _, _, hatch = STYLES[k]
+        ax.bar(xs, ys, width=width * 0.95, color=colour, hatch=hatch, edgecolor="black",
+               linewidth=0.6, yerr=es, capsize=3, label=k)
+    ax.axhline(0, color="black", linewidth=0.8)
+    ax.set_xticks(range(len(regimes)))
+    ax.set_xticklabels(["%s (%d seeds)" % (r, len(agg[r]["seeds"])) for r in regimes])
+    ax.set_ylabel("IT energy saved vs A (%), mean and 95 % CI")
+    ax.set_title("Savings by baseline and regime")
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=8, ncol=len(keys))
+    _save(plt, fig, path)
+
+
+def plot_power(plt, path, comps, regime, keys):
+    groups = [x for x in comps if x[0]["regime"] == regime and not x[0]["repeat"]]
+    fig, ax = plt.subplots(figsize=(9, 4.2))
+    for k in keys:
+        series = [x[2][k]["series"] for x in groups if k in x[2]]
+        if not series:
+            continue
+        n = min(len(s) for s in series)
+        ts = [series[0][i]["t"] / 3600.0 for i in range(n)]
+        cis = [stats.ci([s[i]["itWatts"] / 1000.0 for s in series]) for i in range(n)]
+        colour, style, _, _ = STYLES[k]
+        ax.plot(ts, [c["mean"] for c in cis], color=colour, linestyle=style, linewidth=1.2,
+                label="%s" % k)
+        if all(c["lo"] is not None for c in cis):
+            ax.fill_between(ts, [c["lo"] for c in cis], [c["hi"] for c in cis], color=colour,
+                            alpha=0.12, linewidth=0)
+    ax.set_xlabel("simulated time (h from midnight)")
+    ax.set_ylabel("IT power (kW): mean over seeds, 95 % CI band")
+    ax.set_title("Cluster IT power, %s regime (%d seeds)" % (regime, len(groups)))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, ncol=len(keys))
+    _save(plt, fig, path)
+
+
+def plot_cost(plt, path, agg, keys):
+    fig, ax = plt.subplots(figsize=(6.8, 4.6))
+    fills = {"moderate": "full", "saturated": "none"}
+    for regime, r in agg.items():
+        for k in keys:
+            sav = r["ci"].get(k, {}).get("saving")
+            sd = r["ci"].get(k, {}).get("performance.slowdownP95")
+            if not sav or not sd or sav["mean"] is None or sd["mean"] is None:
+                continue
+            colour, _, marker, _ = STYLES[k]
+            ax.errorbar([sd["mean"]], [sav["mean"]], xerr=[[_err(sd)], [_err(sd)]],
+                        yerr=[[_err(sav)], [_err(sav)]], color=colour, marker=marker,
+                        fillstyle=fills.get(regime, "full"), markersize=7, capsize=3, linewidth=1,
+                        label="%s, %s" % (k, regime))
+    ax.set_xlabel("performance jobs: p95 slowdown (completion / full-speed run time)")
+    ax.set_ylabel("IT energy saved vs A (%)")
+    ax.set_title("Saving against cost, mean and 95 % CI over seeds\n"
+                 "(filled: moderate, hollow: saturated)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=6, ncol=2)
+    _save(plt, fig, path)
+
+
+def plot_sweep(plt, path, sweep):
+    panels = [("alpha", "frequency exponent α"), ("static", "static share σ of active power"),
+              ("ecoCap", "eco cap (W per package)")]
+    fig, axes = plt.subplots(1, 3, figsize=(11, 3.6), sharey=True)
+    for ax, (kind, label) in zip(axes, panels):
+        rows = [r for r in sweep["rows"] if r["kind"] == kind]
+        for k in sweep["baselines"]:
+            if k == "A":
+                continue
+            pts = [(r["value"], stats.ci([100 * v for v in r["savings"].get(k, [])])) for r in rows]
+            pts = [(x, c) for x, c in pts if c["mean"] is not None]
+            if not pts:
+                continue
+            colour, style, marker, _ = STYLES[k]
+            ax.errorbar([x for x, _ in pts], [c["mean"] for _, c in pts],
+                        yerr=[[_err(c) for _, c in pts], [_err(c) for _, c in pts]], color=colour,
+                        linestyle=style, marker=marker, markersize=5, capsize=2, label=k)
+        ax.set_xlabel(label)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("IT energy saved vs A (%), re-priced")
+    axes[0].legend(fontsize=8)
+    fig.suptitle("Physics sensitivity (moderate regime, recorded schedules re-priced)", fontsize=10)
+    _save(plt, fig, path)
+
+
+def plots(outdir, raw, comps, agg, keys, log):
+    plt = _plt()
+    if plt is None:
         log("python3-matplotlib is not installed: no plots (scripts/deps.sh installs it)")
         return []
     names = []
-    keys = [k for k in BASELINE_ORDER if k in runs]
-
-    fig, ax = plt.subplots(figsize=(9, 4.2))
-    for k in keys:
-        s = runs[k]["series"]
-        ax.plot([p["t"] / 3600.0 for p in s], [p["itWatts"] / 1000.0 for p in s], label="%s IT" % k,
-                color=COLOURS[k], linewidth=1.1)
-    if "A" in runs:
-        s = runs["A"]["series"]
-        ax.plot([p["t"] / 3600.0 for p in s], [p["facilityWatts"] / 1000.0 for p in s],
-                label="A facility", color=COLOURS["A"], linestyle=":", linewidth=1.0)
-    ax.set_xlabel("simulated time (h from midnight)")
-    ax.set_ylabel("power (kW)")
-    ax.set_title("Cluster power over time (%d nodes)" % comp["nodes"])
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, ncol=3)
-    fig.tight_layout()
-    fig.savefig(os.path.join(outdir, "power.png"), dpi=110)
-    plt.close(fig)
+    plot_offered(plt, os.path.join(outdir, "offered-load.png"), comps)
+    names.append("offered-load.png")
+    plot_savings(plt, os.path.join(outdir, "savings.png"), agg, keys)
+    names.append("savings.png")
+    main = "moderate" if "moderate" in agg else next(iter(agg))
+    plot_power(plt, os.path.join(outdir, "power.png"), comps, main, keys)
     names.append("power.png")
-
-    fig, ax = plt.subplots(figsize=(9, 4.2))
-    for k in keys:
-        s = runs[k]["series"]
-        ax.plot([p["t"] / 3600.0 for p in s], [p["itEnergyJoules"] / 3.6e6 for p in s],
-                label="%s IT" % k, color=COLOURS[k])
-        ax.plot([p["t"] / 3600.0 for p in s], [p["facilityEnergyJoules"] / 3.6e6 for p in s],
-                label="%s facility" % k, color=COLOURS[k], linestyle="--", linewidth=0.9)
-    ax.set_xlabel("simulated time (h)")
-    ax.set_ylabel("cumulative energy (kWh)")
-    ax.set_title("Cumulative energy")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, ncol=2)
-    fig.tight_layout()
-    fig.savefig(os.path.join(outdir, "energy.png"), dpi=110)
-    plt.close(fig)
-    names.append("energy.png")
-
-    fig, ax = plt.subplots(figsize=(6.5, 4.5))
-    groups = [("main", comp)] + [(c["name"], c) for c in sens if c.get("baselines")]
-    markers = ["o", "s", "^", "D", "v"]
-    for gi, (gname, c) in enumerate(groups):
-        for k in BASELINE_ORDER:
-            b = c["baselines"].get(k)
-            if not b or not b.get("available"):
-                continue
-            sd = b["jobs"]["performance"]["slowdownP95"]
-            if sd is None:
-                continue
-            ax.scatter([sd], [b["itEnergyKWh"] / c["nodes"]], color=COLOURS[k], marker=markers[gi % 5],
-                       label="%s (%s)" % (k, gname) if gi == 0 or k == "A" else None, s=40)
-            ax.annotate(k, (sd, b["itEnergyKWh"] / c["nodes"]), fontsize=7, xytext=(3, 3),
-                        textcoords="offset points")
-    ax.set_xlabel("performance jobs: p95 slowdown (completion / full-speed run time)")
-    ax.set_ylabel("IT energy per node (kWh)")
-    ax.set_title("Energy vs performance cost")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(os.path.join(outdir, "energy-vs-slowdown.png"), dpi=110)
-    plt.close(fig)
-    names.append("energy-vs-slowdown.png")
+    plot_cost(plt, os.path.join(outdir, "saving-vs-slowdown.png"), agg, keys)
+    names.append("saving-vs-slowdown.png")
+    if raw.get("sweep"):
+        plot_sweep(plt, os.path.join(outdir, "sensitivity.png"), raw["sweep"])
+        names.append("sensitivity.png")
     return names
 
 
@@ -162,54 +365,158 @@ def _f(v, fmt="%.1f"):
     return "–" if v is None else fmt % v
 
 
-def _pct(v):
-    if v is None:
+def _ci(c, fmt="%.1f", signed=False):
+    """'mean [lo, hi]' (n = 1: the value alone)."""
+    if not c or c["mean"] is None:
         return "–"
-    if abs(v) < 5e-4:
-        return "0.0 %"
-    return "%+.1f %%" % (-100.0 * v)
+    f = ("%+" + fmt[1:]) if signed else fmt
+    if c["lo"] is None:
+        return f % c["mean"]
+    return "%s [%s, %s]" % (f % c["mean"], f % c["lo"], f % c["hi"])
 
 
-def _energy_table(comp):
-    rows = ["| baseline | IT energy (kWh) | facility energy (kWh) | IT vs A | facility vs A | "
-            "transitions / node-day | flaps / node-day | perf-pod-s capped |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|"]
-    for k in BASELINE_ORDER:
-        b = comp["baselines"].get(k)
-        if b is None:
+def _title(comps, k):
+    for _, _, runs, c in comps:
+        b = c["baselines"].get(k)
+        if b and b.get("available"):
+            return b["title"]
+    return ""
+
+
+def energy_table(r, keys, comps):
+    rows = ["| baseline | IT energy (kWh) | IT saved vs A | facility saved vs A | "
+            "IT Wh per core-hour of work | mean slowdown | EDP (kWh·h) | makespan (h) | "
+            "transitions / node-day | perf-pod-s capped |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for k in keys:
+        c = r["ci"].get(k)
+        if not c:
             continue
-        if not b.get("available"):
-            rows.append("| %s | %s | | | | | | |" % (k, b.get("reason", "not run")))
-            continue
-        rows.append("| **%s** %s | %.2f | %.2f | %s | %s | %s | %s | %s |" % (
-            k, b["title"], b["itEnergyKWh"], b["facilityEnergyKWh"], _pct(b.get("savingsVsA")),
-            _pct(b.get("facilitySavingsVsA")), _f(b["transitionsPerNodeDay"], "%.2f"),
-            _f(b["flapsPerNodeDay"], "%.2f"), _f(b["perfPodSecondsCapped"], "%.0f")))
+        rows.append("| **%s** %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            k, _title(comps, k), _ci(c["itKWh"], "%.1f"), _ci(c["saving"], "%.1f %%"),
+            _ci(c["facilitySaving"], "%.1f %%"), _ci(c["kwhPerCoreHour"], "%.1f"),
+            _ci(c["slowdownMean"], "%.2f"), _ci(c["edp"], "%.0f"), _ci(c["makespan"], "%.1f"),
+            _ci(c["transitions"], "%.1f"), _ci(c["perfCapped"], "%.0f")))
     return rows
 
 
-def _jobs_table(comp):
-    rows = ["| baseline | class | jobs | completion p50 / p95 / p99 (min) | slowdown p50 / p95 | "
-            "run-time stretch p95 | pending p95 (min) |",
-            "|---|---|---:|---:|---:|---:|---:|"]
-    for k in BASELINE_ORDER:
-        b = comp["baselines"].get(k)
-        if not b or not b.get("available"):
+def jobs_table(r, keys):
+    rows = ["| baseline | class | completion p50 (min) | completion p95 (min) | run-time stretch p50 "
+            "| run-time stretch p95 |", "|---|---|---:|---:|---:|---:|"]
+    for k in keys:
+        c = r["ci"].get(k)
+        if not c:
             continue
-        for cls in ("performance", "eco", "general"):
-            j = b["jobs"][cls]
-            rows.append("| %s | %s | %d | %s / %s / %s | %s / %s | %s | %s |" % (
-                k, cls, j["count"], _f(_m(j["p50"])), _f(_m(j["p95"])), _f(_m(j["p99"])),
-                _f(j["slowdownP50"], "%.2f"), _f(j["slowdownP95"], "%.2f"),
-                _f(j["runStretchP95"], "%.2f"), _f(_m(j["pendingP95"]))))
+        for cls in tracemod.CLASSES:
+            rows.append("| %s | %s | %s | %s | %s | %s |" % (
+                k, cls, _ci(c[cls + ".p50"]), _ci(c[cls + ".p95"]),
+                _ci(c[cls + ".stretchP50"], "%.2f"), _ci(c[cls + ".stretchP95"], "%.2f")))
+    return rows
+
+
+def paired_table(r):
+    rows = ["| difference (paired by seed) | IT saving (points) | perf slowdown p95 | perf p95 (min) "
+            "| eco p95 (min) | general p95 (min) |", "|---|---:|---:|---:|---:|---:|"]
+    for name, p in r["paired"].items():
+        rows.append("| %s | %s | %s | %s | %s | %s |" % (
+            name.replace("-", " − "), _ci(p["saving"], "%.2f", True),
+            _ci(p["performance.slowdownP95"], "%.2f", True), _ci(p["performance.p95"], "%.1f", True),
+            _ci(p["eco.p95"], "%.1f", True), _ci(p["general.p95"], "%.1f", True)))
+    return rows
+
+
+def ablation_lines(r):
+    """How much of B's and C's saving and cost comes from placement and from the cap."""
+    out = []
+    for pol, abl in (("B", "B0"), ("C", "C0"), ("D", "C0")):
+        p = r["paired"]
+        if "%s-%s" % (pol, abl) not in p or "%s-A" % abl not in p:
+            continue
+        place, cap = p["%s-A" % abl], p["%s-%s" % (pol, abl)]
+        total = r["ci"][pol]["saving"]
+        out.append(
+            "- **%s** saves %s of A's IT energy: placement alone (%s%s) %s points, the cap on top "
+            "(%s − %s) %s points. Performance p95 slowdown: placement %s, cap %s; eco p95 completion "
+            "(min): placement %s, cap %s." % (
+                pol, _ci(total, "%.1f %%"), abl, "" if pol != "D" else ", C's placement: D's own "
+                "no-cap twin is not run, so this split of D is approximate", _ci(place["saving"], "%.2f", True), pol, abl,
+                _ci(cap["saving"], "%.2f", True), _ci(place["performance.slowdownP95"], "%.2f", True),
+                _ci(cap["performance.slowdownP95"], "%.2f", True), _ci(place["eco.p95"], "%.1f", True),
+                _ci(cap["eco.p95"], "%.1f", True)))
+    if "U-A" in r["paired"]:
+        u = r["paired"]["U-A"]
+        out.append("- **U** (the eco cap on every node, no partition) saves %s points at a "
+                   "performance p95 slowdown change of %s: capping without placement." % (
+                       _ci(u["saving"], "%.2f", True), _ci(u["performance.slowdownP95"], "%.2f", True)))
+    return out
+
+
+def sweep_section(sweep, keys):
+    if not sweep:
+        return ["Not run (`--sweep off` or `--quick`).", ""]
+    ks = [k for k in sweep["baselines"] if k != "A" and k in keys]
+    rows = ["| parameter | value | α | σ | eco cap (W) | " + " | ".join("%s saved vs A" % k for k in ks)
+            + " | jobs delayed |", "|---|---|---:|---:|---:|" + "---:|" * len(ks) + "---:|"]
+    ranges, held = {}, {}
+    for row in sweep["rows"]:
+        cells = []
+        for k in ks:
+            c = stats.ci([100 * v for v in row["savings"].get(k, [])])
+            cells.append(_ci(c, "%.1f %%"))
+            if c["mean"] is not None:
+                for acc in (ranges, held) if row["delayedShare"] <= DELAY_OK else (ranges,):
+                    lo, hi = acc.get(k, (c["mean"], c["mean"]))
+                    acc[k] = (min(lo, c["mean"]), max(hi, c["mean"]))
+        rows.append("| %s | %s | %g | %g | %g | %s | %s |" % (
+            row["kind"], row["value"], row["alpha"], row["staticShare"], row["ecoCapWatts"],
+            " | ".join(cells), "%.1f %%%s" % (100 * row["delayedShare"],
+                                             "" if row["delayedShare"] <= DELAY_OK else " ⚠")))
+    err = sweep.get("defaultRepricingMaxError")
+    return rows + [
+        "",
+        "Range of the mean saving over every parameter set above: " + "; ".join(
+            "**%s %.1f %% to %.1f %%**" % (k, lo, hi) for k, (lo, hi) in ranges.items()) + ". "
+        "Over the rows where the recorded schedule still holds (jobs delayed ≤ %.0f %% of the "
+        "work; ⚠ marks the others): " % (100 * DELAY_OK) + "; ".join(
+            "%s %.1f %% to %.1f %%" % (k, lo, hi) for k, (lo, hi) in held.items()) + ".",
+        "",
+        "Re-priced, not re-run: each recorded moderate run's schedule (job start times and nodes, the "
+        "caps the agent applied, the eco cap value replaced by the swept one) is re-simulated offline "
+        "with the other parameters (evaluation/reprice.py); job durations and energy follow them, the "
+        "control loops' decisions do not. At the default parameters the re-priced energy differs "
+        "from the simulator's by at most %s (the approximation's own error). *Jobs delayed*: "
+        "core-hours that jobs waited because a job before them on their node ran longer under the "
+        "new parameters, as a share of the work's core-hours; where it is large the cap cannot be "
+        "met on busy nodes (it is below idle + σ·D: the package falls to its slowest duty cycle), "
+        "work crawls and piles up, and the live control loops would have placed jobs differently: "
+        "read those rows as *this cap does not work with this physics*, not as a number. The "
+        "sweep took %s s%s." % (
+            "–" if err is None else "%.4f %%" % (100 * err), _f(sweep.get("realSeconds"), "%.0f"),
+            " (recomputed after the run from its raw results: `--report-from RAW --resweep`)"
+            if sweep.get("recomputed") else ""),
+        ""]
+
+
+def hardware_rows(raw, eco):
+    rows = ["| type | cores | platform W | package idle–max W | node idle / full W | eco cap binds above "
+            "| lowest cap it can hold at full load | curve g(0,10..100 %) |",
+            "|---|---:|---:|---:|---:|---:|---:|---|"]
+    static = raw["physics"]["staticShare"]
+    for name, d in sorted(raw["hardware"].items()):
+        hw = physics.HardwareType.from_dict(d)
+        rows.append("| %s (%s) | %d | %g | %g–%g | %g / %g | %s | %.0f W (idle + σ·D) | %s |" % (
+            hw.name, hw.about, hw.cores, hw.platform_watts, hw.idle_pkg_watts, hw.max_pkg_watts,
+            hw.idle_node_watts(), hw.max_node_watts(), "%.0f %% load" % (100 * _binding_util(hw, eco)),
+            hw.idle_pkg_watts + static * (hw.max_pkg_watts - hw.idle_pkg_watts),
+            " ".join("%.2f" % x for x in hw.curve)))
     return rows
 
 
 def _binding_util(hw, cap):
-    """The utilisation above which cap lowers the package's frequency."""
-    lo, hi = 0.0, 1.0
+    """The utilisation above which cap lowers the frequency (compute-bound work)."""
     if physics.package_watts(hw, 1.0, 1.0) <= cap:
         return 1.0
+    lo, hi = 0.0, 1.0
     for _ in range(40):
         mid = (lo + hi) / 2
         if physics.package_watts(hw, mid, 1.0) > cap:
@@ -219,285 +526,252 @@ def _binding_util(hw, cap):
     return lo
 
 
-def _d_signals(comp):
-    d = comp["baselines"].get("D") or {}
-    if not d.get("available"):
-        return "D did not run (%s)" % d.get("reason", "not requested")
-    return d.get("signals") or "from the given policy file"
+def regime_section(regime, r, keys, comps, main):
+    tr = r["traces"]
+    offered = [100 * t["offeredMean"] for t in tr]
+    peak = [100 * t["offeredPeak"] for t in tr]
+    windows = [c["windowSeconds"] / 3600.0 for g, _, _, c in comps
+               if g["regime"] == regime and not g["repeat"]]
+    lines = [
+        "## %s: %s" % (regime.capitalize(), REGIME_TEXT.get(regime, regime)),
+        "",
+        "%d seeds (%s); %g h traces, %s jobs per trace (mean); offered load over the trace's hours, "
+        "as measured: mean %s %% and peak %s %% of the cluster's %d cores (per seed: %s); energy "
+        "compared over %.1f–%.1f h." % (
+            len(r["seeds"]), ", ".join(str(s) for s in r["seeds"]), tr[0]["hours"],
+            "%.0f" % (sum(t["jobs"] for t in tr) / float(len(tr))),
+            "%.0f" % (sum(offered) / len(offered)), "%.0f" % max(peak), tr[0].get("cores") or 0,
+            ", ".join("%.0f/%.0f" % (m, p) for m, p in zip(offered, peak)), min(windows), max(windows)),
+        "",
+    ] + energy_table(r, keys, comps) + [
+        "",
+        "Every cell: mean [95 % confidence interval, Student's t over the seeds]. *Saved vs A*: "
+        "positive = less energy than A on the same trace. Wh per core-hour: IT energy over the "
+        "trace's work (cores × full-speed hours). EDP: IT energy × mean job completion time.",
+        "",
+        "### What it costs: jobs (%s)" % regime,
+        "",
+    ] + jobs_table(r, keys) + [""]
+    if r["paired"]:
+        lines += ["### Differences between policies, paired by seed (%s)" % regime, ""] + \
+            paired_table(r) + [""]
+    split = ablation_lines(r)
+    if split:
+        lines += ["### Placement or cap? (%s)" % regime, ""] + split + [""]
+    return lines
 
 
-def _m(seconds):
-    return None if seconds is None else seconds / 60.0
-
-
-def _utilisation(comp, seed):
-    """Requested core-hours of the trace over the cluster's core-hours in the energy window."""
-    cores = sum(physics.HARDWARE[n["type"]].cores for n in runner.cluster_nodes(comp["nodes"], seed))
-    window_h = (comp.get("windowSeconds") or 0) / 3600.0
-    if not cores or not window_h:
-        return None
-    return comp["trace"]["coreHours"] / (cores * window_h)
-
-
-def _sens_table(main, sens, seed):
-    rows = ["| scenario | nodes | jobs | mean utilisation | B IT vs A | C IT vs A | D IT vs A | "
-            "perf slowdown p95 A / B / C / D | A perf pending p50 (min) |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    for name, c in [("balanced mix (main run)", main)] + [(c["name"], c) for c in sens]:
-        if c.get("error"):
-            rows.append("| %s | %d | %d | | did not complete: %s | | | | |" % (
-                name, c["nodes"], c["trace"]["jobs"], c["error"]))
-            continue
-        bs = c["baselines"]
-
-        def sav(k):
-            b = bs.get(k)
-            return _pct(b.get("savingsVsA")) if b and b.get("available") else "n/a"
-
-        def sd(k):
-            b = bs.get(k)
-            return (_f(b["jobs"]["performance"]["slowdownP95"], "%.2f")
-                    if b and b.get("available") else "n/a")
-        u = _utilisation(c, seed)
-        a = bs.get("A") or {}
-        rows.append("| %s | %d | %d | %s | %s | %s | %s | %s / %s / %s / %s | %s |" % (
-            name, c["nodes"], c["trace"]["jobs"], "–" if u is None else "%.0f %%" % (100 * u),
-            sav("B"), sav("C"), sav("D"),
-            sd("A"), sd("B"), sd("C"), sd("D"),
-            _f(_m(a.get("perfPendingSecondsP50"))) if a.get("available") else "n/a"))
-    return rows
-
-
-def write(out, summary, runs, comp, sens, log):
+def write(out, raw, comps, log):
+    """Writes OUT/evaluation.md, OUT/evaluation/*.png and summary.json; returns the summary."""
+    import json
     img_dir = os.path.join(out, "evaluation")
-    images = plots(img_dir, runs, comp, sens, log)
-    run = summary["run"]
-    tr = comp["trace"]
-    hw_rows = ["| type | cores | platform W | package idle–max W | node idle / full W | curve g(0,10..100 %) |",
-               "|---|---:|---:|---:|---:|---|"]
-    for hw in physics.HARDWARE.values():
-        hw_rows.append("| %s (%s) | %d | %g | %g–%g | %g / %g | %s |" % (
-            hw.name, hw.about, hw.cores, hw.platform_watts, hw.idle_pkg_watts, hw.max_pkg_watts,
-            hw.idle_node_watts(), hw.max_node_watts(), " ".join("%.2f" % x for x in hw.curve)))
+    os.makedirs(img_dir, exist_ok=True)
+    agg = aggregate(comps)
+    keys = _keys(comps)
+    failures = invariant_failures(comps)
+    summ = summary(raw, comps, agg, failures)
+    with open(os.path.join(img_dir, "summary.json"), "w") as f:
+        json.dump(summ, f, indent=1, sort_keys=True)
+        f.write("\n")
+    images = plots(img_dir, raw, comps, agg, keys, log)
+    lines = header(raw, comps, agg, keys, failures)
+    for regime, r in agg.items():
+        lines += regime_section(regime, r, keys, comps, regime == "moderate")
+    lines += repeat_section(comps)
+    lines += ["## Physics sensitivity (moderate regime)", ""] + sweep_section(raw.get("sweep"), keys)
+    if images:
+        lines += ["## Plots", ""]
+        for name in images:
+            lines += ["![%s](evaluation/%s)" % (CAPTIONS[name], name), "", "*%s.*" % CAPTIONS[name], ""]
+    lines += method(raw, comps)
+    with open(os.path.join(out, "evaluation.md"), "w") as f:
+        f.write("\n".join(lines).rstrip() + "\n")
+    log("wrote %s" % os.path.join(out, "evaluation.md"))
+    return summ
+
+
+CAPTIONS = {
+    "offered-load.png": "Offered load (cores requested by the jobs that would run if each started on "
+                        "arrival) against the cluster's capacity, every seed of each regime",
+    "savings.png": "IT energy saved against A, by baseline and regime: mean and 95 % CI over seeds",
+    "power.png": "Cluster IT power over the day, moderate regime: mean over seeds with its 95 % CI band",
+    "saving-vs-slowdown.png": "Saving against the performance jobs' p95 slowdown, both with 95 % CIs "
+                              "(relative axes: regimes of different lengths are comparable)",
+    "sensitivity.png": "How each saving moves with the physics parameters (re-priced recorded "
+                       "schedules, mean and 95 % CI over seeds)",
+}
+
+
+def header(raw, comps, agg, keys, failures):
+    run = raw["run"]
+    nodes = comps[0][0]["nodes"]
     mix = {}
-    for n in runner.cluster_nodes(comp["nodes"], summary["seed"]):
+    for n in comps[0][2][next(iter(comps[0][2]))]["nodes"]:
         mix[n["type"]] = mix.get(n["type"], 0) + 1
-    inv = summary["invariants"]
-    flags = comp["controlFlags"]
     lines = [
         "# Energy evaluation: what Joulie saves and what it costs",
         "",
-        "Generated by `scripts/evaluate.sh` (SPEC.md §9); do not edit by hand, run it again. How it works,",
-        "the models and their sources, and what the time acceleration does: see *Method* below and",
-        "`test/support/evaluation/`, `test/support/powersim/physics.py`.",
+        "Generated by `scripts/evaluate.sh`; do not edit by hand: run it again, or rebuild this page "
+        "from the committed raw results with `bash scripts/evaluate.sh --report-from "
+        "docs/evaluation/raw/results.json.gz` (byte-for-byte; a test checks it). What the "
+        "evaluation must show: [design](design.md#evaluation); method, models and sources: *Method* "
+        "below.",
         "",
+    ]
+    if raw["quick"]:
+        lines += ["**Quick run** (`--quick`): a CI-sized check of the invariants, not a result.", ""]
+    main = agg.get("moderate")
+    if main and not raw["quick"]:
+        lines += ["## Headline (moderate load)", ""]
+        sweep_ranges, worst = {}, {}
+        for row in (raw.get("sweep") or {}).get("rows", []):
+            for k, v in row["savings"].items():
+                c = stats.ci([100 * x for x in v])
+                if c["mean"] is None:
+                    continue
+                worst[k] = min(worst.get(k, c["mean"]), c["mean"])
+                if row["delayedShare"] <= DELAY_OK:
+                    lo, hi = sweep_ranges.get(k, (c["mean"], c["mean"]))
+                    sweep_ranges[k] = (min(lo, c["mean"]), max(hi, c["mean"]))
+        for k in keys:
+            if k == "A" or k not in main["ci"]:
+                continue
+            c = main["ci"][k]
+            rng = sweep_ranges.get(k)
+            lines.append("- **%s** %s: IT energy saved vs A %s%s; performance p95 slowdown %s (A %s); "
+                         "eco p95 completion %s min (A %s)." % (
+                             k, _title(comps, k), _ci(c["saving"], "%.1f %%"),
+                             "" if rng is None else ", **%.1f %% to %.1f %% over the physics sweep** "
+                             "(down to %.1f %% where the cap cannot be met)" % (rng + (worst[k],)),
+                             _ci(c["performance.slowdownP95"], "%.2f"),
+                             _ci(main["ci"]["A"]["performance.slowdownP95"], "%.2f"),
+                             _ci(c["eco.p95"], "%.0f"), _ci(main["ci"]["A"]["eco.p95"], "%.0f")))
+        sat = agg.get("saturated")
+        if sat:
+            lines.append("- Saturated load (separately: queues form, job times there are queueing "
+                         "effects as much as policy effects): IT energy saved vs A " + "; ".join(
+                             "%s %s" % (k, _ci(sat["ci"][k]["saving"], "%.1f %%"))
+                             for k in keys if k != "A" and k in sat["ci"]) + ".")
+        lines += ["", "Brackets: 95 %% confidence interval over %d seeds (Student's t). The sweep range "
+                  "is the spread of the mean saving over the exponent (2–3), static share (0–40 %%) "
+                  "and eco cap (120–240 W) values in *Physics sensitivity* where the recorded "
+                  "schedule holds; where the eco cap is below what a busy node's static power needs, "
+                  "work crawls and the cap costs energy instead (the value in parentheses). B0, C0 "
+                  "and U are ablations, not policies: see *Placement or cap?*." % len(main["seeds"]),
+                  ""]
+    lines += [
         "## This run",
         "",
         "- Command: `%s`" % run["commandLine"],
-        "- Seed: %d; trace: %s, %g simulated hours, mix `%s`, %d jobs (%s), %.0f core-hours; events: %s" % (
-            summary["seed"], tr["source"], tr["hours"], tr["mix"], tr["jobs"],
-            ", ".join("%s %d" % (k, v) for k, v in tr["byClass"].items()), tr["coreHours"],
-            ", ".join("%s %d" % (k, v) for k, v in tr["events"].items())),
-        "- Cluster: %d nodes (%s); energy compared over [0, %.1f h] of simulated time; mean "
-        "utilisation (requested core-hours / core-hours in that window) %.0f %%" % (
-            comp["nodes"], ", ".join("%d × %s" % (v, k) for k, v in sorted(mix.items())),
-            comp["windowSeconds"] / 3600.0, 100 * (_utilisation(comp, summary["seed"]) or 0)),
-        "- joulie: `%s`; started %s, took %.1f min real" % (
-            run["joulie"], run["startedUtc"], run["durationSeconds"] / 60.0),
-        "- Machine: %d CPUs (%s), %s, Linux %s, Python %s; load average (1/5/15 min) %s before, %s after "
-        "(the machine is shared: other work ran alongside)" % (
+        "- Regimes and seeds: %s; groups: %d (%d runs)" % (
+            "; ".join("%s: seeds %s" % (k, ", ".join(str(s) for s in v["seeds"])) for k, v in agg.items()),
+            len(comps), sum(len(c[2]) for c in comps)),
+        "- Cluster: %d nodes (%s)%s" % (nodes, ", ".join("%d × %s" % (v, k) for k, v in sorted(mix.items())),
+                                       "; hardware file `%s`" % raw["hardwareFile"] if raw.get("hardwareFile") else ""),
+        "- joulie: `%s`; started %s, took %.1f min real, %d runs side by side" % (
+            run["joulie"], run["startedUtc"], run["durationSeconds"] / 60.0, run["parallelRuns"]),
+        "- Machine: %d CPUs (%s), %s, Linux %s, Python %s; load average (1/5/15 min) %s before, %s "
+        "after (shared machine: other work ran alongside)" % (
             run["machine"]["cpus"] or 0, run["machine"]["cpuModel"], run["machine"]["memory"],
             run["machine"]["kernel"], run["machine"]["python"],
             " ".join("%.2f" % x for x in run["loadAverageBefore"]),
-            " ".join("%.2f" % x for x in run["loadAverageAfter"])),
-        "- Clock factor %g (simulated s per real s); operator `%s`; agent `%s`; scheduler tick %g s real" % (
-            comp["factor"], " ".join(flags["operator"]), " ".join(flags["agent"]), comp["tick"]),
-        "- Caps: performance %g W, eco %g W per package; queue_aware_v1 assumes %d performance pods per "
-        "node" % (comp["performanceCapWatts"], comp["ecoCapWatts"], comp["perfPodsPerNode"]),
-        "- Baseline D's signals: %s" % (_d_signals(comp)),
-        "- Invariants: %s" % ("all hold (every job done, 0 performance-pod-seconds on capped nodes, "
-                              "facility ≥ IT, per-node energy adds up to the cluster's)" if inv["ok"]
-                              else "**FAILED**: " + "; ".join(inv["failures"])),
-        "",
-        "## Energy and stability",
-        "",
-    ] + _energy_table(comp) + [
-        "",
-        "*IT vs A*: negative = less energy than A. Transitions: label changes the scheduler saw",
-        "(performance → draining-performance → eco counts two); a flap is a node returning to a label",
-        "it left less than an hour (simulated) before.",
-        "",
-        "## What it costs: jobs",
-        "",
-    ] + _jobs_table(comp) + [
-        "",
-        "Completion = finish − arrival (pending included); slowdown = completion / the job's run time",
-        "at full frequency; run-time stretch = (finish − start) / that run time (what the cap costs a",
-        "running job). Pending time of performance jobs, all baselines: " + "; ".join(
-            "%s p50 %s / p95 %s / max %s min" % (
-                k, _f(_m(b["perfPendingSecondsP50"])), _f(_m(b["perfPendingSecondsP95"])),
-                _f(_m(b["perfPendingSecondsMax"])))
-            for k, b in sorted(comp["baselines"].items()) if b.get("available")) + ".",
+            " ".join("%.2f" % x for x in run["loadAverageAfter"])) + load_during(run),
+        "- The simulated clock waited for the scheduler stand-in (it may run at most %g ticks "
+        "ahead of it) %s of the runs' real time: the share by which the machine's load slowed the "
+        "replay instead of the stand-in falling behind" % (runner.HORIZON_TICKS, stalled_share(comps)),
+        "- Clock factors: %s; scheduler tick %g s real" % (
+            "; ".join("%s: %g" % (r, f) for r, f in sorted({(g["regime"], g["factor"]) for g, _, _, _ in comps})),
+            raw["tickSeconds"]),
+        "- Caps: performance %g W, eco %g W per package; physics α %g, static share %g, stall "
+        "activity %g" % (raw["performanceCapWatts"], raw["ecoCapWatts"], raw["physics"]["alpha"],
+                         raw["physics"]["staticShare"], raw["physics"]["stallActivity"]),
+        "- queue_aware_v1 / context_aware_v1 performance pods per node (mean cores per node over the "
+        "trace's mean performance-job request): %s" % ", ".join(sorted({
+            "%d" % g["perfPodsPerNode"] for g, _, _, _ in comps})),
+        "- Baseline D's signals: %s" % d_signals(comps),
+        "- Invariants (every group, every baseline): %s" % (
+            "all hold: every job done; work conservation (work done = work given, per job, within "
+            "1e-6); the simulator's energy integral within 1 %% of an independent integration of "
+            "its exported power (worst %s); 0 performance-pod-seconds on capped nodes (U excepted: "
+            "it caps every node by design); per-node energy adds up to the cluster's" % (
+                worst_sampled(comps))
+            if not failures else "**FAILED**: " + "; ".join(failures)),
         "",
     ]
-    if images:
-        lines += ["## Plots", ""]
-        captions = {"power.png": "IT power of every baseline (and A's facility power) over time",
-                    "energy.png": "Cumulative IT (solid) and facility (dashed) energy",
-                    "energy-vs-slowdown.png": "IT energy per node against the performance jobs' p95 "
-                                              "slowdown, main run and sensitivity runs"}
-        for name in images:
-            lines += ["![%s](evaluation/%s)" % (captions[name], name), "", "*%s.*" % captions[name], ""]
-    lines += ["## Sensitivity: where the savings come from", ""]
-    if sens:
-        lines += _sens_table(comp, sens, summary["seed"]) + [
-            "",
-            "Shorter traces than the main run (to fit the 30-minute budget of the full run): compare",
-            "savings within a row, not absolute energy across rows. " + "; ".join(
-                "%s: %g h trace, factor %g" % (c["name"], c["trace"]["hours"], c["factor"]) for c in sens) +
-            ". At 1 000 nodes the Python test API server and scheduler stand-in (not joulie) need the",
-            "lower factor to keep up, and B is left out for time. Mean utilisation = the trace's",
-            "requested core-hours over the cluster's core-hours in the energy window: a cap only saves",
-            "energy on a node busy enough for it to bind (see the eco cap line under *Hardware types*);",
-            "mostly idle clusters draw their idle power whatever the policy. In A nothing constrains",
-            "placement, so A's pending time beyond a few scheduler ticks is the stand-in's own",
-            "latency: where it is large (the 1 000-node row), the stand-in binds more slowly than",
-            "jobs arrive, and that row's job times measure the stand-in, not the policies; read its",
-            "energy columns only.",
-            "",
-        ]
-        for c in sens:
-            if c.get("error") or not c.get("baselines"):
-                continue
-            lines += ["### %s" % c["name"], ""] + _energy_table(c) + [""]
-    else:
-        lines += ["Not run (`--sensitivity off` or `--quick`).", ""]
-    lines += METHOD.format(
-        alpha=physics.ALPHA, smin=physics.S_MIN, rth=physics.R_TH, tau=physics.TAU_TH,
-        factor=comp["factor"], op_interval=60.0 / comp["factor"] * 1000.0,
-        agent_sim=comp["factor"], tick=comp["tick"], tick_sim=comp["tick"] * comp["factor"],
-        settle_ms=runner.DOWNGRADE_SETTLE_REAL * 1000.0,
-        settle_sim=runner.DOWNGRADE_SETTLE_REAL * comp["factor"],
+    return lines
+
+
+def load_during(run):
+    xs = run.get("loadSamples") or []
+    if not xs:
+        return ""
+    return "; during the run (every 30 s): mean %.1f, min %.1f, max %.1f" % (
+        sum(xs) / len(xs), min(xs), max(xs))
+
+
+def stalled_share(comps):
+    stalled = sum(r["status"].get("stalledRealSeconds", 0.0) for _, _, runs, _ in comps
+                  for r in runs.values())
+    real = sum(r["realSeconds"] for _, _, runs, _ in comps for r in runs.values())
+    return "–" if not real else "%.1f %%" % (100.0 * stalled / real)
+
+
+def worst_sampled(comps):
+    errs = [b["sampledEnergy"]["relativeError"] for _, _, _, c in comps
+            for b in c["baselines"].values() if b.get("available")
+            and b["sampledEnergy"]["relativeError"] is not None]
+    return "–" if not errs else "%.3f %%" % (100 * max(errs))
+
+
+def d_signals(comps):
+    for _, _, runs, c in comps:
+        d = c["baselines"].get("D") or {}
+        if d.get("available"):
+            return d.get("signals") or "from the given policy file"
+        if d:
+            return "D did not run (%s)" % d.get("reason", "not requested")
+    return "D not requested"
+
+
+def repeat_section(comps):
+    rows = repeat_rows(comps)
+    if not rows:
+        return []
+    out = ["## Run-to-run variation (the same seed twice)", "",
+           "The real control loops run in real time on a shared machine, so the same trace and seed "
+           "do not give bit-identical runs. Seed %d (%s) run twice:" % (rows[0]["seed"], rows[0]["regime"]),
+           "", "| baseline | IT energy (kWh) 1st / 2nd | saved vs A 1st / 2nd | perf p95 (min) 1st / 2nd "
+           "| eco p95 (min) 1st / 2nd | transitions 1st / 2nd |", "|---|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        sv = r["saving"]
+        out.append("| %s | %.2f / %.2f | %s / %s | %.1f / %.1f | %.1f / %.1f | %d / %d |" % (
+            r["baseline"], r["itKWh"][0], r["itKWh"][1],
+            _f(None if sv[0] is None else 100 * sv[0], "%.2f %%"),
+            _f(None if sv[1] is None else 100 * sv[1], "%.2f %%"),
+            r["perfP95"][0] / 60.0, r["perfP95"][1] / 60.0, r["ecoP95"][0] / 60.0,
+            r["ecoP95"][1] / 60.0, r["transitions"][0], r["transitions"][1]))
+    diffs = [abs(r["saving"][0] - r["saving"][1]) * 100 for r in rows
+             if r["saving"][0] is not None and r["baseline"] != "A"]
+    if diffs:
+        out += ["", "Largest difference of a saving between the two runs: %.2f points; compare it "
+                "with the confidence intervals above (which include it, as every seed's run has it)." % max(diffs)]
+    return out + [""]
+
+
+def method(raw, comps):
+    factors = sorted({g["factor"] for g, _, _, _ in comps})
+    f = factors[-1]
+    return METHOD.format(
+        alpha=physics.ALPHA, static=physics.STATIC_SHARE, stall=physics.STALL_ACTIVITY,
+        smin=physics.S_MIN, rth=physics.R_TH, tau=physics.TAU_TH, factor=f,
+        op_interval=60.0 / f * 1000.0, agent_sim=f, tick=raw["tickSeconds"],
+        tick_sim=raw["tickSeconds"] * f, settle_ms=runner.DOWNGRADE_SETTLE_REAL * 1000.0,
+        settle_sim=runner.DOWNGRADE_SETTLE_REAL * f,
         cpu_choices=", ".join("%d (%.0f %%)" % (c, 100 * p) for c, p in tracemod.CPU_CHOICES),
-    ).splitlines()
-    lines += ["", "### Hardware types", ""] + hw_rows + [
-        "",
-        "The eco cap (%g W per package) binds above about %s utilisation on %s." % (
-            comp["ecoCapWatts"], " / ".join("%.0f %%" % (100 * _binding_util(hw, comp["ecoCapWatts"]))
-                                           for hw in physics.HARDWARE.values()),
-            " / ".join(physics.HARDWARE)),
-        ""]
-    with open(os.path.join(out, "evaluation.md"), "w") as f:
-        f.write("\n".join(lines).rstrip() + "\n")
+        moderate=tracemod.REGIMES["moderate"], saturated=tracemod.REGIMES["saturated"],
+    ).splitlines() + ["", "### Hardware types", ""] + hardware_rows(raw, raw["ecoCapWatts"]) + [""]
 
 
-METHOD = """
-## Method
-
-### What runs
-`scripts/evaluate.sh` builds `joulie` if needed and runs `python3 -m evaluation`
-(test/support/evaluation/). For each baseline it starts, from scratch: the test API server
-(test/support/kapi) with the CRDs and the nodes (labelled `joulie.io/managed=true` and with their
-hardware type and CPU capacity), the power simulator in evaluation mode (test/support/powersim), a
-cluster-scoped TelemetryProfile routing every node's telemetry and RAPL control through the
-simulator, the **real** `joulie agent --mode pool` and `joulie operator` with the baseline's
-flags, and the scheduler stand-in (runner.py). When every node is labelled and its cap applied in
-the simulator, the simulated clock starts at midnight and the trace is replayed.
-
-Baselines (same trace, same seed, same cluster):
-- **A** — no power management: `static_partition --static-hp-frac 1`. The operator and the agent
-  run (every node labelled `performance`, the performance cap applied: nothing is ever capped) and
-  the trace's jobs are submitted as to a cluster without Joulie, without power-profile
-  constraints, so any job may run on any node. A is the reference for energy *and* for job times:
-  what B–D cost includes confining performance and eco jobs to their nodes.
-- **B** — `static_partition --static-hp-frac 0.5`: half the nodes eco, capped.
-- **C** — `queue_aware_v1 --queue-hp-base-frac 0.2 --queue-hp-min 1 --queue-perf-per-hp-node N`,
-  N = the mean cores per node over the trace's mean job size (12.4 cores): a performance node
-  absorbs about N performance jobs.
-- **D** — `context_aware_v1` when this joulie build has it (`joulie operator --help` lists it),
-  otherwise reported as not available; never emulated. Its policy file has C's demand parameters
-  (base 0.2, the same performance pods per node), the signals from Prometheus when that is
-  installed and the operator collects them (else none, as the line *Baseline D's signals* says),
-  no time windows (the operator's clock is real time), and its stability block (minDwell 10
-  simulated minutes, change budget 10 % of the nodes per pass; `--no-d-stability` leaves it out).
-
-The scheduler stand-in creates each job's pod at its arrival (in B–D with the nodeSelector
-`joulie.io/power-profile: performance|eco`, none for general; the CPU request), binds pending pods
-in arrival order by those constraints and free cores (performance pods only on nodes labelled
-exactly `performance`, never `draining-performance`; kube-scheduler's LeastAllocated score), starts
-the job in the simulator, and marks the pod `Succeeded` when the simulator reports the job's work
-done. Pending performance pods are the queue queue_aware_v1 reads.
-
-### Time acceleration
-The simulator's clock runs at factor F = {factor:g} simulated seconds per real second. Job progress,
-energy and temperature are integrated by the simulator in simulated time (event-driven steps that
-end at job completions, sample instants and every 60 simulated seconds at most; power is constant
-inside a step), so **the energy figures do not depend on the machine's speed** for a given
-sequence of decisions. What does depend on it is *when*, in simulated time, the real loops act:
-- operator `--interval` = its default 1 min of simulated time = {op_interval:.0f} ms real;
-- agent `--interval 1s` real = {agent_sim:g} s simulated: it only re-applies and samples telemetry;
-  a NodePowerProfile change reaches the simulator from the agent's watch, within a few tens of ms
-  real, i.e. up to tens of simulated seconds; `--telemetry-ttl 5s` real (5 intervals); the DVFS
-  cooldown is its 20 s default in simulated time (the route is RAPL: DVFS stays idle);
-- the scheduler stand-in polls every {tick:g} s real = {tick_sim:.0f} s simulated: a pod waits up to
-  that long for a bind after it arrives or after cores free up, in every baseline alike;
-- `draining-performance` → `eco` after the last performance pod leaves happens within 2 s real
-  (SPEC §4.5), i.e. up to 2·F simulated seconds of extra time at the performance cap;
-- a downgrade from `performance` writes the eco label first and the eco cap only after
-  `--downgrade-settle` (set to {settle_ms:.0f} ms real here = {settle_sim:.0f} s simulated; 2 s by
-  default) if no performance pod reached the node meanwhile; an upgrade publishes the `performance`
-  label once the agent has reported the raised cap (`--upgrade-apply-timeout`, 10 s at most): a
-  performance job waits for that report instead of starting capped. Both are real-time
-  latencies, paid in every baseline that changes profiles (docs/decisions.md).
-- the stand-in checks the chosen node's label again right before each bind (kube-scheduler takes
-  a fresh snapshot for every scheduling cycle), so it never binds on a label it has already seen
-  replaced; the label's watch latency (milliseconds) is the window the two-phase writes cover.
-A slower or busier machine stretches these reaction times in simulated terms, so a repeated run
-gives close but not bit-identical figures.
-
-### Trace
-Generated from the seed (test/support/evaluation/trace.py): Poisson arrivals in 60 s bins with a
-diurnal rate (trough at 04:00 at 0.4 of the peak at 16:00), bursts (mean 4 a day, 15–45 min, ×4,
-60 % performance jobs), quiet windows (2 a day, 30–120 min, ×0.15) and surges (0.7 a day, 2–4 h,
-×1.7); the base rate is set so that requested cores average 45 % of the cluster over a day. Classes
-outside bursts: performance 30 %, eco 30 %, general 40 %. CPU requests {cpu_choices}; run time at
-full frequency log-normal, median 40 min, σ 0.8, clipped to [5 min, 3 h]; memory-bound fraction
-uniform in [0.05, 0.75] (balanced), [0, 0.2] (compute-bound-heavy) or [0.5, 0.9]
-(memory-bound-heavy). A user's CSV trace can replace it (`--trace FILE`, columns
-`id,arrival_seconds,class,cpus,work_seconds,mem_fraction`).
-
-### Models (test/support/powersim/physics.py, with their sources)
-- Node power = platform (constant) + CPU package; package = idle + (max − idle)·g(u)·s^{alpha:g} with
-  u = busy cores / cores, g a SPECpower_ssj2008-shaped load curve per hardware type (below) and
-  s = f/f_max. Sources: SPECpower_ssj2008 published results (shape: near-linear, slightly
-  concave, idle 20–50 % of full load) and Barroso, Hölzle, Ranganathan, *The Datacenter as a
-  Computer*, 3rd ed., ch. 5; the exponent from P_dyn ∝ C·V²·f with V ∝ f inside the DVFS range
-  (Le Sueur & Heiser, HotPower 2010).
-- The cap (RAPL, per package) lowers s until the package is within it; below the lowest P-state
-  (s = {smin:g}) by clock modulation, power then linear in the duty cycle.
-- Job progress per second = 1 / ((1 − m)/s + m), m the job's memory-bound fraction (Choi, Soma,
-  Pedram, DATE 2004): a capped compute-bound job runs longer, a memory-bound one hardly; a
-  longer-running job draws power longer, which the energy integral counts.
-- Temperature: first order, T → inlet + {rth:g} K/W × package power, τ = {tau:g} s; inlet 22 °C
-  + 0.15 × (outdoor − 20 °C) + a seeded per-node offset in [−2, 3] °C; outdoor 20 ± 7 °C, daily
-  sinusoid peaking at 15:00.
-- Facility = IT + 0.04·C + 0.03·IT + 0.02·IT²/C + IT/COP(T_out), C the cluster's design
-  (full-load) IT power, COP = max(2, 7 − 0.15·(T_out − 15 °C)) (Rasmussen, APC/Schneider white
-  paper 113, *Electrical efficiency modeling for data centers*: fixed, proportional and
-  square-law losses; chiller COP falling with outdoor temperature). PUE = facility / IT is
-  therefore higher at low load and on hot afternoons.
-- The simulator exports all of it on `/metrics` (`joulie_sim_node_power_watts{{node}}`,
-  `joulie_sim_node_temperature_celsius{{node}}`, `joulie_sim_node_cap_watts{{node}}`,
-  `joulie_sim_node_utilisation_ratio{{node}}`, `joulie_sim_pue_ratio`, …) for a real Prometheus
-  (examples/monitoring/powersim-rules.yaml).
-
-### Figures
-- Energy: the simulator's integrals over [0, T], T = max(trace length, last completion in any
-  baseline); a baseline done earlier idles until T (computed with the same models). Checked: the
-  per-node integrals add up to the cluster's; facility ≥ IT.
-- Performance-pod-seconds on a capped node: for every running performance-only job, the simulated
-  seconds during which its node's applied cap (in the simulator) was below the performance cap.
-- Jobs: completion p50/p95/p99 per class (nearest rank), slowdown = completion / full-speed run
-  time, pending time of performance jobs.
-- Transitions and flaps per node-day, from the label changes the scheduler observed.
-"""
+METHOD_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "method.md")
+with open(METHOD_PATH) as _f_method:
+    METHOD = _f_method.read()

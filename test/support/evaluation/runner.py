@@ -1,6 +1,6 @@
 """One baseline of the energy evaluation: the real joulie operator and pool-mode agent on the test API
 server (kapi) and the power simulator (powersim, evaluation mode), with a scheduler stand-in that
-replays a trace (SPEC.md §9, docs/evaluation.md).
+replays a trace (docs/design.md#evaluation, docs/evaluation.md).
 
 Time: the simulator's clock runs `factor` simulated seconds per real second. The joulie daemons run
 in real time, so their intervals are set from the factor (see control_flags) and every real
@@ -42,6 +42,7 @@ CRD = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
 PODS = "/api/v1/namespaces/default/pods"
 PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
 PERFORMANCE_CAP = 5000.0
+HORIZON_TICKS = 2.0
 
 
 class EvalError(Exception):
@@ -150,6 +151,65 @@ class LabelWatch:
                 time.sleep(0.1)  # back off before re-listing
 
 
+class Sampler:
+    """An independent energy meter: a thread that scrapes the simulator's /metrics (the Prometheus
+    exposition a real Prometheus reads) every `every` real seconds and integrates the cluster's IT
+    power gauge over the simulated clock of the same scrape (left Riemann sum: each reading holds
+    until the next). It shares nothing with the simulator's event-driven integral but the model's
+    instantaneous power, so a wrong step, a missed interval or a lost sample shows as a difference
+    (docs/evaluation.md, invariants). Started before the clock runs, finished after it stops."""
+
+    def __init__(self, port, every):
+        self.port = port
+        self.conn = None
+        self.every = every
+        self.points = []
+        self.error = None
+        self.stopping = threading.Event()
+        self._scrape()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _scrape(self):
+        if self.conn is None:  # its own keep-alive connection
+            self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        try:
+            self.conn.request("GET", "/metrics")
+            text = self.conn.getresponse().read().decode()
+        except (OSError, http.client.HTTPException):
+            self.conn.close()
+            self.conn = None
+            raise
+        t = power = None
+        for line in text.splitlines():
+            if line.startswith("joulie_sim_time_seconds "):
+                t = float(line.split()[1])
+            elif line.startswith("joulie_sim_it_power_watts "):
+                power = float(line.split()[1])
+        if t is None or power is None:
+            raise EvalError("the simulator's /metrics lacks the clock or the IT power")
+        self.points.append((t, power))
+
+    def _run(self):
+        while not self.stopping.wait(self.every):
+            try:
+                self._scrape()
+            except (OSError, ValueError, http.client.HTTPException, EvalError) as e:
+                self.error = str(e)  # a lost sample: the next reading covers the gap
+
+    def finish(self):
+        self.stopping.set()
+        self.thread.join(10)
+        self._scrape()  # the clock is stopped: the last reading closes the integral
+        energy = 0.0
+        for (t0, p0), (t1, _) in zip(self.points, self.points[1:]):
+            energy += p0 * max(0.0, t1 - t0)
+        gaps = [b[0] - a[0] for a, b in zip(self.points, self.points[1:])]
+        return {"energyJoules": energy, "samples": len(self.points), "until": self.points[-1][0],
+                "everyRealSeconds": self.every,
+                "maxGapSimSeconds": round(max(gaps), 3) if gaps else None, "lastError": self.error}
+
+
 class Procs:
     def __init__(self, workdir):
         self.workdir = workdir
@@ -211,12 +271,25 @@ def node_names(count):
     return ["sim-node-%03d" % i for i in range(1, count + 1)]
 
 
-def cluster_nodes(count, seed):
-    """The heterogeneous node mix (physics.HARDWARE_MIX) with seeded inlet offsets (rack position)."""
+def cluster_nodes(count, seed, hardware=None):
+    """The heterogeneous node mix with seeded inlet offsets (rack position): physics.HARDWARE_MIX
+    for `count` nodes, or a hardware file's types and counts (hardware.load; count is then ignored),
+    interleaved so that every type spreads over the node names."""
     rng = random.Random("nodes-%s" % seed)
-    return [{"name": name, "type": physics.HARDWARE_MIX[i % len(physics.HARDWARE_MIX)],
-             "tempOffset": round(rng.uniform(-2.0, 3.0), 2)}
-            for i, name in enumerate(node_names(count))]
+    if hardware is None:
+        types = [physics.HARDWARE_MIX[i % len(physics.HARDWARE_MIX)] for i in range(count)]
+    else:
+        slots = []
+        for name, n in hardware["counts"]:
+            slots += [((k + 0.5) / n, name) for k in range(n)]
+        types = [name for _, name in sorted(slots)]
+    return [{"name": name, "type": t, "tempOffset": round(rng.uniform(-2.0, 3.0), 2)}
+            for name, t in zip(node_names(len(types)), types)]
+
+
+def hardware_types(hardware=None):
+    """name -> physics.HardwareType: the built-in types, or a hardware file's."""
+    return dict(physics.HARDWARE) if hardware is None else dict(hardware["types"])
 
 
 def duration(seconds):
@@ -255,6 +328,9 @@ class Baseline:
         self.flags = flags
         self.policy_config = None
         self.constrained = True  # pods carry the class's power-profile nodeSelector
+        # Performance pods may run under a cap by design (the uniform-cap ablation): the
+        # "no performance-pod-second capped" invariant does not apply.
+        self.caps_performance = False
 
 
 # The client-side rate limit (default 20 requests/s) is real-time: under a clock factor F it would be
@@ -276,7 +352,7 @@ def free_port():
 
 
 def policy_file(path, nodes, perf_per_node, eco_cap, factor, prometheus_url, stability=False):
-    """Baseline D's policy file (SPEC §8.4): the same demand parameters as C and, with Prometheus in
+    """Baseline D's policy file (docs/design.md#policy-file): the same demand parameters as C and, with Prometheus in
     the loop, the signals the simulator exports (examples/monitoring/powersim-rules.yaml); the
     stability block unless --no-d-stability. No time windows: the
     operator's clock is real time, it cannot follow the simulated day."""
@@ -331,7 +407,7 @@ def start_prometheus(procs, workdir, sim_port, rules):
 
 
 def operator_collects_signals(workdir, procs):
-    """Whether the operator exports joulie_context_source_up (SPEC §8.2) once it runs."""
+    """Whether the operator exports joulie_context_source_up (docs/design.md#context-and-signals) once it runs."""
     log_path = os.path.join(workdir, "operator.log")
 
     def port():
@@ -370,16 +446,32 @@ def baselines(eco_cap, perf_per_node, policy_config=None, d_stability=False):
                  "static_partition", common + ["--policy", "static_partition", "--static-hp-frac", "1",
                                                "--eco-cap-watts", "%g" % PERFORMANCE_CAP])
     a.constrained = False
+    def static(frac, cap):
+        return common + ["--policy", "static_partition", "--static-hp-frac", frac,
+                         "--eco-cap-watts", "%g" % cap]
+
+    def queue(cap):
+        return common + ["--policy", "queue_aware_v1", "--queue-hp-base-frac", "0.2",
+                         "--queue-hp-min", "1", "--queue-perf-per-hp-node", str(perf_per_node),
+                         "--eco-cap-watts", "%g" % cap]
+    # The ablations separate placement from capping: B0 and C0 keep B's and C's labels and pod
+    # constraints but their eco cap is the performance cap (nothing is ever capped); U caps every
+    # node at the eco cap with no partition and unconstrained pods.
+    u = Baseline("U", "uniform eco cap on every node (no partition, pods unconstrained)",
+                 "static_partition", static("0", eco_cap))
+    u.constrained = False
+    u.caps_performance = True
     out = [
         a,
         Baseline("B", "static_partition (half the nodes eco)", "static_partition",
-                 common + ["--policy", "static_partition", "--static-hp-frac", "0.5",
-                           "--eco-cap-watts", "%g" % eco_cap]),
+                 static("0.5", eco_cap)),
         Baseline("C", "queue_aware_v1 (base 0.2, %d performance pods per node)" % perf_per_node,
-                 "queue_aware_v1",
-                 common + ["--policy", "queue_aware_v1", "--queue-hp-base-frac", "0.2",
-                           "--queue-hp-min", "1", "--queue-perf-per-hp-node", str(perf_per_node),
-                           "--eco-cap-watts", "%g" % eco_cap]),
+                 "queue_aware_v1", queue(eco_cap)),
+        Baseline("B0", "B's partition and pod constraints, no caps", "static_partition",
+                 static("0.5", PERFORMANCE_CAP)),
+        Baseline("C0", "C's placement and pod constraints, no caps", "queue_aware_v1",
+                 queue(PERFORMANCE_CAP)),
+        u,
     ]
     # D's settings are in its policy file (written per run, see policy_file) unless one is given.
     d_flags = common + ["--policy", "context_aware_v1", "--eco-cap-watts", "%g" % eco_cap]
@@ -431,19 +523,17 @@ def run_baseline(baseline, trace, cfg, workdir, log=print):
         procs.stop_all()
 
 
-def _run(baseline, trace, cfg, workdir, procs, log):
+def _start_cluster(cfg, workdir, procs, nodes, types):
+    """The test API server with the CRDs, the nodes and the TelemetryProfile routing every node
+    through the power simulator (RAPL), and the simulator itself: (kapi, sim, kport, sport)."""
     env = dict(os.environ, PYTHONPATH=cfg["support"], PYTHONDONTWRITEBYTECODE="1")
-    factor = cfg["factor"]
-    nodes = cluster_nodes(cfg["nodes"], cfg["seed"])
-    cores = {n["name"]: physics.HARDWARE[n["type"]].cores for n in nodes}
-
-    # --- test API server and power simulator
     procs.start("kapi", [PYTHON, "-m", "kapi", "--host", "127.0.0.1", "--port", "0", "--port-file",
                          os.path.join(workdir, "kapi.port"), "--history", "100000"], env)
     kport = wait_for("the test API server", lambda: read_port(os.path.join(workdir, "kapi.port")), 30,
                      procs)
-    sim_cfg = {"factor": factor, "performanceCapWatts": PERFORMANCE_CAP,
-               "sampleSeconds": cfg["sample_seconds"], "nodes": nodes}
+    sim_cfg = {"factor": cfg["factor"], "performanceCapWatts": PERFORMANCE_CAP,
+               "sampleSeconds": cfg["sample_seconds"], "nodes": nodes,
+               "hardware": {k: hw.describe() for k, hw in types.items()}}
     with open(os.path.join(workdir, "powersim.json"), "w") as f:
         json.dump(sim_cfg, f)
     procs.start("powersim", [PYTHON, "-m", "powersim", "--port", "0", "--port-file",
@@ -456,14 +546,12 @@ def _run(baseline, trace, cfg, workdir, procs, log):
         f.write("apiVersion: v1\nkind: Config\ncurrent-context: eval\nclusters:\n- name: eval\n"
                 "  cluster:\n    server: http://127.0.0.1:%d\nusers:\n- name: eval\n  user: {}\n"
                 "contexts:\n- name: eval\n  context:\n    cluster: eval\n    user: eval\n" % kport)
-
-    # --- CRDs, nodes, the TelemetryProfile routing every node through the simulator (RAPL)
     for name in sorted(os.listdir(cfg["crds"])):
         if name.endswith(".yaml"):
             with open(os.path.join(cfg["crds"], name), "rb") as f:
                 kapi.ok("POST", CRD, f.read(), "application/yaml", codes=(201, 409))
     for n in nodes:
-        c = str(cores[n["name"]])
+        c = str(types[n["type"]].cores)
         kapi.ok("POST", "/api/v1/nodes", {
             "apiVersion": "v1", "kind": "Node",
             "metadata": {"name": n["name"], "labels": {"joulie.io/managed": "true",
@@ -482,10 +570,14 @@ def _run(baseline, trace, cfg, workdir, procs, log):
                      "endpoint": base + "/telemetry/{node}", "timeoutSeconds": 2}}},
                  "controls": {"cpu": {"type": "http", "http": {
                      "endpoint": base + "/control/{node}", "timeoutSeconds": 2, "mode": "rapl"}}}}})
+    return kapi, sim, kport, sport
 
-    # --- baseline D: its policy file, with Prometheus in the loop when installed
-    extra = []
-    signals = None
+
+def _start_daemons(baseline, cfg, workdir, procs, sport, node_count):
+    """The real agent and operator (baseline D: its policy file, with Prometheus in the loop when
+    installed): (extra operator flags, D's signals line or None)."""
+    factor = cfg["factor"]
+    extra, signals = [], None
     if baseline.policy == "context_aware_v1":
         path = baseline.policy_config
         if path is None:
@@ -493,12 +585,10 @@ def _run(baseline, trace, cfg, workdir, procs, log):
             if os.access(PROMETHEUS, os.X_OK) and cfg.get("prometheus", True):
                 prom = start_prometheus(procs, workdir, sport, cfg["rules"])
             path = os.path.join(workdir, "policy.yaml")
-            policy_file(path, len(nodes), baseline.perf_per_node, baseline.eco_cap, factor, prom,
+            policy_file(path, node_count, baseline.perf_per_node, baseline.eco_cap, factor, prom,
                         cfg.get("d_stability", False))
             signals = "Prometheus (scraping the simulator every 250 ms)" if prom else "none"
         extra = ["--policy-config", path]
-
-    # --- the real daemons
     flags = control_flags(factor)
     kube = ["--kubeconfig", os.path.join(workdir, "kubeconfig"), "--metrics-addr", "127.0.0.1:0"]
     procs.start("agent", [cfg["joulie"], "agent", "--mode", "pool", *kube, *KUBE_RATE, *flags["agent"],
@@ -511,12 +601,15 @@ def _run(baseline, trace, cfg, workdir, procs, log):
         # would stay missing and hold every node where it is. Run D on demand and stability
         # alone, and say so.
         procs.stop("operator")
-        policy_file(extra[1], len(nodes), baseline.perf_per_node, baseline.eco_cap, factor, None,
+        policy_file(extra[1], node_count, baseline.perf_per_node, baseline.eco_cap, factor, None,
                     cfg.get("d_stability", False))
         signals = ("none: this build's operator does not collect the signals block "
                    "(no joulie_context_source_up on its /metrics), so D ran on demand and stability")
         procs.start("operator", operator_argv + extra)
+    return extra, signals
 
+
+def _wait_initial_state(kapi, sim, nodes, cfg, procs):
     def initial_state():
         # Every node labelled and its NodePowerProfile cap applied in the simulator.
         code, obj = kapi.call("GET", "/api/v1/nodes")
@@ -534,114 +627,155 @@ def _run(baseline, trace, cfg, workdir, procs, log):
                    st["nodes"][n["name"]]["capWatts"] == want[n["name"]] for n in nodes)
     wait_for("every node labelled and its cap applied", initial_state, cfg["start_timeout"], procs)
 
-    # --- replay
-    jobs = trace["jobs"]
-    by_id = {j["id"]: j for j in jobs}
-    next_arrival = 0
-    pending = []  # job ids, arrival order
-    running = {}  # id -> node
-    free = dict(cores)
-    results = {}  # id -> record
-    labels_seen = {}
-    label_events = []  # (t, node, old, new)
-    done_from = 0
+
+class Scheduler:
+    """The scheduler stand-in's state and the steps of one tick (see the module docstring)."""
+
+    def __init__(self, baseline, trace, cores, kapi, sim, watch):
+        self.baseline = baseline
+        self.jobs = trace["jobs"]
+        self.by_id = {j["id"]: j for j in self.jobs}
+        self.cores = cores
+        self.kapi, self.sim, self.watch = kapi, sim, watch
+        self.next_arrival = 0
+        self.pending = []  # job ids, arrival order
+        self.running = {}  # id -> node
+        self.free = dict(cores)
+        self.results = {}  # id -> record
+        self.labels_seen = {}
+        self.label_events = []  # (t, node, old, new)
+
+    def finish(self, done):
+        """Marks the pods of the jobs the simulator reports done Succeeded and frees their cores."""
+        for d in done:
+            job = self.by_id[d["id"]]
+            self.kapi.ok("PATCH", "%s/%s/status" % (PODS, quote(d["id"])),
+                         {"status": {"phase": "Succeeded"}}, "application/merge-patch+json")
+            self.free[d["node"]] += d["cpus"]
+            self.running.pop(d["id"], None)
+            self.results[d["id"]] = {
+                "id": d["id"], "class": job["class"], "arrival": job["arrival"], "start": d["start"],
+                "finish": d["finish"], "work": job["work"], "cpus": job["cpus"], "node": d["node"],
+                "workDone": d["workDone"], "memFraction": job["memFraction"],
+                "cappedSeconds": d["cappedSeconds"], "cappedSince": d.get("cappedSince")}
+
+    def arrive(self, t):
+        while self.next_arrival < len(self.jobs) and self.jobs[self.next_arrival]["arrival"] <= t:
+            job = self.jobs[self.next_arrival]
+            self.kapi.ok("POST", PODS, pod_body(job, self.baseline.constrained), codes=(201,))
+            self.pending.append(job["id"])
+            self.next_arrival += 1
+
+    def observe_labels(self, t):
+        labels = self.watch.snapshot()
+        for name, lab in labels.items():
+            old = self.labels_seen.get(name)
+            if old != lab:
+                if old is not None:
+                    self.label_events.append((t, name, old, lab))
+                self.labels_seen[name] = lab
+        by_label = {}
+        for name in sorted(labels):
+            by_label.setdefault(labels[name], []).append(name)
+        return by_label
+
+    def best_node(self, cls, need, by_label):
+        best = None
+        for lab, names in by_label.items():
+            if not fits(cls, lab, self.baseline.constrained):
+                continue
+            for name in names:
+                if self.free[name] >= need:
+                    score = self.free[name] / float(self.cores[name])
+                    if best is None or score > best[0] or (score == best[0] and name < best[1]):
+                        best = (score, name)
+        return None if best is None else best[1]
+
+    def bind(self, by_label):
+        still = []
+        blocked = {}  # class -> smallest request that found no node this tick
+        for jid in self.pending:
+            job = self.by_id[jid]
+            cls, need = job["class"], job["cpus"]
+            if need >= blocked.get(cls, need + 1):
+                still.append(jid)
+                continue
+            node = self.best_node(cls, need, by_label)
+            if node is None:
+                blocked[cls] = min(need, blocked.get(cls, need))
+                still.append(jid)
+                continue
+            if not fits(cls, self.watch.label(node), self.baseline.constrained):
+                # The label changed since this tick's view: like kube-scheduler, which takes a
+                # fresh snapshot per scheduling cycle, never bind on a label already replaced.
+                still.append(jid)
+                continue
+            self.kapi.ok("PATCH", "%s/%s" % (PODS, quote(jid)), {"spec": {"nodeName": node}},
+                         "application/merge-patch+json")
+            code, obj = self.sim.call("POST", "/sim/jobs", {
+                "id": jid, "node": node, "cpus": need, "work": job["work"],
+                "memFraction": job["memFraction"], "class": cls})
+            if code != 201:
+                raise EvalError("starting %s on %s in the simulator: HTTP %s %s" % (jid, node, code, obj))
+            self.free[node] -= need
+            self.running[jid] = node
+        self.pending = still
+
+
+def _run(baseline, trace, cfg, workdir, procs, log):
+    factor = cfg["factor"]
+    nodes = cluster_nodes(cfg["nodes"], cfg["seed"], cfg.get("hardware"))
+    types = hardware_types(cfg.get("hardware"))
+    cores = {n["name"]: types[n["type"]].cores for n in nodes}
+    kapi, sim, kport, sport = _start_cluster(cfg, workdir, procs, nodes, types)
+    extra, signals = _start_daemons(baseline, cfg, workdir, procs, sport, len(nodes))
+    _wait_initial_state(kapi, sim, nodes, cfg, procs)
+
     watch = LabelWatch(kport)
     if not watch.synced.wait(30):
         raise EvalError("the node watch did not sync: %s" % watch.error)
+    sch = Scheduler(baseline, trace, cores, kapi, sim, watch)
+    total = len(sch.jobs)
+    sampler = Sampler(sport, cfg.get("sampler_every", 0.05))
     sim.ok("POST", "/sim/start", {})
     real_start = time.monotonic()
     deadline = real_start + cfg["run_timeout"]
-    t = 0.0
+    t, done_from = 0.0, 0
     next_progress = real_start + 15.0
     while True:
         tick_start = time.monotonic()
         if tick_start >= next_progress:
             next_progress += 15.0
             log("  %s: simulated %.1f h, %d/%d jobs done, %d running, %d pending" % (
-                baseline.key, t / 3600.0, len(results), len(jobs), len(running), len(pending)))
+                baseline.key, t / 3600.0, len(sch.results), total, len(sch.running), len(sch.pending)))
         procs.check_alive()
         if tick_start > deadline:
             raise EvalError("baseline %s: %d of %d jobs done after %.0f s real (simulated %.0f s); "
-                            "raise --timeout or lower the load" % (baseline.key, len(results),
-                                                                     len(jobs), cfg["run_timeout"], t))
-        done = sim.ok("GET", "/sim/done?from=%d" % done_from)
-        done_from = done["next"]
-        t = done["t"]
-        for d in done["jobs"]:
-            job = by_id[d["id"]]
-            kapi.ok("PATCH", "%s/%s/status" % (PODS, quote(d["id"])),
-                    {"status": {"phase": "Succeeded"}}, "application/merge-patch+json")
-            free[d["node"]] += d["cpus"]
-            running.pop(d["id"], None)
-            results[d["id"]] = {"id": d["id"], "class": job["class"], "arrival": job["arrival"],
-                                "start": d["start"], "finish": d["finish"], "work": job["work"],
-                                "cpus": job["cpus"], "node": d["node"],
-                                "cappedSeconds": d["cappedSeconds"],
-                                "cappedSince": d.get("cappedSince")}
-        if len(results) == len(jobs):
+                            "raise --timeout or lower the load" % (baseline.key, len(sch.results),
+                                                                     total, cfg["run_timeout"], t))
+        # The clock may run at most HORIZON_TICKS scheduler ticks ahead of this tick: on a loaded
+        # machine it waits for the stand-in instead of letting jobs queue behind a slow loop.
+        done = sim.ok("GET", "/sim/done?from=%d&lead=%.3f" % (
+            done_from, HORIZON_TICKS * cfg["tick"] * factor))
+        done_from, t = done["next"], done["t"]
+        sch.finish(done["jobs"])
+        if len(sch.results) == total:
             break
-        while next_arrival < len(jobs) and jobs[next_arrival]["arrival"] <= t:
-            job = jobs[next_arrival]
-            kapi.ok("POST", PODS, pod_body(job, baseline.constrained), codes=(201,))
-            pending.append(job["id"])
-            next_arrival += 1
-        labels = watch.snapshot()
-        for name, lab in labels.items():
-            old = labels_seen.get(name)
-            if old != lab:
-                if old is not None:
-                    label_events.append((t, name, old, lab))
-                labels_seen[name] = lab
-        by_label = {}
-        for name in sorted(labels):
-            by_label.setdefault(labels[name], []).append(name)
-        still = []
-        blocked = {}  # class -> smallest request that found no node this tick
-        for jid in pending:
-            job = by_id[jid]
-            cls, need = job["class"], job["cpus"]
-            if need >= blocked.get(cls, need + 1):
-                still.append(jid)
-                continue
-            best = None
-            for lab, names in by_label.items():
-                if not fits(cls, lab, baseline.constrained):
-                    continue
-                for name in names:
-                    if free[name] >= need:
-                        score = free[name] / float(cores[name])
-                        if best is None or score > best[0] or (score == best[0] and name < best[1]):
-                            best = (score, name)
-            if best is None:
-                blocked[cls] = min(need, blocked.get(cls, need))
-                still.append(jid)
-                continue
-            node = best[1]
-            if not fits(cls, watch.label(node), baseline.constrained):
-                # The label changed since this tick's view: like kube-scheduler, which takes a
-                # fresh snapshot per scheduling cycle, never bind on a label already replaced.
-                still.append(jid)
-                continue
-            kapi.ok("PATCH", "%s/%s" % (PODS, quote(jid)), {"spec": {"nodeName": node}},
-                    "application/merge-patch+json")
-            code, obj = sim.call("POST", "/sim/jobs", {
-                "id": jid, "node": node, "cpus": need, "work": job["work"],
-                "memFraction": job["memFraction"], "class": cls})
-            if code != 201:
-                raise EvalError("starting %s on %s in the simulator: HTTP %s %s" % (jid, node, code, obj))
-            free[node] -= need
-            running[jid] = node
-        pending = still
+        sch.arrive(t)
+        sch.bind(sch.observe_labels(t))
         spent = time.monotonic() - tick_start
         if spent < cfg["tick"]:
             time.sleep(cfg["tick"] - spent)  # the scheduler's pace (real time), not synchronisation
     real_seconds = time.monotonic() - real_start
     watch.stop()
     final = sim.ok("POST", "/sim/stop", {})
+    sampled = sampler.finish()
     status = sim.ok("GET", "/sim/status")
     series = sim.ok("GET", "/sim/series")["series"]
+    caps = sim.ok("GET", "/sim/caps")["caps"]
     procs.check_alive()
     return {"baseline": baseline.key, "title": baseline.title, "policy": baseline.policy,
-            "flags": baseline.flags + extra, "signals": signals, "realSeconds": round(real_seconds, 1), "end": final["t"],
-            "status": status, "series": series, "jobs": list(results.values()),
-            "labelEvents": label_events, "nodes": nodes}
+            "flags": baseline.flags + extra, "signals": signals, "realSeconds": round(real_seconds, 1),
+            "end": final["t"], "status": status, "series": series, "jobs": list(sch.results.values()),
+            "labelEvents": sch.label_events, "nodes": nodes, "caps": caps, "sampled": sampled,
+            "constrained": baseline.constrained, "capsPerformance": baseline.caps_performance}

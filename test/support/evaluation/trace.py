@@ -1,19 +1,24 @@
-"""Workload traces for the energy evaluation (SPEC.md §9): a seeded generator, or a user's CSV.
+"""Workload traces for the energy evaluation (docs/design.md#evaluation): a seeded generator, or a user's CSV.
 
 A job is {"id", "arrival" (simulated seconds from midnight of day one), "class" (performance | eco |
 general), "cpus" (the pod's CPU request, whole cores), "work" (run time in seconds at full core
 frequency), "memFraction" (share of that run time stalled on memory, which a lower frequency does
 not slow: 0 = compute-bound, 1 = memory-bound)}.
 
-Generator (all randomness from one random.Random(seed)):
-- Arrivals: a Poisson process in 60 s bins with rate  λ(t) = λ0 · diurnal(t) · events(t).
-  diurnal(t) = 0.4 + 0.6 · (1 − cos(2π (h − 4) / 24)) / 2: trough at 04:00 (0.4), peak at 16:00 (1.0).
-  Events, drawn per simulated day (Poisson counts, uniform start times):
+Generator (all randomness from one random.Random(seed)), per named regime (REGIMES):
+- Arrivals: a Poisson process in 60 s bins with rate  λ(t) = min(λ0 · diurnal(t) · event(t), λmax).
+  diurnal(t) = 0.4 + 0.6 · (1 − cos(2π (h − 4) / 24)) / 2: trough at 04:00 (0.4), peak at 16:00
+  (1.0); the saturated regime is flat (diurnal = 1).
+  Events, drawn per simulated day (Poisson counts, uniform start times), never overlapping (an
+  event that would overlap one already drawn is dropped), so at most one factor applies:
     bursts  (mean 4/day, 15–45 min): ×4 rate, 60 % of the arrivals are performance jobs;
     quiet   (mean 2/day, 30–120 min): ×0.15 rate;
     surges  (mean 0.7/day, 2–4 h):   ×1.7 rate.
-  λ0 is set so that, over a day, the requested cores average `utilisation` (default 0.45) of the
-  cluster's cores: λ0 = utilisation · cores / (0.7 · E[cpus] · E[work]) (0.7 = mean of diurnal).
+  λ0 is set so that the offered load (cores requested by the jobs that would be running if each
+  started on arrival) averages `utilisation` of the cluster's cores: λ0 = utilisation · cores /
+  (mean(diurnal) · E[cpus] · E[work]). λmax bounds the arrival rate so that its steady-state
+  offered load stays ≤ `peak` of the cluster (λmax = peak · cores / (E[cpus] · E[work])): a burst
+  at the daily peak is clipped, bursts cannot stack. offered_load() measures the real mean and peak.
 - Class (outside bursts): performance 30 %, eco 30 %, general 40 %.
 - cpus: 4, 8, 16, 32 with probabilities 0.3, 0.35, 0.25, 0.1 (the smallest node has 32 cores).
 - work: log-normal, median 40 min, σ 0.8, clipped to [5 min, 3 h].
@@ -22,7 +27,7 @@ Generator (all randomness from one random.Random(seed)):
 
 CSV trace (--trace FILE): a header line and the columns
     id,arrival_seconds,class,cpus,work_seconds,mem_fraction
-(class performance|eco|general; cpus a positive integer ≤ 32; work_seconds > 0; mem_fraction in
+(class performance|eco|general; cpus a positive integer ≤ the largest node's cores; work_seconds > 0; mem_fraction in
 [0,1]; arrival_seconds ≥ 0, simulated seconds from midnight). Rows may come in any order.
 """
 
@@ -38,6 +43,13 @@ WORK_MIN = 300.0
 WORK_MAX = 3 * 3600.0
 MIXES = {"balanced": (0.05, 0.75), "compute": (0.0, 0.2), "memory": (0.5, 0.9)}
 DIURNAL_MEAN = 0.7
+# Named load regimes: target mean offered load, the bound on the arrival rate's offered load, and
+# whether the diurnal cycle applies. Moderate is where a cluster normally lives (the main
+# comparison); saturated offers about the cluster's capacity, bursts above it (queues form).
+REGIMES = {
+    "moderate": {"utilisation": 0.35, "peak": 0.9, "diurnal": True},
+    "saturated": {"utilisation": 0.95, "peak": 1.5, "diurnal": False},
+}
 EVENTS = {  # name: (mean per day, min minutes, max minutes, rate factor)
     "burst": (4.0, 15, 45, 4.0),
     "quiet": (2.0, 30, 120, 0.15),
@@ -100,13 +112,16 @@ def _inv_norm(p):
 
 def _events(rng, hours):
     out = []
+    taken = []
     days = max(1, int(math.ceil(hours / 24.0)))
     for name, (per_day, lo, hi, factor) in EVENTS.items():
         for day in range(days):
             for _ in range(_poisson(rng, per_day)):
                 start = day * 86400.0 + rng.uniform(0, 86400.0)
                 length = rng.uniform(lo, hi) * 60.0
-                if start < hours * 3600.0:
+                end = min(start + length, hours * 3600.0)
+                if start < hours * 3600.0 and not any(start < e and s < end for s, e in taken):
+                    taken.append((start, end))
                     out.append({"kind": name, "start": round(start, 1),
                                 "end": round(min(start + length, hours * 3600.0), 1),
                                 "factor": factor})
@@ -114,14 +129,22 @@ def _events(rng, hours):
     return out
 
 
-def generate(seed, hours, cores, mix="balanced", utilisation=0.45):
-    """The trace: {"source": "generator", "seed", "hours", "mix", "utilisation", "events", "jobs"}."""
+def generate(seed, hours, cores, mix="balanced", regime="moderate"):
+    """The trace: {"source": "generator", "seed", "hours", "mix", "regime", "utilisation", "peak",
+    "events", "jobs"}."""
     if mix not in MIXES:
         raise ValueError("mix must be one of %s" % ", ".join(MIXES))
+    if regime not in REGIMES:
+        raise ValueError("regime must be one of %s" % ", ".join(REGIMES))
+    reg = REGIMES[regime]
+    utilisation = reg["utilisation"]
     rng = random.Random(seed)
     events = _events(rng, hours)
     mean_cpus = sum(c * p for c, p in CPU_CHOICES)
-    lam0 = utilisation * cores / (DIURNAL_MEAN * mean_cpus * expected_work())
+    per_job = mean_cpus * expected_work()
+    shape = diurnal if reg["diurnal"] else (lambda t: 1.0)
+    lam0 = utilisation * cores / ((DIURNAL_MEAN if reg["diurnal"] else 1.0) * per_job)
+    lam_max = reg["peak"] * cores / per_job
     lo, hi = MIXES[mix]
     jobs = []
     bin_s = 60.0
@@ -129,11 +152,12 @@ def generate(seed, hours, cores, mix="balanced", utilisation=0.45):
         t0 = b * bin_s
         mid = t0 + bin_s / 2
         factor, burst = 1.0, False
-        for e in events:
+        for e in events:  # at most one: events never overlap
             if e["start"] <= mid < e["end"]:
-                factor *= e["factor"]
-                burst = burst or e["kind"] == "burst"
-        for _ in range(_poisson(rng, lam0 * diurnal(mid) * factor * bin_s)):
+                factor = e["factor"]
+                burst = e["kind"] == "burst"
+        rate = min(lam0 * shape(mid) * factor, lam_max)
+        for _ in range(_poisson(rng, rate * bin_s)):
             arrival = t0 + rng.uniform(0, bin_s)
             r = rng.random()
             if burst:
@@ -152,12 +176,13 @@ def generate(seed, hours, cores, mix="balanced", utilisation=0.45):
     jobs.sort(key=lambda j: j["arrival"])
     for i, j in enumerate(jobs):
         j["id"] = "job-%05d" % i
-    return {"source": "generator", "seed": seed, "hours": hours, "mix": mix,
-            "utilisation": utilisation, "events": events, "jobs": jobs}
+    return {"source": "generator", "seed": seed, "hours": hours, "mix": mix, "regime": regime,
+            "utilisation": utilisation, "peak": reg["peak"], "events": events, "jobs": jobs}
 
 
-def load_csv(path):
-    """A user trace (columns in the module docstring); raises ValueError naming the bad row."""
+def load_csv(path, max_cpus=MAX_CPUS):
+    """A user trace (columns in the module docstring; cpus at most max_cpus, the largest node's
+    cores); raises ValueError naming the bad row."""
     jobs = []
     with open(path, newline="") as f:
         reader = csv.DictReader(f)
@@ -173,7 +198,7 @@ def load_csv(path):
             except (TypeError, ValueError) as e:
                 raise ValueError("%s line %d: %s" % (path, n, e)) from None
             if (not job["id"] or job["id"] in seen or job["class"] not in CLASSES or
-                    not 0 < job["cpus"] <= MAX_CPUS or job["work"] <= 0 or job["arrival"] < 0 or
+                    not 0 < job["cpus"] <= max_cpus or job["work"] <= 0 or job["arrival"] < 0 or
                     not 0.0 <= job["memFraction"] <= 1.0):
                 raise ValueError("%s line %d: invalid or duplicate job %r" % (path, n, row))
             seen.add(job["id"])
@@ -182,14 +207,47 @@ def load_csv(path):
         raise ValueError("%s: no jobs" % path)
     jobs.sort(key=lambda j: (j["arrival"], j["id"]))
     hours = max(j["arrival"] for j in jobs) / 3600.0
-    return {"source": path, "seed": None, "hours": round(hours, 3), "mix": "csv",
-            "utilisation": None, "events": [], "jobs": jobs}
+    return {"source": path, "seed": None, "hours": round(hours, 3), "mix": "csv", "regime": "csv",
+            "utilisation": None, "peak": None, "events": [], "jobs": jobs}
 
 
-def summary(trace):
+def offered_load(trace, step=300.0):
+    """Requested cores over time if every job started on arrival and ran at full speed: a list of
+    (t, cores) at the start of each `step`-second bin (the bin's time-average), over the trace."""
+    horizon = max([trace["hours"] * 3600.0] + [j["arrival"] + j["work"] for j in trace["jobs"]])
+    n = int(math.ceil(horizon / step))
+    acc = [0.0] * n
+    for j in trace["jobs"]:
+        a, b = j["arrival"], j["arrival"] + j["work"]
+        i = int(a // step)
+        while i < n and i * step < b:
+            lo, hi = max(a, i * step), min(b, (i + 1) * step)
+            acc[i] += j["cpus"] * (hi - lo) / step
+            i += 1
+    return [(round(i * step, 1), round(v, 3)) for i, v in enumerate(acc)]
+
+
+def perf_job_cores(trace):
+    """Mean CPU request of the trace's performance jobs (all jobs if it has none): what a
+    performance node absorbs per pod."""
+    perf = [j["cpus"] for j in trace["jobs"] if j["class"] == "performance"] or \
+        [j["cpus"] for j in trace["jobs"]]
+    return sum(perf) / float(len(perf))
+
+
+def summary(trace, cores=None):
+    """Counts, core-hours and, with the cluster's cores, the offered load's mean and peak over the
+    trace's hours (fractions of the cores)."""
     jobs = trace["jobs"]
     by = {c: sum(1 for j in jobs if j["class"] == c) for c in CLASSES}
-    return {"source": trace["source"], "seed": trace["seed"], "hours": trace["hours"],
-            "mix": trace["mix"], "jobs": len(jobs), "byClass": by,
-            "coreHours": round(sum(j["cpus"] * j["work"] for j in jobs) / 3600.0, 1),
-            "events": {k: sum(1 for e in trace["events"] if e["kind"] == k) for k in EVENTS}}
+    out = {"source": trace["source"], "seed": trace["seed"], "hours": trace["hours"],
+           "mix": trace["mix"], "regime": trace.get("regime"), "jobs": len(jobs), "byClass": by,
+           "coreHours": round(sum(j["cpus"] * j["work"] for j in jobs) / 3600.0, 1),
+           "meanPerfJobCores": round(perf_job_cores(trace), 3) if jobs else None,
+           "events": {k: sum(1 for e in trace["events"] if e["kind"] == k) for k in EVENTS}}
+    if cores:
+        load = [c for t, c in offered_load(trace) if t < trace["hours"] * 3600.0] or [0.0]
+        out["cores"] = cores
+        out["offeredMean"] = round(sum(load) / len(load) / cores, 4)
+        out["offeredPeak"] = round(max(load) / cores, 4)
+    return out

@@ -1,7 +1,7 @@
 """kapi: a small Kubernetes API server for Joulie's tests (standard library only).
 
 It speaks the Kubernetes REST protocol closely enough that kubectl and Joulie's own client cannot
-tell it from a real API server for what they use (TESTING.md section 2): discovery, built-in
+tell it from a real API server for what they use (docs/testing.md): discovery, built-in
 resources (nodes, pods, namespaces, events, leases, configmaps, ...), CustomResourceDefinitions and their
 custom resources, label/field selectors, pagination, watches with bookmarks and 410 Gone, merge and
 strategic-merge patches, the status subresource, CRD schema validation, bearer-token and TLS

@@ -32,7 +32,7 @@ def main(argv=None):
     p.add_argument("--hang-seconds", type=float, default=30.0,
                    help="how long a 'hang' fault holds a request")
     p.add_argument("--eval-config", metavar="FILE",
-                   help="evaluation mode (SPEC §9): JSON {factor, performanceCapWatts, sampleSeconds, "
+                   help="evaluation mode: JSON {factor, performanceCapWatts, sampleSeconds, hardware?, physics?, "
                         "nodes: [{name, type, tempOffset}]}; the clock waits for POST /sim/start")
     p.add_argument("--verbose", action="store_true")
     args = p.parse_args(argv)

@@ -1,6 +1,6 @@
 """GET /metrics of the power simulator: Prometheus text format 0.0.4 (`promtool check metrics`).
 
-Per node (label `node`, what the operator's signals map by default, SPEC §8.2):
+Per node (label `node`, what the operator's signals map by default, docs/design.md#context-and-signals):
   joulie_sim_node_power_watts            node power (platform + capped package)
   joulie_sim_node_package_power_watts    the capped CPU package domain
   joulie_sim_node_temperature_celsius    node (package) temperature

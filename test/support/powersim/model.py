@@ -8,7 +8,7 @@ DVFS throttle, clipped by the cap:
 so that the agent's DVFS controller can be tested in closed loop: a throttle of p % removes
 0.8·p % of the dynamic part. One CPU package per simulated node (the cap is per package).
 
-Evaluation nodes (declared by --eval-config, SPEC.md §9): a hardware type from physics.py, jobs
+Evaluation nodes (declared by --eval-config, docs/design.md#evaluation): a hardware type from physics.py, jobs
 placed on them by the evaluation's scheduler (POST /sim/jobs), power from their utilisation and the
 applied cap, job progress slowed by the cap, a node temperature, and facility power through a PUE
 (see physics.py for the models and their sources).
@@ -54,6 +54,11 @@ class NodeModel:
         self.energy_j = 0.0
         self.jobs = {}  # id -> Job
         self.used_cpus = 0
+        self.phys = physics.DEFAULT
+
+    def mix(self):
+        """(cpus, memory-bound fraction) of the running jobs: what the package's activity depends on."""
+        return [(j.cpus, j.mem_fraction) for j in self.jobs.values()]
 
     def utilisation(self):
         if self.hw is None:
@@ -63,12 +68,13 @@ class NodeModel:
     def speed(self):
         """Effective relative core speed under the throttle and the cap (evaluation nodes)."""
         limit = physics.throttle_speed(self.throttle_pct)
-        return physics.speed_under(self.hw, self.utilisation(), self.cap_watts, limit)
+        return physics.speed_under(self.hw, self.utilisation(), self.cap_watts, limit, self.mix(),
+                                   self.phys)
 
     def package_watts(self):
         if self.hw is None:
             return self.power_watts()
-        return physics.package_watts(self.hw, self.utilisation(), self.speed())
+        return physics.package_watts(self.hw, self.utilisation(), self.speed(), self.mix(), self.phys)
 
     def power_watts(self):
         if self.hw is not None:
@@ -114,6 +120,9 @@ class Job:
         self.capped_seconds = 0.0
         self.capped_since = None  # simulated time the job first ran capped (diagnosis)
         self.rate = 1.0
+        # Work done, integrated separately from `remaining` (which ends the job): the evaluation's
+        # work-conservation check compares it with the work the job was given.
+        self.done_work = 0.0
 
 
 MAX_STEP = 60.0  # simulated seconds: the longest integration step (ambient temperature changes)
@@ -138,6 +147,8 @@ class PowerModel:
         self.t_base = 0.0
         self.real_base = now()
         self.running = True
+        self.horizon = None
+        self.stalled = 0.0  # real seconds the clock stood at its horizon
         # Cluster integrals and evaluation bookkeeping.
         self.it_energy_j = 0.0
         self.facility_energy_j = 0.0
@@ -151,6 +162,9 @@ class PowerModel:
         self.last_it_watts = 0.0
         self.last_facility_watts = 0.0
         self.eval_mode = False
+        self.cap_log = []  # [t, node, capWatts] of every applied RAPL cap (evaluation mode)
+        self.hardware = dict(physics.HARDWARE)
+        self.phys = physics.DEFAULT
         if eval_config is not None:
             self.configure(eval_config)
 
@@ -173,12 +187,20 @@ class PowerModel:
         self.running = False
         self.t = self.t_base = 0.0
         self.next_sample = 0.0
+        for name, d in (cfg.get("hardware") or {}).items():
+            self.hardware[name] = physics.HardwareType.from_dict(dict(d, name=name))
+        if cfg.get("physics"):
+            ph = cfg["physics"]
+            self.phys = physics.Physics(float(ph.get("alpha", physics.ALPHA)),
+                                        float(ph.get("staticShare", physics.STATIC_SHARE)),
+                                        float(ph.get("stallActivity", physics.STALL_ACTIVITY)))
         for spec in nodes:
-            hw = physics.HARDWARE.get(spec.get("type"))
+            hw = self.hardware.get(spec.get("type"))
             if hw is None:
                 raise ValueError("unknown hardware type %r" % spec.get("type"))
             node = self.node(str(spec["name"]))
             node.hw = hw
+            node.phys = self.phys
             node.temp_offset = float(spec.get("tempOffset", 0.0))
             node.temperature = physics.inlet_celsius(physics.ambient_celsius(0.0), node.temp_offset)
         self.capacity_watts = sum(n.hw.max_node_watts() for n in self.nodes.values() if n.hw)
@@ -197,7 +219,19 @@ class PowerModel:
     def sim_now(self):
         if not self.running:
             return self.t
-        return self.t_base + self.factor * (self.now() - self.real_base)
+        t = self.t_base + self.factor * (self.now() - self.real_base)
+        if self.horizon is not None and t > self.horizon:
+            # The clock stalls at the horizon (the evaluation's scheduler has not caught up): the
+            # real time spent waiting is not simulated time, and it resumes from here.
+            self.t_base, self.real_base = self.horizon, self.now()
+            self.stalled += (t - self.horizon) / self.factor
+            return self.horizon
+        return t
+
+    def set_horizon(self, horizon):
+        """Simulated time the clock may not pass until extended (None: no limit)."""
+        self.advance()
+        self.horizon = None if horizon is None else max(float(horizon), self.t)
 
     def advance(self):
         """Integrates the model up to the current simulated time."""
@@ -216,7 +250,7 @@ class PowerModel:
                 info.append((n, n.power_watts(), n.power_watts(), 1.0))
                 continue
             s = n.speed()
-            pkg = physics.package_watts(n.hw, n.utilisation(), s)
+            pkg = physics.package_watts(n.hw, n.utilisation(), s, n.mix(), n.phys)
             for j in n.jobs.values():
                 j.rate = physics.job_rate(s, j.mem_fraction)
                 end = min(end, self.t + j.remaining / j.rate)
@@ -235,6 +269,7 @@ class PowerModel:
             finished = []
             for j in n.jobs.values():
                 j.remaining -= j.rate * dt
+                j.done_work += j.rate * dt
                 if capped and j.cls == "performance" and dt > 0:
                     if j.capped_since is None:
                         j.capped_since = self.t
@@ -247,6 +282,7 @@ class PowerModel:
                 n.used_cpus -= j.cpus
                 self.done.append({"id": j.id, "node": n.name, "class": j.cls, "start": j.start,
                                   "finish": end, "work": j.work, "cpus": j.cpus,
+                                  "workDone": j.done_work, "memFraction": j.mem_fraction,
                                   "cappedSeconds": j.capped_seconds,
                                   "cappedSince": j.capped_since})
         facility = physics.facility_watts(it, ambient, self.capacity_watts) if self.eval_mode else it
@@ -321,7 +357,7 @@ class PowerModel:
                "perfCappedSeconds": self.perf_capped_seconds, "done": len(self.done),
                "runningJobs": sum(len(n.jobs) for n in self.nodes.values()),
                "performanceCapWatts": self.performance_cap_watts,
-               "capacityWatts": self.capacity_watts}
+               "capacityWatts": self.capacity_watts, "stalledRealSeconds": self.stalled}
         if with_nodes:
             out["nodes"] = {n.name: {"capWatts": n.cap_watts, "powerWatts": n.power_watts(),
                                      "utilisation": n.utilisation(), "usedCpus": n.used_cpus,
@@ -345,7 +381,7 @@ class PowerModel:
 
 
 def validate_control(body, path_node):
-    """Checks a §5.6 control body; returns (action, value) or raises ValueError with the reason."""
+    """Checks a control body (docs/design.md#http-simulator-contract); returns (action, value) or raises ValueError with the reason."""
     if not isinstance(body, dict):
         raise ValueError("body must be a JSON object")
     required = ("node", "action", "capWatts", "throttlePct", "ts")

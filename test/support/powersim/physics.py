@@ -1,41 +1,44 @@
-"""Physical models of the evaluation mode of the power simulator (SPEC.md §9, docs/evaluation.md).
+"""Physical models of the evaluation mode of the power simulator (docs/design.md#evaluation, docs/evaluation.md).
 
 Every function here is pure (no clock, no I/O) so that the integrals in model.py are exact for
 piecewise-constant inputs and the same trace gives the same energy on any machine.
 
-Node power (SPECpower-style curves, heterogeneous hardware)
------------------------------------------------------------
+Node power (SPECpower-style curves, heterogeneous hardware, bounded physics)
+---------------------------------------------------------------------------
 A node is an uncapped *platform* part (memory, disks, fans, NICs, PSU losses: constant) plus one
-capped CPU *package* domain (what RAPL limits). The package draws
+capped CPU *package* domain (what RAPL limits). With D(u) = (max_pkg − idle_pkg) · g(u) the
+package's active power at full frequency for compute-bound work, the package draws
 
-    P_pkg(u, s) = idle_pkg + (max_pkg - idle_pkg) * g(u) * s**ALPHA          (s >= S_MIN)
+    P_pkg = idle_pkg + D(u) · [ σ + (1 − σ) · a(s, mix) · s**α ]                  (s >= S_MIN)
 
-with u the utilisation (busy cores / cores), g the per-type load curve and s = f / f_max the
-relative core frequency. The curves g are shaped after published SPECpower_ssj2008 results
-(spec.org/power_ssj2008/results): server power rises almost linearly with the ssj load, slightly
-concave, from an idle power that is 20–50 % of the full-load power depending on the generation
-(Barroso, Hölzle, Ranganathan, "The Datacenter as a Computer", 3rd ed., ch. 5 "Energy and power
-efficiency", fig. 5.7–5.8). They are illustrative of classes of machines, not any vendor's result.
+- u: utilisation (busy cores / cores); g: the per-type load curve; s = f / f_max.
+- σ (STATIC_SHARE): the share of active power that does not scale with the core clock (uncore,
+  memory controller, leakage of busy cores). A cap cannot remove it: the larger σ, the less a cap
+  saves and the more a slowed job costs (it draws σ·D for longer).
+- (1 − σ)·s**α: the frequency-scaled part (dynamic power C·V²·f with V roughly ∝ f: α in 2–3).
+- a(s, mix): how busy the cores' logic is, a core-weighted mean over the node's jobs. A job whose
+  run time at full speed is a fraction m stalled on memory spends, at speed s, the fraction
+  c = (1 − m) / ((1 − m) + m·s) of its time computing; a stalled core draws STALL_ACTIVITY (β) of a
+  computing core's dynamic power: a = c + β·(1 − c). So memory-bound work draws less dynamic power,
+  and a cap saves less on it (its stalls do not shrink with the clock).
+The curves g are shaped after published SPECpower_ssj2008 results (spec.org/power_ssj2008/results):
+server power rises almost linearly with load, slightly concave, from an idle power that is
+20–50 % of the full-load power depending on the generation (Barroso, Hölzle, Ranganathan, "The
+Datacenter as a Computer", 3rd ed., ch. 5). They are illustrative of classes of machines, not any
+vendor's result, and are read as compute-bound work's power (a = 1 at s = 1).
 
-Frequency and the cap: dynamic CMOS power is C·V²·f and, inside the DVFS range, V grows roughly
-linearly with f, so package dynamic power scales as s**ALPHA with ALPHA between 2 and 3 (we use 2.4;
-see e.g. Le Sueur & Heiser, "Dynamic voltage and frequency scaling: the laws of diminishing
-returns", HotPower 2010). A RAPL cap below the uncapped draw lowers s until P_pkg = cap; below the
-lowest P-state (S_MIN) RAPL holds the cap by clock modulation, where power falls linearly with the
-duty cycle d and the effective speed is S_MIN·d. A cap below the package idle power cannot be met:
-the package then runs at the slowest duty cycle S_FLOOR and draws what that costs.
+The cap: a RAPL cap below the uncapped draw lowers s until P_pkg = cap; below the lowest P-state
+(S_MIN) RAPL holds the cap by clock modulation: the frequency-scaled part then falls linearly with
+the duty cycle d (effective speed S_MIN·d), the static part stays. A cap below idle + σ·D cannot be
+met: the package runs at the slowest duty cycle S_FLOOR and draws what that costs.
 
-Throughput from frequency (compute- vs memory-bound): a job whose run time at full frequency is a
-fraction m stalled on memory (which does not speed up with the core clock) and 1-m computing
-progresses at
+Throughput from frequency: a job progresses at rate(s, m) = 1 / ((1 − m)/s + m) (Choi, Soma,
+Pedram, DATE 2004), so a capped compute-bound job slows by 1/s, a memory-bound one hardly — and a
+slowed job draws power (at least its static share) for longer, which the energy integral counts.
 
-    rate(s, m) = 1 / ((1 - m) / s + m)
-
-(the classic DVFS performance model, e.g. Choi, Soma, Pedram, "Fine-grained dynamic voltage and
-frequency scaling for precise energy and performance trade-off based on the ratio of off-chip access
-to on-chip computation times", DATE 2004). So a capped compute-bound job (m≈0) slows by 1/s, a
-memory-bound one (m≈1) hardly at all — and a slowed job draws power for longer, which the energy
-integral accounts for.
+The parameters (α, σ, β) are a Physics object; DEFAULT is what the simulator runs with, and the
+evaluation's sensitivity sweep re-prices recorded schedules over ranges of them
+(docs/evaluation.md, "Physics sensitivity").
 
 Temperature
 -----------
@@ -59,7 +62,9 @@ afternoon. PUE = facility / IT.
 
 import math
 
-ALPHA = 2.4  # package dynamic power ∝ s**ALPHA inside the DVFS range
+ALPHA = 2.4  # frequency-scaled package power ∝ s**ALPHA inside the DVFS range
+STATIC_SHARE = 0.2  # σ: share of active package power that does not scale with frequency
+STALL_ACTIVITY = 0.4  # β: dynamic power of a core stalled on memory / of a computing core
 S_MIN = 0.5  # lowest P-state as a fraction of the nominal frequency
 S_FLOOR = 0.05  # slowest effective speed under clock modulation
 R_TH = 0.15  # K per package watt
@@ -106,6 +111,22 @@ class HardwareType:
                 "idleNodeWatts": self.idle_node_watts(), "maxNodeWatts": self.max_node_watts(),
                 "curve": list(self.curve), "about": self.about}
 
+    @classmethod
+    def from_dict(cls, d):
+        """From describe()'s keys (a hardware file's type); raises ValueError on a bad one."""
+        try:
+            hw = cls(str(d["name"]), int(d["cores"]), float(d["platformWatts"]),
+                     float(d["idlePackageWatts"]), float(d["maxPackageWatts"]),
+                     [float(x) for x in d["curve"]], str(d.get("about", "")))
+        except (KeyError, TypeError, ValueError) as e:
+            raise ValueError("hardware type %r: %s" % (d.get("name") if isinstance(d, dict) else d,
+                                                       e)) from None
+        if hw.cores <= 0 or hw.platform_watts < 0 or not 0 <= hw.idle_pkg_watts < hw.max_pkg_watts:
+            raise ValueError("hardware type %s: cores > 0, 0 <= idle < max package watts" % hw.name)
+        if any(b < a for a, b in zip(hw.curve, hw.curve[1:])):
+            raise ValueError("hardware type %s: the load curve must not decrease" % hw.name)
+        return hw
+
 
 # Three generations, from a less to a more energy-proportional one (idle/full-load node power
 # 0.52, 0.38, 0.29). Curves: slightly concave, as SPECpower_ssj2008 results are.
@@ -128,32 +149,68 @@ HARDWARE_MIX = ["gen1-32c", "gen2-64c", "gen2-64c", "gen3-96c", "gen2-64c",
                 "gen1-32c", "gen2-64c", "gen3-96c", "gen2-64c", "gen3-96c"]
 
 
+class Physics:
+    """The package model's parameters: alpha (frequency exponent), static (σ, share of active power
+    that does not scale with frequency) and stall (β, a stalled core's share of a computing core's
+    dynamic power)."""
+
+    def __init__(self, alpha=ALPHA, static=STATIC_SHARE, stall=STALL_ACTIVITY):
+        if not 1.0 <= alpha <= 4.0 or not 0.0 <= static < 1.0 or not 0.0 <= stall <= 1.0:
+            raise ValueError("physics: alpha in [1,4], static in [0,1), stall in [0,1]")
+        self.alpha = float(alpha)
+        self.static = float(static)
+        self.stall = float(stall)
+
+    def describe(self):
+        return {"alpha": self.alpha, "staticShare": self.static, "stallActivity": self.stall}
+
+
+DEFAULT = Physics()
+
+
 def package_dynamic_watts(hw, u):
+    """D(u): active package power above idle at full frequency for compute-bound work."""
     return (hw.max_pkg_watts - hw.idle_pkg_watts) * hw.g(u)
 
 
-def package_watts(hw, u, s):
+def activity(s, mix, p=DEFAULT):
+    """a(s, mix): core-weighted busy share of the cores' logic; mix = [(cpus, m), ...] of the
+    node's jobs (None or empty: compute-bound)."""
+    if not mix:
+        return 1.0
+    total = weight = 0.0
+    for cpus, m in mix:
+        c = (1.0 - m) / ((1.0 - m) + m * s) if m < 1.0 else 0.0
+        total += cpus * (c + p.stall * (1.0 - c))
+        weight += cpus
+    return total / weight if weight > 0 else 1.0
+
+
+def package_watts(hw, u, s, mix=None, p=DEFAULT):
     """Package power at utilisation u and effective speed s (s < S_MIN: clock modulation)."""
     dyn = package_dynamic_watts(hw, u)
-    if s >= S_MIN:
-        return hw.idle_pkg_watts + dyn * s ** ALPHA
-    return hw.idle_pkg_watts + dyn * S_MIN ** ALPHA * (s / S_MIN)
-
-
-def speed_under(hw, u, cap_watts, s_limit=1.0):
-    """The effective speed in (0, s_limit] the package runs at under cap_watts (None = no cap):
-    the highest s whose package power is within the cap."""
-    s_limit = min(1.0, max(S_FLOOR, s_limit))
-    if cap_watts is None or package_watts(hw, u, s_limit) <= cap_watts:
-        return s_limit
-    dyn = package_dynamic_watts(hw, u)
-    head = cap_watts - hw.idle_pkg_watts
     if dyn <= 0.0:
+        return hw.idle_pkg_watts
+    f = s ** p.alpha if s >= S_MIN else S_MIN ** p.alpha * (s / S_MIN)
+    return hw.idle_pkg_watts + dyn * (p.static + (1.0 - p.static) * activity(s, mix, p) * f)
+
+
+def speed_under(hw, u, cap_watts, s_limit=1.0, mix=None, p=DEFAULT):
+    """The effective speed in [S_FLOOR, s_limit] the package runs at under cap_watts (None = no
+    cap): the highest s whose package power is within the cap (power rises monotonically with s)."""
+    s_limit = min(1.0, max(S_FLOOR, s_limit))
+    if cap_watts is None or package_watts(hw, u, s_limit, mix, p) <= cap_watts:
         return s_limit
-    if head >= dyn * S_MIN ** ALPHA:
-        return min(s_limit, (head / dyn) ** (1.0 / ALPHA))
-    s = S_MIN * max(0.0, head) / (dyn * S_MIN ** ALPHA)
-    return min(s_limit, max(S_FLOOR, s))
+    if package_watts(hw, u, S_FLOOR, mix, p) >= cap_watts:
+        return S_FLOOR
+    lo, hi = S_FLOOR, s_limit
+    for _ in range(40):  # 2^-40 of the range: far below anything the integrals resolve
+        mid = 0.5 * (lo + hi)
+        if package_watts(hw, u, mid, mix, p) <= cap_watts:
+            lo = mid
+        else:
+            hi = mid
+    return lo
 
 
 def throttle_speed(throttle_pct):

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from . import metrics, physics
+from . import metrics
 from .model import (ACTIONS, CONTROL_FAULTS, DVFS_ACTION, RAPL_ACTION, TELEMETRY_FAULTS,
                     PowerModel, validate_control)
 
@@ -100,17 +100,30 @@ class Handler(BaseHTTPRequestHandler):
                 start = max(0, int(self.query("from", "0")))
             except ValueError:
                 return self.send_json(400, {"result": "error", "message": "from must be an integer"})
+            lead = self.query("lead")
+            try:
+                lead = None if lead is None else float(lead)
+            except ValueError:
+                return self.send_json(400, {"result": "error", "message": "lead must be a number"})
             with model.lock:
                 model.advance()
                 jobs = model.done[start:]
                 out = {"t": model.t, "next": start + len(jobs), "jobs": jobs}
+                if lead is not None:
+                    model.set_horizon(model.t + lead)
             return self.send_json(200, out)
         if parts == ["sim", "series"]:
             with model.lock:
                 out = {"t": model.t, "series": list(model.series)}
             return self.send_json(200, out)
+        if parts == ["sim", "caps"]:
+            with model.lock:
+                out = {"t": model.t, "caps": list(model.cap_log)}
+            return self.send_json(200, out)
         if parts == ["sim", "hardware"]:
-            return self.send_json(200, {k: hw.describe() for k, hw in physics.HARDWARE.items()})
+            with model.lock:
+                out = {k: hw.describe() for k, hw in model.hardware.items()}
+            return self.send_json(200, out)
         self.send_json(404, {"result": "error", "message": "no route %s" % self.path})
 
     def do_POST(self):
@@ -191,6 +204,8 @@ class Handler(BaseHTTPRequestHandler):
             node = model.node(name)
             if action == RAPL_ACTION:
                 node.cap_watts = value
+                if model.eval_mode:
+                    model.cap_log.append([model.t, name, value])
             else:
                 node.throttle_pct = value
             node.applied_calls[action] += 1

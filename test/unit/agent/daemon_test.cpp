@@ -1,5 +1,5 @@
-// The agent daemon against an in-memory API: pool sharding membership, the §3.1 field selector
-// fallback, and event-driven application.
+// The agent daemon against an in-memory API: pool sharding membership, the field-selector
+// fallback (docs/design.md#what-the-agent-watches), and event-driven application.
 #include <catch2/catch.hpp>
 
 #include <fmt/format.h>

@@ -1,5 +1,5 @@
 #pragma once
-// A temporary sysfs tree with the real layouts (TESTING.md §4), for unit tests.
+// A temporary sysfs tree with the real layouts (docs/testing.md), for unit tests.
 //
 //   devices/virtual/powercap/intel-rapl/intel-rapl:N/…        real zone directories
 //   devices/virtual/powercap/intel-rapl/intel-rapl:N/intel-rapl:N:0/…   sub-zone (core)

@@ -1,4 +1,5 @@
-// Status reporting (SPEC §5.8): what is written, and that it is written only on change.
+// Status reporting (docs/design.md#agent-reporting-and-metrics): what is written, and that it is
+// written only on change.
 #include <catch2/catch.hpp>
 
 #include "../kube/fake_api.hpp"

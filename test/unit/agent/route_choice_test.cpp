@@ -1,4 +1,4 @@
-// Route choice (SPEC §5.3) and what a node step reports for each route.
+// Route choice (docs/design.md#choosing-the-route) and what a node step reports for each route.
 #include <catch2/catch.hpp>
 
 #include "../kube/fake_api.hpp"

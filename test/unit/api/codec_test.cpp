@@ -283,7 +283,8 @@ TEST_CASE("a complete TelemetryProfile decodes") {
       "sources": {
         "cpu": {"type": "http", "http": {"endpoint": "http://sim/telemetry/{node}", "timeoutSeconds": 5}},
         "gpu": {"type": "none"},
-        "thermal": {"type": "prometheus", "prometheus": {"endpoint": "http://prom", "query": "up"}}
+        "thermal": {"type": "prometheus", "prometheus": {"endpoint": "https://prom", "query": "up",
+                    "caFile": "/ca.pem", "bearerTokenFile": "/token"}}
       },
       "controls": {
         "cpu": {"type": "http", "http": {"endpoint": "http://sim/control/{node}", "mode": "dvfs"}},
@@ -304,8 +305,10 @@ TEST_CASE("a complete TelemetryProfile decodes") {
   CHECK(s.cpu_source.http.timeout_seconds == 5);
   CHECK(s.gpu_source.type == SourceType::none);
   CHECK(s.thermal_source.type == SourceType::prometheus);
-  CHECK(s.thermal_source.prometheus.endpoint == "http://prom");
+  CHECK(s.thermal_source.prometheus.endpoint == "https://prom");
   CHECK(s.thermal_source.prometheus.query == "up");
+  CHECK(s.thermal_source.prometheus.ca_file == "/ca.pem");
+  CHECK(s.thermal_source.prometheus.bearer_token_file == "/token");
   CHECK(s.context_source.type == SourceType::host);  // left out: host
   CHECK(s.cpu_control.type == ControlType::http);
   CHECK(s.cpu_control.mode == CpuControlMode::dvfs);

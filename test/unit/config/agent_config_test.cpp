@@ -31,7 +31,7 @@ AgentConfig agent(std::vector<std::string> flags, const Env& env = {}) {
 
 }  // namespace
 
-TEST_CASE("agent defaults follow SPEC 5.1") {
+TEST_CASE("agent defaults follow docs/configuration.md") {
   auto c = agent({"--node=n1"});
   CHECK(c.mode == AgentMode::daemonset);
   CHECK(c.node == "n1");

@@ -48,7 +48,7 @@ bool contains(const std::string& s, const std::string& needle) {
 
 }  // namespace
 
-TEST_CASE("operator defaults follow SPEC 4.1") {
+TEST_CASE("operator defaults follow docs/configuration.md") {
   auto c = op({});
   CHECK(c.policy.kind == PolicyKind::static_partition);
   CHECK(c.interval == 1min);

@@ -91,7 +91,7 @@ TEST_CASE("policy file: the documented example parses into every block") {
   CHECK_FALSE(f.signals.demand_forecast->kserve);
 }
 
-TEST_CASE("policy file: the SPEC shape, kserve forecast and ambient") {
+TEST_CASE("policy file: the documented shape, kserve forecast and ambient") {
   auto r = parse(R"yaml(apiVersion: joulie.io/v1alpha1
 kind: PolicyConfig
 policy: queue_aware_v1

@@ -286,3 +286,31 @@ TEST_CASE("leader: with threads, a hung renew still stops leadership at the dead
   cv.notify_all();
   a.elector->stop();
 }
+
+TEST_CASE("leader: the holder's annotations ride on every acquire and renewal") {
+  FakeApi api;
+  ManualClock clock;
+  std::string status = "first";
+  LeaderElectionOptions options;
+  options.annotations = [&status] {
+    return std::map<std::string, std::string>{{"joulie.io/status", status}};
+  };
+  Candidate a(api, clock, "a", options);
+  REQUIRE(a.elector->tick());
+  CHECK(std::string(lease(api)["metadata"]["annotations"]["joulie.io/status"].GetString()) ==
+        "first");
+  status = "second";
+  clock.advance(2s);
+  REQUIRE(a.elector->tick());
+  auto l = lease(api);
+  CHECK(std::string(l["metadata"]["annotations"]["joulie.io/status"].GetString()) == "second");
+  // No request of its own: the renewal carries it.
+  CHECK(api.calls(joulie::kube::testing::Verb::create) == 1);
+
+  // A candidate that does not lead writes nothing.
+  Candidate b(api, clock, "b", options);
+  status = "from b";
+  CHECK_FALSE(b.elector->tick());
+  CHECK(std::string(lease(api)["metadata"]["annotations"]["joulie.io/status"].GetString()) ==
+        "second");
+}

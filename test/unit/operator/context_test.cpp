@@ -161,3 +161,36 @@ TEST_CASE("context: a profile's reported package maximum is projected", "[fit]")
       "status":{"packageMaxPowerWatts":"lots"}})"));
   CHECK_FALSE(junk->package_max_watts);
 }
+
+TEST_CASE("context: the pause switch and pins reach the plan's overrides") {
+  using joulie::operator_mode::overrides_of;
+  using joulie::operator_mode::project_control;
+  using joulie::operator_mode::Snapshot;
+  auto on = project_control(parse_json(
+      R"({"data":{"paused":"true","pausedBy":"alice","reason":"incident 42","pausedAt":"t"}})"));
+  REQUIRE(on);
+  CHECK(on->paused);
+  CHECK(on->paused_by == "alice");
+  // Only exactly "true" pauses; anything malformed reads as not paused.
+  CHECK_FALSE(project_control(parse_json(R"({"data":{"paused":"yes"}})"))->paused);
+  CHECK_FALSE(project_control(parse_json(R"({"data":{"paused":true}})"))->paused);
+  CHECK_FALSE(project_control(parse_json(R"({"data":7})"))->paused);
+  CHECK_FALSE(project_control(parse_json("[]"))->paused);
+
+  auto pinned =
+      project_node(parse_json(node_json("a", "", true, "\"joulie.io/pin\":\"eco\"")), config());
+  CHECK(pinned->pin == "eco");
+
+  Snapshot s;
+  s.control = *on;
+  s.managed.push_back({});
+  s.managed.back().name = "a";
+  s.managed.back().pin = "eco";
+  s.managed.push_back({});
+  s.managed.back().name = "b";
+  auto o = overrides_of(s);
+  CHECK(o.paused);
+  CHECK(o.pause_note == "alice: incident 42");
+  CHECK(o.pins.size() == 1);
+  CHECK(o.pins.at("a") == "eco");
+}

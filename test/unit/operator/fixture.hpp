@@ -133,7 +133,7 @@ struct Fixture {
       if (info->managed) {
         s.managed.push_back({name, info->uid, info->profile_label, info->draining_since,
                              perf_pods.contains(name) ? perf_pods[name] : 0, info->zone, info->rack,
-                             info->allocatable_cpu, info->state_since});
+                             info->allocatable_cpu, info->state_since, info->pin});
       } else if (info->profile_label || info->draining_since || info->state_since) {
         s.unmanaged_marked.push_back(
             {name, info->profile_label, info->draining_since, info->state_since});

@@ -14,7 +14,8 @@ TEST_CASE("pass report: --output json is exactly the documented object") {
   f.add_node("n2");
   f.perf_pods["n2"] = 0;
   auto r = f.pass();
-  // SPEC §4.7's object, plus §8.5's per-node reasons and top-level context.
+  // The object of docs/design.md#one-shot-output, plus the explain of #context-aware-policy:
+  // per-node reasons and top-level context.
   CHECK(format_pass_json(r) ==
         R"({"policy":"static_partition","dryRun":false,"managed":2,"performance":1,"nodes":[)"
         R"({"node":"n1","state":"ActivePerformance","profile":"performance","label":"performance",)"

@@ -1,5 +1,5 @@
-// The snapshot policies receive (SPEC §8.1): node metadata, pod counts by class, and the
-// signals from the collector, all without I/O in the pass.
+// The snapshot policies receive (docs/design.md#the-policy-snapshot): node metadata, pod counts by
+// class, and the signals from the collector, all without I/O in the pass.
 #include <catch2/catch.hpp>
 
 #include "fixture.hpp"

@@ -328,7 +328,8 @@ TEST_CASE("operator: with every signal present a no-change pass makes zero write
 }
 
 // A benchmark, not a test (hidden: run with `build/test/unit_operator "[.bench]"`): the
-// plan+guard pass of SPEC §7 at 5 000 nodes with every signal present (docs/benchmarks.md).
+// plan+guard pass of docs/design.md#quality-bars at 5 000 nodes with every signal present
+// (docs/benchmarks.md).
 TEST_CASE("bench: context_aware_v1 no-change pass at 5000 nodes, all signals", "[.bench]") {
   const auto kind = GENERATE(PolicyKind::static_partition, PolicyKind::context_aware_v1);
   Fixture f;

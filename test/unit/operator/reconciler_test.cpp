@@ -142,7 +142,7 @@ TEST_CASE("reconciler: upgrade writes the profile first, downgrade the label fir
   CHECK(f.profile("n1")->cap_watts == 5000);
 }
 
-TEST_CASE("reconciler: every upgrade of a pass is written before any downgrade (SPEC 8.6)") {
+TEST_CASE("reconciler: every upgrade of a pass is written before any downgrade (upgrades first)") {
   // rule_swap_v1 on two nodes: when the phase flips from 1 to 0, "a" (first by name) goes to
   // eco and "b" back to performance. Name order would write a's downgrade first.
   Fixture f;

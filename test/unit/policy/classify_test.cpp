@@ -86,7 +86,7 @@ std::string pod_json(const Pod& p) {
 
 }  // namespace
 
-TEST_CASE("SPEC.md §4.3 classification vectors (struct and Pod JSON)") {
+TEST_CASE("pod classification vectors of docs/design.md (struct and Pod JSON)") {
   struct Case {
     const char* what;
     Pod pod;

@@ -52,7 +52,7 @@ TEST_CASE("the write each state stands for") {
   CHECK(eco.label == "eco");
 }
 
-TEST_CASE("SPEC.md §4.5 transition table") {
+TEST_CASE("StateGuard transition table of docs/design.md") {
   struct Case {
     const char* what;
     S from;

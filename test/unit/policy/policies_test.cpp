@@ -240,7 +240,7 @@ TEST_CASE("configuration validation names the bad field") {
     CHECK(s.error().code == Errc::invalid_argument);
     CHECK_THAT(s.error().message, Catch::Contains(c.needle));
   }
-  // Queue bounds are read per §4.4, never rejected.
+  // Queue bounds are read per docs/design.md#policies, never rejected.
   PolicyConfig odd;
   odd.queue_hp_min = -5;
   odd.queue_hp_max = 0;

@@ -1,0 +1,201 @@
+"""`kubectl joulie` through the real kubectl (plugin discovery: the binary linked as kubectl-joulie
+on PATH) against the test API server and a running operator: status, explain, plan (compared with
+`joulie operator --once --dry-run --output json` on the same cluster state), pause / resume
+(every cap lifted within 5 s, kept across an operator restart) and the per-node pin."""
+
+import json
+import os
+import subprocess
+import time
+
+import pytest
+
+from harness import MANIFESTS_NAMESPACE, require_kubectl, wait_for
+from operator_support import (create_node, create_pod, events, npps, patch_node, profile_of,
+                              run_once, start_operator)
+
+NS = MANIFESTS_NAMESPACE
+LEASE_ENV = {"POD_NAMESPACE": NS}
+NODES = ["n1", "n2", "n3", "n4"]
+# static_partition with 25 % performance: one performance node (n1), three eco.
+OPERATOR_ARGS = ["--leader-elect", "--policy", "static_partition", "--static-hp-frac", "0.25",
+                 "--interval", "1h", "--performance-cap-watts", "400", "--eco-cap-watts", "120"]
+
+
+@pytest.fixture
+def cluster(apiserver_factory, tmp_path, joulie_bin):
+    require_kubectl()
+    kube = apiserver_factory()
+    kube.apply_crds()
+    kube.ensure_namespace(NS)
+    for n in NODES:
+        create_node(kube, n)
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    os.symlink(str(joulie_bin), str(bindir / "kubectl-joulie"))
+    kube.plugin_path = str(bindir)
+    return kube
+
+
+def kj(kube, *args, check=True, user="admin", timeout=60):
+    """`kubectl joulie ARGS --kubeconfig ...` through the real kubectl."""
+    env = dict(os.environ)
+    env["PATH"] = kube.plugin_path + os.pathsep + env.get("PATH", "")
+    cmd = [require_kubectl(), "joulie"] + [str(a) for a in args] + [
+        "--kubeconfig", str(kube.kubeconfig(user))]
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
+    if check and r.returncode != 0:
+        pytest.fail("kubectl joulie %s: exit %d\nstdout:\n%s\nstderr:\n%s"
+                    % (" ".join(map(str, args)), r.returncode, r.stdout, r.stderr), pytrace=False)
+    return r
+
+
+def caps(kube):
+    return {o["spec"]["nodeName"]: o["spec"]["profile"] for o in npps(kube).values()}
+
+
+def converged(kube):
+    """Wait for the static plan: n1 performance, the rest eco (NodePowerProfiles)."""
+    want = {"n1": "performance", "n2": "eco", "n3": "eco", "n4": "eco"}
+    return wait_for(lambda: caps(kube) == want and want, 30, 0.05, "caps %s" % want)
+
+
+def published(kube):
+    code, lease = kube.api("GET", "/apis/coordination.k8s.io/v1/namespaces/%s/leases/joulie-operator"
+                           % NS)
+    if code != 200:
+        return None
+    raw = (lease["metadata"].get("annotations") or {}).get("joulie.io/status")
+    return json.loads(raw) if raw else None
+
+
+def start(procs, joulie_bin, kube, name="operator"):
+    return start_operator(procs, joulie_bin, kube, *OPERATOR_ARGS, name=name, env=LEASE_ENV)
+
+
+def test_usage_errors_exit_2_and_help_exits_0(cluster):
+    r = kj(cluster, "frobnicate", check=False)
+    assert r.returncode == 2 and "unknown command" in r.stderr
+    r = kj(cluster, "explain", check=False)
+    assert r.returncode == 2 and "exactly one NODE" in r.stderr
+    r = kj(cluster, "status", "-o", "toml", check=False)
+    assert r.returncode == 2 and "allowed formats" in r.stderr
+    r = kj(cluster, "--help")
+    assert "kubectl joulie status" in r.stdout
+
+
+def test_status_lists_managed_nodes_and_the_operator_state(cluster, procs, joulie_bin):
+    create_pod(cluster, "web", node="n1", profile="performance")
+    create_pod(cluster, "queued", profile="performance")
+    start(procs, joulie_bin, cluster)
+    converged(cluster)
+    wait_for(lambda: published(cluster), 15, 0.1, "the operator's published status")
+
+    out = kj(cluster, "status").stdout
+    lines = out.splitlines()
+    assert any(l.startswith("Policy:   static_partition") for l in lines), out
+    assert any(l.startswith("Leader:   ") and "last pass" in l for l in lines), out
+    assert "demand 2 performance-sensitive pods (1 pending)" in out, out
+    assert "Agents not reported: n1, n2, n3, n4" in out, out  # no agent runs here
+    header = next(i for i, l in enumerate(lines) if l.startswith("NODE"))
+    assert lines[header].split() == ["NODE", "STATE", "LABEL", "PROFILE", "CAP", "APPLIED",
+                                     "BACKEND", "PERF-PODS", "AGE", "PIN"]
+    rows = {l.split()[0]: l.split() for l in lines[header + 1:]}
+    assert set(rows) == set(NODES)
+    assert rows["n2"][1:5] == ["ActiveEco", "eco", "eco", "120W"], rows["n2"]
+    assert rows["n1"][7] == "1", rows["n1"]  # the performance pod on n1
+
+    doc = json.loads(kj(cluster, "status", "-o", "json").stdout)
+    assert doc["cluster"]["policy"] == "static_partition"
+    assert doc["cluster"]["demand"] == 2 and doc["cluster"]["pendingDemand"] == 1
+    assert {n["name"]: n["profile"] for n in doc["nodes"]} == caps(cluster)
+    assert doc["cluster"]["leader"], doc["cluster"]
+    yaml_out = kj(cluster, "status", "-o", "yaml").stdout
+    assert "cluster:\n  paused: false\n" in yaml_out, yaml_out
+    wide = kj(cluster, "status", "-o", "wide").stdout
+    assert "RESULT" in wide and "MESSAGE" in wide
+
+
+def test_pause_lifts_every_cap_within_5s_and_survives_a_restart(cluster, procs, joulie_bin):
+    op = start(procs, joulie_bin, cluster)
+    converged(cluster)
+    t0 = time.monotonic()
+    out = kj(cluster, "pause", "--reason", "incident 42").stdout
+    wait_for(lambda: set(caps(cluster).values()) == {"performance"}, 5, 0.02,
+             "every NodePowerProfile performance within 5 s of `kubectl joulie pause`")
+    lifted = time.monotonic() - t0
+    print("pause lifted every cap in %.2f s (command included)" % lifted)
+    assert "every cap lifted: 4/4 managed nodes performance" in out, out
+
+    # Visible in status, in the metric and as an Event.
+    wait_for(lambda: (published(cluster) or {}).get("paused"), 10, 0.1, "published paused")
+    status = kj(cluster, "status").stdout
+    assert "PAUSED by" in status and "incident 42" in status, status
+    assert "the operator has acted on it" in status, status
+    assert events(cluster, reason="OperatorPaused"), "an OperatorPaused Event"
+
+    # A restarted operator (a new leader) keeps every cap lifted from its first pass on.
+    op.stop()
+    start(procs, joulie_bin, cluster, name="operator-2")
+    wait_for(lambda: (published(cluster) or {}).get("lastPass") and
+             published(cluster)["paused"], 30, 0.1, "the new leader's first pass, paused")
+    assert set(caps(cluster).values()) == {"performance"}, caps(cluster)
+
+    kj(cluster, "resume")
+    converged(cluster)
+    assert events(cluster, reason="OperatorResumed")
+
+
+def test_pin_is_honoured_and_explained(cluster, procs, joulie_bin):
+    start(procs, joulie_bin, cluster)
+    converged(cluster)
+    patch_node(cluster, "n3", {"metadata": {"annotations": {"joulie.io/pin": "performance"}}})
+    wait_for(lambda: profile_of(cluster, "n3") == "performance", 5, 0.05, "n3 pinned performance")
+    patch_node(cluster, "n1", {"metadata": {"annotations": {"joulie.io/pin": "eco"}}})
+    wait_for(lambda: profile_of(cluster, "n1") == "eco", 5, 0.05, "n1 pinned eco")
+
+    rows = [l.split() for l in kj(cluster, "status").stdout.splitlines()]
+    pins = {r[0]: r[-1] for r in rows if r and r[0] in NODES}
+    assert pins == {"n1": "eco", "n2": "-", "n3": "performance", "n4": "-"}, pins
+
+    out = kj(cluster, "explain", "n3").stdout
+    assert "pinned performance (joulie.io/pin); the policy wanted eco" in out, out
+    assert "Guard:     0 performance-sensitive pod(s)" in out, out
+    r = kj(cluster, "explain", "nope", check=False)
+    assert r.returncode == 1 and "not managed" in r.stderr
+
+
+def test_explain_names_the_pods_that_block_a_downgrade(cluster, procs, joulie_bin):
+    start(procs, joulie_bin, cluster)
+    converged(cluster)
+    create_pod(cluster, "db", node="n2", profile="performance")
+    out = kj(cluster, "explain", "n2").stdout
+    assert "1 performance-sensitive pod(s) on the node block a downgrade:" in out, out
+    assert "default/db (performance-only)" in out, out
+    doc = json.loads(kj(cluster, "explain", "n2", "-o", "json").stdout)
+    assert doc["blockingPods"] == ["default/db (performance-only)"]
+    assert doc["plan"]["node"] == "n2"
+
+
+def test_plan_is_the_operators_own_dry_run(cluster, procs, joulie_bin, tmp_path):
+    start(procs, joulie_bin, cluster)
+    converged(cluster)
+    wait_for(lambda: published(cluster), 15, 0.1, "the operator's published status")
+    plan = json.loads(kj(cluster, "plan", "-o", "json").stdout)
+    code, stdout, stderr = run_once(procs, joulie_bin, cluster, *OPERATOR_ARGS[1:], "--dry-run",
+                                    "--output", "json", user="admin")
+    assert code == 0, stderr
+    direct = json.loads(stdout)
+    strip = lambda nodes: [{k: v for k, v in n.items()} for n in nodes]
+    assert strip(plan["nodes"]) == strip(direct["nodes"])
+    assert (plan["policy"], plan["managed"], plan["performance"]) == \
+        (direct["policy"], direct["managed"], direct["performance"])
+    assert all(not n["changed"] for n in plan["nodes"]), "converged: nothing to change"
+
+    # A candidate policy file: everything performance would change the three eco nodes.
+    candidate = tmp_path / "candidate.yaml"
+    candidate.write_text("apiVersion: joulie.io/v1alpha1\nkind: PolicyConfig\n"
+                         "policy: static_partition\nperformance: {baseFraction: 1.0}\n")
+    text = kj(cluster, "plan", "--policy-config", candidate).stdout
+    assert "Changes:   3 node(s)" in text, text
+    assert caps(cluster)["n2"] == "eco", "plan wrote nothing"
