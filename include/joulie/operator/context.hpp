@@ -196,7 +196,7 @@ struct ManagedNode {
   std::string rack;
   double allocatable_cpu = 0;
   std::optional<std::string> state_since;  // raw joulie.io/state-since annotation
-  std::optional<std::string> pin;  // joulie.io/pin
+  std::optional<std::string> pin;          // joulie.io/pin
   // Last: positional initialisers stay valid.
   std::shared_ptr<const policy::NodeFitView> fit = nullptr;
 };
