@@ -91,6 +91,11 @@ ControlOutcome interpret_control_reply(Backend backend,
   if (parsed_body.ok()) {
     const rapidjson::Value& doc = parsed_body.value();
     result_field = kube::json::string_or_empty(doc, "result");
+    if (auto it = doc.FindMember("packageMaxPowerWatts");
+        it != doc.MemberEnd() && it->value.IsNumber() && std::isfinite(it->value.GetDouble()) &&
+        it->value.GetDouble() > 0) {
+      out.package_max_watts = it->value.GetDouble();
+    }
     if (auto message = kube::json::string_at(doc, "message")) {
       message_field = peer_text(*message);
     }

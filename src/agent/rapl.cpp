@@ -192,8 +192,13 @@ ControlOutcome RaplControl::apply_cap(double watts) {
     }
   }
   std::optional<double> effective;
+  std::optional<double> package_max;
   std::vector<std::string> clamp_notes;
   for (const auto& zone : *zones) {
+    if (!zone.mmio && zone.max_power_uw) {
+      const double max_watts = static_cast<double>(*zone.max_power_uw) / 1e6;
+      package_max = package_max ? std::min(*package_max, max_watts) : max_watts;
+    }
     CapWrite plan = plan_cap_write(watts, zone.max_power_uw);
     fs::path file = zone.limit_file();
     Status written = files_.write(file, std::to_string(plan.microwatts));
@@ -227,6 +232,7 @@ ControlOutcome RaplControl::apply_cap(double watts) {
   }
   out.result = ApplyResult::applied;
   out.applied_cap_watts = effective;
+  out.package_max_watts = package_max;
   out.message = fmt::format("RAPL package cap {} applied", watts_text(watts));
   if (!clamp_notes.empty()) {
     out.message += fmt::format(" ({} by constraint max)", fmt::join(clamp_notes, ", "));

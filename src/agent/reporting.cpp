@@ -67,6 +67,7 @@ Report report_from_outcome(const ControlOutcome& outcome, std::int64_t generatio
   report.result = api_result(outcome.result);
   report.message = outcome.message;
   report.applied_cap_watts = outcome.applied_cap_watts;
+  report.package_max_watts = outcome.package_max_watts;
   report.generation = generation;
   return report;
 }
@@ -75,6 +76,7 @@ bool same_report(const api::NodePowerProfileStatus& status, const Report& report
   return status.backend == report.backend && status.result == report.result &&
          status.message == report.message &&
          same_cap(status.applied_cap_watts, report.applied_cap_watts) &&
+         same_cap(status.package_max_power_watts, report.package_max_watts) &&
          status.observed_generation == report.generation;
 }
 
@@ -87,6 +89,7 @@ api::NodePowerProfileStatus status_for(const Report& report,
   status.result = report.result;
   status.message = report.message;
   status.applied_cap_watts = report.applied_cap_watts;
+  status.package_max_power_watts = report.package_max_watts;
   status.updated_at = now;
 
   api::Condition applied;

@@ -165,6 +165,11 @@ NodePowerProfileStatus decode_npp_status(FieldReader& r, const Value* status) {
     r.fail(Errc::invalid, "status.appliedCapWatts",
            fmt::format("must not be negative (got {})", *out.applied_cap_watts));
   }
+  out.package_max_power_watts = r.number(status, "status.packageMaxPowerWatts");
+  if (out.package_max_power_watts && *out.package_max_power_watts < 0) {
+    r.fail(Errc::invalid, "status.packageMaxPowerWatts",
+           fmt::format("must not be negative (got {})", *out.package_max_power_watts));
+  }
   out.updated_at = r.time(status, "status.updatedAt");
   if (const Value* conditions = r.array(status, "status.conditions")) {
     for (rapidjson::SizeType i = 0; i < conditions->Size() && !r.failed(); ++i) {
@@ -255,6 +260,13 @@ void write_status(Writer& w, const NodePowerProfileStatus& s, Absent absent) {
     number(w, *s.applied_cap_watts);
   } else if (absent == Absent::null) {
     key(w, "appliedCapWatts");
+    w.Null();
+  }
+  if (s.package_max_power_watts) {
+    key(w, "packageMaxPowerWatts");
+    number(w, *s.package_max_power_watts);
+  } else if (absent == Absent::null) {
+    key(w, "packageMaxPowerWatts");
     w.Null();
   }
   write_time(w, "updatedAt", s.updated_at, absent);

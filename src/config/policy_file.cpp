@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <fstream>
@@ -40,9 +41,9 @@ std::string join_key(const std::string& path, std::string_view key) {
 }
 
 // The map's entries after checking that every key is a known, unique scalar.
-std::vector<std::pair<std::string, YAML::Node>> entries(const YAML::Node& map,
-                                                        const std::string& path,
-                                                        std::initializer_list<std::string_view> allowed) {
+std::vector<std::pair<std::string, YAML::Node>> entries(
+    const YAML::Node& map, const std::string& path,
+    std::initializer_list<std::string_view> allowed) {
   std::vector<std::pair<std::string, YAML::Node>> out;
   if (!map || map.IsNull()) {
     return out;
@@ -133,8 +134,9 @@ Duration duration(const YAML::Node& node, const std::string& key, bool allow_zer
     fail(node, key, d.error().message);
   }
   if (*d < Duration::zero() || (!allow_zero && *d == Duration::zero())) {
-    fail(node, key, fmt::format("must be {} duration, got \"{}\"",
-                                allow_zero ? "a non-negative" : "a positive", s));
+    fail(node, key,
+         fmt::format("must be {} duration, got \"{}\"",
+                     allow_zero ? "a non-negative" : "a positive", s));
   }
   return *d;
 }
@@ -184,7 +186,114 @@ int weekday(const YAML::Node& node, const std::string& key) {
       return i;
     }
   }
-  fail(node, key, fmt::format("unknown weekday \"{}\" (want Mon, Tue, Wed, Thu, Fri, Sat, Sun)", s));
+  fail(node, key,
+       fmt::format("unknown weekday \"{}\" (want Mon, Tue, Wed, Thu, Fri, Sat, Sun)", s));
+}
+
+// ---- hardware classes -------------------------------------------------------------------------
+
+// `<prefix>CapWatts` or `<prefix>CapFraction`: at most one of the two.
+void cap_key(std::optional<policy::CapValue>& into, const std::string& k, const YAML::Node& v,
+             const std::string& key, std::string_view prefix) {
+  if (into) {
+    fail(v, key, fmt::format("set one of {0}CapWatts and {0}CapFraction, not both", prefix));
+  }
+  if (k.ends_with("Watts")) {
+    into = policy::CapValue{watts(v, key), false};
+  } else {
+    const double f = number(v, key);
+    if (!(f > 0 && f <= 1)) {
+      fail(v, key, fmt::format("must be a fraction of the package maximum in (0, 1], got {}", f));
+    }
+    into = policy::CapValue{f, true};
+  }
+}
+
+std::vector<std::pair<std::string, policy::CapValue>> window_class_caps(const YAML::Node& node,
+                                                                        const std::string& path) {
+  std::vector<std::pair<std::string, policy::CapValue>> out;
+  if (!node.IsSequence()) {
+    fail(node, path, "must be a list of {name, ecoCapWatts | ecoCapFraction}");
+  }
+  for (std::size_t i = 0; i < node.size(); ++i) {
+    const std::string item_path = fmt::format("{}[{}]", path, i);
+    std::string name;
+    std::optional<policy::CapValue> eco;
+    for (const auto& [k, v] :
+         entries(node[i], item_path, {"name", "ecoCapWatts", "ecoCapFraction"})) {
+      const std::string key = item_path + "." + k;
+      if (k == "name") {
+        name = scalar(v, key);
+      } else {
+        cap_key(eco, k, v, key, "eco");
+      }
+    }
+    if (name.empty() || !eco) {
+      fail(node[i], item_path + (name.empty() ? ".name" : ".ecoCapWatts"), "required key missing");
+    }
+    for (const auto& [other, cap] : out) {
+      if (other == name) {
+        fail(node[i], item_path + ".name", fmt::format("class \"{}\" is listed twice", name));
+      }
+    }
+    out.emplace_back(name, *eco);
+  }
+  return out;
+}
+
+std::vector<policy::HardwareClass> hardware_classes(const YAML::Node& node) {
+  std::vector<policy::HardwareClass> out;
+  if (!node || node.IsNull()) {
+    return out;
+  }
+  if (!node.IsSequence()) {
+    fail(node, "hardwareClasses", "must be a list of classes");
+  }
+  for (std::size_t i = 0; i < node.size(); ++i) {
+    const std::string path = fmt::format("hardwareClasses[{}]", i);
+    policy::HardwareClass c;
+    bool has_selector = false;
+    for (const auto& [k, v] :
+         entries(node[i], path,
+                 {"name", "selector", "performanceCapWatts", "performanceCapFraction",
+                  "ecoCapWatts", "ecoCapFraction", "min"})) {
+      const std::string key = path + "." + k;
+      if (k == "name") {
+        c.name = scalar(v, key);
+      } else if (k == "selector") {
+        c.selector_text = scalar(v, key);
+        auto parsed = policy::parse_selector(c.selector_text);
+        if (!parsed.ok()) {
+          fail(v, key, parsed.error().message);
+        }
+        if (parsed->empty()) {
+          fail(v, key, "an empty selector would put every node in this class");
+        }
+        c.selector = std::move(*parsed);
+        has_selector = true;
+      } else if (k.starts_with("performance")) {
+        cap_key(c.performance_cap, k, v, key, "performance");
+      } else if (k.starts_with("eco")) {
+        cap_key(c.eco_cap, k, v, key, "eco");
+      } else {
+        c.min = integer(v, key, 0);
+      }
+    }
+    if (!node[i].IsMap()) {
+      fail(node[i], path, "must be a mapping");
+    }
+    if (c.name.empty() || !has_selector) {
+      fail(node[i], path + (c.name.empty() ? ".name" : ".selector"), "required key missing");
+    }
+    for (std::size_t j = 0; j < out.size(); ++j) {
+      if (out[j].name == c.name) {
+        fail(node[i]["name"], path + ".name",
+             fmt::format("repeats the name of hardwareClasses[{}]", j));
+      }
+    }
+    out.push_back(std::move(c));
+  }
+  return out;
 }
 
 // ---- blocks -----------------------------------------------------------------------------------
@@ -232,8 +341,8 @@ std::vector<policy::TimeWindow> windows(const YAML::Node& node) {
     bool has_start = false;
     bool has_end = false;
     for (const auto& [k, v] : entries(item, path,
-                                      {"name", "days", "start", "end", "baseFraction", "min",
-                                       "max", "ecoCapWatts"})) {
+                                      {"name", "days", "start", "end", "baseFraction", "min", "max",
+                                       "ecoCapWatts", "hardwareClasses"})) {
       const std::string key = path + "." + k;
       if (k == "name") {
         w.name = scalar(v, key);
@@ -261,6 +370,8 @@ std::vector<policy::TimeWindow> windows(const YAML::Node& node) {
         w.min = integer(v, key, 0);
       } else if (k == "max") {
         w.max = integer(v, key, 0);
+      } else if (k == "hardwareClasses") {
+        w.class_eco_caps = window_class_caps(v, key);
       } else {
         w.eco_cap_watts = watts(v, key);
       }
@@ -272,7 +383,11 @@ std::vector<policy::TimeWindow> windows(const YAML::Node& node) {
       fail(item, path + ".name", "every window needs a name");
     }
     if (!has_days || !has_start || !has_end) {
-      fail(item, path + "." + (!has_days ? "days" : !has_start ? "start" : "end"),
+      fail(item,
+           path + "." +
+               (!has_days    ? "days"
+                : !has_start ? "start"
+                             : "end"),
            "required key missing");
     }
     if (w.start_minute == w.end_minute % 1440 && w.end_minute != 1440) {
@@ -443,9 +558,9 @@ policy::ForecastConfig forecast(const YAML::Node& node) {
 policy::SignalsConfig signals(const YAML::Node& node) {
   policy::SignalsConfig s;
   YAML::Node prometheus_node;
-  for (const auto& [k, v] : entries(node, "signals",
-                                    {"prometheus", "nodeTemperature", "nodePower", "pue",
-                                     "ambient", "demandForecast"})) {
+  for (const auto& [k, v] : entries(
+           node, "signals",
+           {"prometheus", "nodeTemperature", "nodePower", "pue", "ambient", "demandForecast"})) {
     const std::string key = "signals." + k;
     if (k == "prometheus") {
       prometheus_node = v;
@@ -489,14 +604,32 @@ policy::SignalsConfig signals(const YAML::Node& node) {
   return s;
 }
 
+// A window may only name classes the file defines (in either order in the file).
+void check_window_classes(const YAML::Node& root, const policy::PolicyFile& f) {
+  for (std::size_t i = 0; i < f.windows.size(); ++i) {
+    const auto& caps = f.windows[i].class_eco_caps;
+    for (std::size_t j = 0; j < caps.size(); ++j) {
+      const bool known =
+          std::any_of(f.hardware_classes.begin(), f.hardware_classes.end(),
+                      [&](const policy::HardwareClass& c) { return c.name == caps[j].first; });
+      if (!known) {
+        fail(root["windows"][i]["hardwareClasses"][j],
+             fmt::format("windows[{}].hardwareClasses[{}].name", i, j),
+             fmt::format("no hardware class named \"{}\"", caps[j].first));
+      }
+    }
+  }
+}
+
 policy::PolicyFile parse_root(const YAML::Node& root) {
   policy::PolicyFile f;
   if (!root || root.IsNull()) {
     return f;  // an empty file: the flags hold
   }
-  for (const auto& [k, v] : entries(root, "",
-                                    {"apiVersion", "kind", "policy", "timeZone", "performance",
-                                     "windows", "topology", "stability", "signals"})) {
+  for (const auto& [k, v] :
+       entries(root, "",
+               {"apiVersion", "kind", "policy", "timeZone", "performance", "windows", "topology",
+                "stability", "signals", "hardwareClasses"})) {
     if (k == "apiVersion") {
       if (scalar(v, k) != "joulie.io/v1alpha1") {
         fail(v, k, fmt::format("\"{}\" is not supported (want joulie.io/v1alpha1)", v.Scalar()));
@@ -524,10 +657,13 @@ policy::PolicyFile parse_root(const YAML::Node& root) {
       f.topology = topology(v);
     } else if (k == "stability") {
       f.stability = stability(v);
+    } else if (k == "hardwareClasses") {
+      f.hardware_classes = hardware_classes(v);
     } else {
       f.signals = signals(v);
     }
   }
+  check_window_classes(root, f);
   return f;
 }
 
@@ -537,9 +673,8 @@ Result<LoadedPolicyFile> parse_policy_file(std::string_view text, const std::str
                                            const ZoneLoader& zones) {
   auto error = [&](int line, const std::string& key, const std::string& why) {
     std::string where = line > 0 ? fmt::format("{}:{}", file_name, line) : file_name;
-    return Error(Errc::invalid_argument,
-                 key.empty() ? fmt::format("{}: {}", where, why)
-                             : fmt::format("{}: {}: {}", where, key, why));
+    return Error(Errc::invalid_argument, key.empty() ? fmt::format("{}: {}", where, why)
+                                                     : fmt::format("{}: {}: {}", where, key, why));
   };
   LoadedPolicyFile out;
   out.content = std::string(text);
@@ -582,8 +717,7 @@ std::string zoneinfo_root(const EnvLookup& env) {
 
 Result<policy::TimeZone> load_zone(const std::string& name, const std::string& root) {
   if (!policy::valid_zone_name(name)) {
-    return Error(Errc::invalid_argument,
-                 fmt::format("\"{}\" is not an IANA time zone name", name));
+    return Error(Errc::invalid_argument, fmt::format("\"{}\" is not an IANA time zone name", name));
   }
   const std::string path = root + "/" + name;
   std::ifstream in(path, std::ios::binary);

@@ -12,11 +12,38 @@
 #include "joulie/policy/write_planner.hpp"
 #include "joulie/signals/collector.hpp"
 
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
 namespace joulie::operator_mode {
 
 namespace json = kube::json;
 
 // ---- projections ------------------------------------------------------------------------------
+
+namespace {
+
+// Labels (every key: a pod may select on any), blocking taints and allocatable of a managed
+// node, for hardware classes and fit-aware demand.
+std::shared_ptr<const policy::NodeFitView> project_fit_view(const rapidjson::Value& node,
+                                                            const rapidjson::Value* metadata,
+                                                            const rapidjson::Value* labels) {
+  auto view = std::make_shared<policy::NodeFitView>();
+  view->name = json::string_or_empty(metadata, "name");
+  if (labels != nullptr) {
+    for (const auto& m : labels->GetObject()) {
+      if (m.value.IsString()) {
+        view->labels.emplace(std::string(m.name.GetString(), m.name.GetStringLength()),
+                             std::string(m.value.GetString(), m.value.GetStringLength()));
+      }
+    }
+  }
+  view->taints = policy::blocking_taints_from_node_json(node);
+  view->allocatable = policy::allocatable_from_node_json(node);
+  return view;
+}
+
+}  // namespace
 
 std::optional<NodeInfo> project_node(const rapidjson::Value& node,
                                      const NodeProjectionConfig& config) {
@@ -51,6 +78,7 @@ std::optional<NodeInfo> project_node(const rapidjson::Value& node,
             json::string_at(json::member(json::member(node, "status"), "allocatable"), "cpu")) {
       info.allocatable_cpu = parse_cpu_quantity(*cpu).value_or(0.0);
     }
+    info.fit.view = project_fit_view(node, metadata, labels);
   }
   return info;
 }
@@ -103,7 +131,46 @@ std::optional<PodInfo> project_pod(const rapidjson::Value& pod, std::string_view
   }
   info.pod_class = policy::classify_pod_json(pod, profile_label);
   info.counted = policy::is_counted_pod_json(pod);
+  if (info.counted) {
+    info.cpu_milli = static_cast<std::uint32_t>(
+        std::clamp<std::int64_t>(policy::pod_requests(pod).cpu_milli, 0, UINT32_MAX));
+  }
   return info;
+}
+
+std::shared_ptr<const policy::PodRequirement> RequirementInterner::intern(
+    const rapidjson::Value& pod) {
+  // The key: the three fields the requirement is read from, as the API server sent them.
+  const rapidjson::Value* spec = json::member(pod, "spec");
+  rapidjson::StringBuffer key;
+  rapidjson::Writer<rapidjson::StringBuffer> w(key);
+  for (const char* field : {"nodeSelector", "affinity", "tolerations"}) {
+    const rapidjson::Value* v = json::member(spec, field);
+    if (v == nullptr) {
+      w.Null();
+    } else if (std::string_view(field) == "affinity") {
+      const rapidjson::Value* na = json::member(*v, "nodeAffinity");
+      const rapidjson::Value* req =
+          na ? json::member(*na, "requiredDuringSchedulingIgnoredDuringExecution") : nullptr;
+      req ? (void)req->Accept(w) : (void)w.Null();
+    } else {
+      v->Accept(w);
+    }
+  }
+  std::string k(key.GetString(), key.GetSize());
+  std::lock_guard lock(mutex_);
+  if (auto it = by_spec_.find(k); it != by_spec_.end()) {
+    if (auto live = it->second.lock()) {
+      return live;
+    }
+  }
+  if (by_spec_.size() > 4096) {  // drop the dead entries now and then
+    std::erase_if(by_spec_, [](const auto& e) { return e.second.expired(); });
+  }
+  auto made =
+      std::make_shared<const policy::PodRequirement>(policy::requirement_from_pod_json(pod));
+  by_spec_[std::move(k)] = made;
+  return made;
 }
 
 std::optional<NppInfo> project_npp(const rapidjson::Value& object) {
@@ -128,6 +195,12 @@ std::optional<NppInfo> project_npp(const rapidjson::Value& object) {
   info.result = json::string_at(json::member(object, "status"), "result");
   info.apply_wait_until =
       json::string_at(json::member(*metadata, "annotations"), api::kApplyWaitUntilAnnotation);
+  if (const rapidjson::Value* max =
+          json::member(json::member(object, "status"), "packageMaxPowerWatts");
+      max != nullptr && max->IsNumber() && std::isfinite(max->GetDouble()) &&
+      max->GetDouble() > 0) {
+    info.package_max_watts = max->GetDouble();
+  }
   return info;
 }
 
@@ -157,6 +230,14 @@ void PodCounts::change_class(const PodInfo& pod, std::int64_t delta) {
   }
   class_slot(classes_.cluster, pod.pod_class) += delta;
   const std::string& node = pod.node.str();
+  if (!node.empty()) {
+    policy::Resources& b = classes_.bound[node];
+    b.cpu_milli += delta * static_cast<std::int64_t>(pod.cpu_milli);
+    b.pods += delta;
+    if (b == policy::Resources{}) {
+      classes_.bound.erase(node);
+    }
+  }
   if (node.empty()) {
     if (pod.perf_sensitive()) {
       classes_.pending_perf_sensitive += delta;
@@ -282,8 +363,13 @@ ContextProvider::ContextProvider(kube::Api& api, ContextOptions options)
   pod_options.unhealthy_after = options_.read_idle_timeout;
   std::string key = options_.nodes.profile_label;
   pods_ = std::make_unique<kube::Informer<PodInfo>>(
-      api, std::move(pod_options),
-      [this, key](const rapidjson::Value& o) { return project_pod(o, key, interner_); });
+      api, std::move(pod_options), [this, key](const rapidjson::Value& o) {
+        auto info = project_pod(o, key, interner_);
+        if (info && info->perf_sensitive() && info->node.empty_string()) {
+          stage_pending(o);
+        }
+        return info;
+      });
 
   auto npp_options = base(kube::resources::node_power_profiles, "nodepowerprofiles");
   npp_options.label_selector =
@@ -342,15 +428,39 @@ ContextProvider::ContextProvider(kube::Api& api, ContextOptions options)
     }
   });
 
-  pods_->on_add([this](const std::string&, const PodInfo& p) { counts_.add(p); });
-  pods_->on_update([this](const std::string&, const PodInfo& old, const PodInfo& now) {
+  pods_->on_add([this](const std::string& k, const PodInfo& p) {
+    counts_.add(p);
+    track_pending(k, &p);
+  });
+  pods_->on_update([this](const std::string& k, const PodInfo& old, const PodInfo& now) {
+    track_pending(k, &now);
     pod_count_dropped(counts_.update(old, now));
   });
-  pods_->on_delete(
-      [this](const std::string&, const PodInfo& last) { pod_count_dropped(counts_.remove(last)); });
+  pods_->on_delete([this](const std::string& k, const PodInfo& last) {
+    track_pending(k, nullptr);
+    pod_count_dropped(counts_.remove(last));
+  });
 }
 
 ContextProvider::~ContextProvider() { stop(); }
+
+void ContextProvider::stage_pending(const rapidjson::Value& pod) {
+  const rapidjson::Value* metadata = json::member(pod, "metadata");
+  std::string key(json::string_or_empty(metadata, "namespace"));
+  key.append("/").append(json::string_or_empty(metadata, "name"));
+  policy::PendingPod entry{key, requirements_.intern(pod), policy::pod_requests(pod)};
+  std::lock_guard lock(pending_mutex_);
+  pending_[std::move(key)] = std::move(entry);
+}
+
+void ContextProvider::track_pending(const std::string& key, const PodInfo* pod) {
+  // Entries are added when a pending performance pod is decoded; every other state drops them.
+  if (pod != nullptr && pod->perf_sensitive() && pod->node.empty_string()) {
+    return;
+  }
+  std::lock_guard lock(pending_mutex_);
+  pending_.erase(key);
+}
 
 void ContextProvider::pod_count_dropped(const std::optional<std::string>& node) {
   if (!node || !drain_complete_) {
@@ -435,6 +545,7 @@ Snapshot ContextProvider::snapshot(SystemTime now) const {
         m.rack = info.rack;
         m.allocatable_cpu = info.allocatable_cpu;
         m.state_since = info.state_since;
+        m.fit = info.fit.view;
         auto it = per_node.find(name);
         m.perf_pods = it == per_node.end() ? 0 : it->second;
         s.managed.push_back(std::move(m));
@@ -461,6 +572,14 @@ Snapshot ContextProvider::snapshot(SystemTime now) const {
     });
   }
   fill_policy_context(s, counts_.by_class());
+  s.context.profile_label = options_.nodes.profile_label;
+  {
+    std::lock_guard lock(pending_mutex_);
+    s.context.workloads.pending_perf.reserve(pending_.size());
+    for (const auto& [key, pod] : pending_) {
+      s.context.workloads.pending_perf.push_back(pod);
+    }
+  }
   if (signals_ != nullptr) {
     signals_->fill(s.context);
   }
@@ -484,6 +603,13 @@ void fill_policy_context(Snapshot& s, const PodCounts::ByClass& classes) {
     n.state = policy::state_from_label(m.label ? std::optional<std::string_view>(*m.label)
                                                : std::nullopt);
     n.perf_pods = m.perf_pods;
+    n.fit = m.fit;
+    if (auto b = classes.bound.find(m.name); b != classes.bound.end()) {
+      n.bound = b->second;
+    }
+    if (auto npp = s.npps.find(api::canonical_profile_name(m.name)); npp != s.npps.end()) {
+      n.package_max_watts = npp->second.package_max_watts;
+    }
     if (auto it = classes.per_node.find(m.name); it != classes.per_node.end()) {
       n.pods = it->second;
     }

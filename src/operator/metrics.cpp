@@ -18,6 +18,9 @@ OperatorMetrics::OperatorMetrics(metrics::Registry& registry)
                                         "Failed node writes during reconcile passes")),
       planned_nodes(registry.gauge("joulie_operator_planned_nodes",
                                    "Managed nodes the policy wants in each profile", {"profile"})),
+      unschedulable_perf_pods(registry.gauge(
+          "joulie_operator_unschedulable_perf_pods",
+          "Pending performance-sensitive pods that fit no managed node even at performance")),
       is_leader(registry.gauge("joulie_operator_is_leader",
                                "1 while this process holds the leader lease (or runs without "
                                "leader election)")),
@@ -31,6 +34,7 @@ OperatorMetrics::OperatorMetrics(metrics::Registry& registry)
   is_leader.with({});
   planned_nodes.with({"performance"});
   planned_nodes.with({"eco"});
+  unschedulable_perf_pods.with({});
   config_reloads.with({});
   config_reload_failures.with({});
 }

@@ -10,6 +10,7 @@
 #include <map>
 #include <mutex>
 #include <thread>
+#include <tuple>
 #include <utility>
 
 #include "joulie/api/names.hpp"
@@ -181,6 +182,18 @@ Reconciler::Text Reconciler::resolve(std::unordered_map<std::string, Expectation
   return it->second.value;
 }
 
+std::pair<double, double> Reconciler::node_caps(const std::string& node) const {
+  // A hardware class gives a node its own caps (docs/policies.md); otherwise the plan's.
+  double performance = plan_->performance_cap_watts;
+  double eco = plan_->eco_cap_watts;
+  if (auto it = desired_.find(node); it != desired_.end() && it->second < plan_->nodes.size()) {
+    const policy::NodeDesire& d = plan_->nodes[it->second];
+    performance = d.performance_cap_watts.value_or(performance);
+    eco = d.eco_cap_watts.value_or(eco);
+  }
+  return {performance, eco};
+}
+
 std::optional<NppInfo> Reconciler::resolve_profile(const std::string& name,
                                                    const Snapshot& snapshot, SteadyTime now) {
   std::optional<NppInfo> cached;
@@ -267,16 +280,16 @@ void Reconciler::failed(const std::string& key, const Error& error, SteadyTime n
               {"retry_in_ms", static_cast<std::int64_t>(delay.count())}});
 }
 
-policy::WriteSettings Reconciler::write_settings() const {
+policy::WriteSettings Reconciler::write_settings(const std::string& node) const {
   policy::WriteSettings s;
   s.downgrade_settle = options_.downgrade_settle;
   s.upgrade_apply_timeout = options_.upgrade_apply_timeout;
   s.drain_timeout = options_.drain_timeout;
   s.retry_initial = options_.retry_initial;
   s.dry_run = options_.dry_run;
-  // The caps in force: a time window may lower the eco cap.
-  s.performance_cap_watts = plan_->performance_cap_watts;
-  s.eco_cap_watts = plan_->eco_cap_watts;
+  // The caps in force: the node's hardware class's, else the plan's (a time window may lower the
+  // eco cap).
+  std::tie(s.performance_cap_watts, s.eco_cap_watts) = node_caps(node);
   s.policy_name = std::string(policy::spec_name(options_.policy.kind));
   return s;
 }
@@ -342,7 +355,7 @@ Reconciler::NodeWork Reconciler::prepare_node(const ManagedNode& node, api::Prof
   NodeWork work;
   work.node = &node;
   const policy::WritePlanInput in = planner_input(node, desired, snapshot, now);
-  work.plan = policy::plan_writes(in, write_settings());
+  work.plan = policy::plan_writes(in, write_settings(node.name));
   work.label = in.observed.label;
   work.writes = to_writes(work.plan.writes, node.name);
   const policy::WritePlan& plan = work.plan;
@@ -559,7 +572,7 @@ void Reconciler::record_writes(NodeWork& work, const Now& now, PassResult& resul
     if (plan.phase == WritePhase::eco_label) {
       out.waiting = std::string(policy::to_string(Wait::settle));
       out.profile = api::Profile::performance;
-      out.cap_watts = plan_->performance_cap_watts;
+      out.cap_watts = node_caps(node.name).first;
     } else {
       out.waiting = std::string(policy::to_string(Wait::agent));
       out.label = work.label.value_or("");
@@ -800,6 +813,8 @@ void Reconciler::publish(const PassResult& result, const std::unordered_set<std:
   metrics_->planned_nodes.with({"performance"}).set(static_cast<double>(result.performance));
   metrics_->planned_nodes.with({"eco"}).set(
       static_cast<double>(result.managed - result.performance));
+  metrics_->unschedulable_perf_pods.with({}).set(
+      plan_ ? static_cast<double>(plan_->unschedulable.size()) : 0.0);
   for (const auto& n : result.nodes) {
     for (NodeState s : kStates) {
       metrics_->node_state.with({n.node, std::string(policy::to_string(s))})

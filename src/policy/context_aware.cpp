@@ -9,6 +9,7 @@
 #include <map>
 #include <unordered_map>
 
+#include "context_fit.hpp"
 #include "joulie/policy/policies.hpp"
 
 namespace joulie::policy {
@@ -23,6 +24,7 @@ struct Candidate {
   bool hosts = false;      // hosts performance-sensitive pods
   double temperature = 0;  // ranking key; ±inf when the signal is missing
   double pue = 0;
+  double cap_loss = 0;  // performance − eco watts of its class (0 without classes)
   std::optional<double> temperature_value;
   std::optional<double> pue_value;
 };
@@ -65,6 +67,55 @@ std::string duration_text(Duration d) {
   return format_duration(std::chrono::duration_cast<std::chrono::seconds>(d));
 }
 
+// Fit-aware demand: the nodes hosting performance pods, plus the performance nodes and upgrades
+// the packing needs for the pending ones; the base fraction, min and max still bound it.
+std::int64_t fit_aware_count(std::int64_t n, const PolicyConfig& c, std::int64_t per_node,
+                             std::span<const NodeContext* const> nodes,
+                             const detail::FitDemand& fit, bool keep_hosts,
+                             std::vector<std::string>& reasons) {
+  std::vector<bool> needed(nodes.size(), false);
+  std::int64_t hosts = 0;
+  for (std::size_t i = 0; i < nodes.size(); ++i) {
+    if (keep_hosts && nodes[i]->perf_pods > 0) {
+      needed[i] = true;
+      ++hosts;
+    }
+  }
+  std::int64_t count = hosts;
+  std::int64_t upgrades = 0;
+  for (std::size_t i : fit.required) {
+    if (!needed[i]) {
+      needed[i] = true;
+      ++count;
+      upgrades += nodes[i]->state == NodeState::active_performance ? 0 : 1;
+    }
+  }
+  const std::int64_t hp = queue_aware_count(n, count * per_node, c);
+  std::int64_t placed = 0;
+  for (auto p : fit.placed) {
+    placed += p;
+  }
+  reasons.push_back(fmt::format(
+      "demand: {} pending performance pod(s) fit {} node(s) ({} upgrade(s)), {} node(s) host "
+      "performance pods; count {}",
+      placed, fit.required.size(), upgrades, hosts, hp));
+  if (fit.waiting > 0) {
+    reasons.push_back(
+        fmt::format("demand: {} pending performance pod(s) fit a node whose room the others took",
+                    fit.waiting));
+  }
+  constexpr std::size_t kNamed = 10;
+  for (std::size_t k = 0; k < fit.unschedulable.size() && k < kNamed; ++k) {
+    reasons.push_back(fmt::format("unschedulable: {} fits no managed node even at performance: {}",
+                                  fit.unschedulable[k].pod, fit.unschedulable[k].reason));
+  }
+  if (fit.unschedulable.size() > kNamed) {
+    reasons.push_back(
+        fmt::format("unschedulable: and {} more pod(s)", fit.unschedulable.size() - kNamed));
+  }
+  return hp;
+}
+
 // One context_aware_v1 plan in the making: the inputs, and what each step leaves for the next.
 struct Planning {
   const PolicyConfig& c;
@@ -84,6 +135,8 @@ struct Planning {
   std::vector<bool> performance;
   std::vector<std::vector<std::string>> reasons;
   std::int64_t selected = 0;
+  detail::ClassCaps caps;  // per-node class caps (hardware classes)
+  detail::FitDemand fit;   // the pending pods' packing (fit-aware supply)
 };
 
 // The nodes, aligned with the managed list.
@@ -128,14 +181,22 @@ void count_demand(Planning& p) {
   const auto n = static_cast<std::int64_t>(managed.size());
   PolicyPlan& out = p.out;
   std::int64_t& hp = p.hp;
+  p.caps = detail::class_caps(c, p.window, p.nodes);
+  if (parts.fit) {
+    p.fit = detail::fit_demand(ctx, p.nodes, p.caps, ctx.profile_label);
+  }
   const std::int64_t pods = ctx.pods_known ? ctx.workloads.cluster.perf_sensitive() : 0;
   hp = queue_aware_count(n, pods, c);
   const std::int64_t per_node = perf_pods_per_node(c);
-  out.reasons.push_back(
-      ctx.pods_known
-          ? fmt::format("demand: {} performance-sensitive pod(s) at {} per node; count {}", pods,
-                        per_node, hp)
-          : fmt::format("demand: pods unknown; count {} (no downgrade without pod data)", hp));
+  if (p.fit.active) {
+    hp = fit_aware_count(n, c, per_node, p.nodes, p.fit, parts.keep_perf_pod_hosts, out.reasons);
+  } else {
+    out.reasons.push_back(
+        ctx.pods_known
+            ? fmt::format("demand: {} performance-sensitive pod(s) at {} per node; count {}", pods,
+                          per_node, hp)
+            : fmt::format("demand: pods unknown; count {} (no downgrade without pod data)", hp));
+  }
   if (parts.forecast) {
     if (auto f = finite(ctx.demand_forecast); f && *f >= 0) {
       const double expected = *f * c.forecast_headroom;
@@ -214,6 +275,8 @@ void rank_nodes(Planning& p) {
       }
     }
     cand.pue = use_pue ? cand.pue_value.value_or(missing_key(node)) : 0;
+    cand.cap_loss =
+        p.caps.any_class ? p.caps.caps[i].performance_watts - p.caps.caps[i].eco_watts : 0;
   }
   temp_median = median(std::move(temps));
 
@@ -233,8 +296,74 @@ void rank_nodes(Planning& p) {
     if (x.pue != y.pue) {
       return x.pue < y.pue;
     }
+    // Hardware classes: the node that would lose the most watts to its eco cap runs performance.
+    if (x.cap_loss != y.cap_loss) {
+      return x.cap_loss > y.cap_loss;
+    }
     return managed[a] < managed[b];
   });
+}
+
+// The nodes the pending pods need: performance nodes with room for them, then the upgrades
+// in the packing's order (never a node none of them fits), up to the count.
+void choose_fit_required(Planning& p) {
+  for (std::size_t i : p.fit.required) {
+    if (p.selected >= p.hp) {
+      break;
+    }
+    if (!p.performance[i]) {
+      p.performance[i] = true;
+      ++p.selected;
+      if (p.explain) {
+        p.reasons[i].push_back(
+            fmt::format("{} pending performance pod(s) fit here", p.fit.placed[i]));
+      }
+    }
+  }
+}
+
+// hardwareClasses[].min: each class keeps min(min, class size) performance nodes, its
+// best-ranked ones; a hard floor like the zone minimum.
+void select_class_minimums(Planning& p) {
+  const PolicyConfig& c = p.c;
+  const detail::ClassCaps& caps = p.caps;
+  const std::vector<std::size_t>& order = p.order;
+  std::vector<bool>& performance = p.performance;
+  std::int64_t& selected = p.selected;
+  std::vector<std::vector<std::string>>& reasons = p.reasons;
+  std::vector<std::string>& plan_reasons = p.out.reasons;
+  const bool explain = p.explain;
+  if (!caps.any_class) {
+    return;
+  }
+  for (std::size_t k = 0; k < c.hardware_classes.size(); ++k) {
+    const auto& cls = c.hardware_classes[k];
+    if (!cls.min || *cls.min <= 0) {
+      continue;
+    }
+    std::int64_t have = 0;
+    for (std::size_t i : order) {
+      have += caps.class_index[i] == static_cast<std::ptrdiff_t>(k) && performance[i] ? 1 : 0;
+    }
+    const std::int64_t before = have;
+    for (std::size_t i : order) {
+      if (have >= *cls.min) {
+        break;
+      }
+      if (caps.class_index[i] == static_cast<std::ptrdiff_t>(k) && !performance[i]) {
+        performance[i] = true;
+        ++have;
+        ++selected;
+        if (explain) {
+          reasons[i].push_back(fmt::format("hardware class {}: minimum {}", cls.name, *cls.min));
+        }
+      }
+    }
+    if (have > before) {
+      plan_reasons.push_back(fmt::format("hardware class {}: minimum {} adds {} node(s)", cls.name,
+                                         *cls.min, have - before));
+    }
+  }
 }
 
 // 3. Which nodes: pod hosts, zone minimums, then the ranking, up to the count.
@@ -272,6 +401,8 @@ void choose_nodes(Planning& p) {
       reasons[i].push_back(
           fmt::format("hosts {} performance-sensitive pod(s)", nodes[i]->perf_pods));
   }
+  choose_fit_required(p);
+  select_class_minimums(p);
   // Zone minimums: a hard floor, it may raise the count.
   const std::int64_t zone_min = c.topology.min_performance_per_zone;
   if (parts.zone_minimum && zone_min > 0) {
@@ -422,7 +553,8 @@ void hold_for_stability(Planning& p) {
 PolicyPlan plan_context_aware(const PolicyConfig& c, const TimeWindow* window,
                               std::span<const std::string> managed, const Context& ctx,
                               bool explain) {
-  Planning p{c, window, managed, ctx, explain, {}, {}, {}, 0, {}, {}, false, false, {}, {}, {}, 0};
+  Planning p{c,  window, managed, ctx, explain, {}, {}, {}, 0, {},
+             {}, false,  false,   {},  {},      {}, 0,  {}, {}};
   PolicyPlan& out = p.out;
   out.policy_name = spec_name(PolicyKind::context_aware_v1);
   out.performance_cap_watts = c.performance_cap_watts;
@@ -443,7 +575,18 @@ PolicyPlan plan_context_aware(const PolicyConfig& c, const TimeWindow* window,
     out.nodes.push_back({managed[i],
                          p.performance[i] ? api::Profile::performance : api::Profile::eco,
                          std::move(p.reasons[i])});
+    if (p.caps.class_index[i] >= 0) {
+      out.nodes.back().performance_cap_watts = p.caps.caps[i].performance_watts;
+      out.nodes.back().eco_cap_watts = p.caps.caps[i].eco_watts;
+    }
   }
+  if (p.caps.fell_back > 0) {
+    out.reasons.push_back(fmt::format(
+        "hardware classes: {} node(s) have no package maximum reported yet; their fraction caps "
+        "use the default watts",
+        p.caps.fell_back));
+  }
+  out.unschedulable = p.fit.unschedulable;
   return out;
 }
 

@@ -118,6 +118,7 @@ PolicyConfig apply_file(PolicyConfig c, const PolicyFile& file) {
     c.eco_cap_watts = *p.eco_cap_watts;
   }
   c.windows = file.windows;
+  c.hardware_classes = file.hardware_classes;
   if (file.topology) {
     c.topology = *file.topology;
   }

@@ -37,6 +37,10 @@ struct ControlOutcome {
   // The cap itself was refused (outside the hardware's or the API's range): nothing was written,
   // and no other backend may take the cap over.
   bool refused = false;
+  // The package's maximum power (RAPL constraint_0_max_power_uw, the smallest over the
+  // packages; or what the simulator reports), when known: the operator turns a hardware class's
+  // cap fraction into watts with it.
+  std::optional<double> package_max_watts = std::nullopt;
 
   bool ok() const { return result == ApplyResult::applied; }
   bool operator==(const ControlOutcome&) const = default;

@@ -37,6 +37,7 @@ struct Report {
   std::string message;
   std::optional<double> applied_cap_watts;
   std::int64_t generation = 0;
+  std::optional<double> package_max_watts = std::nullopt;  // status.packageMaxPowerWatts
 
   bool operator==(const Report&) const = default;
 };

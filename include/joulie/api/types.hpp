@@ -99,6 +99,9 @@ struct NodePowerProfileStatus {
   ApplyResult result = ApplyResult::none;
   std::string message;
   std::optional<double> applied_cap_watts;
+  // The package's maximum power as the agent read it (RAPL constraint max), for caps given
+  // as a fraction of it (hardware classes).
+  std::optional<double> package_max_power_watts = std::nullopt;
   std::optional<SystemTime> updated_at;
   std::vector<Condition> conditions;
 

@@ -22,6 +22,7 @@
 #include "joulie/kube/informer.hpp"
 #include "joulie/policy/classify.hpp"
 #include "joulie/policy/context.hpp"
+#include "joulie/policy/fit.hpp"
 #include "joulie/policy/overrides.hpp"
 #include "joulie/policy/selector.hpp"
 
@@ -44,6 +45,16 @@ struct NodeProjectionConfig {
   std::string rack_label{};  // "" = no rack label (policy file topology.rackLabel)
 };
 
+// A managed node's scheduling view (labels, blocking taints, allocatable), shared between the
+// cache and the passes; equal when the views are equal, so a re-decoded node with the same
+// content is no change.
+struct SharedFitView {
+  std::shared_ptr<const policy::NodeFitView> view;
+  bool operator==(const SharedFitView& o) const {
+    return view == o.view || (view && o.view && *view == *o.view);
+  }
+};
+
 // What the operator keeps of a Node. Eligibility is decided at decode time, so the labels the
 // selector reads are not stored.
 struct NodeInfo {
@@ -57,6 +68,8 @@ struct NodeInfo {
   std::string zone;
   std::string rack;
   double allocatable_cpu = 0;  // cores; 0 when absent or unparsable
+  // Hardware classes and fit-aware demand (docs/policies.md): managed nodes only.
+  SharedFitView fit;
 
   bool operator==(const NodeInfo&) const = default;
 };
@@ -65,10 +78,24 @@ std::optional<double> parse_cpu_quantity(std::string_view text);
 std::optional<NodeInfo> project_node(const rapidjson::Value& node,
                                      const NodeProjectionConfig& config);
 
+// Pending pods' requirements, shared: one copy per distinct placement spec (a Deployment's
+// replicas share one). Thread-safe; entries die with their last pod.
+class RequirementInterner {
+ public:
+  std::shared_ptr<const policy::PodRequirement> intern(const rapidjson::Value& pod);
+
+ private:
+  std::mutex mutex_;
+  std::unordered_map<std::string, std::weak_ptr<const policy::PodRequirement>> by_spec_;
+};
+
 struct PodInfo {
   kube::InternedString node;  // spec.nodeName; empty while the pod is pending
   policy::PodClass pod_class = policy::PodClass::general;
   bool counted = false;  // not terminating, not finished
+  // The pod's cpu request in millicores (per-node sums of bound pods for fit-aware demand).
+  // Memory requests are not kept: a pod's projection stays within 24 bytes at 150 000 pods.
+  std::uint32_t cpu_milli = 0;
 
   bool perf_sensitive() const { return counted && policy::is_performance_sensitive(pod_class); }
   bool operator==(const PodInfo&) const = default;
@@ -103,6 +130,7 @@ struct NppInfo {
   std::optional<std::string> result;  // status.result: applied|blocked|error|none
   // metadata.annotations joulie.io/apply-wait-until: an upgrade's deadline (the planner's memory).
   std::optional<std::string> apply_wait_until;
+  std::optional<double> package_max_watts = std::nullopt;  // status.packageMaxPowerWatts
 
   bool operator==(const NppInfo&) const = default;
   // The spec fields only: what the operator writes and expects to read back.
@@ -142,6 +170,7 @@ class PodCounts {
     policy::ClassCounts cluster;
     std::int64_t pending_perf_sensitive = 0;
     std::unordered_map<std::string, policy::ClassCounts> per_node;
+    std::unordered_map<std::string, policy::Resources> bound;  // requests of counted bound pods
   };
   ByClass by_class() const;
 
@@ -167,7 +196,9 @@ struct ManagedNode {
   std::string rack;
   double allocatable_cpu = 0;
   std::optional<std::string> state_since;  // raw joulie.io/state-since annotation
-  std::optional<std::string> pin;  // joulie.io/pin (last: positional initialisers stay valid)
+  std::optional<std::string> pin;          // joulie.io/pin
+  // Last: positional initialisers stay valid.
+  std::shared_ptr<const policy::NodeFitView> fit = nullptr;
 };
 
 // A node outside management that still carries the operator's label or annotation.
@@ -263,7 +294,14 @@ class ContextProvider {
 
   ContextOptions options_;
   kube::StringInterner interner_;
+  RequirementInterner requirements_;
   PodCounts counts_;
+  // Pending performance-sensitive pods by key, with their requirement and request.
+  void track_pending(const std::string& key, const PodInfo* pod);
+  // A pending performance-sensitive pod's requirement and requests, kept beside the cache.
+  void stage_pending(const rapidjson::Value& pod);
+  mutable std::mutex pending_mutex_;
+  std::map<std::string, policy::PendingPod> pending_;
   std::function<void()> managed_changed_;
   std::function<void(const std::string&)> drain_complete_;
   std::function<void(const std::string&)> profile_applied_;

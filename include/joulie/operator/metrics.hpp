@@ -17,6 +17,8 @@ struct OperatorMetrics {
   metrics::Family<metrics::Histogram>& reconcile_duration;
   metrics::Family<metrics::Counter>& reconcile_errors;
   metrics::Family<metrics::Gauge>& planned_nodes;  // {profile}
+  // Pending performance pods that fit no managed node even at performance (fit-aware demand).
+  metrics::Family<metrics::Gauge>& unschedulable_perf_pods;
   metrics::Family<metrics::Gauge>& is_leader;
   metrics::Family<metrics::Counter>& config_reloads;          // policy file
   metrics::Family<metrics::Counter>& config_reload_failures;  // policy file refused

@@ -217,6 +217,8 @@ class Reconciler {
   void forget_departed(const Snapshot& snapshot, const std::unordered_set<std::string>& managed);
   Text resolve(std::unordered_map<std::string, Expectation<Text>>& map, const std::string& key,
                const Text& cached, SteadyTime now);
+  // The node's performance and eco caps: its hardware class's, else the plan's.
+  std::pair<double, double> node_caps(const std::string& node) const;
   std::optional<NppInfo> resolve_profile(const std::string& name, const Snapshot& snapshot,
                                          SteadyTime now);
   void remember(const std::vector<Write>& writes, SteadyTime now);
@@ -245,7 +247,7 @@ class Reconciler {
   };
   policy::WritePlanInput planner_input(const ManagedNode& node, api::Profile desired,
                                        const Snapshot& snapshot, const Now& now);
-  policy::WriteSettings write_settings() const;
+  policy::WriteSettings write_settings(const std::string& node) const;
   NodeWork prepare_node(const ManagedNode& node, api::Profile desired, const Snapshot& snapshot,
                         const Now& now);
   void record_writes(NodeWork& work, const Now& now, PassResult& result);

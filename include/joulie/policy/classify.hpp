@@ -14,7 +14,7 @@
 
 namespace joulie::policy {
 
-enum class PodClass { general, performance_only, eco_only, unknown };
+enum class PodClass : std::uint8_t { general, performance_only, eco_only, unknown };
 
 std::string_view to_string(PodClass c);
 

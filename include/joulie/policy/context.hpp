@@ -18,6 +18,7 @@
 #include "joulie/common/clock.hpp"
 #include "joulie/common/duration.hpp"
 #include "joulie/policy/guard.hpp"
+#include "joulie/policy/packing.hpp"
 
 namespace joulie::policy {
 
@@ -32,11 +33,11 @@ enum class SignalHealth { ok, stale, missing, error };
 std::string_view to_string(SignalHealth health);  // "ok", "stale", "missing", "error"
 
 struct Signal {
-  double value = 0;            // meaningful only when health == ok
-  SystemTime sampled_at{};     // the sample's own timestamp (not the query time)
-  std::string source;          // "prometheus", "kserve", "" when not configured
+  double value = 0;         // meaningful only when health == ok
+  SystemTime sampled_at{};  // the sample's own timestamp (not the query time)
+  std::string source;       // "prometheus", "kserve", "" when not configured
   SignalHealth health = SignalHealth::missing;
-  std::string message;         // why it is not ok (empty when ok)
+  std::string message;  // why it is not ok (empty when ok)
 
   bool usable() const { return health == SignalHealth::ok; }
   std::optional<double> get() const {
@@ -63,20 +64,29 @@ struct ClassCounts {
 
 struct NodeContext {
   std::string name;
-  std::string zone;                 // topology.kubernetes.io/zone (key configurable), "" if none
-  std::string rack;                 // rack label (key configurable), "" if none
-  double allocatable_cpu = 0;       // cores, from status.allocatable.cpu (0 when unknown)
+  std::string zone;            // topology.kubernetes.io/zone (key configurable), "" if none
+  std::string rack;            // rack label (key configurable), "" if none
+  double allocatable_cpu = 0;  // cores, from status.allocatable.cpu (0 when unknown)
   NodeState state = NodeState::active_performance;  // from the node's current label
-  std::int64_t perf_pods = 0;       // performance-sensitive pods on the node
-  ClassCounts pods;                 // counted pods on the node by class
-  std::optional<SystemTime> last_transition;  // last state change the operator saw or made
-  Signal power_watts;               // signals.nodePower
-  Signal temperature_celsius;       // signals.nodeTemperature
+  std::int64_t perf_pods = 0;                       // performance-sensitive pods on the node
+  ClassCounts pods;                                 // counted pods on the node by class
+  std::optional<SystemTime> last_transition;        // last state change the operator saw or made
+  Signal power_watts;                               // signals.nodePower
+  Signal temperature_celsius;                       // signals.nodeTemperature
+  // Supply that fits demand: the node as the scheduler sees it (labels, taints, allocatable;
+  // `requested` may be left 0 and given in `bound`). Null when the operator does not project it,
+  // which switches fit-aware demand and hardware classes off for the pass.
+  std::shared_ptr<const NodeFitView> fit = nullptr;
+  Resources bound = {};                                    // requests of the pods bound to the node
+  std::optional<double> package_max_watts = std::nullopt;  // its NPP's status.packageMaxPowerWatts
 };
 
 struct WorkloadContext {
-  ClassCounts cluster;                     // every counted pod, scheduled or pending
-  std::int64_t pending_perf_sensitive = 0; // performance-sensitive pods not yet on a node
+  ClassCounts cluster;                      // every counted pod, scheduled or pending
+  std::int64_t pending_perf_sensitive = 0;  // performance-sensitive pods not yet on a node
+  // Those pending pods with what they require of a node (fit-aware demand). Empty when the
+  // operator does not project requirements: demand is then the count above.
+  std::vector<PendingPod> pending_perf;
 };
 
 // The pass's wall-clock time in the configured IANA time zone.
@@ -95,22 +105,24 @@ struct LocalTime {
 struct Context {
   std::vector<NodeContext> nodes;  // the managed nodes, sorted byte-wise by name
   WorkloadContext workloads;
-  bool pods_known = false;         // pod cache synced and healthy
+  bool pods_known = false;  // pod cache synced and healthy
   SystemTime now{};
   LocalTime local;
-  Signal pue;                                 // cluster-wide (no zoneLabel configured)
-  std::map<std::string, Signal> zone_pue;     // per zone (zoneLabel configured)
-  Signal ambient_celsius;                     // cluster-wide
+  Signal pue;                              // cluster-wide (no zoneLabel configured)
+  std::map<std::string, Signal> zone_pue;  // per zone (zoneLabel configured)
+  Signal ambient_celsius;                  // cluster-wide
   std::map<std::string, Signal> zone_ambient_celsius;
   Signal demand_forecast;  // performance-sensitive pods expected at now + horizon
+  // The power-profile label key: fit-aware demand reads it as `performance` on a candidate.
+  std::string profile_label = "joulie.io/power-profile";
 };
 
 // ---- configuration of the signals (the `signals:` block of docs/design.md#policy-file) ---------
 
 struct PrometheusConfig {
-  std::string endpoint;            // "http://prometheus.monitoring:9090"
-  std::string ca_file;             // HTTPS: CA bundle; empty: system default verification
-  std::string bearer_token_file;   // re-read like the service-account token
+  std::string endpoint;           // "http://prometheus.monitoring:9090"
+  std::string ca_file;            // HTTPS: CA bundle; empty: system default verification
+  std::string bearer_token_file;  // re-read like the service-account token
   Duration timeout = std::chrono::seconds(5);
 };
 
@@ -153,9 +165,7 @@ struct SignalsConfig {
   std::optional<ScopeSignalConfig> ambient;
   std::optional<ForecastConfig> demand_forecast;
 
-  bool any() const {
-    return node_temperature || node_power || pue || ambient || demand_forecast;
-  }
+  bool any() const { return node_temperature || node_power || pue || ambient || demand_forecast; }
 };
 
 }  // namespace joulie::policy

@@ -14,6 +14,7 @@
 #include "joulie/common/duration.hpp"
 #include "joulie/common/result.hpp"
 #include "joulie/policy/context.hpp"
+#include "joulie/policy/hardware_class.hpp"
 #include "joulie/policy/windows.hpp"
 
 namespace joulie::policy {
@@ -39,6 +40,8 @@ struct ContextAwareParts {
   bool temperature = true;          // coolest nodes performance, hottest eco
   bool pue = true;                  // lowest-PUE zones performance
   bool stability = true;            // stability.minDwell and stability.changeBudget
+  bool fit = true;                  // pending pods' requirements choose the upgrades (packing)
+  bool hardware_classes = true;     // per-class caps, class minimums
 };
 
 struct PolicyConfig {
@@ -59,6 +62,8 @@ struct PolicyConfig {
   TopologySettings topology;
   StabilitySettings stability;
   double forecast_headroom = 1.0;
+  // hardwareClasses: per-class caps (and minimums) by node labels; empty: one cap for all.
+  std::vector<HardwareClass> hardware_classes;
   ContextAwareParts parts;
 };
 
@@ -94,6 +99,16 @@ struct NodeDesire {
   std::string node;
   api::Profile profile = api::Profile::performance;
   std::vector<std::string> reasons;  // why (explain; context_aware_v1 and windows)
+  // The node's own caps when a hardware class gives them (context_aware_v1); nullopt: the
+  // plan's caps.
+  std::optional<double> performance_cap_watts = std::nullopt;
+  std::optional<double> eco_cap_watts = std::nullopt;
+};
+
+// A pending performance-sensitive pod that fits no managed node even at performance.
+struct UnschedulablePod {
+  std::string pod;     // "namespace/name"
+  std::string reason;  // the scheduler-style summary ("0/5 nodes are available: …")
 };
 
 struct PolicyPlan {
@@ -104,6 +119,7 @@ struct PolicyPlan {
   double eco_cap_watts = 0;       // the eco cap in force (window or configuration)
   double performance_cap_watts = 0;
   std::vector<std::string> reasons;  // plan-wide (demand, forecast, window, zone minimums)
+  std::vector<UnschedulablePod> unschedulable;  // context_aware_v1 with fit-aware demand
 };
 
 // Errc::invalid_argument only for a configuration validate() rejects where the policy cannot

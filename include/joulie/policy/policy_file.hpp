@@ -36,6 +36,7 @@ struct PolicyFile {
   std::optional<TopologySettings> topology;
   std::optional<StabilitySettings> stability;
   SignalsConfig signals;
+  std::vector<HardwareClass> hardware_classes;
 };
 
 // The first minute boundary after `now` and within `horizon` at which the window in force

@@ -15,6 +15,14 @@
 
 namespace joulie::policy {
 
+// A cap in watts, or as a fraction of the package's maximum power (which the agent reads from
+// RAPL and reports in status.packageMaxPowerWatts).
+struct CapValue {
+  double value = 0;
+  bool fraction = false;
+  bool operator==(const CapValue&) const = default;
+};
+
 // One weekly window in the file's time zone. end ≤ start: the window runs across midnight
 // into the next day (a window that starts on Fri 22:00 ends on Sat 06:00).
 struct TimeWindow {
@@ -26,6 +34,8 @@ struct TimeWindow {
   std::optional<std::int64_t> min;
   std::optional<std::int64_t> max;
   std::optional<double> eco_cap_watts;
+  // windows[].hardwareClasses: an eco cap per hardware class while the window is in force.
+  std::vector<std::pair<std::string, CapValue>> class_eco_caps;
 
   bool crosses_midnight() const { return end_minute <= start_minute; }
 };
@@ -33,7 +43,7 @@ struct TimeWindow {
 // `topology:`.
 struct TopologySettings {
   std::string zone_label = "topology.kubernetes.io/zone";
-  std::string rack_label;                    // optional extension; "" = no rack label
+  std::string rack_label;                     // optional extension; "" = no rack label
   std::int64_t min_performance_per_zone = 0;  // 0 = no zone minimum
 };
 

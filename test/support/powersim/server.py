@@ -209,7 +209,11 @@ class Handler(BaseHTTPRequestHandler):
             else:
                 node.throttle_pct = value
             node.applied_calls[action] += 1
-        self.send_json(200, {"result": "applied", "node": name, "action": action})
+            hw = node.hw
+            package_max = hw.max_pkg_watts if hw is not None else node.idle_watts + node.dynamic_watts
+        # The package maximum, as RAPL's constraint max would give it (hardware-class fractions).
+        self.send_json(200, {"result": "applied", "node": name, "action": action,
+                             "packageMaxPowerWatts": package_max})
 
     def set_load(self, name, body):
         if not isinstance(body, dict):

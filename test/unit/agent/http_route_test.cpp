@@ -189,6 +189,16 @@ TEST_CASE("control failures without a verdict are transient; verdicts are not") 
   CHECK_FALSE(interpret(HttpClientPool::Response{200, R"({"result":"blocked"})"}).transient);
   CHECK_FALSE(interpret(HttpClientPool::Response{200, R"({"result":"error"})"}).transient);
   CHECK_FALSE(interpret(HttpClientPool::Response{200, R"({"result":"maybe"})"}).transient);
+  // The simulator may report the package maximum; junk there is ignored.
+  CHECK(
+      interpret(HttpClientPool::Response{200, R"({"result":"applied","packageMaxPowerWatts":230})"})
+          .package_max_watts == 230.0);
+  CHECK_FALSE(
+      interpret(HttpClientPool::Response{200, R"({"result":"applied","packageMaxPowerWatts":-5})"})
+          .package_max_watts);
+  CHECK_FALSE(
+      interpret(HttpClientPool::Response{200, R"({"result":"applied","packageMaxPowerWatts":"x"})"})
+          .package_max_watts);
 
   // apply_cap: a transient failure does not say RAPL is unavailable; a verdict does.
   StubServer server;

@@ -153,6 +153,32 @@ TEST_CASE("a cap above the constraint max is clamped and says so") {
   CHECK(out.message.find("clamped to 250 W") != std::string::npos);
 }
 
+TEST_CASE("apply_cap reports the smallest package maximum (hardware-class fractions use it)") {
+  Host host;
+  FakeSysfs::RaplOptions big;
+  big.max_power_uw = 420000000;
+  FakeSysfs::RaplOptions small;
+  small.max_power_uw = 230000000;
+  host.tree.add_rapl_package(0, big);
+  host.tree.add_rapl_package(1, small);
+  HostFiles files(host.tree.root(), host.record);
+  RaplControl rapl(files);
+  auto out = rapl.apply_cap(150);
+  REQUIRE(out.ok());
+  CHECK(out.package_max_watts == 230.0);
+
+  // No constraint max file: unknown, not zero.
+  Host bare;
+  FakeSysfs::RaplOptions none;
+  none.max_power_uw = 0;
+  bare.tree.add_rapl_package(0, none);
+  HostFiles bare_files(bare.tree.root(), bare.record);
+  RaplControl bare_rapl(bare_files);
+  auto unknown = bare_rapl.apply_cap(150);
+  REQUIRE(unknown.ok());
+  CHECK_FALSE(unknown.package_max_watts);
+}
+
 TEST_CASE("a cap below any zone's reported minimum is refused before anything is written") {
   Host host;
   host.tree.add_rapl_package(0);

@@ -90,6 +90,11 @@ TEST_CASE("same_report looks only at backend, result, message, cap and generatio
   // Time passing is not a change.
   clock.advance(1h);
   CHECK(same_report(status, rapl_report(180)));
+  // The package maximum is reported, and a newly known one is a change worth writing.
+  Report with_max = rapl_report(180);
+  with_max.package_max_watts = 420;
+  CHECK_FALSE(same_report(status, with_max));
+  CHECK(status_for(with_max, {}, clock.now()).package_max_power_watts == 420.0);
 }
 
 TEST_CASE("every outcome maps to values inside the CRD enums") {

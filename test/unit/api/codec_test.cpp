@@ -242,10 +242,28 @@ TEST_CASE("status encoding round-trips and the patch nulls unset fields") {
   blocked.message = "no RAPL, no cpufreq";
   CHECK(encode_status_patch(blocked) ==
         R"({"status":{"observedGeneration":0,"backend":"none","result":"blocked",)"
-        R"("message":"no RAPL, no cpufreq","appliedCapWatts":null,"updatedAt":null,)"
+        R"("message":"no RAPL, no cpufreq","appliedCapWatts":null,"packageMaxPowerWatts":null,)"
+        R"("updatedAt":null,)"
         R"("conditions":[]}})");
   CHECK(encode_status(blocked) == R"({"observedGeneration":0,"backend":"none","result":"blocked",)"
                                   R"("message":"no RAPL, no cpufreq"})");
+}
+
+TEST_CASE("status.packageMaxPowerWatts round-trips; a negative one is refused") {
+  NodePowerProfileStatus s;
+  s.result = ApplyResult::applied;
+  s.package_max_power_watts = 420.5;
+  CHECK(encode_status(s).find(R"("packageMaxPowerWatts":420.5)") != std::string::npos);
+  auto doc = json(R"({"metadata":{"name":"y"},"spec":{"nodeName":"n","profile":"eco"},"status":)" +
+                  encode_status(s) + "}");
+  auto back = decode_node_power_profile(doc);
+  REQUIRE(back.ok());
+  CHECK(back->status.package_max_power_watts == 420.5);
+  auto bad = json(R"({"metadata":{"name":"y"},"spec":{"nodeName":"n","profile":"eco"},)"
+                  R"("status":{"packageMaxPowerWatts":-1}})");
+  auto refused = decode_node_power_profile(bad);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().message.find("status.packageMaxPowerWatts") != std::string::npos);
 }
 
 TEST_CASE("strings are JSON-escaped in encodings") {

@@ -103,6 +103,65 @@ TEST_CASE("context: only profiles labelled managed-by=operator are projected") {
   CHECK(p->policy_name == "static-partition-v1");
 }
 
+TEST_CASE("context: managed nodes keep their scheduling view; equal views are no change", "[fit]") {
+  auto c = config();
+  const std::string text = R"({"metadata":{"name":"c1","uid":"u","labels":{
+      "joulie.io/managed":"true","node.kubernetes.io/instance-type":"C"}},
+      "spec":{"taints":[{"key":"pool","value":"c","effect":"NoSchedule"},
+                        {"key":"soft","effect":"PreferNoSchedule"}]},
+      "status":{"allocatable":{"cpu":"96","memory":"256Gi","pods":"110"}}})";
+  auto n = project_node(parse_json(text), c);
+  REQUIRE(n->fit.view);
+  CHECK(n->fit.view->name == "c1");
+  CHECK(n->fit.view->labels.at("node.kubernetes.io/instance-type") == "C");
+  CHECK(n->fit.view->taints.size() == 1);  // PreferNoSchedule never blocks
+  CHECK(n->fit.view->allocatable == joulie::policy::Resources{96000, 256LL << 30, 110});
+  // A second decode of the same object is equal (no spurious informer update).
+  CHECK(*project_node(parse_json(text), c) == *n);
+  // Unmanaged nodes keep no view.
+  CHECK_FALSE(project_node(parse_json(node_json("a", "", false)), c)->fit.view);
+}
+
+TEST_CASE(
+    "context: pending performance pods share one requirement; cpu requests are summed "
+    "per node",
+    "[fit]") {
+  StringInterner strings;
+  joulie::operator_mode::RequirementInterner requirements;
+  const std::string pending = R"({"metadata":{"name":"p"},"spec":{
+      "nodeSelector":{"joulie.io/power-profile":"performance","t":"C"},
+      "containers":[{"resources":{"requests":{"cpu":"40","memory":"1Gi"}}}]},
+      "status":{"phase":"Pending"}})";
+  auto a = requirements.intern(parse_json(pending));
+  auto b = requirements.intern(parse_json(pending));
+  CHECK(a == b);  // one copy for equal specs
+  CHECK(a->node_selector.at("t") == "C");
+  auto p = project_pod(parse_json(pending), "joulie.io/power-profile", strings);
+  CHECK(p->cpu_milli == 40000);
+  auto bound = project_pod(parse_json(R"({"metadata":{"name":"q"},"spec":{"nodeName":"n1",
+      "containers":[{"resources":{"requests":{"cpu":"2"}}}]}})"),
+                           "joulie.io/power-profile", strings);
+  PodCounts counts;
+  counts.add(*bound);
+  counts.add(*bound);
+  CHECK(counts.by_class().bound.at("n1") == joulie::policy::Resources{4000, 0, 2});
+  counts.remove(*bound);
+  counts.remove(*bound);
+  CHECK(counts.by_class().bound.empty());
+}
+
+TEST_CASE("context: a profile's reported package maximum is projected", "[fit]") {
+  auto p = project_npp(parse_json(R"({"metadata":{"name":"node-a","labels":{
+      "joulie.io/managed-by":"operator"}},"spec":{"nodeName":"a","profile":"eco"},
+      "status":{"packageMaxPowerWatts":420}})"));
+  REQUIRE(p);
+  CHECK(p->package_max_watts == 420.0);
+  auto junk = project_npp(parse_json(R"({"metadata":{"name":"node-a","labels":{
+      "joulie.io/managed-by":"operator"}},"spec":{"nodeName":"a"},
+      "status":{"packageMaxPowerWatts":"lots"}})"));
+  CHECK_FALSE(junk->package_max_watts);
+}
+
 TEST_CASE("context: the pause switch and pins reach the plan's overrides") {
   using joulie::operator_mode::overrides_of;
   using joulie::operator_mode::project_control;
