@@ -19,6 +19,7 @@ struct PendingPod {
   // callers should intern equal requirements. Null: no constraint at all.
   std::shared_ptr<const PodRequirement> requirement;
   Resources request;
+  std::string uid = {};  // metadata.uid: the pod's Events carry it (kubectl describe finds them)
 };
 
 struct PackNode {
