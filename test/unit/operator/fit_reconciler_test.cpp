@@ -194,3 +194,110 @@ TEST_CASE("hardware classes: pins and the pause switch keep the class's caps", "
                                            {"small-1", {"performance", 500}},
                                            {"small-2", {"performance", 500}}});
 }
+
+// A benchmark, not a test (hidden: run with `build/test/unit_operator "[.bench]"`): the whole
+// reconcile pass with fit-aware supply at the scale of docs/benchmarks.md — 5 000 nodes of three
+// types (one tainted, three hardware classes), 150 000 bound pods counted per node as the
+// ContextProvider counts them, 2 000 pending performance pods of 20 requirements (10 of them too
+// big for any node). Timed: the per-pass Context (pod sums copied, per-node context, the pending
+// list) and the pass (plan with the packing, guard) — thread CPU time, since the machine is shared.
+TEST_CASE("bench: fit-aware pass at 5000 nodes, 150 000 pods, 2 000 pending", "[.bench]") {
+  Fixture f;
+  const char* types[] = {"A", "B", "C"};
+  const int cores[] = {32, 64, 96};
+  for (int i = 0; i < 5000; ++i) {
+    const int t = i % 3;
+    const std::string taint =
+        t == 2 ? R"("taints":[{"key":"pool","value":"c","effect":"NoSchedule"}])" : "";
+    f.api.put(kNodes,
+              fmt::format(R"({{"apiVersion":"v1","kind":"Node","metadata":{{"name":"node-{:05}",)"
+                          R"("uid":"u{}","labels":{{"joulie.io/managed":"true","{}":"{}"}}}},)"
+                          R"("spec":{{{}}},"status":{{"allocatable":{{"cpu":"{}",)"
+                          R"("memory":"256Gi","pods":"110"}}}}}})",
+                          i, i, kType, types[t], taint, cores[t]));
+  }
+  context_aware(f);
+  policy::PolicyConfig& c = f.options.policy;
+  c.hardware_classes.clear();
+  for (const char* t : types) {
+    policy::HardwareClass cls;
+    cls.name = std::string("type-") + t;
+    cls.selector = *policy::parse_selector(kType + "=" + t);
+    cls.selector_text = kType + "=" + t;
+    cls.performance_cap = policy::CapValue{1.0, true};
+    cls.eco_cap = policy::CapValue{0.5, true};
+    c.hardware_classes.push_back(cls);
+  }
+  f.options.explain = false;  // as in the long-running loop
+  f.restart();
+  // 150 000 bound pods, 30 per node, 0.5–1 CPU and 1–4 GiB each.
+  joulie::kube::StringInterner strings;
+  joulie::operator_mode::PodCounts counts;
+  for (int p = 0; p < 150000; ++p) {
+    joulie::operator_mode::PodInfo info;
+    info.node = strings.intern(fmt::format("node-{:05}", p % 5000));
+    info.pod_class = p % 50 == 0 ? policy::PodClass::performance_only : policy::PodClass::general;
+    info.counted = true;
+    info.cpu_milli = 500 + static_cast<std::uint64_t>(p % 6) * 100;
+    info.memory_mib = 1024 + static_cast<std::uint64_t>(p % 4) * 1024;
+    counts.add(info);
+  }
+  std::vector<policy::PendingPod> pods;
+  std::vector<std::shared_ptr<policy::PodRequirement>> reqs;
+  for (int g = 0; g < 20; ++g) {
+    auto r = std::make_shared<policy::PodRequirement>();
+    // 20 groups (the packing groups by interned requirement; the cost follows groups).
+    r->node_selector = {{kType, types[g % 3]}, {"joulie.io/power-profile", "performance"}};
+    if (g % 3 == 2) {
+      r->tolerations = {{"pool", false, "c", policy::TaintEffect::no_schedule}};
+    }
+    reqs.push_back(r);
+  }
+  for (int p = 0; p < 2000; ++p) {
+    const std::int64_t cpus = p < 10 ? 500 : 1 + p % 8;
+    pods.push_back({fmt::format("ml/job-{:04}", p), reqs[static_cast<std::size_t>(p % 20)],
+                    {cpus * 1000, 4 * kGi, 1}, "u"});
+  }
+  auto snapshot = [&] {
+    Snapshot s = f.snapshot();
+    fill_policy_context(s, counts.by_class());
+    s.context.workloads.pending_perf = pods;
+    return s;
+  };
+  f.reconciler->run_pass(snapshot(), joulie::operator_mode::PassKind::replan);  // converge
+  f.clock.advance(1min);
+  f.reconciler->run_pass(snapshot(), joulie::operator_mode::PassKind::replan);
+  auto cpu_ms = [] {
+    timespec ts{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) / 1e6;
+  };
+  std::vector<double> ms;
+  std::int64_t performance = 0;
+  std::size_t unschedulable = 0;
+  for (int i = 0; i < 10; ++i) {
+    f.clock.advance(1min);
+    Snapshot s = f.snapshot();  // the informer caches' node and profile maps, not the pass's
+    const double start = cpu_ms();
+    const auto classes = counts.by_class();
+    const double t1 = cpu_ms();
+    fill_policy_context(s, classes);
+    s.context.workloads.pending_perf = pods;
+    const double t2 = cpu_ms();
+    auto r = f.reconciler->run_pass(s, joulie::operator_mode::PassKind::replan);
+    ms.push_back(cpu_ms() - start);
+    fmt::print("  pod sums {:.2f} ms, per-node context {:.2f} ms, pass {:.2f} ms\n", t1 - start,
+               t2 - t1, cpu_ms() - t2);
+    CHECK(r.write_requests == 0);
+    performance = r.performance;
+  }
+  unschedulable = static_cast<std::size_t>(
+      f.metrics.unschedulable_perf_pods.with({}).value());
+  std::sort(ms.begin(), ms.end());
+  fmt::print(
+      "fit-aware pass, 5000 nodes, 150000 bound pods, 2000 pending (20 requirements): min "
+      "{:.2f} ms, median {:.2f} ms, max {:.2f} ms CPU (10 passes); {} performance, {} "
+      "unschedulable\n",
+      ms.front(), ms[ms.size() / 2], ms.back(), performance, unschedulable);
+  CHECK(unschedulable == 10);
+}
