@@ -456,7 +456,7 @@ void ContextProvider::stage_pending(const rapidjson::Value& pod) {
   std::string key(json::string_or_empty(metadata, "namespace"));
   key.append("/").append(json::string_or_empty(metadata, "name"));
   policy::PendingPod entry{key, requirements_.intern(pod), policy::pod_requests(pod),
-                          std::string(json::string_or_empty(metadata, "uid"))};
+                           std::string(json::string_or_empty(metadata, "uid"))};
   std::lock_guard lock(pending_mutex_);
   pending_[std::move(key)] = std::move(entry);
 }

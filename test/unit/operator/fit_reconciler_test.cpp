@@ -29,12 +29,13 @@ const std::string kType = "node.kubernetes.io/instance-type";
 void typed_node(Fixture& f, const std::string& name, const std::string& type,
                 const std::string& pin = "") {
   const std::string annotations = pin.empty() ? "" : R"("joulie.io/pin":")" + pin + "\"";
-  f.api.put(kNodes, fmt::format(
-                        R"({{"apiVersion":"v1","kind":"Node","metadata":{{"name":"{}","uid":"u-{}",)"
-                        R"("labels":{{"joulie.io/managed":"true","{}":"{}"}},)"
-                        R"("annotations":{{{}}}}},"spec":{{}},)"
-                        R"("status":{{"allocatable":{{"cpu":"32","memory":"128Gi","pods":"110"}}}}}})",
-                        name, name, kType, type, annotations));
+  f.api.put(
+      kNodes,
+      fmt::format(R"({{"apiVersion":"v1","kind":"Node","metadata":{{"name":"{}","uid":"u-{}",)"
+                  R"("labels":{{"joulie.io/managed":"true","{}":"{}"}},)"
+                  R"("annotations":{{{}}}}},"spec":{{}},)"
+                  R"("status":{{"allocatable":{{"cpu":"32","memory":"128Gi","pods":"110"}}}}}})",
+                  name, name, kType, type, annotations));
 }
 
 void context_aware(Fixture& f) {
@@ -124,8 +125,7 @@ TEST_CASE("fit events: a dry run records no Event", "[fit]") {
   CHECK(f.events.empty());
 }
 
-TEST_CASE("fit events: many unschedulable pods are told a few per pass, memory bounded",
-          "[fit]") {
+TEST_CASE("fit events: many unschedulable pods are told a few per pass, memory bounded", "[fit]") {
   std::vector<policy::UnschedulablePod> pods;
   for (int i = 0; i < 50; ++i) {
     pods.push_back({fmt::format("ns/p{:02}", i), "0/1 nodes are available: 1 Insufficient cpu."});
@@ -255,8 +255,10 @@ TEST_CASE("bench: fit-aware pass at 5000 nodes, 150 000 pods, 2 000 pending", "[
   }
   for (int p = 0; p < 2000; ++p) {
     const std::int64_t cpus = p < 10 ? 500 : 1 + p % 8;
-    pods.push_back({fmt::format("ml/job-{:04}", p), reqs[static_cast<std::size_t>(p % 20)],
-                    {cpus * 1000, 4 * kGi, 1}, "u"});
+    pods.push_back({fmt::format("ml/job-{:04}", p),
+                    reqs[static_cast<std::size_t>(p % 20)],
+                    {cpus * 1000, 4 * kGi, 1},
+                    "u"});
   }
   auto snapshot = [&] {
     Snapshot s = f.snapshot();
@@ -291,8 +293,7 @@ TEST_CASE("bench: fit-aware pass at 5000 nodes, 150 000 pods, 2 000 pending", "[
     CHECK(r.write_requests == 0);
     performance = r.performance;
   }
-  unschedulable = static_cast<std::size_t>(
-      f.metrics.unschedulable_perf_pods.with({}).value());
+  unschedulable = static_cast<std::size_t>(f.metrics.unschedulable_perf_pods.with({}).value());
   std::sort(ms.begin(), ms.end());
   fmt::print(
       "fit-aware pass, 5000 nodes, 150000 bound pods, 2000 pending (20 requirements): min "
