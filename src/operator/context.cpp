@@ -428,6 +428,11 @@ ContextProvider::ContextProvider(kube::Api& api, ContextOptions options)
     if (profile_changed_ && !old.same_spec(now)) {
       profile_changed_(name);
     }
+    // A node's package maximum (first reported, or new hardware) turns hardware-class fractions
+    // into other watts: re-plan now rather than leave the fallback cap until the next tick.
+    if (overrides_changed_ && old.package_max_watts != now.package_max_watts) {
+      overrides_changed_();
+    }
   });
   npps_->on_delete([this](const std::string& name, const NppInfo&) {
     if (profile_changed_) {

@@ -45,7 +45,8 @@ def test_fraction_caps_reach_rapl_and_the_simulator(apiserver, procs, joulie_bin
                 state_dir=tmp_path / "state-s1")
     f = tmp_path / "policy.yaml"
     f.write_text(POLICY)
-    start_operator(procs, joulie_bin, kube, "--policy-config", f, "--interval", "500ms",
+    # A tick of an hour: the agent's first report of its maximum re-plans by itself.
+    start_operator(procs, joulie_bin, kube, "--policy-config", f, "--interval", "1h",
                    "--downgrade-settle", "0s")
 
     # No demand: every node eco. Before an agent reports, the fraction falls back to the default

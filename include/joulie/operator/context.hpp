@@ -266,8 +266,8 @@ class ContextProvider {
   void on_profile_applied(std::function<void(const std::string& node)> fn) {
     profile_applied_ = std::move(fn);
   }
-  // The pause switch or a managed node's pin changed: the plan must be made again. Informer
-  // thread.
+  // The pause switch, a managed node's pin, or a node's reported package maximum (hardware-class
+  // fractions) changed: the plan must be made again. Informer thread.
   void on_overrides_changed(std::function<void()> fn) { overrides_changed_ = std::move(fn); }
 
   // One of the operator's NodePowerProfiles (by object name) was deleted or its spec edited (by
