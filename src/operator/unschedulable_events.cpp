@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 namespace joulie::operator_mode {
 
 namespace {
@@ -106,7 +108,15 @@ std::string unschedulable_message(const policy::UnschedulablePod& pod,
   if (pod.requirement) {
     out += placement_text(*pod.requirement, profile_key);
   }
-  out += ".";
+  if (pod.matching_nodes == 0) {
+    out += ". No managed node matches its placement (labels, affinity, taints).";
+  } else {
+    out += fmt::format(
+        ". Of the {} node(s) matching its placement, the most free has cpu {}, memory {} "
+        "(allocatable minus the bound pods' requests).",
+        pod.matching_nodes, format_cpu(std::max<std::int64_t>(0, pod.most_free.cpu_milli)),
+        format_memory(std::max<std::int64_t>(0, pod.most_free.memory_bytes)));
+  }
   if (out.size() > kMaxMessageBytes) {
     std::size_t cut = kMaxMessageBytes - 3;
     while (cut > 0 && (static_cast<unsigned char>(out[cut]) & 0xC0) == 0x80) {

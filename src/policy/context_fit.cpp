@@ -60,7 +60,8 @@ FitDemand fit_demand(const Context& ctx, std::span<const NodeContext* const> nod
   }
   for (const auto& u : r.unsatisfiable) {
     const PendingPod& pod = pods[u.pod];
-    out.unschedulable.push_back({pod.name, u.reason, pod.uid, pod.request, pod.requirement});
+    out.unschedulable.push_back(
+        {pod.name, u.reason, pod.uid, pod.request, pod.requirement, u.matching_nodes, u.most_free});
   }
   out.waiting = static_cast<std::int64_t>(r.waiting.size());
   return out;

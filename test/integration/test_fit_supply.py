@@ -128,7 +128,9 @@ def test_a_pod_that_fits_no_node_gets_one_event_across_passes(crds, procs, jouli
         "fits no managed node even at performance, so no node is made performance for it: "
         "0/2 nodes are available: 1 Insufficient cpu, 1 node(s) didn't match Pod's node "
         "affinity/selector. It requests cpu 500, memory 1Gi; nodeSelector "
-        "node.kubernetes.io/instance-type=C; 1 toleration(s)."), e["message"]
+        "node.kubernetes.io/instance-type=C; 1 toleration(s). Of the 1 node(s) matching its "
+        "placement, the most free has cpu 96, memory 256Gi (allocatable minus the bound pods' "
+        "requests)."), e["message"]
     assert found[0]["metadata"]["name"] == e["metadata"]["name"]
     # Nothing was upgraded for it.
     assert [label(crds, n) for n in ("a1", "c1")] == ["eco", "eco"]

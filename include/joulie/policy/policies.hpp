@@ -114,6 +114,8 @@ struct UnschedulablePod {
   std::string uid = {};
   Resources request = {};  // what it asks for (the Event says it)
   std::shared_ptr<const PodRequirement> requirement = nullptr;  // null: no constraint
+  std::size_t matching_nodes = 0;  // nodes its labels/taints accept (packing.hpp)
+  Resources most_free = {};        // the most free capacity among them
 };
 
 struct PolicyPlan {
