@@ -5,6 +5,8 @@
 #include <rapidjson/document.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -15,11 +17,13 @@
 #include "json_util.hpp"
 #include "render.hpp"
 #include "joulie/api/names.hpp"
+#include "joulie/common/duration.hpp"
 #include "joulie/common/strings.hpp"
 #include "joulie/config/cli.hpp"
 #include "joulie/operator/pass_report.hpp"
 #include "joulie/operator/run.hpp"
 #include "joulie/policy/classify.hpp"
+#include "joulie/policy/write_planner.hpp"
 
 namespace joulie::cli {
 
@@ -153,6 +157,35 @@ const NodeRow* row_of(const StatusView& v, const std::string& node) {
   return nullptr;
 }
 
+// "until 2026-12-06T10:42:07Z (4m58s left)".
+std::string until_text(SystemTime until, SystemTime now) {
+  const auto left =
+      std::max(std::chrono::seconds(0), std::chrono::ceil<std::chrono::seconds>(until - now));
+  return fmt::format("until {} ({} left)", format_rfc3339(until, false), human_duration(left));
+}
+
+// What holds the node this pass, from the operator's per-node memory (joulie.io/state-since on the
+// Node, joulie.io/apply-wait-until on the NodePowerProfile): the policy's minDwell and the write
+// planner's waits between two phases. `brief`: the table's short form.
+std::vector<std::string> holds(const NodeOutcome& n, SystemTime now, bool brief) {
+  std::vector<std::string> out;
+  if (n.held_until) {
+    out.push_back(brief ? "minDwell " + until_text(*n.held_until, now)
+                        : "minDwell: held in performance " + until_text(*n.held_until, now));
+  }
+  if (!n.waiting.empty()) {
+    std::string what = n.waiting;
+    if (brief) {
+      what = n.waiting == policy::to_string(policy::Wait::settle)         ? "settle"
+             : n.waiting == policy::to_string(policy::Wait::agent)        ? "agent's report"
+             : n.waiting == policy::to_string(policy::Wait::pods_unknown) ? "pod data"
+                                                                          : n.waiting;
+    }
+    out.push_back(n.wait_until ? what + " " + until_text(*n.wait_until, now) : what);
+  }
+  return out;
+}
+
 std::string signals_line(const PassResult& r) {
   std::string s;
   for (const auto& sig : r.context.signals) {
@@ -195,23 +228,30 @@ int cmd_plan(kube::Api& api, const Options& o) {
     return config::kExitOk;
   }
   const StatusView now = view_of(*data);
-  std::vector<std::vector<std::string>> rows = {{"NODE", "NOW", "PLAN", "CHANGE", "WHY"}};
-  std::size_t changes = 0;
+  const SystemTime clock = std::chrono::system_clock::now();
+  std::vector<std::vector<std::string>> rows = {{"NODE", "NOW", "PLAN", "CHANGE", "HELD", "WHY"}};
+  std::size_t changes = 0, held = 0;
   for (const NodeOutcome& n : r.nodes) {
     const NodeRow* cur = row_of(now, n.node);
     std::string before = cur ? cur->label + " " + watts_text(cur->cap) : "- (new)";
     std::string after = n.label + " " + watts_text(n.cap_watts);
-    std::string change = n.changed ? "yes" : n.waiting.empty() ? "-" : "waits: " + n.waiting;
+    std::string change = n.changed ? "yes" : "-";
     if (n.result == policy::GuardResult::deferred) change = "deferred (drain)";
     changes += n.changed ? 1 : 0;
+    const std::vector<std::string> waits = holds(n, clock, true);
+    held += waits.empty() ? 0 : 1;
     std::string why = n.reasons.empty() ? "-" : n.reasons.front();
     if (o.output == Output::wide) {
       why.clear();
       for (const auto& reason : n.reasons) why += (why.empty() ? "" : "; ") + reason;
     }
-    rows.push_back({n.node, before, after, change, why});
+    std::string held_text;
+    for (const auto& w : waits) held_text += (held_text.empty() ? "" : "; ") + w;
+    rows.push_back({n.node, before, after, change, held_text.empty() ? "-" : held_text, why});
   }
-  print(header(r, *h) + fmt::format("Changes:   {} node(s)\n\n", changes) + table(rows));
+  print(header(r, *h) +
+        fmt::format("Changes:   {} node(s)\nHeld:      {} node(s)\n\n", changes, held) +
+        table(rows));
   return config::kExitOk;
 }
 
@@ -287,7 +327,9 @@ int cmd_explain(kube::Api& api, const Options& o) {
   s += fmt::format("Guard:     {} performance-sensitive pod(s) on the node{}\n", blocking.size(),
                    blocking.empty() ? ": nothing blocks a downgrade" : " block a downgrade:");
   for (const auto& b : blocking) s += "  - " + b + "\n";
-  s += fmt::format("Waiting:   {}\n", out->waiting.empty() ? "nothing" : out->waiting);
+  const std::vector<std::string> waits = holds(*out, std::chrono::system_clock::now(), false);
+  s += waits.empty() ? "Waiting:   nothing\n" : "Waiting:\n";
+  for (const auto& w : waits) s += "  - " + w + "\n";
   for (const auto& sig : r.context.signals) {
     if (auto it = sig.by_node.find(node); it != sig.by_node.end()) {
       s += fmt::format("Signal:    {} = {} ({}){}\n", sig.name,

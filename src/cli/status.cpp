@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 
 #include "json_util.hpp"
@@ -10,16 +11,12 @@
 #include "joulie/api/names.hpp"
 #include "joulie/common/duration.hpp"
 #include "joulie/policy/classify.hpp"
+#include "joulie/policy/guard.hpp"
+#include "joulie/policy/write_planner.hpp"
 
 namespace joulie::cli {
 
 namespace {
-
-std::string state_of(const std::string& label) {
-  if (label == api::kProfileEco) return "ActiveEco";
-  if (label == api::kProfileDrainingPerformance) return "DrainingPerformance";
-  return "ActivePerformance";  // performance, absent or unknown: the safe reading
-}
 
 std::optional<SystemTime> time_of(std::optional<std::string> text) {
   if (!text) return std::nullopt;
@@ -98,16 +95,18 @@ StatusView build_status(const StatusInputs& in) {
   StatusView v;
   // Nodes by name: label, pin, draining-since.
   struct NodeMeta {
-    std::optional<std::string> label, pin, draining_since;
+    std::optional<std::string> label, pin, draining_since, state_since;
   };
   std::map<std::string, NodeMeta> nodes;
   for (const rapidjson::Value* n : items(in.nodes)) {
     const rapidjson::Value* metadata = field(n, "metadata");
     auto name = text(metadata, "name");
     if (!name) continue;
+    const rapidjson::Value* annotations = field(metadata, "annotations");
     nodes[*name] = {text(field(metadata, "labels"), api::kPowerProfileLabel),
-                    text(field(metadata, "annotations"), api::kPinAnnotation),
-                    text(field(metadata, "annotations"), api::kDrainingSinceAnnotation)};
+                    text(annotations, api::kPinAnnotation),
+                    text(annotations, api::kDrainingSinceAnnotation),
+                    text(annotations, api::kStateSinceAnnotation)};
   }
   std::map<std::string, std::int64_t> perf_pods;
   for (const rapidjson::Value* p : items(in.pods)) {
@@ -134,10 +133,15 @@ StatusView build_status(const StatusInputs& in) {
     if (row.name.empty()) continue;
     const NodeMeta meta = nodes.count(row.name) ? nodes[row.name] : NodeMeta{};
     row.label = meta.label.value_or("-");
-    row.state = state_of(meta.label.value_or(""));
+    // The state and its start as the operator reads them (an absent or unknown label is
+    // ActivePerformance, the safe reading).
+    const policy::NodeState state = policy::state_from_label(
+        meta.label ? std::optional<std::string_view>(*meta.label) : std::nullopt);
+    row.state = std::string(policy::to_string(state));
     row.pin = meta.pin.value_or("");
-    if (row.state == "DrainingPerformance") {
-      row.since = time_of(meta.draining_since);
+    if (auto since = policy::last_transition(
+            state, policy::read_memory(meta.state_since, std::nullopt), meta.draining_since)) {
+      row.since = since;
     }
     row.perf_pods = perf_pods.count(row.name) ? perf_pods[row.name] : 0;
     if (meta.label == std::optional<std::string>(std::string(api::kProfilePerformance))) {
@@ -160,6 +164,16 @@ StatusView build_status(const StatusInputs& in) {
   return v;
 }
 
+void set_measured_power(StatusView& view, const std::vector<std::pair<std::string, double>>& w) {
+  std::map<std::string, double> by_node;
+  for (const auto& [node, watts] : w) {
+    if (std::isfinite(watts)) by_node[node] = watts;
+  }
+  for (NodeRow& n : view.nodes) {
+    if (auto it = by_node.find(n.name); it != by_node.end()) n.power = it->second;
+  }
+}
+
 namespace {
 
 using Alloc = rapidjson::Document::AllocatorType;
@@ -179,9 +193,7 @@ std::string age(const std::optional<SystemTime>& t, SystemTime now) {
   return human_duration(std::chrono::duration_cast<std::chrono::seconds>(now - *t));
 }
 
-std::string status_json_text(const StatusView& v, Output output) {
-  rapidjson::Document d(rapidjson::kObjectType);
-  Alloc& a = d.GetAllocator();
+rapidjson::Value cluster_json(const StatusView& v, Alloc& a) {
   rapidjson::Value cluster(rapidjson::kObjectType);
   cluster.AddMember("paused", v.paused, a);
   cluster.AddMember("pausedBy", str(v.paused_by, a), a);
@@ -216,7 +228,15 @@ std::string status_json_text(const StatusView& v, Output output) {
   rapidjson::Value missing(rapidjson::kArrayType);
   for (const auto& n : v.not_reported) missing.PushBack(str(n, a), a);
   cluster.AddMember("notReported", missing, a);
-  d.AddMember("cluster", cluster, a);
+  cluster.AddMember("powerSource", str(v.power_source, a), a);
+  cluster.AddMember("powerError", str(v.power_error, a), a);
+  return cluster;
+}
+
+std::string status_json_text(const StatusView& v, Output output) {
+  rapidjson::Document d(rapidjson::kObjectType);
+  Alloc& a = d.GetAllocator();
+  d.AddMember("cluster", cluster_json(v, a), a);
   rapidjson::Value nodes(rapidjson::kArrayType);
   for (const auto& n : v.nodes) {
     rapidjson::Value o(rapidjson::kObjectType);
@@ -227,6 +247,7 @@ std::string status_json_text(const StatusView& v, Output output) {
     o.AddMember("profile", str(n.profile, a), a);
     o.AddMember("capWatts", opt_number(n.cap), a);
     o.AddMember("appliedCapWatts", opt_number(n.applied_cap), a);
+    o.AddMember("measuredPowerWatts", opt_number(n.power), a);
     o.AddMember("result", str(n.result, a), a);
     o.AddMember("backend", str(n.backend, a), a);
     o.AddMember("message", str(n.message, a), a);
@@ -276,6 +297,9 @@ std::string summary(const StatusView& v, SystemTime now) {
     for (const auto& n : v.not_reported) s += (s.empty() ? "" : ", ") + n;
     out += "Agents not reported: " + s + "\n";
   }
+  if (!v.power_error.empty()) {
+    out += fmt::format("Power:    unknown ({}: {})\n", v.power_source, v.power_error);
+  }
   return out;
 }
 
@@ -287,8 +311,8 @@ std::string render_status(const StatusView& v, Output output, SystemTime now) {
   }
   const bool wide = output == Output::wide;
   std::vector<std::vector<std::string>> rows;
-  std::vector<std::string> header = {"NODE",    "STATE",   "LABEL",     "PROFILE", "CAP",
-                                     "APPLIED", "BACKEND", "PERF-PODS", "AGE",     "PIN"};
+  std::vector<std::string> header = {"NODE",  "STATE",   "LABEL",     "PROFILE", "CAP", "APPLIED",
+                                     "POWER", "BACKEND", "PERF-PODS", "AGE",     "PIN"};
   if (wide) {
     header.push_back("RESULT");
     header.push_back("MESSAGE");
@@ -305,6 +329,7 @@ std::string render_status(const StatusView& v, Output output, SystemTime now) {
                                     n.profile,
                                     watts_text(n.cap),
                                     applied,
+                                    watts_text(n.power),
                                     n.backend,
                                     std::to_string(n.perf_pods),
                                     age(n.since, now),
