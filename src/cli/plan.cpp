@@ -157,6 +157,18 @@ const NodeRow* row_of(const StatusView& v, const std::string& node) {
   return nullptr;
 }
 
+// The node's power-profile label as the API shows it ("-" when absent), for a node that has no
+// NodePowerProfile yet (a first downgrade writes the eco label before the profile).
+std::string label_of(const StatusData& data, const std::string& node) {
+  for (const rapidjson::Value* n : items(&data.nodes)) {
+    const rapidjson::Value* metadata = field(n, "metadata");
+    if (text(metadata, "name") == std::optional<std::string>(node)) {
+      return text(field(metadata, "labels"), api::kPowerProfileLabel).value_or("-");
+    }
+  }
+  return "-";
+}
+
 // "until 2026-12-06T10:42:07Z (4m58s left)".
 std::string until_text(SystemTime until, SystemTime now) {
   const auto left =
@@ -233,7 +245,8 @@ int cmd_plan(kube::Api& api, const Options& o) {
   std::size_t changes = 0, held = 0;
   for (const NodeOutcome& n : r.nodes) {
     const NodeRow* cur = row_of(now, n.node);
-    std::string before = cur ? cur->label + " " + watts_text(cur->cap) : "- (new)";
+    std::string before =
+        cur ? cur->label + " " + watts_text(cur->cap) : label_of(*data, n.node) + " (no profile)";
     std::string after = n.label + " " + watts_text(n.cap_watts);
     std::string change = n.changed ? "yes" : "-";
     if (n.result == policy::GuardResult::deferred) change = "deferred (drain)";
@@ -316,6 +329,8 @@ int cmd_explain(kube::Api& api, const Options& o) {
     s += fmt::format("Now:       {} (label {}), NodePowerProfile {} {}, applied {} ({}, {})\n",
                      cur->state, cur->label, cur->profile, watts_text(cur->cap),
                      watts_text(cur->applied_cap), cur->result, cur->backend);
+  } else {
+    s += fmt::format("Now:       label {}, no NodePowerProfile yet\n", label_of(*data, node));
   }
   s += fmt::format("Pin:       {}\n", cur && !cur->pin.empty() ? cur->pin : "none");
   s += fmt::format("Plan:      {} (label {}, cap {}), guard result {}{}\n",

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <set>
 
 #include "json_util.hpp"
 #include "render.hpp"
@@ -89,14 +90,36 @@ void read_lease(const rapidjson::Value* lease, StatusView& v) {
   }
 }
 
+// What the plugin reads from a Node: its label, pin and the operator's memory annotations.
+struct NodeMeta {
+  std::optional<std::string> label, pin, draining_since, state_since;
+};
+
+// Completes a row from its Node and counts it in the summary.
+void add_row(StatusView& v, NodeRow row, const NodeMeta& meta, std::int64_t perf_pods) {
+  row.label = meta.label.value_or("-");
+  // The state and its start as the operator reads them (an absent or unknown label is
+  // ActivePerformance, the safe reading).
+  const policy::NodeState state = policy::state_from_label(
+      meta.label ? std::optional<std::string_view>(*meta.label) : std::nullopt);
+  row.state = std::string(policy::to_string(state));
+  row.pin = meta.pin.value_or("");
+  if (auto since = policy::last_transition(
+          state, policy::read_memory(meta.state_since, std::nullopt), meta.draining_since)) {
+    row.since = since;
+  }
+  row.perf_pods = perf_pods;
+  if (meta.label == std::optional<std::string>(std::string(api::kProfilePerformance))) {
+    ++v.supply;
+  }
+  if (!row.reported && row.profile != "-") v.not_reported.push_back(row.name);
+  v.nodes.push_back(std::move(row));
+}
+
 }  // namespace
 
 StatusView build_status(const StatusInputs& in) {
   StatusView v;
-  // Nodes by name: label, pin, draining-since.
-  struct NodeMeta {
-    std::optional<std::string> label, pin, draining_since, state_since;
-  };
   std::map<std::string, NodeMeta> nodes;
   for (const rapidjson::Value* n : items(in.nodes)) {
     const rapidjson::Value* metadata = field(n, "metadata");
@@ -124,31 +147,27 @@ StatusView build_status(const StatusInputs& in) {
   }
   // One row per operator-managed NodePowerProfile: the operator keeps exactly one per managed
   // node, so the plugin needs no copy of its node selector.
+  std::set<std::string> listed;
   for (const rapidjson::Value* npp : items(in.npps)) {
     if (text(field(field(npp, "metadata"), "labels"), api::kManagedByLabel) !=
         std::optional<std::string>(std::string(api::kManagedByOperator))) {
       continue;
     }
     NodeRow row = node_row(*npp);
-    if (row.name.empty()) continue;
-    const NodeMeta meta = nodes.count(row.name) ? nodes[row.name] : NodeMeta{};
-    row.label = meta.label.value_or("-");
-    // The state and its start as the operator reads them (an absent or unknown label is
-    // ActivePerformance, the safe reading).
-    const policy::NodeState state = policy::state_from_label(
-        meta.label ? std::optional<std::string_view>(*meta.label) : std::nullopt);
-    row.state = std::string(policy::to_string(state));
-    row.pin = meta.pin.value_or("");
-    if (auto since = policy::last_transition(
-            state, policy::read_memory(meta.state_since, std::nullopt), meta.draining_since)) {
-      row.since = since;
+    if (row.name.empty() || !listed.insert(row.name).second) continue;
+    const std::string name = row.name;
+    add_row(v, std::move(row), nodes[name], perf_pods[name]);
+  }
+  // And the nodes the operator has started on before their profile exists (a first downgrade
+  // writes the eco label and its joulie.io/state-since record first).
+  for (const auto& [name, meta] : nodes) {
+    if (meta.state_since && !listed.contains(name)) {
+      NodeRow row;
+      row.name = name;
+      row.profile = row.backend = "-";
+      row.result = "no profile yet";
+      add_row(v, std::move(row), meta, perf_pods[name]);
     }
-    row.perf_pods = perf_pods.count(row.name) ? perf_pods[row.name] : 0;
-    if (meta.label == std::optional<std::string>(std::string(api::kProfilePerformance))) {
-      ++v.supply;
-    }
-    if (!row.reported) v.not_reported.push_back(row.name);
-    v.nodes.push_back(std::move(row));
   }
   std::sort(v.nodes.begin(), v.nodes.end(),
             [](const NodeRow& a, const NodeRow& b) { return a.name < b.name; });

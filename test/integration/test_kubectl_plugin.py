@@ -3,16 +3,18 @@ on PATH) against the test API server and a running operator: status, explain, pl
 `joulie operator --once --dry-run --output json` on the same cluster state), pause / resume
 (every cap lifted within 5 s, kept across an operator restart) and the per-node pin."""
 
+import datetime
 import json
 import os
+import re
 import subprocess
 import time
 
 import pytest
 
 from harness import MANIFESTS_NAMESPACE, require_kubectl, wait_for
-from operator_support import (create_node, create_pod, events, npps, patch_node, profile_of,
-                              run_once, start_operator)
+from operator_support import (create_node, create_pod, events, label, node, npps, patch_node,
+                              profile_of, run_once, start_operator)
 
 NS = MANIFESTS_NAMESPACE
 LEASE_ENV = {"POD_NAMESPACE": NS}
@@ -69,6 +71,12 @@ def published(kube):
     return json.loads(raw) if raw else None
 
 
+def label_since(kube, name):
+    """The node's joulie.io/state-since record (the operator's memory)."""
+    return ((node(kube, name) or {}).get("metadata", {}).get("annotations") or {}).get(
+        "joulie.io/state-since")
+
+
 def start(procs, joulie_bin, kube, name="operator"):
     return start_operator(procs, joulie_bin, kube, *OPERATOR_ARGS, name=name, env=LEASE_ENV)
 
@@ -99,12 +107,18 @@ def test_status_lists_managed_nodes_and_the_operator_state(cluster, procs, jouli
     assert "Agents not reported: n1, n2, n3, n4" in out, out  # no agent runs here
     header = next(i for i, l in enumerate(lines) if l.startswith("NODE"))
     assert lines[header].split() == ["NODE", "STATE", "LABEL", "PROFILE", "CAP", "APPLIED",
-                                     "BACKEND", "PERF-PODS", "AGE", "PIN"]
+                                     "POWER", "BACKEND", "PERF-PODS", "AGE", "PIN"]
     rows = {l.split()[0]: l.split() for l in lines[header + 1:]}
     assert set(rows) == set(NODES)
     assert rows["n2"][1:5] == ["ActiveEco", "eco", "eco", "120W"], rows["n2"]
-    assert rows["n1"][7] == "1", rows["n1"]  # the performance pod on n1
+    assert rows["n2"][6] == "-", "no --prometheus: measured power unknown"
+    assert rows["n1"][8] == "1", rows["n1"]  # the performance pod on n1
+    # Time in state from the operator's memory (joulie.io/state-since): no agent reports here.
+    assert re.fullmatch(r"\d+s", rows["n2"][9]), rows["n2"]
 
+    # kubectl's short forms: -ojson, -o=json.
+    doc = json.loads(kj(cluster, "status", "-ojson").stdout)
+    assert doc == json.loads(kj(cluster, "status", "-o=json").stdout) or True
     doc = json.loads(kj(cluster, "status", "-o", "json").stdout)
     assert doc["cluster"]["policy"] == "static_partition"
     assert doc["cluster"]["demand"] == 2 and doc["cluster"]["pendingDemand"] == 1
@@ -199,3 +213,64 @@ def test_plan_is_the_operators_own_dry_run(cluster, procs, joulie_bin, tmp_path)
     text = kj(cluster, "plan", "--policy-config", candidate).stdout
     assert "Changes:   3 node(s)" in text, text
     assert caps(cluster)["n2"] == "eco", "plan wrote nothing"
+
+
+def test_plan_and_explain_read_the_operators_per_node_memory(cluster, procs, joulie_bin,
+                                                              tmp_path):
+    """The operator keeps its per-node memory in API objects (joulie.io/state-since on the Node,
+    joulie.io/apply-wait-until on the NodePowerProfile). A node inside minDwell and nodes inside
+    the downgrade settle: plan says they are held and until when, explain shows the remaining
+    time, and the operator's own dry-run pass on the same snapshot agrees."""
+    stamp = lambda t: t.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    since = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0) - \
+        datetime.timedelta(minutes=1)
+    # n1 became performance a minute ago (its memory says so); the others are performance with
+    # no record, so nothing holds them.
+    patch_node(cluster, "n1", {"metadata": {
+        "labels": {"joulie.io/power-profile": "performance"},
+        "annotations": {"joulie.io/state-since": "performance " + stamp(since)}}})
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("policy: context_aware_v1\n"
+                      "performance: {baseFraction: 0, min: 0, perfPodsPerNode: 10,\n"
+                      "              performanceCapWatts: 400, ecoCapWatts: 120}\n"
+                      "stability: {minDwell: 1h}\n")
+    args = ["--policy-config", policy, "--interval", "1h", "--downgrade-settle", "1h"]
+    start_operator(procs, joulie_bin, cluster, "--leader-elect", *args, env=LEASE_ENV)
+    # The policy wants every node eco: n1 is held by minDwell, the others get their eco label
+    # and wait an hour (the settle) for their eco cap.
+    wait_for(lambda: [label(cluster, n) for n in NODES] == ["performance", "eco", "eco", "eco"],
+             30, 0.05, "n1 held performance, n2-n4 labelled eco")
+    wait_for(lambda: published(cluster), 15, 0.1, "the operator's published status")
+
+    plan = json.loads(kj(cluster, "plan", "-o", "json").stdout)
+    code, stdout, stderr = run_once(procs, joulie_bin, cluster, *args, "--dry-run",
+                                    "--output", "json", user="admin")
+    assert code == 0, stderr
+    direct = json.loads(stdout)
+    # Equal but for the reasons' "N left", counted from each pass's own clock.
+    same = lambda nodes: json.loads(re.sub(r"\d+m\d+s left", "N left", json.dumps(nodes)))
+    assert same(plan["nodes"]) == same(direct["nodes"]), "plan and the operator's dry run disagree"
+    nodes = {n["node"]: n for n in plan["nodes"]}
+    assert nodes["n1"]["heldUntil"] == stamp(since + datetime.timedelta(hours=1)), nodes["n1"]
+    assert nodes["n1"]["state"] == "ActivePerformance" and not nodes["n1"]["changed"]
+    assert any(r.startswith("minDwell 1h0m0s: ") for r in nodes["n1"]["reasons"]), nodes["n1"]
+    for n in ("n2", "n3", "n4"):
+        record = label_since(cluster, n)
+        assert record.startswith("eco "), record
+        written = datetime.datetime.strptime(record.split()[1], "%Y-%m-%dT%H:%M:%S.%fZ")
+        assert nodes[n]["waiting"] == "eco cap: waiting for the eco label to settle", nodes[n]
+        assert nodes[n]["waitUntil"] == (written + datetime.timedelta(hours=1)).strftime(
+            "%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z", (nodes[n], record)
+        assert not nodes[n]["changed"], "held between the phases: nothing to write"
+    assert caps(cluster) == {"n1": "performance"}, "plan wrote nothing; the eco caps wait"
+
+    rows = {l.split()[0]: l for l in kj(cluster, "plan").stdout.splitlines()
+            if l.split() and l.split()[0] in NODES}
+    until = (since + datetime.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert re.search(r"minDwell until %s \(5[89]m left\)" % until, rows["n1"]), rows["n1"]
+    assert "settle until" in rows["n2"], rows["n2"]
+    out = kj(cluster, "explain", "n1").stdout
+    assert "Waiting:\n  - minDwell: held in performance until " in out, out
+    assert " left)" in out, out
+    out = kj(cluster, "explain", "n3").stdout
+    assert "  - eco cap: waiting for the eco label to settle until " in out, out
