@@ -90,6 +90,12 @@ def test_usage_errors_exit_2_and_help_exits_0(cluster):
     assert r.returncode == 2 and "allowed formats" in r.stderr
     r = kj(cluster, "--help")
     assert "kubectl joulie status" in r.stdout
+    # A context the kubeconfig does not have: a runtime failure (exit 1), named.
+    r = kj(cluster, "status", "--context", "nope", check=False)
+    assert r.returncode == 1 and "nope" in r.stderr, (r.returncode, r.stderr)
+    # No colour or terminal control when the output is not a terminal (here: a pipe).
+    r = kj(cluster, "status", check=False)
+    assert "\x1b" not in r.stdout + r.stderr
 
 
 def test_status_lists_managed_nodes_and_the_operator_state(cluster, procs, joulie_bin):
@@ -274,3 +280,41 @@ def test_plan_and_explain_read_the_operators_per_node_memory(cluster, procs, jou
     assert " left)" in out, out
     out = kj(cluster, "explain", "n3").stdout
     assert "  - eco cap: waiting for the eco label to settle until " in out, out
+
+
+def test_the_krew_manifest_installs_the_static_binary_as_kubectl_joulie(joulie_bin, tmp_path):
+    """scripts/krew-package.sh: the archive and the krew manifest (plugins/krew/joulie.yaml) that
+    `kubectl krew install --manifest --archive` takes. Checked as krew checks them: the manifest
+    parses with krew's apiVersion and kind, names the plugin `joulie` (kubectl joulie), one
+    linux/amd64 platform whose sha256 is the archive's and whose bin is kubectl-joulie, a file
+    of the archive that is the binary and runs as the plugin."""
+    import hashlib
+    import tarfile
+    import yaml
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    out = tmp_path / "krew"
+    r = subprocess.run(["sh", os.path.join(repo, "scripts", "krew-package.sh"), str(joulie_bin),
+                        str(out)], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    manifest = yaml.safe_load((out / "joulie.yaml").read_text())
+    assert manifest["apiVersion"] == "krew.googlecontainertools.github.com/v1alpha2"
+    assert manifest["kind"] == "Plugin" and manifest["metadata"]["name"] == "joulie"
+    spec = manifest["spec"]
+    assert re.fullmatch(r"v\d+\.\d+\.\d+", spec["version"]), spec["version"]
+    assert spec["shortDescription"] and "@" not in (out / "joulie.yaml").read_text()
+    [platform] = spec["platforms"]
+    assert platform["selector"]["matchLabels"] == {"os": "linux", "arch": "amd64"}
+    assert platform["bin"] == "kubectl-joulie"
+    archive = out / "kubectl-joulie_linux_amd64.tar.gz"
+    assert platform["uri"] == "file://%s" % archive
+    assert platform["sha256"] == hashlib.sha256(archive.read_bytes()).hexdigest()
+    with tarfile.open(archive) as t:
+        names = t.getnames()
+        for f in platform["files"]:
+            assert f["from"] in names, (f, names)
+        t.extractall(tmp_path / "x")
+    plugin = tmp_path / "x" / "kubectl-joulie"
+    assert plugin.read_bytes() == open(joulie_bin, "rb").read(), "the static binary, as is"
+    assert os.access(plugin, os.X_OK)
+    h = subprocess.run([str(plugin), "--help"], capture_output=True, text=True, timeout=30)
+    assert h.returncode == 0 and "kubectl joulie status" in h.stdout, h.stdout
