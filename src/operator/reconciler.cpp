@@ -554,17 +554,19 @@ void Reconciler::record_writes(NodeWork& work, const Now& now, PassResult& resul
     return;
   }
   if (plan.phase != WritePhase::none) {
-    // A first phase (a dry run reports it as the running operator would make it).
+    // A first phase. A dry run reports it as the target and what its second half waits for
+    // (the policy's decision stays readable in `profile`); a live pass reports the node as the
+    // first half leaves it.
     if (!options_.dry_run) {
       remember_first_phase(work, now);
     }
     out.wait_until = plan.wake;
-    if (plan.phase == WritePhase::eco_label) {
-      out.waiting = std::string(policy::to_string(Wait::settle));
+    const bool eco_label = plan.phase == WritePhase::eco_label;
+    out.waiting = std::string(policy::to_string(eco_label ? Wait::settle : Wait::agent));
+    if (!options_.dry_run && eco_label) {
       out.profile = api::Profile::performance;
       out.cap_watts = node_caps(node.name).first;
-    } else {
-      out.waiting = std::string(policy::to_string(Wait::agent));
+    } else if (!options_.dry_run) {
       out.label = work.label.value_or("");
       out.state = plan.current;
     }

@@ -1158,8 +1158,8 @@ TEST_CASE("reconciler: a forced drain whose cap write failed is finished, not dr
 }
 
 TEST_CASE("reconciler: a dry run reports the pass the running operator would make") {
-  // Phase one of a downgrade: what a dry run reports is that first half and its settle, from
-  // the same memory annotations; nothing is written.
+  // Phase one of a downgrade: a dry run plans that first half and its settle, from the same
+  // memory annotations; nothing is written.
   Fixture f;
   converged(f, {"n1"}, 1.0);
   flip(f, 0.0, 2s, 0s);
@@ -1169,8 +1169,10 @@ TEST_CASE("reconciler: a dry run reports the pass the running operator would mak
   auto r = f.pass();
   CHECK(f.writes.empty());
   CHECK(r.write_requests == 1);  // the eco label (and its record) only
+  // Reported as the target (the policy's decision) and what its second half waits for.
   CHECK(r.nodes[0].label == "eco");
-  CHECK(r.nodes[0].profile == joulie::api::Profile::performance);
+  CHECK(r.nodes[0].profile == joulie::api::Profile::eco);
+  CHECK(r.nodes[0].changed);
   CHECK(r.nodes[0].waiting.find("settle") != std::string::npos);
   CHECK(r.nodes[0].wait_until == f.clock.now() + 2s);
 
