@@ -268,6 +268,87 @@ int cmd_plan(kube::Api& api, const Options& o) {
   return config::kExitOk;
 }
 
+namespace {
+
+// The guard's view: the performance-sensitive pods on the node block its cap.
+std::vector<std::string> blocking_pods(const StatusData& data, const std::string& node) {
+  std::vector<std::string> blocking;
+  for (const rapidjson::Value* p : items(&data.pods)) {
+    if (text(field(p, "spec"), "nodeName") != std::optional<std::string>(node) ||
+        !policy::is_counted_pod_json(*p)) {
+      continue;
+    }
+    auto cls = policy::classify_pod_json(*p, api::kPowerProfileLabel);
+    if (policy::is_performance_sensitive(cls)) {
+      blocking.push_back(
+          fmt::format("{}/{} ({})", text(field(p, "metadata"), "namespace").value_or(""),
+                      text(field(p, "metadata"), "name").value_or(""), policy::to_string(cls)));
+    }
+  }
+  return blocking;
+}
+
+// -o json|yaml: the node's entry of the pass report, the blocking pods and the pass context.
+std::string explain_structured(const PassResult& r, const std::string& node,
+                               const std::vector<std::string>& blocking, Output output) {
+  rapidjson::Document d(rapidjson::kObjectType);
+  auto& a = d.GetAllocator();
+  rapidjson::Document pass;
+  pass.Parse(operator_mode::format_pass_json(r).c_str());
+  rapidjson::Value entry(rapidjson::kNullType);
+  if (const rapidjson::Value* nodes = field(&pass, "nodes"); nodes && nodes->IsArray()) {
+    for (auto& n : nodes->GetArray()) {
+      if (text(&n, "node") == std::optional<std::string>(node)) entry.CopyFrom(n, a);
+    }
+  }
+  d.AddMember("node", rapidjson::Value(node.c_str(), a), a);
+  d.AddMember("plan", entry, a);
+  rapidjson::Value pods(rapidjson::kArrayType);
+  for (const auto& b : blocking) pods.PushBack(rapidjson::Value(b.c_str(), a), a);
+  d.AddMember("blockingPods", pods, a);
+  rapidjson::Value ctx(rapidjson::kObjectType);
+  if (const rapidjson::Value* c = field(&pass, "context")) ctx.CopyFrom(*c, a);
+  d.AddMember("context", ctx, a);
+  return output == Output::json ? to_json(d) : to_yaml(d);
+}
+
+// The node's lines of the text form: now, pin, plan, reasons, guard, waits, signals.
+std::string explain_node(const PassResult& r, const NodeOutcome& out, const NodeRow* cur,
+                         const std::string& label, const std::vector<std::string>& blocking) {
+  std::string s = fmt::format("Node:      {}\n", out.node);
+  if (cur != nullptr) {
+    s += fmt::format("Now:       {} (label {}), NodePowerProfile {} {}, applied {} ({}, {})\n",
+                     cur->state, cur->label, cur->profile, watts_text(cur->cap),
+                     watts_text(cur->applied_cap), cur->result, cur->backend);
+  } else {
+    s += fmt::format("Now:       label {}, no NodePowerProfile yet\n", label);
+  }
+  s += fmt::format("Pin:       {}\n", cur && !cur->pin.empty() ? cur->pin : "none");
+  s += fmt::format("Plan:      {} (label {}, cap {}), guard result {}{}\n",
+                   policy::to_string(out.state), out.label, watts_text(out.cap_watts),
+                   policy::to_string(out.result), out.changed ? ", would write" : "");
+  s += "Reasons:\n";
+  for (const auto& reason : out.reasons) s += "  - " + reason + "\n";
+  if (out.reasons.empty()) s += "  - (the policy gave none)\n";
+  s += fmt::format("Guard:     {} performance-sensitive pod(s) on the node{}\n", blocking.size(),
+                   blocking.empty() ? ": nothing blocks a downgrade" : " block a downgrade:");
+  for (const auto& b : blocking) s += "  - " + b + "\n";
+  const std::vector<std::string> waits = holds(out, std::chrono::system_clock::now(), false);
+  s += waits.empty() ? "Waiting:   nothing\n" : "Waiting:\n";
+  for (const auto& w : waits) s += "  - " + w + "\n";
+  for (const auto& sig : r.context.signals) {
+    if (auto it = sig.by_node.find(out.node); it != sig.by_node.end()) {
+      s += fmt::format("Signal:    {} = {} ({}){}\n", sig.name,
+                       it->second.value ? fmt::format("{}", *it->second.value) : "-",
+                       it->second.health,
+                       it->second.message.empty() ? "" : ": " + it->second.message);
+    }
+  }
+  return s;
+}
+
+}  // namespace
+
 int cmd_explain(kube::Api& api, const Options& o) {
   const std::string& node = o.positional.front();
   auto data = read_status(api, o);
@@ -285,75 +366,14 @@ int cmd_explain(kube::Api& api, const Options& o) {
                     "joulie.io/reserved=true or is cordoned (or does not exist)",
                     node));
   }
-  // The guard's view: the performance-sensitive pods on the node block its cap.
-  std::vector<std::string> blocking;
-  for (const rapidjson::Value* p : items(&data->pods)) {
-    if (text(field(p, "spec"), "nodeName") != std::optional<std::string>(node) ||
-        !policy::is_counted_pod_json(*p)) {
-      continue;
-    }
-    auto cls = policy::classify_pod_json(*p, api::kPowerProfileLabel);
-    if (policy::is_performance_sensitive(cls)) {
-      blocking.push_back(
-          fmt::format("{}/{} ({})", text(field(p, "metadata"), "namespace").value_or(""),
-                      text(field(p, "metadata"), "name").value_or(""), policy::to_string(cls)));
-    }
-  }
-  const StatusView now = view_of(*data);
-  const NodeRow* cur = row_of(now, node);
+  const std::vector<std::string> blocking = blocking_pods(*data, node);
   if (o.output == Output::json || o.output == Output::yaml) {
-    rapidjson::Document d(rapidjson::kObjectType);
-    auto& a = d.GetAllocator();
-    rapidjson::Document pass;
-    pass.Parse(operator_mode::format_pass_json(r).c_str());
-    rapidjson::Value entry(rapidjson::kNullType);
-    if (const rapidjson::Value* nodes = field(&pass, "nodes"); nodes && nodes->IsArray()) {
-      for (auto& n : nodes->GetArray()) {
-        if (text(&n, "node") == std::optional<std::string>(node)) entry.CopyFrom(n, a);
-      }
-    }
-    d.AddMember("node", rapidjson::Value(node.c_str(), a), a);
-    d.AddMember("plan", entry, a);
-    rapidjson::Value pods(rapidjson::kArrayType);
-    for (const auto& b : blocking) pods.PushBack(rapidjson::Value(b.c_str(), a), a);
-    d.AddMember("blockingPods", pods, a);
-    rapidjson::Value ctx(rapidjson::kObjectType);
-    if (const rapidjson::Value* c = field(&pass, "context")) ctx.CopyFrom(*c, a);
-    d.AddMember("context", ctx, a);
-    print(o.output == Output::json ? to_json(d) : to_yaml(d));
+    print(explain_structured(r, node, blocking, o.output));
     return config::kExitOk;
   }
-  std::string s = header(r, *h) + "\n";
-  s += fmt::format("Node:      {}\n", node);
-  if (cur != nullptr) {
-    s += fmt::format("Now:       {} (label {}), NodePowerProfile {} {}, applied {} ({}, {})\n",
-                     cur->state, cur->label, cur->profile, watts_text(cur->cap),
-                     watts_text(cur->applied_cap), cur->result, cur->backend);
-  } else {
-    s += fmt::format("Now:       label {}, no NodePowerProfile yet\n", label_of(*data, node));
-  }
-  s += fmt::format("Pin:       {}\n", cur && !cur->pin.empty() ? cur->pin : "none");
-  s += fmt::format("Plan:      {} (label {}, cap {}), guard result {}{}\n",
-                   policy::to_string(out->state), out->label, watts_text(out->cap_watts),
-                   policy::to_string(out->result), out->changed ? ", would write" : "");
-  s += "Reasons:\n";
-  for (const auto& reason : out->reasons) s += "  - " + reason + "\n";
-  if (out->reasons.empty()) s += "  - (the policy gave none)\n";
-  s += fmt::format("Guard:     {} performance-sensitive pod(s) on the node{}\n", blocking.size(),
-                   blocking.empty() ? ": nothing blocks a downgrade" : " block a downgrade:");
-  for (const auto& b : blocking) s += "  - " + b + "\n";
-  const std::vector<std::string> waits = holds(*out, std::chrono::system_clock::now(), false);
-  s += waits.empty() ? "Waiting:   nothing\n" : "Waiting:\n";
-  for (const auto& w : waits) s += "  - " + w + "\n";
-  for (const auto& sig : r.context.signals) {
-    if (auto it = sig.by_node.find(node); it != sig.by_node.end()) {
-      s += fmt::format("Signal:    {} = {} ({}){}\n", sig.name,
-                       it->second.value ? fmt::format("{}", *it->second.value) : "-",
-                       it->second.health,
-                       it->second.message.empty() ? "" : ": " + it->second.message);
-    }
-  }
-  print(s);
+  const StatusView now = view_of(*data);
+  print(header(r, *h) + "\n" +
+        explain_node(r, *out, row_of(now, node), label_of(*data, node), blocking));
   return config::kExitOk;
 }
 
