@@ -1197,3 +1197,23 @@ TEST_CASE("reconciler: a dry run reports the pass the running operator would mak
   CHECK(json.find("\"waitUntil\":\"") != std::string::npos);
   CHECK(json.find("heldUntil") == std::string::npos);
 }
+
+TEST_CASE("reconciler: a dry run reads an upgrade's apply-wait-until and waits as the operator") {
+  Fixture f;
+  converged(f, {"n1"}, 0.0);
+  agent_reports(f, "n1", 1, 1);
+  flip(f, 1.0, 0s, 10s);
+  f.pass();  // the live operator raised the cap and recorded its deadline on the profile
+  REQUIRE(f.label("n1") == "eco");
+  agent_reports(f, "n1", 2, 1);  // the agent has not acted on the raised cap yet
+  const auto raised = f.clock.now();
+  f.clock.advance(3s);
+  f.options.dry_run = true;
+  f.restart();  // a fresh process (kubectl joulie plan): only the API objects are known
+  f.writes.clear();
+  auto r = f.pass();
+  CHECK(f.writes.empty());
+  CHECK_FALSE(r.nodes[0].changed);
+  CHECK(r.nodes[0].waiting.find("agent") != std::string::npos);
+  CHECK(r.nodes[0].wait_until == std::chrono::ceil<std::chrono::milliseconds>(raised) + 10s);
+}
