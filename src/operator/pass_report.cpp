@@ -231,6 +231,13 @@ std::string format_pass_text(const PassResult& r) {
                        watts(n.cap_watts), n.perf_pods ? std::to_string(*n.perf_pods) : "?",
                        n.changed ? "yes" : "no", result_text(r.dry_run, n.result),
                        n.error.empty() ? "" : " error: " + n.error);
+    if (n.held_until) {
+      out += "    held: minDwell until " + format_rfc3339(*n.held_until, false) + "\n";
+    }
+    if (!n.waiting.empty()) {
+      out += "    waits: " + n.waiting +
+             (n.wait_until ? " until " + format_rfc3339(*n.wait_until, false) : "") + "\n";
+    }
     for (const auto& reason : n.reasons) {
       out += "    " + reason + "\n";
     }

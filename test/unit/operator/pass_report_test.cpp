@@ -79,4 +79,8 @@ TEST_CASE("pass report: what holds a node, and until when, only when something d
       std::string::npos);
   CHECK(json.find("heldUntil") == json.rfind("heldUntil"));  // n2 and the third: none
   CHECK(json.find("waitUntil") == json.rfind("waitUntil"));
+  const std::string text = format_pass_text(r);
+  CHECK(text.find("    held: minDwell until 2026-12-06T10:11:00Z\n") != std::string::npos);
+  CHECK(text.find("    waits: eco cap: waiting for the eco label to settle until "
+                  "2026-12-06T10:12:00Z\n") != std::string::npos);
 }
