@@ -245,8 +245,9 @@ int cmd_plan(kube::Api& api, const Options& o) {
   std::size_t changes = 0, held = 0;
   for (const NodeOutcome& n : r.nodes) {
     const NodeRow* cur = row_of(now, n.node);
-    std::string before =
-        cur ? cur->label + " " + watts_text(cur->cap) : label_of(*data, n.node) + " (no profile)";
+    const bool profiled = cur != nullptr && cur->profile != "-";
+    std::string before = profiled ? cur->label + " " + watts_text(cur->cap)
+                                  : label_of(*data, n.node) + " (no profile)";
     std::string after = n.label + " " + watts_text(n.cap_watts);
     std::string change = n.changed ? "yes" : "-";
     if (n.result == policy::GuardResult::deferred) change = "deferred (drain)";
@@ -316,7 +317,7 @@ std::string explain_structured(const PassResult& r, const std::string& node,
 std::string explain_node(const PassResult& r, const NodeOutcome& out, const NodeRow* cur,
                          const std::string& label, const std::vector<std::string>& blocking) {
   std::string s = fmt::format("Node:      {}\n", out.node);
-  if (cur != nullptr) {
+  if (cur != nullptr && cur->profile != "-") {
     s += fmt::format("Now:       {} (label {}), NodePowerProfile {} {}, applied {} ({}, {})\n",
                      cur->state, cur->label, cur->profile, watts_text(cur->cap),
                      watts_text(cur->applied_cap), cur->result, cur->backend);

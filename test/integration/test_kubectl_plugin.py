@@ -280,6 +280,18 @@ def test_plan_and_explain_read_the_operators_per_node_memory(cluster, procs, jou
     assert " left)" in out, out
     out = kj(cluster, "explain", "n3").stdout
     assert "  - eco cap: waiting for the eco label to settle until " in out, out
+    assert "Now:       label eco, no NodePowerProfile yet" in out, out
+
+    # status lists the nodes waiting for their first profile too, with their time in state.
+    rows = {l.split()[0]: l.split() for l in kj(cluster, "status").stdout.splitlines()
+            if l.split() and l.split()[0] in NODES}
+    assert set(rows) == set(NODES), rows
+    assert rows["n2"][1:4] == ["ActiveEco", "eco", "-"], rows["n2"]
+    # Time in state since the record, a minute ago (kubectl's age format: 66s, 2m5s).
+    age = re.fullmatch(r"(\d+)s|(\d)m(\d+)s", rows["n1"][9])
+    seconds = int(age.group(1)) if age and age.group(1) else \
+        int(age.group(2)) * 60 + int(age.group(3)) if age else -1
+    assert 60 <= seconds < 300, rows["n1"]
 
 
 def test_the_krew_manifest_installs_the_static_binary_as_kubectl_joulie(joulie_bin, tmp_path):
