@@ -561,14 +561,20 @@ def regime_section(regime, r, keys, comps, main):
     return lines
 
 
-def write(out, raw, comps, log):
-    """Writes OUT/evaluation.md, OUT/evaluation/*.png and summary.json; returns the summary."""
+def write(out, raw, comps, log, hetero_raw=None):
+    """Writes OUT/evaluation.md, OUT/evaluation/*.png and summary.json (and, with the
+    heterogeneous scenario's raw results, its section and hetero-summary.json); returns the
+    summary."""
     import json
     img_dir = os.path.join(out, "evaluation")
     os.makedirs(img_dir, exist_ok=True)
     agg = aggregate(comps)
     keys = _keys(comps)
     failures = invariant_failures(comps)
+    hetero_lines = []
+    if hetero_raw is not None:
+        hetero_lines, hsumm = _hetero(img_dir, hetero_raw)
+        failures = failures + hsumm["invariants"]["failures"]
     summ = summary(raw, comps, agg, failures)
     with open(os.path.join(img_dir, "summary.json"), "w") as f:
         json.dump(summ, f, indent=1, sort_keys=True)
@@ -579,6 +585,7 @@ def write(out, raw, comps, log):
         lines += regime_section(regime, r, keys, comps, regime == "moderate")
     lines += repeat_section(comps)
     lines += ["## Physics sensitivity (moderate regime)", ""] + sweep_section(raw.get("sweep"), keys)
+    lines += hetero_lines
     if images:
         lines += ["## Plots", ""]
         for name in images:
@@ -588,6 +595,28 @@ def write(out, raw, comps, log):
         f.write("\n".join(lines).rstrip() + "\n")
     log("wrote %s" % os.path.join(out, "evaluation.md"))
     return summ
+
+
+def _hetero(img_dir, hetero_raw):
+    """The heterogeneous scenario's section and its summary (written as hetero-summary.json)."""
+    import json
+    from . import hetero
+    lines, summ = hetero.section(hetero_raw)
+    with open(os.path.join(img_dir, "hetero-summary.json"), "w") as f:
+        json.dump(summ, f, indent=1, sort_keys=True)
+        f.write("\n")
+    return lines, summ
+
+
+def write_hetero_alone(out, hetero_raw, log):
+    """OUT/evaluation.md with the heterogeneous scenario's section only (no main raw results in
+    OUT: the quick case); returns the invariant failures."""
+    lines, summ = _hetero(os.path.join(out, "evaluation"), hetero_raw)
+    title = "# Energy evaluation: heterogeneous demand%s" % (" (quick case)" if hetero_raw["quick"] else "")
+    with open(os.path.join(out, "evaluation.md"), "w") as f:
+        f.write("\n".join([title, ""] + lines).rstrip() + "\n")
+    log("wrote %s" % os.path.join(out, "evaluation.md"))
+    return summ["invariants"]["failures"]
 
 
 CAPTIONS = {
