@@ -18,7 +18,8 @@ of memory per CPU:
   and `untolerated` (gen3-96c without the toleration). They are *unschedulable*: no policy can
   place them, and the run ends without them.
 A run ends when every placeable job is done or, past `cutoff` (the trace's end + GRACE), when
-nothing runs any more: a placeable job still pending then was **never placed** (its pending time
+nothing has run for STUCK simulated seconds (every pending job waits for a node the policy does not
+make performance): a placeable job still pending then was **never placed** (its pending time
 counts up to the run's end: a lower bound).
 """
 
@@ -38,6 +39,7 @@ GIB = 1024 ** 3
 NODE_GIB_PER_CORE = 4
 POD_GIB_PER_CPU = 2
 GRACE = 4 * 3600.0  # past the trace's end: the longest job (3 h) and an hour to spare
+STUCK = 1800.0  # past the grace, nothing running for this long (simulated s): the run is stuck
 BIG_CPUS = 48
 # Performance kinds and their shares; general: half may run in the dense pool.
 PERF_KINDS = (("any", 0.30), ("big", 0.10), ("gen1", 0.20), ("gen2", 0.15), ("dense", 0.25))
@@ -237,7 +239,7 @@ def run(args, quick, workroot, eco_cap):
                    "rules": os.path.join(runner_root(), "examples", "monitoring", "powersim-rules.yaml"),
                    "prometheus": not (quick or args.no_prometheus), "d_stability": True,
                    "policy_config": None, "hardware": hw, "node_extras": extras,
-                   "unplaceable": g["unschedulable"], "cutoff": g["cutoff"],
+                   "unplaceable": g["unschedulable"], "cutoff": g["cutoff"], "stuck": STUCK,
                    "start_timeout": 60.0, "run_timeout": 150.0 if quick else 1800.0,
                    "workdir": os.path.join(workroot, "hetero-%d-%s" % (g["seed"], key))}
             tasks.append((g, key, cfg, eco_cap))
@@ -263,7 +265,7 @@ def run(args, quick, workroot, eco_cap):
             "counts": [list(c) for c in kind["counts"]], "nodeExtras": extras,
             "ecoCapWatts": eco_cap, "performanceCapWatts": runner.PERFORMANCE_CAP,
             "hardware": {k: t.describe() for k, t in hw["types"].items()},
-            "grace": kind["grace"], "offset": kind["offset"]}, jobs
+            "grace": kind["grace"], "stuck": STUCK, "offset": kind["offset"]}, jobs
 
 
 def runner_root():
@@ -334,6 +336,7 @@ def group_figures(g, types):
             "pendingP95Min": metrics.percentile(waits, 95) / 60.0 if waits else None,
             "pendingMaxMin": max(waits) / 60.0 if waits else None,
             "pendingByKind": _by_kind(trc, pend),
+            "neverPlacedByKind": _never_by_kind(trc, pend),
             "itKWh": b["itEnergyKWh"], "saving": (b.get("savingsVsA") or 0.0) * 100.0
             if "A" in runs else None,
             "whPerCoreHour": b["itKWhPerCoreHour"] * 1000.0 if b["itKWhPerCoreHour"] else None,
@@ -342,6 +345,15 @@ def group_figures(g, types):
             "realSeconds": run["realSeconds"], "failures": fails,
             "sampledError": se["relativeError"]}
     return trc, out
+
+
+def _never_by_kind(trc, pend):
+    kind = {j["id"]: j["kind"] for j in trc["jobs"]}
+    out = {}
+    for jid, _, placed in pend:
+        if not placed:
+            out[kind[jid]] = out.get(kind[jid], 0) + 1
+    return dict(sorted(out.items()))
 
 
 def _by_kind(trc, pend):
@@ -407,7 +419,7 @@ def _ci(c, fmt="%.1f", signed=False):
     return report._ci(c, fmt, signed)
 
 
-TITLES = {"A": "A no power management (every node performance)",
+TITLES = {"A": "A no power management (every node performance; pods keep their type and toleration)",
           "C": "C queue_aware_v1: count-based supply (the first nodes by name)",
           "D": "D context_aware_v1: fit-aware supply"}
 
@@ -438,13 +450,15 @@ def section(raw, level="##"):
         "%g W, eco %g W per package on every type (no hardware classes, so that C and D differ "
         "only in which nodes they make performance)." % (
             g0["nodes"], counts, NODE_GIB_PER_CORE, raw["performanceCapWatts"], raw["ecoCapWatts"]),
-        "- Jobs: the moderate generator's from %g:00 to %g:00 of its day (%s h), every pod "
-        "requesting %d GiB per CPU. Performance jobs: `any` 30 %% (no type), `big` 10 %% (no type, "
+        (("- Jobs: the quick case's fixed trace (hetero.quick_trace: %g:00 to %g:00, %s h), every "
+         "pod requesting %d GiB per CPU; the full run's mix, for reference:" if raw["quick"] else
+         "- Jobs: the moderate generator's from %g:00 to %g:00 of its day (%s h), every pod "
+         "requesting %d GiB per CPU.") + " Performance jobs: `any` 30 %% (no type), `big` 10 %% (no type, "
         "%d CPUs: too big for gen1-32c, and the dense pool is tainted, so gen2-64c only), `gen1` "
         "20 %% and `gen2` 15 %% (nodeSelector on that type), `dense` 25 %% (gen3-96c and the pool's "
         "toleration); eco jobs no requirement; general jobs half tolerate the dense pool. Two "
         "performance jobs per trace fit no node even at performance: `too-big` (gen1-32c, %d CPUs) "
-        "and `untolerated` (gen3-96c without the toleration). Jobs over the %d seeds by kind: %s." % (
+        "and `untolerated` (gen3-96c without the toleration). Jobs over the %d seeds by kind: %s.") % (
             raw["offset"], raw["offset"] + trc0["hours"], "%g" % trc0["hours"], POD_GIB_PER_CPU,
             BIG_CPUS, BIG_CPUS, len(seeds), ", ".join("%s %d" % (k, kinds[k]) for k in KINDS if k in kinds)),
         "- Baselines as in the main comparison (C and D with %s performance pods per node; D with "
@@ -454,10 +468,11 @@ def section(raw, level="##"):
         "job is re-checked against those filters afterwards." % (
             "/".join(sorted({str(g["perfPodsPerNode"]) for g, _ in traces})),
             ", Prometheus signals" if not raw["quick"] else ", no Prometheus"),
-        "- A run ends when every placeable job is done or, %g h after the trace's end, once "
-        "nothing runs: a placeable job still pending then was *never placed*, and its pending time "
-        "counts to the run's end (a lower bound). Seeds %s; %s." % (
-            raw["grace"] / 3600.0, ", ".join(str(s) for s in seeds),
+        "- A run ends when every placeable job is done or, from %g h after the trace's end, once "
+        "nothing has run for %g simulated minutes (every pending job waits for a node the policy "
+        "does not make performance): a placeable job still pending then was *never placed*, and "
+        "its pending time counts to the run's end (a lower bound). Seeds %s; %s." % (
+            raw["grace"] / 3600.0, raw.get("stuck", STUCK) / 60.0, ", ".join(str(s) for s in seeds),
             "took %.1f min real, %s runs side by side, started %s" % (
                 run["durationSeconds"] / 60.0, run.get("parallelRuns"), run.get("startedUtc"))
             if run else "quick case"), ""]
@@ -481,18 +496,20 @@ def section(raw, level="##"):
               "last finish of the jobs that ran.", ""]
     if paired:
         lines += ["| difference (paired by seed) | perf pending mean (min) | perf pending p95 (min) "
-                  "| never placed | IT energy (kWh) | Wh per core-hour done |",
-                  "|---|---:|---:|---:|---:|---:|"]
+                  "| never placed | IT energy (kWh) | Wh per core-hour done | makespan (h) |",
+                  "|---|---:|---:|---:|---:|---:|---:|"]
         for name, p in paired.items():
-            lines.append("| %s | %s | %s | %s | %s | %s |" % (
+            lines.append("| %s | %s | %s | %s | %s | %s | %s |" % (
                 name, _ci(p["pendingMeanMin"], signed=True), _ci(p["pendingP95Min"], signed=True),
                 _ci(p["neverPlaced"], signed=True), _ci(p["itKWh"], "%.2f", True),
-                _ci(p["whPerCoreHour"], signed=True)))
+                _ci(p["whPerCoreHour"], signed=True), _ci(p["makespanH"], "%.2f", True)))
         lines.append("")
     lines += ["Mean pending (min) of the placeable performance jobs by kind, per baseline (mean over "
               "seeds): " + "; ".join("%s: %s" % (k, ", ".join(
                   "%s %.1f" % (kind, v) for kind, v in _kind_means(per_seed[k]).items())) for k in keys),
-              ""]
+              "", "Placeable performance jobs never placed, by kind (all seeds): " + "; ".join(
+                  "%s: %s" % (k, ", ".join("%s %d" % kv for kv in _never_sum(per_seed[k]).items()) or "none")
+                  for k in keys) + ".", ""]
     lines += [h + " What it shows", ""] + shows(agg, paired) + [""]
     lines += [h + " Limits", ""] + LIMITS + [""]
     fails = summ["invariants"]["failures"]
@@ -502,6 +519,27 @@ def section(raw, level="##"):
         "the independent energy meter within 1 %, no performance-pod-second on a capped node"
         if not fails else "FAILED: " + "; ".join(fails[:5])), ""]
     return lines, summ
+
+
+def headline(summ):
+    """The headline's line on this scenario (from its summary), or None without C and D."""
+    b, p = summ["baselines"], summ["paired"].get("D − C")
+    if "C" not in b or "D" not in b or p is None:
+        return None
+    return ("- Heterogeneous demand (separately, see *Heterogeneous demand*): placeable performance "
+            "jobs waited %s min on average under C's count-based supply, %s under D's fit-aware "
+            "supply (D − C %s min, paired); never placed per seed: C %s, D %s." % (
+                _ci(b["C"]["pendingMeanMin"]), _ci(b["D"]["pendingMeanMin"]),
+                _ci(p["pendingMeanMin"], signed=True), _ci(b["C"]["neverPlaced"]),
+                _ci(b["D"]["neverPlaced"])))
+
+
+def _never_sum(seeds):
+    acc = {}
+    for f in seeds.values():
+        for kind, n in f["neverPlacedByKind"].items():
+            acc[kind] = acc.get(kind, 0) + n
+    return dict(sorted(acc.items()))
 
 
 def _kind_means(seeds):
@@ -525,15 +563,20 @@ def shows(agg, paired):
     p = paired.get("D − C")
     if p:
         out.append("- D − C, paired by seed: pending mean %s min, p95 %s min, never placed %s, "
-                   "IT energy %s kWh, Wh per core-hour done %s. An interval that excludes 0 is a "
-                   "difference at this number of seeds; one that contains it is not." % (
+                   "IT energy %s kWh, Wh per core-hour done %s, makespan %s h. An interval that "
+                   "excludes 0 is a difference at this number of seeds; one that contains it is "
+                   "not." % (
                        _ci(p["pendingMeanMin"], signed=True), _ci(p["pendingP95Min"], signed=True),
                        _ci(p["neverPlaced"], signed=True), _ci(p["itKWh"], "%.2f", True),
-                       _ci(p["whPerCoreHour"], signed=True)))
+                       _ci(p["whPerCoreHour"], signed=True), _ci(p["makespanH"], "%.2f", True)))
     if "A" in agg:
-        out.append("- A (every node performance) is the floor for pending time: its waits are "
-                   "queueing for cores of the right type alone, %s min on average." % _ci(
-                       agg["A"]["pendingMeanMin"]))
+        out.append("- A (every node performance, nothing capped) shows the queueing for cores of "
+                   "the right type alone: %s min on average (p95 %s)." % (
+                       _ci(agg["A"]["pendingMeanMin"]), _ci(agg["A"]["pendingP95Min"])))
+    if "D − A" in paired:
+        out.append("- D − A, paired by seed: pending mean %s min, IT energy %s kWh." % (
+            _ci(paired["D − A"]["pendingMeanMin"], signed=True),
+            _ci(paired["D − A"]["itKWh"], "%.2f", True)))
     return out
 
 
@@ -544,7 +587,9 @@ LIMITS = [
     "first nodes by name; here names interleave the types).",
     "- Same eco cap on every type (no hardware classes): per-class caps are a separate question.",
     "- D differs from C in more than fit (its stability block, Prometheus signals): the difference "
-    "is D's supply as shipped against C's, not fit alone.",
+    "is D's supply as shipped against C's, not fit alone. C is `queue_aware_v1` as it always was: "
+    "fit-aware supply is `context_aware_v1`'s alone, the reference policies keep their count-based "
+    "vectors (docs/policies.md), so no switch was needed to keep C for this comparison.",
     "- Jobs never placed are censored at the run's end: their pending times are lower bounds, and "
     "their work is missing from C's energy (compare Wh per core-hour done).",
     "- Memory requests are proportional to CPU (2 GiB per CPU against 4 GiB per core): the memory "

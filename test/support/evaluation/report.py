@@ -571,16 +571,18 @@ def write(out, raw, comps, log, hetero_raw=None):
     agg = aggregate(comps)
     keys = _keys(comps)
     failures = invariant_failures(comps)
-    hetero_lines = []
+    hetero_lines, headline = [], None
     if hetero_raw is not None:
+        from . import hetero
         hetero_lines, hsumm = _hetero(img_dir, hetero_raw)
         failures = failures + hsumm["invariants"]["failures"]
+        headline = hetero.headline(hsumm)
     summ = summary(raw, comps, agg, failures)
     with open(os.path.join(img_dir, "summary.json"), "w") as f:
         json.dump(summ, f, indent=1, sort_keys=True)
         f.write("\n")
     images = plots(img_dir, raw, comps, agg, keys, log)
-    lines = header(raw, comps, agg, keys, failures)
+    lines = header(raw, comps, agg, keys, failures, headline)
     for regime, r in agg.items():
         lines += regime_section(regime, r, keys, comps, regime == "moderate")
     lines += repeat_section(comps)
@@ -631,7 +633,7 @@ CAPTIONS = {
 }
 
 
-def header(raw, comps, agg, keys, failures):
+def header(raw, comps, agg, keys, failures, hetero_headline=None):
     run = raw["run"]
     nodes = comps[0][0]["nodes"]
     mix = {}
@@ -681,6 +683,8 @@ def header(raw, comps, agg, keys, failures):
                          "effects as much as policy effects): IT energy saved vs A " + "; ".join(
                              "%s %s" % (k, _ci(sat["ci"][k]["saving"], "%.1f %%"))
                              for k in keys if k != "A" and k in sat["ci"]) + ".")
+        if hetero_headline:
+            lines.append(hetero_headline)
         lines += ["", "Brackets: 95 %% confidence interval over %d seeds (Student's t). The sweep range "
                   "is the spread of the mean saving over the exponent (2–3), static share (0–40 %%) "
                   "and eco cap (120–240 W) values in *Physics sensitivity* where the recorded "

@@ -788,11 +788,11 @@ def _run(baseline, trace, cfg, workdir, procs, log):
     sch = Scheduler(baseline, trace, nodes, types, kapi, sim, watch)
     # Jobs that fit no node even at performance (the heterogeneous scenario's unschedulable ones)
     # never finish: the run ends without them. A run whose other jobs cannot all be placed (a
-    # policy that never makes the right node performance) ends at `cutoff` simulated seconds
-    # once nothing runs; what is still pending then is reported as never placed.
+    # policy that never makes the right node performance) ends once, past `cutoff` simulated
+    # seconds, nothing has run for `stuck` simulated seconds; what is pending then was never placed.
     unplaceable = set(cfg.get("unplaceable") or ())
     total = len(sch.jobs) - len(unplaceable)
-    cutoff = cfg.get("cutoff")
+    cutoff, stuck, idle_since = cfg.get("cutoff"), cfg.get("stuck", 1800.0), None
     sampler = Sampler(sport, cfg.get("sampler_every", 0.05))
     sim.ok("POST", "/sim/start", {})
     real_start = time.monotonic()
@@ -818,10 +818,14 @@ def _run(baseline, trace, cfg, workdir, procs, log):
         sch.finish(done["jobs"])
         if len(sch.results) >= total:
             break
-        if cutoff is not None and t >= cutoff and not sch.running:
-            break
         sch.arrive(t)
         sch.bind(sch.observe_labels(t))
+        if cutoff is not None and t >= cutoff and not sch.running:
+            idle_since = t if idle_since is None else idle_since
+            if t - idle_since >= stuck:
+                break
+        else:
+            idle_since = None
         spent = time.monotonic() - tick_start
         if spent < cfg["tick"]:
             time.sleep(cfg["tick"] - spent)  # the scheduler's pace (real time), not synchronisation
