@@ -156,7 +156,22 @@ const policy::PolicyPlan& Reconciler::plan_for(const Snapshot& snapshot, PassKin
     desired_[plan_->nodes[i].node] = i;
   }
   plan_context_ = explain(context, *plan_);
+  announce_unschedulable(*plan_, context.profile_label);
   return *plan_;
+}
+
+void Reconciler::announce_unschedulable(const policy::PolicyPlan& plan,
+                                        std::string_view profile_key) {
+  // Only a fresh plan speaks (a re-guard pass reuses it); a dry run writes nothing, Events
+  // included.
+  if (!events_ || options_.dry_run || plan.unschedulable.empty()) {
+    return;
+  }
+  for (const policy::UnschedulablePod* pod :
+       unschedulable_.due(plan.unschedulable, clock_.monotonic())) {
+    events_(pod_ref(*pod), kube::EventType::warning, std::string(kNoPerformanceNodeFits),
+            unschedulable_message(*pod, profile_key));
+  }
 }
 
 void Reconciler::set_policy(policy::PolicyConfig policy, policy::TimeZone zone,

@@ -27,6 +27,7 @@
 #include "joulie/operator/actuation.hpp"
 #include "joulie/operator/context.hpp"
 #include "joulie/operator/metrics.hpp"
+#include "joulie/operator/unschedulable_events.hpp"
 #include "joulie/policy/context.hpp"
 #include "joulie/policy/guard.hpp"
 #include "joulie/policy/policies.hpp"
@@ -214,6 +215,8 @@ class Reconciler {
   };
 
   const policy::PolicyPlan& plan_for(const Snapshot& snapshot, PassKind kind);
+  // One Warning Event per pod that fits no node (rate-limited, docs/policies.md).
+  void announce_unschedulable(const policy::PolicyPlan& plan, std::string_view profile_key);
   api::Profile desired_of(const std::string& node) const;
   // Fills `order` with the managed nodes' indices, upgrades first; returns how many upgrade.
   std::size_t upgrades_first(const Snapshot& snapshot, SteadyTime now,
@@ -276,6 +279,7 @@ class Reconciler {
   PassContext explain(const policy::Context& context, const policy::PolicyPlan& plan) const;
 
   std::optional<policy::PolicyPlan> plan_;
+  UnschedulableNotifier unschedulable_;
   PassContext plan_context_;
   std::vector<std::string> plan_nodes_;
   std::unordered_map<std::string, std::size_t> desired_;  // node → index in plan_->nodes

@@ -3,6 +3,7 @@
 // desired profile of each node. Pure: time is a parameter, nothing is read or written.
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -14,6 +15,7 @@
 #include "joulie/common/duration.hpp"
 #include "joulie/common/result.hpp"
 #include "joulie/policy/context.hpp"
+#include "joulie/policy/fit.hpp"
 #include "joulie/policy/hardware_class.hpp"
 #include "joulie/policy/windows.hpp"
 
@@ -112,6 +114,11 @@ struct NodeDesire {
 struct UnschedulablePod {
   std::string pod;     // "namespace/name"
   std::string reason;  // the scheduler-style summary ("0/5 nodes are available: …")
+  std::string uid = {};
+  Resources request = {};  // what it asks for (the Event says it)
+  std::shared_ptr<const PodRequirement> requirement = nullptr;  // null: no constraint
+  std::size_t matching_nodes = 0;  // nodes its labels/taints accept (packing.hpp)
+  Resources most_free = {};        // the most free capacity among them
 };
 
 struct PolicyPlan {
