@@ -5,6 +5,8 @@ never come."""
 import re
 from datetime import datetime
 
+import pytest
+
 from agent_support import (PowerSim, create_npp, create_tp, http_tp_spec, metric_value,
                            metrics_port, npp_status, scrape, set_cap, start_agent)
 from harness import wait_for
@@ -101,6 +103,7 @@ def test_control_replies_blocked_error_500_and_hang(apiserver, procs, joulie_bin
     assert metric_value(scrape(port), "joulie_reconcile_errors_total", node="n1") >= 3
 
 
+@pytest.mark.slow
 def test_transient_control_failures_keep_rapl_in_auto_mode(apiserver, procs, joulie_bin, tmp_path):
     """auto mode: a control endpoint that answers 500 once, later hangs once, gave no verdict on
     RAPL. The node is not moved to DVFS: the error is reported, RAPL is retried (backoff from

@@ -10,6 +10,7 @@ import re
 import signal
 import time
 
+import pytest
 import yaml
 
 from agent_support import (NPP, PowerSim, create_npp, create_tp, delete_npp, freq_files,
@@ -319,6 +320,7 @@ def test_the_operator_puts_a_deleted_or_edited_profile_back_within_seconds(
 
 
 # 6. Staleness ------------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_a_silent_api_server_is_reported_within_30s_and_recovery_needs_no_restart(
         apiserver, procs, joulie_bin, tmp_path):
     from operator_support import create_node, start_operator

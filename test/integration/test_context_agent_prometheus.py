@@ -62,6 +62,7 @@ DVFS_ARGS = ["--dvfs-cooldown", "1s", "--dvfs-trip-count", "1", "--dvfs-ema-alph
              "--dvfs-min-freq-khz", "800000", "--telemetry-ttl", "30s"]
 
 
+@pytest.mark.slow
 def test_closed_dvfs_loop_through_a_real_promql_query(prometheus, apiserver, procs, joulie_bin,
                                                        tmp_path):
     apiserver.apply_crds()
@@ -171,6 +172,7 @@ def thermal_tp(endpoint, **auth):
             "controls": {"cpu": {"type": "host"}}}
 
 
+@pytest.mark.slow
 def test_https_prometheus_with_a_ca_file_and_a_bearer_token(certs, apiserver, procs, joulie_bin,
                                                              tmp_path):
     """Like the operator's signals: an https endpoint verified with the TelemetryProfile's caFile
