@@ -128,7 +128,8 @@ def test_a_bad_prometheus_answer_is_a_missing_input_never_a_throttle(
     elif fault == "status_error":
         fake_prom.set(status=400, body='{"status":"error","errorType":"bad_data","error":"x"}')
     elif fault == "down":
-        endpoint = "http://127.0.0.1:%d" % promtest.free_port()
+        down = promtest.RefusedEndpoint()  # bound until the test returns
+        endpoint = down.url
     create_tp(apiserver, "tp-n1", prom_tp(endpoint))
     create_npp(apiserver, "n1", cap=100)
     agent = start_agent(procs, joulie_bin, apiserver, tmp_path, tree=tree, interval="200ms",
