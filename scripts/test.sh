@@ -32,12 +32,6 @@ fuzz=${JOULIE_FUZZ:-1}
 fuzz_build=${build}-fuzz
 fuzz_seconds=${JOULIE_FUZZ_SECONDS:-15}
 
-if [ ! -f "$build/build.ninja" ]; then
-  meson setup "$build" --buildtype=release -Dstatic=true >/dev/null
-fi
-phase "release build ($build)"
-ninja -C "$build"
-
 asan_pid=
 if [ "$sanitize" != 0 ]; then
   # Sanitizers need a dynamic executable. -O0 with line tables only (-g1) compiles three times
@@ -46,9 +40,10 @@ if [ "$sanitize" != 0 ]; then
     meson setup "$asan" -Dstatic=false -Db_sanitize=address,undefined -Db_lundef=false \
       -Dbuildtype=plain -Doptimization=0 -Ddebug=false -Dcpp_args=-g1 >/dev/null
   fi
-  # The release integration tests leave most of the CPU idle (they wait on processes and
-  # sockets), so the sanitizer build runs beside them, at a lower priority.
-  phase "sanitizer build ($asan), in the background during the release tests"
+  # Started first and at a lower priority, so that it takes only the CPU the release build
+  # leaves (its serial link steps) and then what the release tests leave (they mostly wait on
+  # processes and sockets).
+  phase "sanitizer build ($asan), in the background (nice 10)"
   (
     nice -n 10 ninja -C "$asan" >"$asan/build-output.txt" 2>&1 && rc=0 || rc=$?
     phase "sanitizer build done (exit $rc)"
@@ -75,9 +70,18 @@ if [ "$fuzz" != 0 ]; then
   fuzz_build_pid=$!
 fi
 
-phase "release tests"
-meson test -C "$build" --print-errorlogs --num-processes 2 || status=1
-summaries+=("release=$build")
+if [ ! -f "$build/build.ninja" ]; then
+  meson setup "$build" --buildtype=release -Dstatic=true >/dev/null
+fi
+phase "release build ($build)"
+if ninja -C "$build"; then
+  phase "release tests"
+  meson test -C "$build" --print-errorlogs --num-processes 2 || status=1
+  summaries+=("release=$build")
+else
+  echo "joulie: the release build failed (output above)" >&2
+  status=1
+fi
 
 if [ -n "$asan_pid" ]; then
   asan_built=0
