@@ -127,7 +127,9 @@ def test_transient_control_failures_keep_rapl_in_auto_mode(apiserver, procs, jou
         wanted = (status.get("backend"), status.get("result")) == ("rapl", "applied")
         return status if wanted else None
 
-    status = wait_for(lambda: transient_status("HTTP 500"), what="the 500 reported as transient")
+    # 30 s: the agent's start-up and first pass come first (slow under the sanitizers).
+    status = wait_for(lambda: transient_status("HTTP 500"), timeout=30,
+                      what="the 500 reported as transient")
     assert status["backend"] == "rapl", status
     assert sim.state("n1")["capWatts"] is None
     sim.faults("n1", rapl="none")
