@@ -296,8 +296,10 @@ int run_operator(const config::OperatorConfig& config, const RunHooks& hooks) {
     return context.pods_known() ? std::optional<std::int64_t>(context.pod_counts().on_node(node))
                                 : std::nullopt;
   };
-  // Two-phase downgrades and upgrades span passes; a one-shot run writes both phases at once.
-  if (!config.once) {
+  // Two-phase downgrades and upgrades span passes; a one-shot run that writes makes both phases
+  // at once. A dry run keeps them: it reports the pass the running operator would make, from the
+  // per-node memory in the API (kubectl joulie plan and explain rehearse exactly that).
+  if (!config.once || config.dry_run) {
     reconciler_options.downgrade_settle =
         std::chrono::duration_cast<std::chrono::milliseconds>(config.downgrade_settle);
     reconciler_options.upgrade_apply_timeout =

@@ -102,6 +102,10 @@ struct NodeOutcome {
   // Non-empty while the node is between the two phases of a downgrade or an upgrade: what its
   // next write waits for.
   std::string waiting;
+  // When that wait ends (the settle's end, the agent's deadline), as planned; nullopt: none.
+  std::optional<SystemTime> wait_until;
+  // The policy holds the node in performance for stability.minDwell until then (nullopt: not).
+  std::optional<SystemTime> held_until;
   // The pass's writes for this node were only the NodePowerProfile half of a two-phase change
   // (a settled downgrade's eco cap, an upgrade's raised cap before its label): not a label
   // change, so the pass line counts it under `caps`, not `changed`.
@@ -252,6 +256,7 @@ class Reconciler {
                         const Now& now);
   void record_writes(NodeWork& work, const Now& now, PassResult& result);
   void record_transition(const NodeWork& work);
+  void remember_first_phase(const NodeWork& work, const Now& now);
   // Sends the writes of work[begin, end) and calls `record(i)` for each i in order, on the
   // calling thread, as soon as node i and every node before it are done.
   void execute_all(std::vector<NodeWork>& work, std::size_t begin, std::size_t end,

@@ -103,6 +103,9 @@ struct NodeDesire {
   // plan's caps.
   std::optional<double> performance_cap_watts = std::nullopt;
   std::optional<double> eco_cap_watts = std::nullopt;
+  // stability.minDwell holds the node in performance until then (context_aware_v1); nullopt: not
+  // held.
+  std::optional<SystemTime> held_until = std::nullopt;
 };
 
 // A pending performance-sensitive pod that fits no managed node even at performance.
