@@ -142,6 +142,7 @@ def test_status_shows_the_measured_power_the_dashboard_shows(running, apiserver,
     row = next(l.split() for l in table.splitlines() if l.startswith("d1 "))
     assert row[6].endswith("W") and row[6] != "-", table
 
-    down = status("--prometheus", "http://127.0.0.1:%d" % promtest.free_port())
+    refused = promtest.RefusedEndpoint()
+    down = status("--prometheus", refused.url)
     assert "Power:    unknown (http://127.0.0.1:" in down, down
     assert next(l.split() for l in down.splitlines() if l.startswith("d1 "))[6] == "-"
