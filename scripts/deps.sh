@@ -7,10 +7,11 @@ set -euo pipefail
 PACKAGES=(
   g++ meson ninja-build pkg-config git
   libssl-dev rapidjson-dev libfmt-dev libcxxopts-dev libyaml-cpp-dev libc-ares-dev catch2
-  python3 python3-pytest python3-matplotlib openssl prometheus umoci tzdata
+  python3 python3-pytest python3-pytest-xdist python3-matplotlib openssl prometheus umoci tzdata
   clang libclang-rt-14-dev
 )
 
+# python3-pytest-xdist: the integration tests run on several workers (docs/testing.md).
 # clang + libclang-rt-14-dev: libFuzzer for the fuzz smoke of scripts/test.sh and scripts/fuzz.sh.
 # kubectl: Debian 12's kubernetes-client is kubectl 1.20, too old for the manifests (kustomize
 # labels/components, server-side field validation); it is not installed from here. Tests that need

@@ -43,7 +43,45 @@ def _failed(request):
 RUNS_JOULIE = {"joulie_bin", "build_dir", "kube_probe", "informer_probe"}
 
 
+#: Workers for ``-n auto`` (meson's integration test passes it): the tests mostly wait on
+#: processes and sockets, so more workers than the 2 cores of the CI machine pay off.
+DEFAULT_WORKERS = 4
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "slow: takes ~8 s or more (mostly waiting); started first when the suite runs "
+        "on several workers, so that it does not end the run alone (docs/testing.md)")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_auto_num_workers(config):
+    """``-n auto`` means JOULIE_TEST_WORKERS workers (default DEFAULT_WORKERS), not one per core."""
+    return int(os.environ.get("JOULIE_TEST_WORKERS") or DEFAULT_WORKERS)
+
+
 def pytest_collection_modifyitems(config, items):
+    _sanitizer_pass_selection(config, items)
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        _slow_first(items)
+
+
+def _slow_first(items):
+    """Under pytest-xdist every worker collects, in the same order, and the controller hands out
+    tests in that order, each worker holding the one it runs and the next. The ``slow`` tests go
+    first, each followed by a quick one, so that they start at once on different workers instead
+    of two of them queueing on one worker at the end of the run."""
+    slow = [i for i in items if i.get_closest_marker("slow")]
+    rest = [i for i in items if not i.get_closest_marker("slow")]
+    order = []
+    for item in slow:
+        order.append(item)
+        if rest:
+            order.append(rest.pop(0))
+    items[:] = order + rest
+
+
+def _sanitizer_pass_selection(config, items):
     """In the sanitizer pass (JOULIE_SANITIZER_PASS=1, set by meson for a -Db_sanitize build) only
     the tests that run Joulie's code are repeated; the rest (the test API server's, the power
     simulator's, manifests, CRDs, docs) ran in the release pass and would test nothing new."""

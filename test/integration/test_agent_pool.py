@@ -2,6 +2,8 @@
 over 30 simulated nodes; every node is controlled by exactly one shard (FNV-1a), and nodes added or
 removed at run time are picked up."""
 
+import pytest
+
 from agent_support import (PowerSim, create_npp, create_tp, fnv1a32, http_tp_spec, metric_value,
                            metrics_port, scrape, series_nodes, start_agent)
 from harness import wait_for
@@ -10,6 +12,7 @@ from operator_support import create_node, delete_node
 SHARDS = 3
 
 
+@pytest.mark.slow
 def test_three_shards_partition_thirty_nodes_and_follow_node_changes(apiserver, procs, joulie_bin,
                                                                      tmp_path):
     apiserver.apply_crds()

@@ -62,6 +62,7 @@ DVFS_ARGS = ["--dvfs-cooldown", "1s", "--dvfs-trip-count", "1", "--dvfs-ema-alph
              "--dvfs-min-freq-khz", "800000", "--telemetry-ttl", "30s"]
 
 
+@pytest.mark.slow
 def test_closed_dvfs_loop_through_a_real_promql_query(prometheus, apiserver, procs, joulie_bin,
                                                        tmp_path):
     apiserver.apply_crds()
@@ -127,7 +128,8 @@ def test_a_bad_prometheus_answer_is_a_missing_input_never_a_throttle(
     elif fault == "status_error":
         fake_prom.set(status=400, body='{"status":"error","errorType":"bad_data","error":"x"}')
     elif fault == "down":
-        endpoint = "http://127.0.0.1:%d" % promtest.free_port()
+        down = promtest.RefusedEndpoint()  # bound until the test returns
+        endpoint = down.url
     create_tp(apiserver, "tp-n1", prom_tp(endpoint))
     create_npp(apiserver, "n1", cap=100)
     agent = start_agent(procs, joulie_bin, apiserver, tmp_path, tree=tree, interval="200ms",
@@ -171,6 +173,7 @@ def thermal_tp(endpoint, **auth):
             "controls": {"cpu": {"type": "host"}}}
 
 
+@pytest.mark.slow
 def test_https_prometheus_with_a_ca_file_and_a_bearer_token(certs, apiserver, procs, joulie_bin,
                                                              tmp_path):
     """Like the operator's signals: an https endpoint verified with the TelemetryProfile's caFile

@@ -188,8 +188,8 @@ def test_missing_signals_never_cap_a_node_by_themselves(crds, procs, joulie_bin,
     for i in range(3):
         create_pod(crds, "p%d" % i, profile="performance")
     # The same file with every source unreachable, and without any signals: the same plan.
-    down = "http://127.0.0.1:%d" % promtest.free_port()
-    with_signals, err = once_json(procs, joulie_bin, crds, policy_file(tmp_path, down))
+    down = promtest.RefusedEndpoint()
+    with_signals, err = once_json(procs, joulie_bin, crds, policy_file(tmp_path, down.url))
     assert "context source is down" in err
     bare = tmp_path / "bare.yaml"
     bare.write_text("policy: context_aware_v1\n"

@@ -15,7 +15,7 @@ import pytest
 import promtest
 from agent_support import PowerSim, create_tp, http_tp_spec, start_agent
 from harness import wait_for
-from operator_support import create_node, create_pod, start_operator
+from operator_support import create_node, create_pod, metrics_port, start_operator
 
 REPO = Path(__file__).resolve().parents[2]
 DASHBOARD = REPO / "examples" / "monitoring" / "grafana-dashboard.json"
@@ -68,10 +68,8 @@ def running(apiserver, procs, joulie_bin, tmp_path):
     create_pod(apiserver, "web", node="d1", profile="performance")
     create_pod(apiserver, "queued", profile="performance")
     create_tp(apiserver, "sim", http_tp_spec(sim))
-    op_port, agent_port = promtest.free_port(), promtest.free_port()
-    prom = promtest.RealPrometheus(
-        {"operator": ["127.0.0.1:%d" % op_port], "agent": ["127.0.0.1:%d" % agent_port],
-         "powersim": ["127.0.0.1:%d" % sim.port]}, workdir=str(tmp_path / "prom"))
+    sim_target = "127.0.0.1:%d" % sim.port
+    prom = promtest.RealPrometheus({"powersim": [sim_target]}, workdir=str(tmp_path / "prom"))
     # A signal read from the same Prometheus, so that "Signal health" has a source.
     policy = tmp_path / "policy.yaml"
     policy.write_text(
@@ -80,12 +78,15 @@ def running(apiserver, procs, joulie_bin, tmp_path):
         "  ambient: {query: \"max(joulie_sim_ambient_temperature_celsius)\", maxAge: 5m}\n"
         % prom.url)
     policy_v2 = policy.read_text().replace("0.25", "0.5")
-    start_operator(procs, joulie_bin, apiserver, "--policy-config", policy,
+    op = start_operator(procs, joulie_bin, apiserver, "--policy-config", policy,
                         "--policy-config-poll", "200ms", "--interval", "1s",
-                        "--context-interval", "1s", "--metrics-addr", "127.0.0.1:%d" % op_port)
-    start_agent(procs, joulie_bin, apiserver, tmp_path, node=None, interval="1s", name="pool",
-                user="agent-pool", args=["--mode", "pool", "--metrics-addr",
-                                         "127.0.0.1:%d" % agent_port])
+                        "--context-interval", "1s")
+    agent = start_agent(procs, joulie_bin, apiserver, tmp_path, node=None, interval="1s",
+                        name="pool", user="agent-pool", args=["--mode", "pool"])
+    # Both serve /metrics on port 0 (a port picked beforehand could be taken by a test running
+    # beside this one): Prometheus learns their ports once they listen.
+    prom.retarget({"operator": ["127.0.0.1:%d" % metrics_port(op)],
+                   "agent": ["127.0.0.1:%d" % metrics_port(agent)], "powersim": [sim_target]})
     yield prom, policy, policy_v2
     prom.close()
 
@@ -141,6 +142,7 @@ def test_status_shows_the_measured_power_the_dashboard_shows(running, apiserver,
     row = next(l.split() for l in table.splitlines() if l.startswith("d1 "))
     assert row[6].endswith("W") and row[6] != "-", table
 
-    down = status("--prometheus", "http://127.0.0.1:%d" % promtest.free_port())
+    refused = promtest.RefusedEndpoint()
+    down = status("--prometheus", refused.url)
     assert "Power:    unknown (http://127.0.0.1:" in down, down
     assert next(l.split() for l in down.splitlines() if l.startswith("d1 "))[6] == "-"

@@ -31,6 +31,7 @@ def evaluate(args, joulie_bin=None, timeout=QUICK_BUDGET):
                           capture_output=True, text=True, timeout=timeout)
 
 
+@pytest.mark.slow
 def test_quick_evaluation_invariants(tmp_path, joulie_bin):
     out = tmp_path / "eval"
     res = evaluate(["--quick", "--seed", "7", "--out", str(out)], joulie_bin)
@@ -106,6 +107,7 @@ def test_committed_report_is_rebuilt_byte_for_byte_from_the_committed_raw_result
     assert committed == {n for n in os.listdir(out / "evaluation") if n.endswith(".png")}
 
 
+@pytest.mark.slow
 def test_csv_trace_and_hardware_file_are_replayed(tmp_path, joulie_bin):
     """A user's CSV trace and hardware file replace the generator and the built-in cluster; a bad
     row or a bad hardware file is refused with where the problem is."""

@@ -115,6 +115,7 @@ def test_stand_in_binds_only_where_the_filters_allow():
 
 @pytest.mark.skipif(os.environ.get("JOULIE_SANITIZER_PASS") == "1",
                     reason="times a replay: the release pass covers it")
+@pytest.mark.slow
 def test_quick_hetero_case_fit_aware_supply_places_what_count_based_leaves(tmp_path, joulie_bin):
     out = tmp_path / "hetero"
     env = dict(os.environ, JOULIE_BIN=str(joulie_bin))

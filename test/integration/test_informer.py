@@ -14,6 +14,8 @@ import threading
 import time
 from urllib.parse import urlencode
 
+import pytest
+
 from harness import wait_for
 
 NODES = "/api/v1/nodes"
@@ -168,6 +170,7 @@ def test_informer_follows_churn(kube, procs, informer_probe, tmp_path):
     assert probe.proc.alive()
 
 
+@pytest.mark.slow
 def test_informer_survives_faults_and_converges(apiserver, procs, informer_probe, tmp_path):
     create_nodes(apiserver, "base-", 40)
     # Backoff capped at 4 s (instead of 30 s) to keep the test short; the constants themselves

@@ -96,13 +96,15 @@ def probe(kube_probe, rogue, tmp_path):
 EVENT = b'{"type":"ADDED","object":{"kind":"Node","metadata":{"name":"n1","resourceVersion":"5"}}}\n'
 
 
+# Named ids: the bodies themselves would make megabyte-long test ids, passed between pytest-xdist's
+# processes and printed by --durations.
 @pytest.mark.parametrize("data,fragment", [
     (b"{not json", "malformed JSON"),
     (b"[1,2,3]", "not an object"),
     (b"", "malformed JSON"),
     (b'{"a":' + b"[" * 200000, "nested deeper"),
     (b"\x00\xff" * (3 << 20), "malformed JSON"),
-])
+], ids=["not-json", "array", "empty", "nested-200000", "binary-6MiB"])
 def test_bad_bodies_are_parse_errors(probe, rogue, data, fragment):
     rogue.routes["/api/v1/nodes/x"] = body(200, data)
     failed(probe("get", "nodes", "x"), "ParseError", fragment)

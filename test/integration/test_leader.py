@@ -122,6 +122,7 @@ def server_election(apiserver, procs, informer_probe):
     e.close()
 
 
+@pytest.mark.slow
 def test_one_leader_at_a_time_and_fast_takeover(kube, election):
     a = election.candidate("cand-a")
     a.wait_for_log(r"^LEADING ", 10, stream="stdout")

@@ -56,6 +56,7 @@ def kill_leader(a, b):
     return time.monotonic()
 
 
+@pytest.mark.slow
 def test_the_new_leader_keeps_the_settle_of_a_downgrade_in_progress(kube, procs, joulie_bin,
                                                                     tmp_path):
     settle = 10.0
@@ -93,6 +94,7 @@ def test_the_new_leader_keeps_the_settle_of_a_downgrade_in_progress(kube, procs,
     assert {n: state_since(kube, n) for n in ("n1", "n2")} == records
 
 
+@pytest.mark.slow
 def test_the_new_leader_holds_a_node_for_the_min_dwell_the_old_one_started(kube, procs, joulie_bin,
                                                                           tmp_path):
     dwell = 16.0

@@ -61,6 +61,7 @@ def test_only_the_leader_writes_and_the_standby_takes_over(crds, procs, joulie_b
     wait_for(lambda: gauge(port_b, "joulie_operator_is_leader") == 1, 10, what="b leads")
 
 
+@pytest.mark.slow
 def test_a_leader_that_cannot_renew_stops_and_exits_nonzero(crds, procs, joulie_bin):
     kube = crds
     create_node(kube, "n1")

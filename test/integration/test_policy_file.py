@@ -103,6 +103,7 @@ def test_a_bad_edit_is_refused_at_runtime_and_the_last_good_version_keeps_runnin
 
 
 # 3 ---------------------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_a_window_boundary_crossed_during_the_run_changes_the_count_at_the_local_time(
         crds, procs, joulie_bin, tmp_path):
     kube = crds

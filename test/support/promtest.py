@@ -17,6 +17,7 @@ import json
 import math
 import os
 import shutil
+import signal
 import socket
 import ssl
 import subprocess
@@ -40,6 +41,16 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+class RefusedEndpoint:
+    """``url``: http://127.0.0.1:PORT where every connection is refused. The port stays bound (not
+    listening) while this object lives, so a test running beside cannot start a server on it."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.url = "http://127.0.0.1:%d" % self.sock.getsockname()[1]
 
 
 class _Server:
@@ -120,13 +131,8 @@ class RealPrometheus:
         self.workdir = workdir or tempfile.mkdtemp(prefix="joulie-prom-")
         os.makedirs(self.workdir, exist_ok=True)
         self.config = os.path.join(self.workdir, "prometheus.yml")
-        jobs = "".join(
-            "  - job_name: %s\n    scrape_interval: %s\n    static_configs:\n"
-            "      - targets: [%s]\n" % (job, scrape_interval, ", ".join('"%s"' % t for t in ts))
-            for job, ts in targets.items())
-        with open(self.config, "w") as f:
-            f.write("global:\n  scrape_interval: %s\n  evaluation_interval: %s\n"
-                    "scrape_configs:\n%s" % (scrape_interval, scrape_interval, jobs))
+        self.scrape_interval = scrape_interval
+        self._write_config(targets)
         self.proc = None
         self.log_path = os.path.join(self.workdir, "prometheus.log")
         self.web_args = []
@@ -146,6 +152,24 @@ class RealPrometheus:
             if self._start(start_timeout):
                 return
         raise AssertionError("prometheus did not start:\n" + self.log_tail())
+
+    def _write_config(self, targets):
+        jobs = "".join(
+            "  - job_name: %s\n    scrape_interval: %s\n    static_configs:\n"
+            "      - targets: [%s]\n" % (job, self.scrape_interval,
+                                         ", ".join('"%s"' % t for t in ts))
+            for job, ts in targets.items())
+        tmp = self.config + ".tmp"
+        with open(tmp, "w") as f:
+            f.write("global:\n  scrape_interval: %s\n  evaluation_interval: %s\n"
+                    "scrape_configs:\n%s" % (self.scrape_interval, self.scrape_interval, jobs))
+        os.replace(tmp, self.config)  # a reload never reads a half-written file
+
+    def retarget(self, targets):
+        """Replaces the scrape targets; the running Prometheus reloads its configuration (SIGHUP).
+        For targets whose ports are known only once they serve (port 0)."""
+        self._write_config(targets)
+        self.proc.send_signal(signal.SIGHUP)
 
     def _start(self, timeout):
         storage = os.path.join(self.workdir, "data-%d" % self.port)
