@@ -53,15 +53,6 @@ constexpr auto kLeaderWaitOnce = std::chrono::seconds(60);
 constexpr auto kEventFlushTimeout = std::chrono::seconds(5);
 constexpr auto kFirstSignalsWait = std::chrono::seconds(15);
 
-// The flags' settings with the policy file's keys applied over them.
-policy::PolicyConfig policy_config(const config::OperatorConfig& c) {
-  policy::PolicyConfig p = c.policy;
-  if (c.policy_file) {
-    p = policy::apply_file(std::move(p), c.policy_file->file);
-  }
-  return p;
-}
-
 metrics::Registry& process_registry() {
   metrics::Registry& registry = metrics::default_registry();
   registry.add_process_metrics();
@@ -374,8 +365,7 @@ class OperatorProcess {
   }
 
   Status apply_policy_file(const config::LoadedPolicyFile& file) {
-    // The flags' settings, with the new file's keys over them.
-    policy::PolicyConfig next = policy::apply_file(config_.policy, file.file);
+    policy::PolicyConfig next = config::policy_settings(config_, &file.file);
     if (Status s = policy::validate(next); !s.ok()) {
       return s;
     }
@@ -635,7 +625,8 @@ int run_operator(const config::OperatorConfig& config, const RunHooks& hooks) {
                  config.node_selector.c_str(), selector.error().message.c_str());
     return config::kExitUsage;
   }
-  policy::PolicyConfig policy = policy_config(config);
+  policy::PolicyConfig policy =
+      config::policy_settings(config, config.policy_file ? &config.policy_file->file : nullptr);
   if (Status s = policy::validate(policy); !s.ok()) {
     std::fprintf(stderr, "joulie: %s\n", s.error().message.c_str());
     return config::kExitUsage;
