@@ -109,6 +109,7 @@ class AgentDaemon {
   void drop_node(const std::string& name);
   void wake(const std::vector<std::string>& nodes);
   void wake_all();
+  std::vector<SlotPtr> all_slots() const;  // a copy, taken under slots_mutex_
   void enqueue(const SlotPtr& slot, bool force);
   void worker_loop();
   void process(const SlotPtr& slot, bool force);
