@@ -197,20 +197,19 @@ Result<PolicyPlan> plan(const PolicyConfig& config, const PolicyInput& input) {
   const Context& context = input.context;
   const TimeWindow* window = active_window(config.windows, context.local);
   const PolicyConfig effective = in_window(config, window);
-  std::vector<std::string> names;
-  names.reserve(context.nodes.size());
-  for (const NodeContext& node : context.nodes) {
-    names.push_back(node.name);
-  }
-
   if (config.kind == PolicyKind::context_aware_v1) {
+    std::vector<std::string> names;
+    names.reserve(context.nodes.size());
+    for (const NodeContext& node : context.nodes) {
+      names.push_back(node.name);
+    }
     return plan_context_aware(effective, window, names, context, input.explain);
   }
 
-  const auto n = static_cast<std::int64_t>(names.size());
+  const auto n = static_cast<std::int64_t>(context.nodes.size());
   PolicyPlan out;
   out.policy_name = spec_name(config.kind);
-  out.nodes.reserve(names.size());
+  out.nodes.reserve(context.nodes.size());
   out.performance_cap_watts = effective.performance_cap_watts;
   out.eco_cap_watts = effective.eco_cap_watts;
 
@@ -242,7 +241,7 @@ Result<PolicyPlan> plan(const PolicyConfig& config, const PolicyInput& input) {
   for (std::int64_t i = 0; i < n; ++i) {
     const bool performance =
         config.kind == PolicyKind::rule_swap_v1 ? i != eco_index : i < out.performance_nodes;
-    out.nodes.push_back({std::move(names[static_cast<std::size_t>(i)]),
+    out.nodes.push_back({context.nodes[static_cast<std::size_t>(i)].name,
                          performance ? api::Profile::performance : api::Profile::eco,
                          {}});
     if (input.explain && window != nullptr) {
