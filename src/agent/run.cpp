@@ -286,14 +286,9 @@ class AgentProcess {
     if (config_.once) {
       return true;
     }
-    endpoint_ =
-        serve_probes("agent", config_.global.metrics_addr, registry_,
-                     ready_unless_stale(*connection_.liveness, ready_when_synced(*daemon_)));
-    if (!endpoint_) {
-      return false;
-    }
-    connection_.liveness->start();
-    return true;
+    endpoint_ = kube::serve_probes(connection_, "agent", config_.global.metrics_addr, registry_,
+                                   ready_when_synced(*daemon_));
+    return endpoint_ != nullptr;
   }
 
   void watch_signals() {

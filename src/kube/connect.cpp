@@ -1,6 +1,7 @@
 #include "joulie/kube/connect.hpp"
 
 #include "joulie/common/log.hpp"
+#include "joulie/common/process_setup.hpp"
 #include "joulie/common/strings.hpp"
 #include "joulie/kube/config.hpp"
 
@@ -36,6 +37,18 @@ std::optional<ClusterConnection> connect(const ConnectOptions& options) {
   liveness.metrics = options.client.metrics;
   c.liveness = std::make_unique<ApiLiveness>(*c.probe_client, liveness);
   return c;
+}
+
+std::unique_ptr<HttpEndpoint> serve_probes(ClusterConnection& connection,
+                                           std::string_view component, const std::string& address,
+                                           const metrics::Registry& registry,
+                                           ReadinessCheck ready) {
+  auto endpoint = joulie::serve_probes(component, address, registry,
+                                       ready_unless_stale(*connection.liveness, std::move(ready)));
+  if (endpoint) {
+    connection.liveness->start();
+  }
+  return endpoint;
 }
 
 }  // namespace joulie::kube

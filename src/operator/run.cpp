@@ -235,14 +235,9 @@ class OperatorProcess {
     if (config_.once) {
       return true;
     }
-    endpoint_ =
-        serve_probes("operator", config_.global.metrics_addr, registry_,
-                     ready_unless_stale(*connection_.liveness, ready_when_synced(*context_)));
-    if (!endpoint_) {
-      return false;
-    }
-    connection_.liveness->start();
-    return true;
+    endpoint_ = kube::serve_probes(connection_, "operator", config_.global.metrics_addr, registry_,
+                                   ready_when_synced(*context_));
+    return endpoint_ != nullptr;
   }
 
   void watch_signals() {

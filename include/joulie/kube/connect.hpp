@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "joulie/common/http_endpoint.hpp"
 #include "joulie/kube/api.hpp"
 #include "joulie/kube/client.hpp"
 #include "joulie/kube/liveness.hpp"
@@ -35,5 +36,12 @@ struct ClusterConnection {
 // nullopt after one error log line that says what failed (the caller exits with a runtime
 // error).
 std::optional<ClusterConnection> connect(const ConnectOptions& options);
+
+// /metrics, /healthz and /readyz on `address`, ready when `ready` says so and the API server
+// answers; starts the liveness probe. nullptr after one error log line (the caller exits with a
+// runtime error).
+std::unique_ptr<HttpEndpoint> serve_probes(ClusterConnection& connection,
+                                           std::string_view component, const std::string& address,
+                                           const metrics::Registry& registry, ReadinessCheck ready);
 
 }  // namespace joulie::kube
