@@ -11,6 +11,11 @@
 #   bash scripts/evaluate.sh --quick         # CI: 6 nodes, 2 h trace; exits 1 if an invariant fails
 #   bash scripts/evaluate.sh --report-from docs/evaluation/raw/results.json.gz
 #                                            # rebuild the report and plots from raw results
+#                                            # (with raw/hetero.json.gz beside it, if present)
+#   bash scripts/evaluate.sh --scenario hetero   # heterogeneous demand (≤ 12 min): C's count-based
+#                                            # against D's fit-aware supply; writes
+#                                            # raw/hetero.json.gz and rebuilds docs/evaluation.md
+#   bash scripts/evaluate.sh --scenario hetero --quick   # its CI case (~10 s)
 #
 # Options (python3 -m evaluation --help for all):
 #   --seed N / --seeds K   seeds N..N+K-1 (default 1, quick 1 seed, full 5)

@@ -28,6 +28,9 @@ std::string usage() {
          "  -o, --output FORMAT   wide, json or yaml (default: a table)\n"
          "  --wait=false          pause/resume: do not wait for the operator to act\n"
          "  --timeout DURATION    pause/resume: how long to wait (30s)\n"
+         "  --prometheus URL      status: measured power per node from this Prometheus\n"
+         "  --prometheus-ca-file PATH, --prometheus-token-file PATH\n"
+         "                        status: its CA bundle (HTTPS) and bearer token file\n"
          "\n"
          "Also run as `joulie ctl <command>`. Pin one node: kubectl annotate node NODE\n"
          "joulie.io/pin=performance|eco (remove with joulie.io/pin-).\n"
@@ -60,6 +63,10 @@ Result<Options> parse_options(const std::vector<std::string>& args) {
         inline_value = arg.substr(eq + 1);
         arg = arg.substr(0, eq);
       }
+    } else if (arg.size() > 2 && (arg.rfind("-o", 0) == 0 || arg.rfind("-n", 0) == 0)) {
+      // kubectl's short forms with the value attached: -ojson, -o=json, -njoulie-system.
+      inline_value = arg.substr(arg[2] == '=' ? 3 : 2);
+      arg = arg.substr(0, 2);
     }
     auto value = [&](const char* flag) -> Result<std::string> {
       if (inline_value) {
@@ -104,6 +111,13 @@ Result<Options> parse_options(const std::vector<std::string>& args) {
       auto v = value("--policy-config");
       if (!v) return v.error();
       o.policy_config = *v;
+    } else if (arg == "--prometheus" || arg == "--prometheus-ca-file" ||
+               arg == "--prometheus-token-file") {
+      auto v = value(arg.c_str());
+      if (!v) return v.error();
+      (arg == "--prometheus"           ? o.prometheus
+       : arg == "--prometheus-ca-file" ? o.prometheus_ca_file
+                                       : o.prometheus_token_file) = *v;
     } else if (arg == "--reason") {
       auto v = value("--reason");
       if (!v) return v.error();
@@ -142,6 +156,9 @@ Result<Options> parse_options(const std::vector<std::string>& args) {
     return usage_error(want == 1 ? std::string("explain needs exactly one NODE")
                                  : fmt::format("{} takes no arguments, got \"{}\"", o.command,
                                                o.positional.front()));
+  }
+  if (!o.prometheus.empty() && o.command != "status") {
+    return usage_error("--prometheus applies to status only");
   }
   if (!o.policy_config.empty() && o.command != "plan" && o.command != "explain") {
     return usage_error("--policy-config applies to plan and explain only");

@@ -24,6 +24,11 @@ struct Options {
   std::string reason;         // pause: why (stored on joulie-control)
   bool wait = true;           // pause/resume: wait for the operator to act
   std::chrono::milliseconds timeout{30000};
+  // status: measured package power per node from this Prometheus (the agents' and the
+  // simulator's power gauges); empty: the POWER column shows "-".
+  std::string prometheus;
+  std::string prometheus_ca_file;
+  std::string prometheus_token_file;
   bool help = false;
 };
 

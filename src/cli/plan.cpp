@@ -5,6 +5,8 @@
 #include <rapidjson/document.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -15,11 +17,13 @@
 #include "json_util.hpp"
 #include "render.hpp"
 #include "joulie/api/names.hpp"
+#include "joulie/common/duration.hpp"
 #include "joulie/common/strings.hpp"
 #include "joulie/config/cli.hpp"
 #include "joulie/operator/pass_report.hpp"
 #include "joulie/operator/run.hpp"
 #include "joulie/policy/classify.hpp"
+#include "joulie/policy/write_planner.hpp"
 
 namespace joulie::cli {
 
@@ -153,6 +157,47 @@ const NodeRow* row_of(const StatusView& v, const std::string& node) {
   return nullptr;
 }
 
+// The node's power-profile label as the API shows it ("-" when absent), for a node that has no
+// NodePowerProfile yet (a first downgrade writes the eco label before the profile).
+std::string label_of(const StatusData& data, const std::string& node) {
+  for (const rapidjson::Value* n : items(&data.nodes)) {
+    const rapidjson::Value* metadata = field(n, "metadata");
+    if (text(metadata, "name") == std::optional<std::string>(node)) {
+      return text(field(metadata, "labels"), api::kPowerProfileLabel).value_or("-");
+    }
+  }
+  return "-";
+}
+
+// "until 2026-12-06T10:42:07Z (4m58s left)".
+std::string until_text(SystemTime until, SystemTime now) {
+  const auto left =
+      std::max(std::chrono::seconds(0), std::chrono::ceil<std::chrono::seconds>(until - now));
+  return fmt::format("until {} ({} left)", format_rfc3339(until, false), human_duration(left));
+}
+
+// What holds the node this pass, from the operator's per-node memory (joulie.io/state-since on the
+// Node, joulie.io/apply-wait-until on the NodePowerProfile): the policy's minDwell and the write
+// planner's waits between two phases. `brief`: the table's short form.
+std::vector<std::string> holds(const NodeOutcome& n, SystemTime now, bool brief) {
+  std::vector<std::string> out;
+  if (n.held_until) {
+    out.push_back(brief ? "minDwell " + until_text(*n.held_until, now)
+                        : "minDwell: held in performance " + until_text(*n.held_until, now));
+  }
+  if (!n.waiting.empty()) {
+    std::string what = n.waiting;
+    if (brief) {
+      what = n.waiting == policy::to_string(policy::Wait::settle)         ? "settle"
+             : n.waiting == policy::to_string(policy::Wait::agent)        ? "agent's report"
+             : n.waiting == policy::to_string(policy::Wait::pods_unknown) ? "pod data"
+                                                                          : n.waiting;
+    }
+    out.push_back(n.wait_until ? what + " " + until_text(*n.wait_until, now) : what);
+  }
+  return out;
+}
+
 std::string signals_line(const PassResult& r) {
   std::string s;
   for (const auto& sig : r.context.signals) {
@@ -195,25 +240,115 @@ int cmd_plan(kube::Api& api, const Options& o) {
     return config::kExitOk;
   }
   const StatusView now = view_of(*data);
-  std::vector<std::vector<std::string>> rows = {{"NODE", "NOW", "PLAN", "CHANGE", "WHY"}};
-  std::size_t changes = 0;
+  const SystemTime clock = std::chrono::system_clock::now();
+  std::vector<std::vector<std::string>> rows = {{"NODE", "NOW", "PLAN", "CHANGE", "HELD", "WHY"}};
+  std::size_t changes = 0, held = 0;
   for (const NodeOutcome& n : r.nodes) {
     const NodeRow* cur = row_of(now, n.node);
-    std::string before = cur ? cur->label + " " + watts_text(cur->cap) : "- (new)";
+    const bool profiled = cur != nullptr && cur->profile != "-";
+    std::string before = profiled ? cur->label + " " + watts_text(cur->cap)
+                                  : label_of(*data, n.node) + " (no profile)";
     std::string after = n.label + " " + watts_text(n.cap_watts);
-    std::string change = n.changed ? "yes" : n.waiting.empty() ? "-" : "waits: " + n.waiting;
+    std::string change = n.changed ? "yes" : "-";
     if (n.result == policy::GuardResult::deferred) change = "deferred (drain)";
     changes += n.changed ? 1 : 0;
+    const std::vector<std::string> waits = holds(n, clock, true);
+    held += waits.empty() ? 0 : 1;
     std::string why = n.reasons.empty() ? "-" : n.reasons.front();
     if (o.output == Output::wide) {
       why.clear();
       for (const auto& reason : n.reasons) why += (why.empty() ? "" : "; ") + reason;
     }
-    rows.push_back({n.node, before, after, change, why});
+    std::string held_text;
+    for (const auto& w : waits) held_text += (held_text.empty() ? "" : "; ") + w;
+    rows.push_back({n.node, before, after, change, held_text.empty() ? "-" : held_text, why});
   }
-  print(header(r, *h) + fmt::format("Changes:   {} node(s)\n\n", changes) + table(rows));
+  print(header(r, *h) +
+        fmt::format("Changes:   {} node(s)\nHeld:      {} node(s)\n\n", changes, held) +
+        table(rows));
   return config::kExitOk;
 }
+
+namespace {
+
+// The guard's view: the performance-sensitive pods on the node block its cap.
+std::vector<std::string> blocking_pods(const StatusData& data, const std::string& node) {
+  std::vector<std::string> blocking;
+  for (const rapidjson::Value* p : items(&data.pods)) {
+    if (text(field(p, "spec"), "nodeName") != std::optional<std::string>(node) ||
+        !policy::is_counted_pod_json(*p)) {
+      continue;
+    }
+    auto cls = policy::classify_pod_json(*p, api::kPowerProfileLabel);
+    if (policy::is_performance_sensitive(cls)) {
+      blocking.push_back(
+          fmt::format("{}/{} ({})", text(field(p, "metadata"), "namespace").value_or(""),
+                      text(field(p, "metadata"), "name").value_or(""), policy::to_string(cls)));
+    }
+  }
+  return blocking;
+}
+
+// -o json|yaml: the node's entry of the pass report, the blocking pods and the pass context.
+std::string explain_structured(const PassResult& r, const std::string& node,
+                               const std::vector<std::string>& blocking, Output output) {
+  rapidjson::Document d(rapidjson::kObjectType);
+  auto& a = d.GetAllocator();
+  rapidjson::Document pass;
+  pass.Parse(operator_mode::format_pass_json(r).c_str());
+  rapidjson::Value entry(rapidjson::kNullType);
+  if (const rapidjson::Value* nodes = field(&pass, "nodes"); nodes && nodes->IsArray()) {
+    for (auto& n : nodes->GetArray()) {
+      if (text(&n, "node") == std::optional<std::string>(node)) entry.CopyFrom(n, a);
+    }
+  }
+  d.AddMember("node", rapidjson::Value(node.c_str(), a), a);
+  d.AddMember("plan", entry, a);
+  rapidjson::Value pods(rapidjson::kArrayType);
+  for (const auto& b : blocking) pods.PushBack(rapidjson::Value(b.c_str(), a), a);
+  d.AddMember("blockingPods", pods, a);
+  rapidjson::Value ctx(rapidjson::kObjectType);
+  if (const rapidjson::Value* c = field(&pass, "context")) ctx.CopyFrom(*c, a);
+  d.AddMember("context", ctx, a);
+  return output == Output::json ? to_json(d) : to_yaml(d);
+}
+
+// The node's lines of the text form: now, pin, plan, reasons, guard, waits, signals.
+std::string explain_node(const PassResult& r, const NodeOutcome& out, const NodeRow* cur,
+                         const std::string& label, const std::vector<std::string>& blocking) {
+  std::string s = fmt::format("Node:      {}\n", out.node);
+  if (cur != nullptr && cur->profile != "-") {
+    s += fmt::format("Now:       {} (label {}), NodePowerProfile {} {}, applied {} ({}, {})\n",
+                     cur->state, cur->label, cur->profile, watts_text(cur->cap),
+                     watts_text(cur->applied_cap), cur->result, cur->backend);
+  } else {
+    s += fmt::format("Now:       label {}, no NodePowerProfile yet\n", label);
+  }
+  s += fmt::format("Pin:       {}\n", cur && !cur->pin.empty() ? cur->pin : "none");
+  s += fmt::format("Plan:      {} (label {}, cap {}), guard result {}{}\n",
+                   policy::to_string(out.state), out.label, watts_text(out.cap_watts),
+                   policy::to_string(out.result), out.changed ? ", would write" : "");
+  s += "Reasons:\n";
+  for (const auto& reason : out.reasons) s += "  - " + reason + "\n";
+  if (out.reasons.empty()) s += "  - (the policy gave none)\n";
+  s += fmt::format("Guard:     {} performance-sensitive pod(s) on the node{}\n", blocking.size(),
+                   blocking.empty() ? ": nothing blocks a downgrade" : " block a downgrade:");
+  for (const auto& b : blocking) s += "  - " + b + "\n";
+  const std::vector<std::string> waits = holds(out, std::chrono::system_clock::now(), false);
+  s += waits.empty() ? "Waiting:   nothing\n" : "Waiting:\n";
+  for (const auto& w : waits) s += "  - " + w + "\n";
+  for (const auto& sig : r.context.signals) {
+    if (auto it = sig.by_node.find(out.node); it != sig.by_node.end()) {
+      s += fmt::format("Signal:    {} = {} ({}){}\n", sig.name,
+                       it->second.value ? fmt::format("{}", *it->second.value) : "-",
+                       it->second.health,
+                       it->second.message.empty() ? "" : ": " + it->second.message);
+    }
+  }
+  return s;
+}
+
+}  // namespace
 
 int cmd_explain(kube::Api& api, const Options& o) {
   const std::string& node = o.positional.front();
@@ -232,71 +367,14 @@ int cmd_explain(kube::Api& api, const Options& o) {
                     "joulie.io/reserved=true or is cordoned (or does not exist)",
                     node));
   }
-  // The guard's view: the performance-sensitive pods on the node block its cap.
-  std::vector<std::string> blocking;
-  for (const rapidjson::Value* p : items(&data->pods)) {
-    if (text(field(p, "spec"), "nodeName") != std::optional<std::string>(node) ||
-        !policy::is_counted_pod_json(*p)) {
-      continue;
-    }
-    auto cls = policy::classify_pod_json(*p, api::kPowerProfileLabel);
-    if (policy::is_performance_sensitive(cls)) {
-      blocking.push_back(
-          fmt::format("{}/{} ({})", text(field(p, "metadata"), "namespace").value_or(""),
-                      text(field(p, "metadata"), "name").value_or(""), policy::to_string(cls)));
-    }
-  }
-  const StatusView now = view_of(*data);
-  const NodeRow* cur = row_of(now, node);
+  const std::vector<std::string> blocking = blocking_pods(*data, node);
   if (o.output == Output::json || o.output == Output::yaml) {
-    rapidjson::Document d(rapidjson::kObjectType);
-    auto& a = d.GetAllocator();
-    rapidjson::Document pass;
-    pass.Parse(operator_mode::format_pass_json(r).c_str());
-    rapidjson::Value entry(rapidjson::kNullType);
-    if (const rapidjson::Value* nodes = field(&pass, "nodes"); nodes && nodes->IsArray()) {
-      for (auto& n : nodes->GetArray()) {
-        if (text(&n, "node") == std::optional<std::string>(node)) entry.CopyFrom(n, a);
-      }
-    }
-    d.AddMember("node", rapidjson::Value(node.c_str(), a), a);
-    d.AddMember("plan", entry, a);
-    rapidjson::Value pods(rapidjson::kArrayType);
-    for (const auto& b : blocking) pods.PushBack(rapidjson::Value(b.c_str(), a), a);
-    d.AddMember("blockingPods", pods, a);
-    rapidjson::Value ctx(rapidjson::kObjectType);
-    if (const rapidjson::Value* c = field(&pass, "context")) ctx.CopyFrom(*c, a);
-    d.AddMember("context", ctx, a);
-    print(o.output == Output::json ? to_json(d) : to_yaml(d));
+    print(explain_structured(r, node, blocking, o.output));
     return config::kExitOk;
   }
-  std::string s = header(r, *h) + "\n";
-  s += fmt::format("Node:      {}\n", node);
-  if (cur != nullptr) {
-    s += fmt::format("Now:       {} (label {}), NodePowerProfile {} {}, applied {} ({}, {})\n",
-                     cur->state, cur->label, cur->profile, watts_text(cur->cap),
-                     watts_text(cur->applied_cap), cur->result, cur->backend);
-  }
-  s += fmt::format("Pin:       {}\n", cur && !cur->pin.empty() ? cur->pin : "none");
-  s += fmt::format("Plan:      {} (label {}, cap {}), guard result {}{}\n",
-                   policy::to_string(out->state), out->label, watts_text(out->cap_watts),
-                   policy::to_string(out->result), out->changed ? ", would write" : "");
-  s += "Reasons:\n";
-  for (const auto& reason : out->reasons) s += "  - " + reason + "\n";
-  if (out->reasons.empty()) s += "  - (the policy gave none)\n";
-  s += fmt::format("Guard:     {} performance-sensitive pod(s) on the node{}\n", blocking.size(),
-                   blocking.empty() ? ": nothing blocks a downgrade" : " block a downgrade:");
-  for (const auto& b : blocking) s += "  - " + b + "\n";
-  s += fmt::format("Waiting:   {}\n", out->waiting.empty() ? "nothing" : out->waiting);
-  for (const auto& sig : r.context.signals) {
-    if (auto it = sig.by_node.find(node); it != sig.by_node.end()) {
-      s += fmt::format("Signal:    {} = {} ({}){}\n", sig.name,
-                       it->second.value ? fmt::format("{}", *it->second.value) : "-",
-                       it->second.health,
-                       it->second.message.empty() ? "" : ": " + it->second.message);
-    }
-  }
-  print(s);
+  const StatusView now = view_of(*data);
+  print(header(r, *h) + "\n" +
+        explain_node(r, *out, row_of(now, node), label_of(*data, node), blocking));
   return config::kExitOk;
 }
 

@@ -16,12 +16,14 @@
 #include "status.hpp"
 #include "joulie/api/names.hpp"
 #include "joulie/common/duration.hpp"
+#include "joulie/common/http_client.hpp"
 #include "joulie/common/log.hpp"
 #include "joulie/common/strings.hpp"
 #include "joulie/config/cli.hpp"
 #include "joulie/kube/client.hpp"
 #include "joulie/kube/config.hpp"
 #include "joulie/kube/pagination.hpp"
+#include "joulie/signals/promql.hpp"
 
 namespace joulie::cli {
 
@@ -125,10 +127,37 @@ StatusView view_of(const StatusData& d) {
 
 namespace {
 
+// The measured power per node from the Prometheus the user named; a failure is shown in the
+// summary, not fatal (the rest of status stands without it).
+void read_measured_power(const Options& o, StatusView& v) {
+  v.power_source = o.prometheus;
+  HttpClientPool pool(1);
+  signals::PromClientOptions options;
+  options.config.endpoint = o.prometheus;
+  options.config.ca_file = o.prometheus_ca_file;
+  options.config.bearer_token_file = o.prometheus_token_file;
+  options.config.timeout = std::chrono::seconds(5);
+  signals::PromClient client(pool, options);
+  auto reply = client.query(kMeasuredPowerQuery);
+  if (!reply) {
+    v.power_error = reply.error().message;
+    return;
+  }
+  std::vector<std::pair<std::string, double>> watts;
+  for (const auto& sample : reply->samples) {
+    if (auto it = sample.labels.find("node"); it != sample.labels.end()) {
+      watts.emplace_back(it->second, sample.value);
+    }
+  }
+  set_measured_power(v, watts);
+}
+
 int cmd_status(kube::Api& api, const Options& o) {
   auto data = read_status(api, o);
   if (!data) return fail(data.error().message);
-  print(render_status(view_of(*data), o.output, std::chrono::system_clock::now()));
+  StatusView view = view_of(*data);
+  if (!o.prometheus.empty()) read_measured_power(o, view);
+  print(render_status(view, o.output, std::chrono::system_clock::now()));
   return config::kExitOk;
 }
 

@@ -3,23 +3,21 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <map>
+#include <set>
 
 #include "json_util.hpp"
 #include "render.hpp"
 #include "joulie/api/names.hpp"
 #include "joulie/common/duration.hpp"
 #include "joulie/policy/classify.hpp"
+#include "joulie/policy/guard.hpp"
+#include "joulie/policy/write_planner.hpp"
 
 namespace joulie::cli {
 
 namespace {
-
-std::string state_of(const std::string& label) {
-  if (label == api::kProfileEco) return "ActiveEco";
-  if (label == api::kProfileDrainingPerformance) return "DrainingPerformance";
-  return "ActivePerformance";  // performance, absent or unknown: the safe reading
-}
 
 std::optional<SystemTime> time_of(std::optional<std::string> text) {
   if (!text) return std::nullopt;
@@ -92,22 +90,46 @@ void read_lease(const rapidjson::Value* lease, StatusView& v) {
   }
 }
 
+// What the plugin reads from a Node: its label, pin and the operator's memory annotations.
+struct NodeMeta {
+  std::optional<std::string> label, pin, draining_since, state_since;
+};
+
+// Completes a row from its Node and counts it in the summary.
+void add_row(StatusView& v, NodeRow row, const NodeMeta& meta, std::int64_t perf_pods) {
+  row.label = meta.label.value_or("-");
+  // The state and its start as the operator reads them (an absent or unknown label is
+  // ActivePerformance, the safe reading).
+  const policy::NodeState state = policy::state_from_label(
+      meta.label ? std::optional<std::string_view>(*meta.label) : std::nullopt);
+  row.state = std::string(policy::to_string(state));
+  row.pin = meta.pin.value_or("");
+  if (auto since = policy::last_transition(
+          state, policy::read_memory(meta.state_since, std::nullopt), meta.draining_since)) {
+    row.since = since;
+  }
+  row.perf_pods = perf_pods;
+  if (meta.label == std::optional<std::string>(std::string(api::kProfilePerformance))) {
+    ++v.supply;
+  }
+  if (!row.reported && row.profile != "-") v.not_reported.push_back(row.name);
+  v.nodes.push_back(std::move(row));
+}
+
 }  // namespace
 
 StatusView build_status(const StatusInputs& in) {
   StatusView v;
-  // Nodes by name: label, pin, draining-since.
-  struct NodeMeta {
-    std::optional<std::string> label, pin, draining_since;
-  };
   std::map<std::string, NodeMeta> nodes;
   for (const rapidjson::Value* n : items(in.nodes)) {
     const rapidjson::Value* metadata = field(n, "metadata");
     auto name = text(metadata, "name");
     if (!name) continue;
+    const rapidjson::Value* annotations = field(metadata, "annotations");
     nodes[*name] = {text(field(metadata, "labels"), api::kPowerProfileLabel),
-                    text(field(metadata, "annotations"), api::kPinAnnotation),
-                    text(field(metadata, "annotations"), api::kDrainingSinceAnnotation)};
+                    text(annotations, api::kPinAnnotation),
+                    text(annotations, api::kDrainingSinceAnnotation),
+                    text(annotations, api::kStateSinceAnnotation)};
   }
   std::map<std::string, std::int64_t> perf_pods;
   for (const rapidjson::Value* p : items(in.pods)) {
@@ -125,26 +147,27 @@ StatusView build_status(const StatusInputs& in) {
   }
   // One row per operator-managed NodePowerProfile: the operator keeps exactly one per managed
   // node, so the plugin needs no copy of its node selector.
+  std::set<std::string> listed;
   for (const rapidjson::Value* npp : items(in.npps)) {
     if (text(field(field(npp, "metadata"), "labels"), api::kManagedByLabel) !=
         std::optional<std::string>(std::string(api::kManagedByOperator))) {
       continue;
     }
     NodeRow row = node_row(*npp);
-    if (row.name.empty()) continue;
-    const NodeMeta meta = nodes.count(row.name) ? nodes[row.name] : NodeMeta{};
-    row.label = meta.label.value_or("-");
-    row.state = state_of(meta.label.value_or(""));
-    row.pin = meta.pin.value_or("");
-    if (row.state == "DrainingPerformance") {
-      row.since = time_of(meta.draining_since);
+    if (row.name.empty() || !listed.insert(row.name).second) continue;
+    const std::string name = row.name;
+    add_row(v, std::move(row), nodes[name], perf_pods[name]);
+  }
+  // And the nodes the operator has started on before their profile exists (a first downgrade
+  // writes the eco label and its joulie.io/state-since record first).
+  for (const auto& [name, meta] : nodes) {
+    if (meta.state_since && !listed.contains(name)) {
+      NodeRow row;
+      row.name = name;
+      row.profile = row.backend = "-";
+      row.result = "no profile yet";
+      add_row(v, std::move(row), meta, perf_pods[name]);
     }
-    row.perf_pods = perf_pods.count(row.name) ? perf_pods[row.name] : 0;
-    if (meta.label == std::optional<std::string>(std::string(api::kProfilePerformance))) {
-      ++v.supply;
-    }
-    if (!row.reported) v.not_reported.push_back(row.name);
-    v.nodes.push_back(std::move(row));
   }
   std::sort(v.nodes.begin(), v.nodes.end(),
             [](const NodeRow& a, const NodeRow& b) { return a.name < b.name; });
@@ -158,6 +181,16 @@ StatusView build_status(const StatusInputs& in) {
   }
   read_lease(in.lease, v);
   return v;
+}
+
+void set_measured_power(StatusView& view, const std::vector<std::pair<std::string, double>>& w) {
+  std::map<std::string, double> by_node;
+  for (const auto& [node, watts] : w) {
+    if (std::isfinite(watts)) by_node[node] = watts;
+  }
+  for (NodeRow& n : view.nodes) {
+    if (auto it = by_node.find(n.name); it != by_node.end()) n.power = it->second;
+  }
 }
 
 namespace {
@@ -179,9 +212,7 @@ std::string age(const std::optional<SystemTime>& t, SystemTime now) {
   return human_duration(std::chrono::duration_cast<std::chrono::seconds>(now - *t));
 }
 
-std::string status_json_text(const StatusView& v, Output output) {
-  rapidjson::Document d(rapidjson::kObjectType);
-  Alloc& a = d.GetAllocator();
+rapidjson::Value cluster_json(const StatusView& v, Alloc& a) {
   rapidjson::Value cluster(rapidjson::kObjectType);
   cluster.AddMember("paused", v.paused, a);
   cluster.AddMember("pausedBy", str(v.paused_by, a), a);
@@ -216,7 +247,15 @@ std::string status_json_text(const StatusView& v, Output output) {
   rapidjson::Value missing(rapidjson::kArrayType);
   for (const auto& n : v.not_reported) missing.PushBack(str(n, a), a);
   cluster.AddMember("notReported", missing, a);
-  d.AddMember("cluster", cluster, a);
+  cluster.AddMember("powerSource", str(v.power_source, a), a);
+  cluster.AddMember("powerError", str(v.power_error, a), a);
+  return cluster;
+}
+
+std::string status_json_text(const StatusView& v, Output output) {
+  rapidjson::Document d(rapidjson::kObjectType);
+  Alloc& a = d.GetAllocator();
+  d.AddMember("cluster", cluster_json(v, a), a);
   rapidjson::Value nodes(rapidjson::kArrayType);
   for (const auto& n : v.nodes) {
     rapidjson::Value o(rapidjson::kObjectType);
@@ -227,6 +266,7 @@ std::string status_json_text(const StatusView& v, Output output) {
     o.AddMember("profile", str(n.profile, a), a);
     o.AddMember("capWatts", opt_number(n.cap), a);
     o.AddMember("appliedCapWatts", opt_number(n.applied_cap), a);
+    o.AddMember("measuredPowerWatts", opt_number(n.power), a);
     o.AddMember("result", str(n.result, a), a);
     o.AddMember("backend", str(n.backend, a), a);
     o.AddMember("message", str(n.message, a), a);
@@ -276,6 +316,9 @@ std::string summary(const StatusView& v, SystemTime now) {
     for (const auto& n : v.not_reported) s += (s.empty() ? "" : ", ") + n;
     out += "Agents not reported: " + s + "\n";
   }
+  if (!v.power_error.empty()) {
+    out += fmt::format("Power:    unknown ({}: {})\n", v.power_source, v.power_error);
+  }
   return out;
 }
 
@@ -287,8 +330,8 @@ std::string render_status(const StatusView& v, Output output, SystemTime now) {
   }
   const bool wide = output == Output::wide;
   std::vector<std::vector<std::string>> rows;
-  std::vector<std::string> header = {"NODE",    "STATE",   "LABEL",     "PROFILE", "CAP",
-                                     "APPLIED", "BACKEND", "PERF-PODS", "AGE",     "PIN"};
+  std::vector<std::string> header = {"NODE",  "STATE",   "LABEL",     "PROFILE", "CAP", "APPLIED",
+                                     "POWER", "BACKEND", "PERF-PODS", "AGE",     "PIN"};
   if (wide) {
     header.push_back("RESULT");
     header.push_back("MESSAGE");
@@ -305,6 +348,7 @@ std::string render_status(const StatusView& v, Output output, SystemTime now) {
                                     n.profile,
                                     watts_text(n.cap),
                                     applied,
+                                    watts_text(n.power),
                                     n.backend,
                                     std::to_string(n.perf_pods),
                                     age(n.since, now),

@@ -27,7 +27,10 @@ struct NodeRow {
   std::string message;                // status.message
   bool reported = false;              // the agent has written a status for the current spec
   std::int64_t perf_pods = 0;
-  std::optional<SystemTime> since;  // in this state since (draining-since, Applied condition)
+  // In this state since: the operator's memory (joulie.io/state-since, read as the operator
+  // reads it), else draining-since for a draining node, else the agent's Applied condition.
+  std::optional<SystemTime> since;
+  std::optional<double> power;  // measured package power (watts), from Prometheus when asked
 };
 
 struct SignalRow {
@@ -57,6 +60,9 @@ struct StatusView {
   std::int64_t demand = 0;
   std::int64_t pending = 0;
   std::vector<std::string> not_reported;
+  // Measured power: the Prometheus asked (--prometheus; empty: not asked) and why it gave
+  // nothing ("" when it answered).
+  std::string power_source, power_error;
 };
 
 struct StatusInputs {
@@ -68,6 +74,14 @@ struct StatusInputs {
 };
 
 StatusView build_status(const StatusInputs& in);
+
+// The measured package power per node, as the dashboard's "Per-node cap vs applied vs measured"
+// panel reads it: the agents' RAPL or DVFS gauges, else the power simulator's.
+inline constexpr const char* kMeasuredPowerQuery =
+    "max by (node) (joulie_rapl_package_total_power_watts or joulie_dvfs_observed_power_watts or "
+    "joulie_sim_node_package_power_watts)";
+// Fills NodeRow::power from (node label, watts) samples; non-finite values stay unknown.
+void set_measured_power(StatusView& view, const std::vector<std::pair<std::string, double>>& w);
 
 std::string render_status(const StatusView& view, Output output, SystemTime now);
 

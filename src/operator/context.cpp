@@ -132,8 +132,14 @@ std::optional<PodInfo> project_pod(const rapidjson::Value& pod, std::string_view
   info.pod_class = policy::classify_pod_json(pod, profile_label);
   info.counted = policy::is_counted_pod_json(pod);
   if (info.counted) {
-    info.cpu_milli = static_cast<std::uint32_t>(
-        std::clamp<std::int64_t>(policy::pod_requests(pod).cpu_milli, 0, UINT32_MAX));
+    const policy::Resources requests = policy::pod_requests(pod);
+    constexpr std::int64_t kMiB = 1024 * 1024;
+    info.cpu_milli = static_cast<std::uint64_t>(std::clamp<std::int64_t>(
+        requests.cpu_milli, 0, static_cast<std::int64_t>(PodInfo::kMaxCpuMilli)));
+    // Rounded up: the sum over a node's pods never undercounts what they reserve.
+    const std::int64_t mib = requests.memory_bytes / kMiB + (requests.memory_bytes % kMiB > 0);
+    info.memory_mib = static_cast<std::uint64_t>(
+        std::clamp<std::int64_t>(mib, 0, static_cast<std::int64_t>(PodInfo::kMaxMemoryMib)));
   }
   return info;
 }
@@ -233,6 +239,7 @@ void PodCounts::change_class(const PodInfo& pod, std::int64_t delta) {
   if (!node.empty()) {
     policy::Resources& b = classes_.bound[node];
     b.cpu_milli += delta * static_cast<std::int64_t>(pod.cpu_milli);
+    b.memory_bytes += delta * static_cast<std::int64_t>(pod.memory_mib) * 1024 * 1024;
     b.pods += delta;
     if (b == policy::Resources{}) {
       classes_.bound.erase(node);
@@ -421,6 +428,11 @@ ContextProvider::ContextProvider(kube::Api& api, ContextOptions options)
     if (profile_changed_ && !old.same_spec(now)) {
       profile_changed_(name);
     }
+    // A node's package maximum (first reported, or new hardware) turns hardware-class fractions
+    // into other watts: re-plan now rather than leave the fallback cap until the next tick.
+    if (overrides_changed_ && old.package_max_watts != now.package_max_watts) {
+      overrides_changed_();
+    }
   });
   npps_->on_delete([this](const std::string& name, const NppInfo&) {
     if (profile_changed_) {
@@ -448,7 +460,8 @@ void ContextProvider::stage_pending(const rapidjson::Value& pod) {
   const rapidjson::Value* metadata = json::member(pod, "metadata");
   std::string key(json::string_or_empty(metadata, "namespace"));
   key.append("/").append(json::string_or_empty(metadata, "name"));
-  policy::PendingPod entry{key, requirements_.intern(pod), policy::pod_requests(pod)};
+  policy::PendingPod entry{key, requirements_.intern(pod), policy::pod_requests(pod),
+                           std::string(json::string_or_empty(metadata, "uid"))};
   std::lock_guard lock(pending_mutex_);
   pending_[std::move(key)] = std::move(entry);
 }

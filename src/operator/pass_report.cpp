@@ -4,9 +4,11 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <chrono>
 #include <cmath>
 #include <string_view>
 
+#include "joulie/common/duration.hpp"
 #include "json_writer.hpp"
 
 namespace joulie::operator_mode {
@@ -25,6 +27,23 @@ std::string_view result_text(bool dry_run, policy::GuardResult result) {
 }
 
 void str(JsonWriter& w, std::string_view s) { json::string(w, s); }
+
+// What holds the node, only when something does: the write planner's wait between two phases
+// ("waiting", "waitUntil") and the policy's stability.minDwell ("heldUntil").
+void optional_waits(JsonWriter& w, const NodeOutcome& n) {
+  if (!n.waiting.empty()) {
+    w.Key("waiting");
+    str(w, n.waiting);
+  }
+  if (n.wait_until) {
+    w.Key("waitUntil");
+    str(w, format_rfc3339(std::chrono::ceil<std::chrono::milliseconds>(*n.wait_until)));
+  }
+  if (n.held_until) {
+    w.Key("heldUntil");
+    str(w, format_rfc3339(std::chrono::ceil<std::chrono::milliseconds>(*n.held_until)));
+  }
+}
 
 std::string watts(double v) {
   if (v == std::floor(v) && std::fabs(v) < 9e15) {
@@ -167,6 +186,7 @@ std::string format_pass_json(const PassResult& r) {
       w.Key("error");
       str(w, n.error);
     }
+    optional_waits(w, n);
     w.Key("reasons");
     w.StartArray();
     for (const auto& reason : n.reasons) {
@@ -202,6 +222,13 @@ std::string format_pass_text(const PassResult& r) {
                        watts(n.cap_watts), n.perf_pods ? std::to_string(*n.perf_pods) : "?",
                        n.changed ? "yes" : "no", result_text(r.dry_run, n.result),
                        n.error.empty() ? "" : " error: " + n.error);
+    if (n.held_until) {
+      out += "    held: minDwell until " + format_rfc3339(*n.held_until, false) + "\n";
+    }
+    if (!n.waiting.empty()) {
+      out += "    waits: " + n.waiting +
+             (n.wait_until ? " until " + format_rfc3339(*n.wait_until, false) : "") + "\n";
+    }
     for (const auto& reason : n.reasons) {
       out += "    " + reason + "\n";
     }

@@ -148,7 +148,22 @@ const policy::PolicyPlan& Reconciler::plan_for(const Snapshot& snapshot, PassKin
     desired_[plan_->nodes[i].node] = i;
   }
   plan_context_ = explain(context, *plan_);
+  announce_unschedulable(*plan_, context.profile_label);
   return *plan_;
+}
+
+void Reconciler::announce_unschedulable(const policy::PolicyPlan& plan,
+                                        std::string_view profile_key) {
+  // Only a fresh plan speaks (a re-guard pass reuses it); a dry run writes nothing, Events
+  // included.
+  if (!events_ || options_.dry_run || plan.unschedulable.empty()) {
+    return;
+  }
+  for (const policy::UnschedulablePod* pod :
+       unschedulable_.due(plan.unschedulable, clock_.monotonic())) {
+    events_(pod_ref(*pod), kube::EventType::warning, std::string(kNoPerformanceNodeFits),
+            unschedulable_message(*pod, profile_key));
+  }
 }
 
 void Reconciler::set_policy(policy::PolicyConfig policy, policy::TimeZone zone,
@@ -278,7 +293,6 @@ policy::WriteSettings Reconciler::write_settings(const std::string& node) const 
   s.upgrade_apply_timeout = options_.upgrade_apply_timeout;
   s.drain_timeout = options_.drain_timeout;
   s.retry_initial = options_.retry_initial;
-  s.dry_run = options_.dry_run;
   // The caps in force: the node's hardware class's, else the plan's (a time window may lower the
   // eco cap).
   std::tie(s.performance_cap_watts, s.eco_cap_watts) = node_caps(node);
@@ -375,6 +389,9 @@ Reconciler::NodeWork Reconciler::prepare_node(const ManagedNode& node, api::Prof
     out.result = GuardResult::applied;  // e.g. a first label or a recreated profile
   }
   out.waiting = std::string(policy::to_string(plan.waiting));
+  if (plan.waiting != Wait::none) {
+    out.wait_until = plan.wake;
+  }
   out.cap_only = plan.cap_only;
   work.send = !work.writes.empty() && !options_.dry_run && !in_backoff(node.name, now.steady);
   return work;
@@ -543,30 +560,20 @@ void Reconciler::record_writes(NodeWork& work, const Now& now, PassResult& resul
     out.result = GuardResult::unchanged;
     return;
   }
-  if (!options_.dry_run && plan.phase != WritePhase::none) {
-    // A first phase: its settle or deadline counts from when its writes completed.
-    const Now written{std::max(now.steady, work.done_at.steady),
-                      std::max(now.wall, work.done_at.wall)};
-    Completed& c = completed_[node.name];
-    c = {};
-    c.at = written.wall;
-    for (const Write& w : writes) {
-      if (w.state_since.op == FieldChange::Op::set) {
-        c.state_since = w.state_since.value;
-      }
-      if (w.apply_wait_until.op == FieldChange::Op::set) {
-        c.apply_wait_until = w.apply_wait_until.value;
-      }
+  if (plan.phase != WritePhase::none) {
+    // A first phase. A dry run reports it as the target and what its second half waits for
+    // (the policy's decision stays readable in `profile`); a live pass reports the node as the
+    // first half leaves it.
+    if (!options_.dry_run) {
+      remember_first_phase(work, now);
     }
-    if (plan.wake) {
-      wake_at(written.steady + (*plan.wake - now.wall));
-    }
-    if (plan.phase == WritePhase::eco_label) {
-      out.waiting = std::string(policy::to_string(Wait::settle));
+    out.wait_until = plan.wake;
+    const bool eco_label = plan.phase == WritePhase::eco_label;
+    out.waiting = std::string(policy::to_string(eco_label ? Wait::settle : Wait::agent));
+    if (!options_.dry_run && eco_label) {
       out.profile = api::Profile::performance;
       out.cap_watts = node_caps(node.name).first;
-    } else {
-      out.waiting = std::string(policy::to_string(Wait::agent));
+    } else if (!options_.dry_run) {
       out.label = work.label.value_or("");
       out.state = plan.current;
     }
@@ -578,6 +585,26 @@ void Reconciler::record_writes(NodeWork& work, const Now& now, PassResult& resul
     // (An upgrade's first phase only raised the cap: the transition, its metric and its Event
     // come with the label.)
     record_transition(work);
+  }
+}
+
+// A first phase's settle or deadline counts from when its writes completed.
+void Reconciler::remember_first_phase(const NodeWork& work, const Now& now) {
+  const Now written{std::max(now.steady, work.done_at.steady),
+                    std::max(now.wall, work.done_at.wall)};
+  Completed& c = completed_[work.node->name];
+  c = {};
+  c.at = written.wall;
+  for (const Write& w : work.writes) {
+    if (w.state_since.op == FieldChange::Op::set) {
+      c.state_since = w.state_since.value;
+    }
+    if (w.apply_wait_until.op == FieldChange::Op::set) {
+      c.apply_wait_until = w.apply_wait_until.value;
+    }
+  }
+  if (work.plan.wake) {
+    wake_at(written.steady + (*work.plan.wake - now.wall));
   }
 }
 
@@ -757,8 +784,11 @@ PassResult Reconciler::run_pass(const Snapshot& snapshot, PassKind kind) {
   auto record = [&](std::size_t k) {
     record_node(work[k], now, result);
     auto it = desired_.find(work[k].node->name);
-    if (it != desired_.end() && options_.explain) {
-      result.nodes.back().reasons = plan.nodes[it->second].reasons;
+    if (it != desired_.end()) {
+      result.nodes.back().held_until = plan.nodes[it->second].held_until;
+      if (options_.explain) {
+        result.nodes.back().reasons = plan.nodes[it->second].reasons;
+      }
     }
   };
   // An agent may report during this very pass: count the upgrades about to wait for one before

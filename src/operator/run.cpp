@@ -322,8 +322,10 @@ class OperatorProcess {
                  ? std::optional<std::int64_t>(context_->pod_counts().on_node(node))
                  : std::nullopt;
     };
-    // Two-phase downgrades and upgrades span passes; a one-shot run writes both phases at once.
-    if (!config_.once) {
+    // Two-phase downgrades and upgrades span passes; a one-shot run that writes makes both
+    // phases at once. A dry run keeps them: it reports the pass the running operator would make,
+    // from the per-node memory in the API (kubectl joulie plan and explain rehearse exactly that).
+    if (!config_.once || config_.dry_run) {
       o.downgrade_settle =
           std::chrono::duration_cast<std::chrono::milliseconds>(config_.downgrade_settle);
       o.upgrade_apply_timeout =

@@ -137,6 +137,7 @@ struct Planning {
   std::int64_t selected = 0;
   detail::ClassCaps caps;  // per-node class caps (hardware classes)
   detail::FitDemand fit;   // the pending pods' packing (fit-aware supply)
+  std::vector<std::optional<SystemTime>> held_until;  // minDwell holds, aligned with `managed`
 };
 
 // The nodes, aligned with the managed list.
@@ -515,6 +516,7 @@ void hold_for_stability(Planning& p) {
         const Duration in_state = ctx.now - *nodes[i]->last_transition;
         if (in_state < dwell) {
           performance[i] = true;
+          p.held_until[i] = *nodes[i]->last_transition + dwell;
           ++selected;
           if (explain)
             reasons[i].push_back(fmt::format("minDwell {}: {} left in ActivePerformance",
@@ -553,8 +555,8 @@ void hold_for_stability(Planning& p) {
 PolicyPlan plan_context_aware(const PolicyConfig& c, const TimeWindow* window,
                               std::span<const std::string> managed, const Context& ctx,
                               bool explain) {
-  Planning p{c,  window, managed, ctx, explain, {}, {}, {}, 0, {},
-             {}, false,  false,   {},  {},      {}, 0,  {}, {}};
+  Planning p{c,  window, managed, ctx, explain, {}, {}, {}, 0,  {},
+             {}, false,  false,   {},  {},      {}, 0,  {}, {}, {}};
   PolicyPlan& out = p.out;
   out.policy_name = spec_name(PolicyKind::context_aware_v1);
   out.performance_cap_watts = c.performance_cap_watts;
@@ -568,6 +570,7 @@ PolicyPlan plan_context_aware(const PolicyConfig& c, const TimeWindow* window,
   rank_nodes(p);
   choose_nodes(p);
   explain_choices(p);
+  p.held_until.assign(managed.size(), std::nullopt);
   hold_for_stability(p);
   out.performance_nodes = p.selected;
   out.nodes.reserve(managed.size());
@@ -575,6 +578,7 @@ PolicyPlan plan_context_aware(const PolicyConfig& c, const TimeWindow* window,
     out.nodes.push_back({managed[i],
                          p.performance[i] ? api::Profile::performance : api::Profile::eco,
                          std::move(p.reasons[i])});
+    out.nodes.back().held_until = p.held_until[i];
     if (p.caps.class_index[i] >= 0) {
       out.nodes.back().performance_cap_watts = p.caps.caps[i].performance_watts;
       out.nodes.back().eco_cap_watts = p.caps.caps[i].eco_watts;

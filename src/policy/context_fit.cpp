@@ -59,7 +59,9 @@ FitDemand fit_demand(const Context& ctx, std::span<const NodeContext* const> nod
     }
   }
   for (const auto& u : r.unsatisfiable) {
-    out.unschedulable.push_back({pods[u.pod].name, u.reason});
+    const PendingPod& pod = pods[u.pod];
+    out.unschedulable.push_back(
+        {pod.name, u.reason, pod.uid, pod.request, pod.requirement, u.matching_nodes, u.most_free});
   }
   out.waiting = static_cast<std::int64_t>(r.waiting.size());
   return out;

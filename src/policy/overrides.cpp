@@ -55,6 +55,9 @@ std::size_t apply_overrides(PolicyPlan& plan, const Overrides& overrides) {
       n.reasons.push_back(
           fmt::format("joulie.io/pin=\"{}\" ignored: the value must be performance or eco", *raw));
     }
+    if (want) {
+      n.held_until.reset();  // the override decides, not the policy's minDwell
+    }
     if (want && *want != n.profile) {
       n.profile = *want;
       ++changed;

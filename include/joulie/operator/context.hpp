@@ -93,9 +93,15 @@ struct PodInfo {
   kube::InternedString node;  // spec.nodeName; empty while the pod is pending
   policy::PodClass pod_class = policy::PodClass::general;
   bool counted = false;  // not terminating, not finished
-  // The pod's cpu request in millicores (per-node sums of bound pods for fit-aware demand).
-  // Memory requests are not kept: a pod's projection stays within 24 bytes at 150 000 pods.
-  std::uint32_t cpu_milli = 0;
+  // The pod's cpu and memory requests (per-node sums of bound pods: the free capacity that
+  // fit-aware demand checks). Packed into the 6 bytes after the two fields above, so that a
+  // pod's projection stays within 24 bytes at 150 000 pods: cpu in millicores up to ~1 048
+  // cores, memory in MiB rounded up (a node looks at most 1 MiB per pod fuller than it is,
+  // never emptier) up to 256 TiB; a larger request is clamped to the maximum.
+  std::uint64_t cpu_milli : 20 = 0;
+  std::uint64_t memory_mib : 28 = 0;
+  static constexpr std::uint64_t kMaxCpuMilli = (1U << 20) - 1;
+  static constexpr std::uint64_t kMaxMemoryMib = (1U << 28) - 1;
 
   bool perf_sensitive() const { return counted && policy::is_performance_sensitive(pod_class); }
   bool operator==(const PodInfo&) const = default;
@@ -260,8 +266,8 @@ class ContextProvider {
   void on_profile_applied(std::function<void(const std::string& node)> fn) {
     profile_applied_ = std::move(fn);
   }
-  // The pause switch or a managed node's pin changed: the plan must be made again. Informer
-  // thread.
+  // The pause switch, a managed node's pin, or a node's reported package maximum (hardware-class
+  // fractions) changed: the plan must be made again. Informer thread.
   void on_overrides_changed(std::function<void()> fn) { overrides_changed_ = std::move(fn); }
 
   // One of the operator's NodePowerProfiles (by object name) was deleted or its spec edited (by

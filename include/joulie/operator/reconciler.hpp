@@ -27,6 +27,7 @@
 #include "joulie/operator/actuation.hpp"
 #include "joulie/operator/context.hpp"
 #include "joulie/operator/metrics.hpp"
+#include "joulie/operator/unschedulable_events.hpp"
 #include "joulie/policy/context.hpp"
 #include "joulie/policy/guard.hpp"
 #include "joulie/policy/policies.hpp"
@@ -102,6 +103,10 @@ struct NodeOutcome {
   // Non-empty while the node is between the two phases of a downgrade or an upgrade: what its
   // next write waits for.
   std::string waiting;
+  // When that wait ends (the settle's end, the agent's deadline), as planned; nullopt: none.
+  std::optional<SystemTime> wait_until;
+  // The policy holds the node in performance for stability.minDwell until then (nullopt: not).
+  std::optional<SystemTime> held_until;
   // The pass's writes for this node were only the NodePowerProfile half of a two-phase change
   // (a settled downgrade's eco cap, an upgrade's raised cap before its label): not a label
   // change, so the pass line counts it under `caps`, not `changed`.
@@ -210,6 +215,8 @@ class Reconciler {
   };
 
   const policy::PolicyPlan& plan_for(const Snapshot& snapshot, PassKind kind);
+  // One Warning Event per pod that fits no node (rate-limited, docs/policies.md).
+  void announce_unschedulable(const policy::PolicyPlan& plan, std::string_view profile_key);
   api::Profile desired_of(const std::string& node) const;
   // Fills `order` with the managed nodes' indices, upgrades first; returns how many upgrade.
   std::size_t upgrades_first(const Snapshot& snapshot, SteadyTime now,
@@ -252,6 +259,7 @@ class Reconciler {
                         const Now& now);
   void record_writes(NodeWork& work, const Now& now, PassResult& result);
   void record_transition(const NodeWork& work);
+  void remember_first_phase(const NodeWork& work, const Now& now);
   // Sends the writes of work[begin, end) and calls `record(i)` for each i in order, on the
   // calling thread, as soon as node i and every node before it are done.
   void execute_all(std::vector<NodeWork>& work, std::size_t begin, std::size_t end,
@@ -271,6 +279,7 @@ class Reconciler {
   PassContext explain(const policy::Context& context, const policy::PolicyPlan& plan) const;
 
   std::optional<policy::PolicyPlan> plan_;
+  UnschedulableNotifier unschedulable_;
   PassContext plan_context_;
   std::vector<std::string> plan_nodes_;
   std::unordered_map<std::string, std::size_t> desired_;  // node → index in plan_->nodes

@@ -19,6 +19,7 @@ struct PendingPod {
   // callers should intern equal requirements. Null: no constraint at all.
   std::shared_ptr<const PodRequirement> requirement;
   Resources request;
+  std::string uid = {};  // metadata.uid: the pod's Events carry it (kubectl describe finds them)
 };
 
 struct PackNode {
@@ -36,6 +37,11 @@ struct PackNode {
 struct Unsatisfiable {
   std::size_t pod = 0;  // index into the pods
   std::string reason;   // "0/3 nodes are available: 1 Insufficient cpu, 2 node(s) …."
+  // Nodes whose labels and taints the pod accepts, and the most free capacity among them
+  // (allocatable minus bound requests; the node with the most free cpu, then memory): how far
+  // the request is from fitting.
+  std::size_t matching_nodes = 0;
+  Resources most_free = {};
 };
 
 struct PackResult {

@@ -3,6 +3,7 @@
 // desired profile of each node. Pure: time is a parameter, nothing is read or written.
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -14,6 +15,7 @@
 #include "joulie/common/duration.hpp"
 #include "joulie/common/result.hpp"
 #include "joulie/policy/context.hpp"
+#include "joulie/policy/fit.hpp"
 #include "joulie/policy/hardware_class.hpp"
 #include "joulie/policy/windows.hpp"
 
@@ -107,12 +109,20 @@ struct NodeDesire {
   // plan's caps.
   std::optional<double> performance_cap_watts = std::nullopt;
   std::optional<double> eco_cap_watts = std::nullopt;
+  // stability.minDwell holds the node in performance until then (context_aware_v1); nullopt: not
+  // held.
+  std::optional<SystemTime> held_until = std::nullopt;
 };
 
 // A pending performance-sensitive pod that fits no managed node even at performance.
 struct UnschedulablePod {
   std::string pod;     // "namespace/name"
   std::string reason;  // the scheduler-style summary ("0/5 nodes are available: …")
+  std::string uid = {};
+  Resources request = {};  // what it asks for (the Event says it)
+  std::shared_ptr<const PodRequirement> requirement = nullptr;  // null: no constraint
+  std::size_t matching_nodes = 0;  // nodes its labels/taints accept (packing.hpp)
+  Resources most_free = {};        // the most free capacity among them
 };
 
 struct PolicyPlan {

@@ -81,12 +81,14 @@ struct ObservedProfile {
 };
 bool spec_matches(const ObservedProfile& current, const api::NodePowerProfileSpec& desired);
 
+// A one-shot run that writes (--once) has no later pass: the operator sets both durations to 0.
+// A dry run keeps them, so it reports the pass the running operator would make (the first half
+// of a two-phase change, or what a node between the halves waits for).
 struct WriteSettings {
   Duration downgrade_settle{0};       // 0: a downgrade writes label and cap in one pass
   Duration upgrade_apply_timeout{0};  // 0: an upgrade writes cap and label in one pass
   Duration drain_timeout{0};          // 0: never force a drain
   Duration retry_initial{std::chrono::seconds(1)};  // look again this soon with pods unknown
-  bool dry_run = false;  // --dry-run and --once: both phases in one pass (no later pass)
   double performance_cap_watts = 0;
   double eco_cap_watts = 0;  // the cap in force now (a time window may lower it)
   std::string policy_name;   // spec.policyName

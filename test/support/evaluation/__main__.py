@@ -79,6 +79,10 @@ def parse(argv):
     p.add_argument("--resweep", action="store_true",
                    help="with --report-from: recompute the physics sweep from the raw results' "
                         "recorded schedules and write them back (OUT/evaluation/raw/results.json.gz)")
+    p.add_argument("--scenario", choices=("main", "hetero"), default="main",
+                   help="hetero: the heterogeneous-demand scenario (C's count-based against D's "
+                        "fit-aware supply; hetero.py) instead of the main comparison; its section "
+                        "joins OUT/evaluation.md when OUT holds the main raw results")
     p.add_argument("--command-line", default=None, help=argparse.SUPPRESS)
     return p.parse_args(argv)
 
@@ -256,10 +260,60 @@ def sweep(comps, types_by_group):
             "baselines": list(SWEEP_BASELINES)}
 
 
-def write_outputs(out, raw):
+HETERO_RAW = "hetero.json.gz"
+
+
+def write_outputs(out, raw, hetero_raw=None):
     comps = comparisons(raw)
-    summary = report.write(out, raw, comps, log)
+    summary = report.write(out, raw, comps, log, hetero_raw)
     return summary
+
+
+def hetero_beside(raw_path):
+    """The heterogeneous scenario's raw results next to the main ones, if any."""
+    path = os.path.join(os.path.dirname(os.path.abspath(raw_path)), HETERO_RAW)
+    return rawio.read(path) if os.path.exists(path) else None
+
+
+def write_hetero_outputs(out, hetero_raw):
+    """OUT/evaluation.md with the main report and the scenario's section when OUT holds the main
+    raw results; else with the scenario's section alone. Returns (ok, failures)."""
+    main_raw = os.path.join(out, "evaluation", "raw", "results.json.gz")
+    if os.path.exists(main_raw):
+        summary = write_outputs(out, rawio.read(main_raw), hetero_raw)
+        fails = summary["invariants"]["failures"]
+    else:
+        fails = report.write_hetero_alone(out, hetero_raw, log)
+    return not fails, fails
+
+
+def main_hetero(args, out):
+    """--scenario hetero: run it, keep its raw results, write the report."""
+    from . import hetero
+    if not os.access(args.joulie, os.X_OK):
+        log("no joulie binary at %s (build it, or set JOULIE_BIN)" % args.joulie)
+        return 2
+    workroot = tempfile.mkdtemp(prefix="joulie-eval-hetero-")
+    started, load_before = time.time(), os.getloadavg()
+    ok = False
+    try:
+        raw, jobs = hetero.run(args, args.quick, workroot, ECO_CAP)
+        raw["run"] = report.run_meta(args, started, time.time(), load_before, os.getloadavg(), jobs)
+        raw_dir = os.path.join(out, "evaluation", "raw")
+        os.makedirs(raw_dir, exist_ok=True)
+        rawio.write(os.path.join(raw_dir, HETERO_RAW), raw)
+        ok, fails = write_hetero_outputs(out, raw)
+        for f in fails:
+            log("INVARIANT FAILED: " + f)
+        return 0 if ok else 1
+    except runner.EvalError as e:
+        log("failed: %s" % e)
+        return 1
+    finally:
+        if ok and not args.keep_logs:
+            shutil.rmtree(workroot, ignore_errors=True)
+        else:
+            log("daemon logs in %s" % workroot)
 
 
 def main(argv=None):
@@ -274,6 +328,8 @@ def main(argv=None):
     os.makedirs(os.path.join(out, "evaluation"), exist_ok=True)
     if args.report_from:
         raw = rawio.read(args.report_from)
+        if raw.get("scenario") == "hetero":
+            return 0 if write_hetero_outputs(out, raw)[0] else 1
         if args.resweep:
             t0 = time.time()
             types = {k: physics.HardwareType.from_dict(d) for k, d in raw["hardware"].items()}
@@ -282,8 +338,10 @@ def main(argv=None):
             raw["sweep"]["recomputed"] = True
             os.makedirs(os.path.join(out, "evaluation", "raw"), exist_ok=True)
             rawio.write(os.path.join(out, "evaluation", "raw", "results.json.gz"), raw)
-        summary = write_outputs(out, raw)
+        summary = write_outputs(out, raw, hetero_beside(args.report_from))
         return 0 if summary["invariants"]["ok"] else 1
+    if args.scenario == "hetero":
+        return main_hetero(args, out)
     if not os.access(args.joulie, os.X_OK):
         log("no joulie binary at %s (build it, or set JOULIE_BIN)" % args.joulie)
         return 2
@@ -327,7 +385,7 @@ def main(argv=None):
         raw["run"]["loadSamples"] = list(load_samples)
         rawio.write(raw_path, raw)
         log("raw results in %s (--report-from rebuilds the report from them)" % raw_path)
-        summary = write_outputs(out, raw)
+        summary = write_outputs(out, raw, hetero_beside(raw_path))
         for f in summary["invariants"]["failures"]:
             log("INVARIANT FAILED: " + f)
         ok = summary["invariants"]["ok"]

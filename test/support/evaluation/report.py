@@ -561,24 +561,33 @@ def regime_section(regime, r, keys, comps, main):
     return lines
 
 
-def write(out, raw, comps, log):
-    """Writes OUT/evaluation.md, OUT/evaluation/*.png and summary.json; returns the summary."""
+def write(out, raw, comps, log, hetero_raw=None):
+    """Writes OUT/evaluation.md, OUT/evaluation/*.png and summary.json (and, with the
+    heterogeneous scenario's raw results, its section and hetero-summary.json); returns the
+    summary."""
     import json
     img_dir = os.path.join(out, "evaluation")
     os.makedirs(img_dir, exist_ok=True)
     agg = aggregate(comps)
     keys = _keys(comps)
     failures = invariant_failures(comps)
+    hetero_lines, headline = [], None
+    if hetero_raw is not None:
+        from . import hetero
+        hetero_lines, hsumm = _hetero(img_dir, hetero_raw)
+        failures = failures + hsumm["invariants"]["failures"]
+        headline = hetero.headline(hsumm)
     summ = summary(raw, comps, agg, failures)
     with open(os.path.join(img_dir, "summary.json"), "w") as f:
         json.dump(summ, f, indent=1, sort_keys=True)
         f.write("\n")
     images = plots(img_dir, raw, comps, agg, keys, log)
-    lines = header(raw, comps, agg, keys, failures)
+    lines = header(raw, comps, agg, keys, failures, headline)
     for regime, r in agg.items():
         lines += regime_section(regime, r, keys, comps, regime == "moderate")
     lines += repeat_section(comps)
     lines += ["## Physics sensitivity (moderate regime)", ""] + sweep_section(raw.get("sweep"), keys)
+    lines += hetero_lines
     if images:
         lines += ["## Plots", ""]
         for name in images:
@@ -588,6 +597,28 @@ def write(out, raw, comps, log):
         f.write("\n".join(lines).rstrip() + "\n")
     log("wrote %s" % os.path.join(out, "evaluation.md"))
     return summ
+
+
+def _hetero(img_dir, hetero_raw):
+    """The heterogeneous scenario's section and its summary (written as hetero-summary.json)."""
+    import json
+    from . import hetero
+    lines, summ = hetero.section(hetero_raw)
+    with open(os.path.join(img_dir, "hetero-summary.json"), "w") as f:
+        json.dump(summ, f, indent=1, sort_keys=True)
+        f.write("\n")
+    return lines, summ
+
+
+def write_hetero_alone(out, hetero_raw, log):
+    """OUT/evaluation.md with the heterogeneous scenario's section only (no main raw results in
+    OUT: the quick case); returns the invariant failures."""
+    lines, summ = _hetero(os.path.join(out, "evaluation"), hetero_raw)
+    title = "# Energy evaluation: heterogeneous demand%s" % (" (quick case)" if hetero_raw["quick"] else "")
+    with open(os.path.join(out, "evaluation.md"), "w") as f:
+        f.write("\n".join([title, ""] + lines).rstrip() + "\n")
+    log("wrote %s" % os.path.join(out, "evaluation.md"))
+    return summ["invariants"]["failures"]
 
 
 CAPTIONS = {
@@ -602,7 +633,7 @@ CAPTIONS = {
 }
 
 
-def header(raw, comps, agg, keys, failures):
+def header(raw, comps, agg, keys, failures, hetero_headline=None):
     run = raw["run"]
     nodes = comps[0][0]["nodes"]
     mix = {}
@@ -652,6 +683,8 @@ def header(raw, comps, agg, keys, failures):
                          "effects as much as policy effects): IT energy saved vs A " + "; ".join(
                              "%s %s" % (k, _ci(sat["ci"][k]["saving"], "%.1f %%"))
                              for k in keys if k != "A" and k in sat["ci"]) + ".")
+        if hetero_headline:
+            lines.append(hetero_headline)
         lines += ["", "Brackets: 95 %% confidence interval over %d seeds (Student's t). The sweep range "
                   "is the spread of the mean saving over the exponent (2–3), static share (0–40 %%) "
                   "and eco cap (120–240 W) values in *Physics sensitivity* where the recorded "

@@ -34,6 +34,8 @@ from urllib.parse import quote
 import polling
 from powersim import physics
 
+from . import predicates
+
 PROFILE = "joulie.io/power-profile"
 HARDWARE_LABEL = "joulie.io/hardware-type"
 NPP = "/apis/joulie.io/v1alpha1/nodepowerprofiles"
@@ -491,22 +493,34 @@ def supports_policy(joulie, policy):
     return policy in (res.stdout + res.stderr)
 
 
-def fits(cls, label, constrained=True):
-    if not constrained:
-        return label is not None
-    if cls == "performance":
-        return label == "performance"  # draining-performance repels new performance pods
-    if cls == "eco":
-        return label == "eco"
-    return label is not None
+def pod_selector(job, constrained=True):
+    """The pod's nodeSelector: the class's power profile (performance / eco; general: none; none
+    at all in the unconstrained baselines) and whatever else the job requires (the heterogeneous
+    scenario's instance type)."""
+    sel = dict(job.get("nodeSelector") or {})
+    if constrained and job["class"] != "general":
+        sel[PROFILE] = job["class"]
+    return sel
+
+
+def pod_request(job):
+    """What the stand-in reserves for the pod (predicates.py): CPU cores and memory bytes."""
+    return {"nodeSelector": None, "tolerations": job.get("tolerations") or [], "cpu": job["cpus"],
+            "memory": job.get("memory", 0)}
 
 
 def pod_body(job, constrained=True):
+    requests = {"cpu": str(job["cpus"])}
+    if job.get("memory"):
+        requests["memory"] = str(job["memory"])
     spec = {"containers": [{"name": "work", "image": "registry.example/batch:1",
-                            "resources": {"requests": {"cpu": str(job["cpus"])}}}],
+                            "resources": {"requests": requests}}],
             "restartPolicy": "Never"}
-    if constrained and job["class"] != "general":
-        spec["nodeSelector"] = {PROFILE: job["class"]}
+    sel = pod_selector(job, constrained)
+    if sel:
+        spec["nodeSelector"] = sel
+    if job.get("tolerations"):
+        spec["tolerations"] = job["tolerations"]
     return {"apiVersion": "v1", "kind": "Pod",
             "metadata": {"name": job["id"], "namespace": "default",
                          "labels": {"app": "eval", "eval.joulie.io/class": job["class"]}},
@@ -552,12 +566,15 @@ def _start_cluster(cfg, workdir, procs, nodes, types):
                 kapi.ok("POST", CRD, f.read(), "application/yaml", codes=(201, 409))
     for n in nodes:
         c = str(types[n["type"]].cores)
+        labels = {"joulie.io/managed": "true", HARDWARE_LABEL: n["type"]}
+        labels.update(n.get("labels") or {})
+        alloc = {"cpu": c}
+        if n.get("memory"):
+            alloc["memory"] = str(n["memory"])
         kapi.ok("POST", "/api/v1/nodes", {
-            "apiVersion": "v1", "kind": "Node",
-            "metadata": {"name": n["name"], "labels": {"joulie.io/managed": "true",
-                                                         HARDWARE_LABEL: n["type"]}},
-            "spec": {},
-            "status": {"capacity": {"cpu": c}, "allocatable": {"cpu": c},
+            "apiVersion": "v1", "kind": "Node", "metadata": {"name": n["name"], "labels": labels},
+            "spec": {"taints": n["taints"]} if n.get("taints") else {},
+            "status": {"capacity": alloc, "allocatable": alloc,
                        "conditions": [{"type": "Ready", "status": "True"}]}})
     base = "http://127.0.0.1:%d" % sport
     wait_for("the NodePowerProfile CRD to serve",
@@ -631,16 +648,18 @@ def _wait_initial_state(kapi, sim, nodes, cfg, procs):
 class Scheduler:
     """The scheduler stand-in's state and the steps of one tick (see the module docstring)."""
 
-    def __init__(self, baseline, trace, cores, kapi, sim, watch):
+    def __init__(self, baseline, trace, nodes, types, kapi, sim, watch):
         self.baseline = baseline
         self.jobs = trace["jobs"]
         self.by_id = {j["id"]: j for j in self.jobs}
-        self.cores = cores
+        # What the filters read of a node, apart from its power-profile label (the watch's).
+        self.views = {n["name"]: node_view(n, types) for n in nodes}
+        self.cores = {name: v["cpu"] for name, v in self.views.items()}
         self.kapi, self.sim, self.watch = kapi, sim, watch
         self.next_arrival = 0
         self.pending = []  # job ids, arrival order
         self.running = {}  # id -> node
-        self.free = dict(cores)
+        self.free = {name: {"cpu": v["cpu"], "memory": v["memory"]} for name, v in self.views.items()}
         self.results = {}  # id -> record
         self.labels_seen = {}
         self.label_events = []  # (t, node, old, new)
@@ -651,7 +670,8 @@ class Scheduler:
             job = self.by_id[d["id"]]
             self.kapi.ok("PATCH", "%s/%s/status" % (PODS, quote(d["id"])),
                          {"status": {"phase": "Succeeded"}}, "application/merge-patch+json")
-            self.free[d["node"]] += d["cpus"]
+            self.free[d["node"]]["cpu"] += d["cpus"]
+            self.free[d["node"]]["memory"] += job.get("memory", 0)
             self.running.pop(d["id"], None)
             self.results[d["id"]] = {
                 "id": d["id"], "class": job["class"], "arrival": job["arrival"], "start": d["start"],
@@ -679,33 +699,54 @@ class Scheduler:
             by_label.setdefault(labels[name], []).append(name)
         return by_label
 
-    def best_node(self, cls, need, by_label):
+    def _fits(self, pod, name, label):
+        """The filters (predicates.py) on the node as it is labelled now; a node the operator has
+        not labelled yet is not ready for any pod."""
+        if label is None or name not in self.views:
+            return False
+        view = self.views[name]
+        node = dict(view, labels=dict(view["labels"], **{PROFILE: label}))
+        return predicates.why_not(pod, node, self.free[name]) is None
+
+    def _score(self, name):
+        """kube-scheduler's LeastAllocated: the mean free share of the resources it knows."""
+        v, f = self.views[name], self.free[name]
+        shares = [f["cpu"] / float(v["cpu"])]
+        if v["memory"] > 0:
+            shares.append(f["memory"] / float(v["memory"]))
+        return sum(shares) / len(shares)
+
+    def best_node(self, pod, by_label):
         best = None
         for lab, names in by_label.items():
-            if not fits(cls, lab, self.baseline.constrained):
-                continue
             for name in names:
-                if self.free[name] >= need:
-                    score = self.free[name] / float(self.cores[name])
+                if self._fits(pod, name, lab):
+                    score = self._score(name)
                     if best is None or score > best[0] or (score == best[0] and name < best[1]):
                         best = (score, name)
         return None if best is None else best[1]
 
     def bind(self, by_label):
         still = []
-        blocked = {}  # class -> smallest request that found no node this tick
+        # Per distinct requirement, the smallest request that found no node this tick: a larger
+        # one with the same requirement cannot find one either.
+        blocked = {}
         for jid in self.pending:
             job = self.by_id[jid]
-            cls, need = job["class"], job["cpus"]
-            if need >= blocked.get(cls, need + 1):
+            pod = dict(pod_request(job), nodeSelector=pod_selector(job, self.baseline.constrained))
+            req = (job["class"], json.dumps(pod["nodeSelector"], sort_keys=True),
+                   json.dumps(pod["tolerations"], sort_keys=True))
+            small = blocked.get(req)
+            if small is not None and pod["cpu"] >= small[0] and pod["memory"] >= small[1]:
                 still.append(jid)
                 continue
-            node = self.best_node(cls, need, by_label)
+            node = self.best_node(pod, by_label)
             if node is None:
-                blocked[cls] = min(need, blocked.get(cls, need))
+                blocked[req] = (pod["cpu"], pod["memory"]) if small is None else (
+                    min(pod["cpu"], small[0]), min(pod["memory"], small[1]))
                 still.append(jid)
                 continue
-            if not fits(cls, self.watch.label(node), self.baseline.constrained):
+            if not self._fits(pod, node, self.watch.label(node)):
                 # The label changed since this tick's view: like kube-scheduler, which takes a
                 # fresh snapshot per scheduling cycle, never bind on a label already replaced.
                 still.append(jid)
@@ -713,20 +754,30 @@ class Scheduler:
             self.kapi.ok("PATCH", "%s/%s" % (PODS, quote(jid)), {"spec": {"nodeName": node}},
                          "application/merge-patch+json")
             code, obj = self.sim.call("POST", "/sim/jobs", {
-                "id": jid, "node": node, "cpus": need, "work": job["work"],
-                "memFraction": job["memFraction"], "class": cls})
+                "id": jid, "node": node, "cpus": pod["cpu"], "work": job["work"],
+                "memFraction": job["memFraction"], "class": job["class"]})
             if code != 201:
                 raise EvalError("starting %s on %s in the simulator: HTTP %s %s" % (jid, node, code, obj))
-            self.free[node] -= need
+            self.free[node]["cpu"] -= pod["cpu"]
+            self.free[node]["memory"] -= pod["memory"]
             self.running[jid] = node
         self.pending = still
+
+
+def node_view(n, types):
+    """A cluster node as the filters see it, apart from its power-profile label."""
+    labels = {"joulie.io/managed": "true", HARDWARE_LABEL: n["type"]}
+    labels.update(n.get("labels") or {})
+    return {"labels": labels, "taints": n.get("taints") or [], "cpu": types[n["type"]].cores,
+            "memory": n.get("memory", 0)}
 
 
 def _run(baseline, trace, cfg, workdir, procs, log):
     factor = cfg["factor"]
     nodes = cluster_nodes(cfg["nodes"], cfg["seed"], cfg.get("hardware"))
+    for n in nodes:  # per type: labels, taints and allocatable memory (the heterogeneous scenario)
+        n.update((cfg.get("node_extras") or {}).get(n["type"]) or {})
     types = hardware_types(cfg.get("hardware"))
-    cores = {n["name"]: types[n["type"]].cores for n in nodes}
     kapi, sim, kport, sport = _start_cluster(cfg, workdir, procs, nodes, types)
     extra, signals = _start_daemons(baseline, cfg, workdir, procs, sport, len(nodes))
     _wait_initial_state(kapi, sim, nodes, cfg, procs)
@@ -734,8 +785,14 @@ def _run(baseline, trace, cfg, workdir, procs, log):
     watch = LabelWatch(kport)
     if not watch.synced.wait(30):
         raise EvalError("the node watch did not sync: %s" % watch.error)
-    sch = Scheduler(baseline, trace, cores, kapi, sim, watch)
-    total = len(sch.jobs)
+    sch = Scheduler(baseline, trace, nodes, types, kapi, sim, watch)
+    # Jobs that fit no node even at performance (the heterogeneous scenario's unschedulable ones)
+    # never finish: the run ends without them. A run whose other jobs cannot all be placed (a
+    # policy that never makes the right node performance) ends once, past `cutoff` simulated
+    # seconds, nothing has run for `stuck` simulated seconds; what is pending then was never placed.
+    unplaceable = set(cfg.get("unplaceable") or ())
+    total = len(sch.jobs) - len(unplaceable)
+    cutoff, stuck, idle_since = cfg.get("cutoff"), cfg.get("stuck", 1800.0), None
     sampler = Sampler(sport, cfg.get("sampler_every", 0.05))
     sim.ok("POST", "/sim/start", {})
     real_start = time.monotonic()
@@ -759,10 +816,16 @@ def _run(baseline, trace, cfg, workdir, procs, log):
             done_from, HORIZON_TICKS * cfg["tick"] * factor))
         done_from, t = done["next"], done["t"]
         sch.finish(done["jobs"])
-        if len(sch.results) == total:
+        if len(sch.results) >= total:
             break
         sch.arrive(t)
         sch.bind(sch.observe_labels(t))
+        if cutoff is not None and t >= cutoff and not sch.running:
+            idle_since = t if idle_since is None else idle_since
+            if t - idle_since >= stuck:
+                break
+        else:
+            idle_since = None
         spent = time.monotonic() - tick_start
         if spent < cfg["tick"]:
             time.sleep(cfg["tick"] - spent)  # the scheduler's pace (real time), not synchronisation
@@ -778,4 +841,5 @@ def _run(baseline, trace, cfg, workdir, procs, log):
             "flags": baseline.flags + extra, "signals": signals, "realSeconds": round(real_seconds, 1),
             "end": final["t"], "status": status, "series": series, "jobs": list(sch.results.values()),
             "labelEvents": sch.label_events, "nodes": nodes, "caps": caps, "sampled": sampled,
-            "constrained": baseline.constrained, "capsPerformance": baseline.caps_performance}
+            "constrained": baseline.constrained, "capsPerformance": baseline.caps_performance,
+            "pendingAtEnd": sorted(sch.pending)}

@@ -28,6 +28,16 @@ TEST_CASE("kubectl-style flags in any position") {
   CHECK(e->positional == std::vector<std::string>{"worker-1"});
   CHECK(e->output == Output::json);
 
+  // kubectl's short forms with the value attached.
+  auto s = parse_options({"status", "-ojson", "-njoulie"});
+  REQUIRE(s.ok());
+  CHECK(s->output == Output::json);
+  CHECK(s->ns == "joulie");
+  auto y = parse_options({"status", "-o=yaml", "--prometheus", "http://prom:9090"});
+  REQUIRE(y.ok());
+  CHECK(y->output == Output::yaml);
+  CHECK(y->prometheus == "http://prom:9090");
+
   auto p = parse_options({"pause", "--reason", "incident 42", "--wait=false", "--timeout", "5s"});
   REQUIRE(p.ok());
   CHECK(p->reason == "incident 42");
@@ -51,6 +61,8 @@ TEST_CASE("usage errors") {
       {{"pause", "--timeout", "soon"}, "--timeout \"soon\""},
       {{"pause", "--wait=maybe"}, "--wait: want true or false"},
       {{"status", "--policy-config", "x.yaml"}, "--policy-config applies to plan and explain"},
+      {{"plan", "--prometheus", "http://p"}, "--prometheus applies to status only"},
+      {{"status", "-oxml"}, "allowed formats are: json,wide,yaml"},
   };
   for (const auto& row : rows) {
     INFO(row.message);

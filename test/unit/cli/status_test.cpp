@@ -2,6 +2,10 @@
 
 #include <rapidjson/document.h>
 
+#include <algorithm>
+#include <cmath>
+#include <map>
+
 #include "cli/status.hpp"
 #include "joulie/common/duration.hpp"
 
@@ -116,4 +120,56 @@ TEST_CASE("a malformed published state is ignored, not a crash") {
   StatusView v = build_status(in);
   CHECK_FALSE(v.published);
   CHECK(v.nodes.empty());
+}
+
+TEST_CASE("time in state is the operator's memory; a node before its profile is listed") {
+  // a: the operator's record says performance since 09:00 (it wins over the agent's condition);
+  // d: a first downgrade's eco label and record, no NodePowerProfile yet; e: a record for
+  // another state than the label shows is not this state's start.
+  auto nodes = parse(R"({"items":[
+    {"metadata":{"name":"a","labels":{"joulie.io/power-profile":"performance"},
+      "annotations":{"joulie.io/state-since":"performance 2026-12-01T09:00:00.000Z"}}},
+    {"metadata":{"name":"d","labels":{"joulie.io/power-profile":"eco"},
+      "annotations":{"joulie.io/state-since":"eco 2026-12-01T12:00:00.000Z"}}},
+    {"metadata":{"name":"e","labels":{"joulie.io/power-profile":"eco"},
+      "annotations":{"joulie.io/state-since":"performance 2026-12-01T12:00:00.000Z"}}}]})");
+  auto npps = parse(kNpps);
+  StatusInputs in;
+  in.nodes = &nodes;
+  in.npps = &npps;
+  StatusView v = build_status(in);
+  std::map<std::string, NodeRow> rows;
+  for (const auto& n : v.nodes) rows[n.name] = n;
+  CHECK(*rows["a"].since == *joulie::parse_rfc3339("2026-12-01T09:00:00Z"));
+  REQUIRE(rows.count("d") == 1);
+  CHECK(rows["d"].state == "ActiveEco");
+  CHECK(rows["d"].profile == "-");
+  CHECK(rows["d"].result == "no profile yet");
+  CHECK(*rows["d"].since == *joulie::parse_rfc3339("2026-12-01T12:00:00Z"));
+  CHECK_FALSE(rows["e"].since.has_value());
+  // No agent can report before the profile exists: not counted as an agent that has not.
+  CHECK(std::find(v.not_reported.begin(), v.not_reported.end(), "d") == v.not_reported.end());
+}
+
+TEST_CASE("measured power fills the POWER column where Prometheus knows it") {
+  auto nodes = parse(kNodes);
+  auto npps = parse(kNpps);
+  StatusInputs in;
+  in.nodes = &nodes;
+  in.npps = &npps;
+  StatusView v = build_status(in);
+  set_measured_power(v, {{"a", 312.5}, {"b", std::nan("")}, {"elsewhere", 99}});
+  CHECK(v.nodes[0].power == 312.5);
+  CHECK_FALSE(v.nodes[1].power.has_value());  // NaN is not a measurement
+  CHECK_FALSE(v.nodes[2].power.has_value());
+  const auto now = *joulie::parse_rfc3339("2026-12-01T12:00:00Z");
+  const std::string table = render_status(v, Output::table, now);
+  CHECK(table.find("POWER") != std::string::npos);
+  CHECK(table.find("312.5W") != std::string::npos);
+  const std::string json = render_status(v, Output::json, now);
+  CHECK(json.find("\"measuredPowerWatts\": 312.5") != std::string::npos);
+  v.power_source = "http://prom:9090";
+  v.power_error = "connection refused";
+  CHECK(render_status(v, Output::table, now).find(
+            "Power:    unknown (http://prom:9090: connection refused)") != std::string::npos);
 }

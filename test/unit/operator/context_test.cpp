@@ -150,6 +150,38 @@ TEST_CASE(
   CHECK(counts.by_class().bound.empty());
 }
 
+TEST_CASE("context: bound pods' memory requests are summed per node and fill the node", "[fit]") {
+  StringInterner strings;
+  auto bound = [&](const char* memory) {
+    return *project_pod(
+        parse_json(fmt::format(R"({{"metadata":{{"name":"q"}},"spec":{{"nodeName":"n1",
+        "containers":[{{"resources":{{"requests":{{"cpu":"1","memory":"{}"}}}}}}]}}}})",
+                               memory)),
+        "joulie.io/power-profile", strings);
+  };
+  PodCounts counts;
+  const PodInfo big = bound("100Gi");
+  CHECK(big.memory_mib == 100 * 1024);
+  counts.add(big);
+  counts.add(bound("500M"));  // 476.8 MiB: counted as 477 MiB, never less than requested
+  const joulie::policy::Resources b = counts.by_class().bound.at("n1");
+  CHECK(b.cpu_milli == 2000);
+  CHECK(b.memory_bytes == (100 * 1024 + 477) * 1024LL * 1024);
+  CHECK(b.memory_bytes >= 100LL * 1024 * 1024 * 1024 + 500000000);
+  // A node of 128 Gi with these two bound: a pending pod asking 30 Gi no longer fits, 27 Gi does.
+  joulie::policy::NodeFitView view;
+  view.name = "n1";
+  view.allocatable = {64000, 128LL * 1024 * 1024 * 1024, 110};
+  view.requested = b;
+  CHECK(std::string(joulie::policy::insufficient({1000, 30LL << 30, 1}, view)) ==
+        "Insufficient memory");
+  CHECK(joulie::policy::insufficient({1000, 27LL << 30, 1}, view) == nullptr);
+  // Clamped, never wrapped: an absurd request reads as the maximum.
+  CHECK(bound("300Ti").memory_mib == PodInfo::kMaxMemoryMib);
+  counts.remove(big);
+  CHECK(counts.by_class().bound.at("n1").memory_bytes == 477LL * 1024 * 1024);
+}
+
 TEST_CASE("context: a profile's reported package maximum is projected", "[fit]") {
   auto p = project_npp(parse_json(R"({"metadata":{"name":"node-a","labels":{
       "joulie.io/managed-by":"operator"}},"spec":{"nodeName":"a","profile":"eco"},

@@ -57,6 +57,7 @@ struct Fixture {
   std::mutex writes_mutex;      // the pass may write from several threads
   struct RecordedEvent {
     std::string node, reason, message;
+    std::string kind = "Node", ns = {}, uid = {};  // the involved object
   };
   std::vector<RecordedEvent> events;
   std::map<std::string, std::int64_t> perf_pods;  // node -> performance-sensitive pods
@@ -100,7 +101,7 @@ struct Fixture {
         options, *actuation, &metrics,
         [this](const kube::NodeRef& n, kube::EventType, std::string reason, std::string message) {
           std::lock_guard lock(writes_mutex);
-          events.push_back({n.name, std::move(reason), std::move(message)});
+          events.push_back({n.name, std::move(reason), std::move(message), n.kind, n.ns, n.uid});
         },
         clock);
   }
@@ -134,6 +135,7 @@ struct Fixture {
         s.managed.push_back({name, info->uid, info->profile_label, info->draining_since,
                              perf_pods.contains(name) ? perf_pods[name] : 0, info->zone, info->rack,
                              info->allocatable_cpu, info->state_since, info->pin});
+        s.managed.back().fit = info->fit.view;  // labels, taints, allocatable (fit, classes)
       } else if (info->profile_label || info->draining_since || info->state_since) {
         s.unmanaged_marked.push_back(
             {name, info->profile_label, info->draining_since, info->state_since});

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include "fixture.hpp"
+#include "joulie/common/duration.hpp"
 
 using joulie::operator_mode::format_pass_json;
 using joulie::operator_mode::format_pass_text;
@@ -57,4 +58,29 @@ TEST_CASE("pass report: a dry run reports the writes it did not make as planned"
   const auto text = format_pass_text(r);
   CHECK(text.find("planned") != std::string::npos);
   CHECK(text.find("applied") == std::string::npos);
+}
+
+TEST_CASE("pass report: what holds a node, and until when, only when something does") {
+  joulie::operator_mode::PassResult r;
+  joulie::operator_mode::NodeOutcome held;
+  held.node = "n1";
+  held.held_until = *joulie::parse_rfc3339("2026-12-06T10:11:00.0004Z");
+  joulie::operator_mode::NodeOutcome waiting;
+  waiting.node = "n2";
+  waiting.waiting = "eco cap: waiting for the eco label to settle";
+  waiting.wait_until = *joulie::parse_rfc3339("2026-12-06T10:12:00.25Z");
+  r.nodes = {held, waiting, joulie::operator_mode::NodeOutcome{}};
+  const std::string json = format_pass_json(r);
+  // Rounded up to the millisecond: a reader never sees a hold end earlier than it does.
+  CHECK(json.find(R"("heldUntil":"2026-12-06T10:11:00.001Z")") != std::string::npos);
+  CHECK(
+      json.find(
+          R"("waiting":"eco cap: waiting for the eco label to settle","waitUntil":"2026-12-06T10:12:00.250Z")") !=
+      std::string::npos);
+  CHECK(json.find("heldUntil") == json.rfind("heldUntil"));  // n2 and the third: none
+  CHECK(json.find("waitUntil") == json.rfind("waitUntil"));
+  const std::string text = format_pass_text(r);
+  CHECK(text.find("    held: minDwell until 2026-12-06T10:11:00Z\n") != std::string::npos);
+  CHECK(text.find("    waits: eco cap: waiting for the eco label to settle until "
+                  "2026-12-06T10:12:00Z\n") != std::string::npos);
 }

@@ -1162,3 +1162,64 @@ TEST_CASE("reconciler: a forced drain whose cap write failed is finished, not dr
   REQUIRE(f.profile("n1"));
   CHECK(f.profile("n1")->profile == "eco");
 }
+
+TEST_CASE("reconciler: a dry run reports the pass the running operator would make") {
+  // Phase one of a downgrade: a dry run plans that first half and its settle, from the same
+  // memory annotations; nothing is written.
+  Fixture f;
+  converged(f, {"n1"}, 1.0);
+  flip(f, 0.0, 2s, 0s);
+  f.options.dry_run = true;
+  f.restart();
+  f.writes.clear();
+  auto r = f.pass();
+  CHECK(f.writes.empty());
+  CHECK(r.write_requests == 1);  // the eco label (and its record) only
+  // Reported as the target (the policy's decision) and what its second half waits for.
+  CHECK(r.nodes[0].label == "eco");
+  CHECK(r.nodes[0].profile == joulie::api::Profile::eco);
+  CHECK(r.nodes[0].changed);
+  CHECK(r.nodes[0].waiting.find("settle") != std::string::npos);
+  CHECK(r.nodes[0].wait_until == f.clock.now() + 2s);
+
+  // A live operator wrote the eco label a second ago: the dry run reads its record and waits
+  // for the rest of the settle, as the live operator does.
+  f.options.dry_run = false;
+  f.restart();
+  f.pass();
+  const auto labelled = f.clock.now();
+  f.clock.advance(1s);
+  f.options.dry_run = true;
+  f.restart();
+  f.writes.clear();
+  r = f.pass();
+  CHECK(f.writes.empty());
+  CHECK_FALSE(r.nodes[0].changed);
+  CHECK(r.nodes[0].waiting.find("settle") != std::string::npos);
+  CHECK(r.nodes[0].wait_until == std::chrono::ceil<std::chrono::milliseconds>(labelled) + 2s);
+  const std::string json = joulie::operator_mode::format_pass_json(r);
+  CHECK(json.find("\"waiting\":\"eco cap: waiting for the eco label to settle\"") !=
+        std::string::npos);
+  CHECK(json.find("\"waitUntil\":\"") != std::string::npos);
+  CHECK(json.find("heldUntil") == std::string::npos);
+}
+
+TEST_CASE("reconciler: a dry run reads an upgrade's apply-wait-until and waits as the operator") {
+  Fixture f;
+  converged(f, {"n1"}, 0.0);
+  agent_reports(f, "n1", 1, 1);
+  flip(f, 1.0, 0s, 10s);
+  f.pass();  // the live operator raised the cap and recorded its deadline on the profile
+  REQUIRE(f.label("n1") == "eco");
+  agent_reports(f, "n1", 2, 1);  // the agent has not acted on the raised cap yet
+  const auto raised = f.clock.now();
+  f.clock.advance(3s);
+  f.options.dry_run = true;
+  f.restart();  // a fresh process (kubectl joulie plan): only the API objects are known
+  f.writes.clear();
+  auto r = f.pass();
+  CHECK(f.writes.empty());
+  CHECK_FALSE(r.nodes[0].changed);
+  CHECK(r.nodes[0].waiting.find("agent") != std::string::npos);
+  CHECK(r.nodes[0].wait_until == std::chrono::ceil<std::chrono::milliseconds>(raised) + 10s);
+}

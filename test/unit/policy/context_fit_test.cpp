@@ -108,6 +108,10 @@ TEST_CASE("fit-aware demand: a pod that fits no node is named and upgrades nothi
   CHECK(performance_nodes(plan).empty());
   REQUIRE(plan.unschedulable.size() == 1);
   CHECK(plan.unschedulable[0].pod == "ml/huge");
+  // How far it is from fitting: one node accepts its placement, with 96 cores free.
+  CHECK(plan.unschedulable[0].matching_nodes == 1);
+  CHECK(plan.unschedulable[0].most_free == Resources{96000, 256 * kGi, 0});
+  CHECK(plan.unschedulable[0].request.cpu_milli == 200000);
   CHECK(plan.unschedulable[0].reason ==
         "0/2 nodes are available: 1 Insufficient cpu, 1 node(s) didn't match Pod's node "
         "affinity/selector.");

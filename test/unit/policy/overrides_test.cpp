@@ -99,3 +99,19 @@ TEST_CASE("overrides say why in the reasons") {
   CHECK(mentions(paused.nodes[2].reasons, "paused"));
   CHECK(mentions(paused.nodes[0].reasons, "pin eco (joulie.io/pin) not applied while paused"));
 }
+
+TEST_CASE("a pin or the pause decides instead of minDwell: the node is no longer held") {
+  const joulie::SystemTime until = joulie::SystemTime{} + std::chrono::hours(1);
+  PolicyPlan p = three();
+  p.nodes[0].held_until = until;  // a: minDwell kept it performance
+  p.nodes[1].held_until = until;
+  Overrides o;
+  o.pins = {{"a", "eco"}};
+  apply_overrides(p, o);
+  CHECK_FALSE(p.nodes[0].held_until.has_value());  // pinned eco: the pin, not the dwell
+  CHECK(p.nodes[1].held_until == until);           // untouched
+  o.pins.clear();
+  o.paused = true;
+  apply_overrides(p, o);
+  CHECK_FALSE(p.nodes[1].held_until.has_value());
+}
