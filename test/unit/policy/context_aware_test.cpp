@@ -365,7 +365,8 @@ TEST_CASE("context_aware_v1 stability: minDwell holds a fresh node, upgrades nev
   cfg.stability.min_dwell = 10min;
   auto p = run(cfg, context(ns));
   CHECK(perf(p) == "n0 n2");
-  CHECK_THAT(reasons_of(p, "n2"), Catch::Contains("minDwell 10m0s: 5m0s left in ActivePerformance"));
+  CHECK_THAT(reasons_of(p, "n2"),
+             Catch::Contains("minDwell 10m0s: 5m0s left in ActivePerformance"));
   // Until when, for `kubectl joulie plan`: the last transition + minDwell; nobody else is held.
   const Context ctx = context(ns);
   for (const auto& n : p.nodes) {
