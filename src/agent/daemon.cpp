@@ -316,16 +316,18 @@ void AgentDaemon::wake(const std::vector<std::string>& nodes) {
   }
 }
 
-void AgentDaemon::wake_all() {
+std::vector<AgentDaemon::SlotPtr> AgentDaemon::all_slots() const {
+  std::lock_guard lock(slots_mutex_);
   std::vector<SlotPtr> all;
-  {
-    std::lock_guard lock(slots_mutex_);
-    all.reserve(slots_.size());
-    for (const auto& [name, slot] : slots_) {
-      all.push_back(slot);
-    }
+  all.reserve(slots_.size());
+  for (const auto& [name, slot] : slots_) {
+    all.push_back(slot);
   }
-  for (const auto& slot : all) {
+  return all;
+}
+
+void AgentDaemon::wake_all() {
+  for (const auto& slot : all_slots()) {
     enqueue(slot, true);
   }
 }
@@ -435,14 +437,7 @@ std::size_t AgentDaemon::run_pass(bool force) {
     std::lock_guard lock(queue_mutex_);
     pass_errors_ = 0;
   }
-  std::vector<SlotPtr> all;
-  {
-    std::lock_guard lock(slots_mutex_);
-    all.reserve(slots_.size());
-    for (const auto& [name, slot] : slots_) {
-      all.push_back(slot);
-    }
-  }
+  const std::vector<SlotPtr> all = all_slots();
   for (const auto& slot : all) {
     enqueue(slot, force);
   }

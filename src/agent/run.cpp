@@ -16,6 +16,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -33,7 +34,7 @@
 #include "joulie/common/strings.hpp"
 #include "joulie/config/cli.hpp"
 #include "joulie/kube/client.hpp"
-#include "joulie/kube/config.hpp"
+#include "joulie/kube/connect.hpp"
 #include "joulie/kube/liveness.hpp"
 
 // Bounds of the executable's code, defined by the GNU linker.
@@ -194,152 +195,196 @@ DaemonOptions daemon_options(const config::AgentConfig& config, metrics::Registr
   return o;
 }
 
+// Daemonset mode runs for one named node, whose name also names its fail-safe record.
+bool node_usable(const config::AgentConfig& config) {
+  if (config.mode == config::AgentMode::pool) {
+    return true;
+  }
+  if (config.node.empty()) {
+    log::error("agent", "daemonset mode needs --node (NODE_NAME)");
+    return false;
+  }
+  if (Status name_ok = validate_record_name(config.node); !name_ok.ok()) {
+    log::error("agent", "unusable --node", {{"error", name_ok.error()}});
+    return false;
+  }
+  return true;
+}
+
+metrics::Registry& process_registry() {
+  metrics::Registry& registry = metrics::default_registry();
+  registry.add_process_metrics();
+  return registry;
+}
+
+// One `joulie agent` process: its parts as members, declared in the order they are built, so
+// that they are destroyed in reverse (what a thread may still touch outlives that thread).
+class AgentProcess {
+ public:
+  explicit AgentProcess(const config::AgentConfig& config)
+      : config_(config), registry_(process_registry()) {}
+
+  int run() {
+    if (!connect()) {
+      return config::kExitRuntimeError;
+    }
+    daemon_ =
+        std::make_unique<AgentDaemon>(*connection_.client, daemon_options(config_, registry_));
+    log_start();
+    if (!start_probes()) {
+      return config::kExitRuntimeError;
+    }
+    watch_signals();
+    if (!daemon_->start(stopping_)) {
+      return config::kExitOk;  // stopped before anything was applied
+    }
+    if (std::optional<int> exit = sync_caches()) {
+      return *exit;
+    }
+    return config_.once ? run_once() : run_until_signal();
+  }
+
+ private:
+  bool connect() {
+    kube::ConnectOptions options;
+    options.component = "agent";
+    options.kubeconfig = config_.global.kubeconfig;
+    options.context = config_.global.context;
+    options.client.qps = config_.global.kube_qps;
+    options.client.burst = config_.global.kube_burst;
+    options.client.metrics = &registry_;
+    options.liveness_resource = kube::resources::node_power_profiles;
+    options.probe_timeout = kProbeTimeout;
+    auto connection = kube::connect(options);
+    if (!connection) {
+      return false;
+    }
+    connection_ = std::move(*connection);
+    return true;
+  }
+
+  void log_start() {
+    log::info("agent", "starting",
+              {{"mode", config::agent_mode_name(config_.mode)},
+               {"node", config_.node},
+               {"interval", format_duration(config_.interval)},
+               {"simulate_only", config_.simulate_only},
+               {"once", config_.once},
+               {"sysfs_root", config_.sysfs_root},
+               {"state_dir", config_.state_dir},
+               {"server", connection_.client->config().source}});
+    if (config_.mode == config::AgentMode::pool) {
+      log::info("agent", "pool mode",
+                {{"selector", config_.pool_node_selector},
+                 {"shards", config_.pool_shards},
+                 {"shard_id", config_.pool_shard_id}});
+    }
+  }
+
+  // A one-shot run serves no probes.
+  bool start_probes() {
+    if (config_.once) {
+      return true;
+    }
+    endpoint_ = kube::serve_probes(connection_, "agent", config_.global.metrics_addr, registry_,
+                                   ready_when_synced(*daemon_));
+    return endpoint_ != nullptr;
+  }
+
+  void watch_signals() {
+    signals_.start([this](int sig) {
+      log::info("agent", "signal received; restoring the node(s) and stopping",
+                {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+      {
+        std::lock_guard lock(stop_mutex_);
+        stopping_ = true;
+      }
+      stop_cv_.notify_all();
+    });
+  }
+
+  // nullopt once synced; otherwise the exit status. Only a one-shot run gives up waiting.
+  std::optional<int> sync_caches() {
+    const auto timeout = config_.once
+                             ? std::optional<std::chrono::steady_clock::duration>(kOnceSyncTimeout)
+                             : std::nullopt;
+    switch (wait_until_synced(*daemon_, stopping_, timeout)) {
+      case SyncWait::synced:
+        log::info("agent", "caches synced", {{"nodes", daemon_->owned_nodes()}});
+        return std::nullopt;
+      case SyncWait::stopped:
+        daemon_->stop();
+        return config::kExitOk;
+      case SyncWait::timed_out:
+        break;
+    }
+    log::error("agent",
+               "caches did not sync in time; is the API server reachable and are the "
+               "CRDs installed?",
+               {{"synced", daemon_->sync_status()}});
+    daemon_->stop();
+    return config::kExitRuntimeError;
+  }
+
+  int run_once() {
+    std::size_t errors = daemon_->run_pass(true);
+    // Wait for the status writes in slices so that SIGTERM/SIGINT ends the wait at once.
+    const auto flush_deadline = std::chrono::steady_clock::now() + kOnceFlushTimeout;
+    bool flushed = false;
+    while (!(flushed = daemon_->status_writer().flush(std::chrono::milliseconds(100))) &&
+           !stopping_ && std::chrono::steady_clock::now() < flush_deadline) {
+    }
+    daemon_->stop();
+    if (!flushed) {
+      log::error("agent",
+                 stopping_ ? "stopped by a signal before the status was written"
+                           : "status could not be written",
+                 {{"pending", daemon_->status_writer().pending()}});
+    }
+    log::info("agent", "one pass done; settings stay applied",
+              {{"nodes", daemon_->owned_nodes()}, {"errors", errors}});
+    return errors == 0 && flushed ? config::kExitOk : config::kExitRuntimeError;
+  }
+
+  // Runs the daemon until SIGTERM/SIGINT, then restores the node(s).
+  int run_until_signal() {
+    map_code_on_demand(false);
+    std::thread runner([this] {
+      daemon_->run_pass(false);
+      map_code_on_demand(true);  // start-up code paths are done with
+      daemon_->run();
+    });
+    {
+      std::unique_lock lock(stop_mutex_);
+      stop_cv_.wait(lock, [this] { return stopping_.load(); });
+    }
+    daemon_->stop();
+    runner.join();
+    return restore_on_shutdown(*daemon_, config_.restore_timeout);
+  }
+
+  const config::AgentConfig& config_;
+  std::mutex stop_mutex_;
+  std::condition_variable stop_cv_;
+  std::atomic<bool> stopping_{false};
+  SignalWatcher signals_;  // before any thread exists, so every thread inherits the mask
+  metrics::Registry& registry_;
+  kube::ClusterConnection connection_;
+  std::unique_ptr<AgentDaemon> daemon_;
+  std::unique_ptr<HttpEndpoint> endpoint_;
+};
+
 }  // namespace
 
 int run_agent(const config::AgentConfig& config) {
   if (config.restore) {
     return restore_only(config);
   }
-  const bool pool_mode = config.mode == config::AgentMode::pool;
-  if (!pool_mode) {
-    if (config.node.empty()) {
-      log::error("agent", "daemonset mode needs --node (NODE_NAME)");
-      return config::kExitUsage;
-    }
-    if (Status name_ok = validate_record_name(config.node); !name_ok.ok()) {
-      log::error("agent", "unusable --node", {{"error", name_ok.error()}});
-      return config::kExitUsage;
-    }
+  if (!node_usable(config)) {
+    return config::kExitUsage;
   }
-
-  // Declared before everything that threads may still touch while this function unwinds.
-  std::mutex stop_mutex;
-  std::condition_variable stop_cv;
-  std::atomic<bool> stopping{false};
-  SignalWatcher signals;  // before any thread exists, so every thread inherits the mask
-
-  metrics::Registry& registry = metrics::default_registry();
-  registry.add_process_metrics();
-
-  // ---- Kubernetes client ------------------------------------------------------------------------
-  auto cluster = kube::load_config(kube::ConfigSources::from_environment(
-      join(config.global.kubeconfig, ':'), config.global.context));
-  if (!cluster.ok()) {
-    log::error("agent", "cannot load the Kubernetes configuration", {{"error", cluster.error()}});
-    return config::kExitRuntimeError;
-  }
-  kube::ClientOptions client_options;
-  client_options.qps = config.global.kube_qps;
-  client_options.burst = config.global.kube_burst;
-  client_options.metrics = &registry;
-  auto client = kube::Client::create(std::move(*cluster), client_options);
-  if (!client.ok()) {
-    log::error("agent", "cannot create the Kubernetes client", {{"error", client.error()}});
-    return config::kExitRuntimeError;
-  }
-
-  auto probe_client = kube::make_probe_client((*client)->config(), kProbeTimeout);
-  if (!probe_client.ok()) {
-    log::error("agent", "cannot create the Kubernetes client", {{"error", probe_client.error()}});
-    return config::kExitRuntimeError;
-  }
-  kube::LivenessOptions liveness_options;
-  liveness_options.resource = kube::resources::node_power_profiles;
-  liveness_options.component = "agent";
-  liveness_options.metrics = &registry;
-  kube::ApiLiveness liveness(**probe_client, liveness_options);
-
-  AgentDaemon daemon(**client, daemon_options(config, registry));
-  log::info("agent", "starting",
-            {{"mode", config::agent_mode_name(config.mode)},
-             {"node", config.node},
-             {"interval", format_duration(config.interval)},
-             {"simulate_only", config.simulate_only},
-             {"once", config.once},
-             {"sysfs_root", config.sysfs_root},
-             {"state_dir", config.state_dir},
-             {"server", (*client)->config().source}});
-  if (pool_mode) {
-    log::info("agent", "pool mode",
-              {{"selector", config.pool_node_selector},
-               {"shards", config.pool_shards},
-               {"shard_id", config.pool_shard_id}});
-  }
-
-  // ---- probes and metrics (a one-shot run serves none) ------------------------------------------
-  std::unique_ptr<HttpEndpoint> endpoint;
-  if (!config.once) {
-    endpoint = serve_probes("agent", config.global.metrics_addr, registry,
-                            ready_unless_stale(liveness, ready_when_synced(daemon)));
-    if (!endpoint) {
-      return config::kExitRuntimeError;
-    }
-    liveness.start();
-  }
-
-  signals.start([&](int sig) {
-    log::info("agent", "signal received; restoring the node(s) and stopping",
-              {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
-    {
-      std::lock_guard lock(stop_mutex);
-      stopping = true;
-    }
-    stop_cv.notify_all();
-  });
-
-  if (!daemon.start(stopping)) {
-    return config::kExitOk;  // stopped before anything was applied
-  }
-  const auto sync_deadline = std::chrono::steady_clock::now() + kOnceSyncTimeout;
-  while (!daemon.wait_synced(std::chrono::milliseconds(100))) {
-    if (stopping) {
-      daemon.stop();
-      return config::kExitOk;
-    }
-    if (config.once && std::chrono::steady_clock::now() >= sync_deadline) {
-      log::error("agent",
-                 "caches did not sync in time; is the API server reachable and are the "
-                 "CRDs installed?",
-                 {{"synced", daemon.sync_status()}});
-      daemon.stop();
-      return config::kExitRuntimeError;
-    }
-  }
-  log::info("agent", "caches synced", {{"nodes", daemon.owned_nodes()}});
-
-  if (config.once) {
-    std::size_t errors = daemon.run_pass(true);
-    // Wait for the status writes in slices so that SIGTERM/SIGINT ends the wait at once.
-    const auto flush_deadline = std::chrono::steady_clock::now() + kOnceFlushTimeout;
-    bool flushed = false;
-    while (!(flushed = daemon.status_writer().flush(std::chrono::milliseconds(100))) && !stopping &&
-           std::chrono::steady_clock::now() < flush_deadline) {
-    }
-    daemon.stop();
-    if (!flushed) {
-      log::error("agent",
-                 stopping ? "stopped by a signal before the status was written"
-                          : "status could not be written",
-                 {{"pending", daemon.status_writer().pending()}});
-    }
-    log::info("agent", "one pass done; settings stay applied",
-              {{"nodes", daemon.owned_nodes()}, {"errors", errors}});
-    return errors == 0 && flushed ? config::kExitOk : config::kExitRuntimeError;
-  }
-
-  map_code_on_demand(false);
-  std::thread runner([&daemon] {
-    daemon.run_pass(false);
-    map_code_on_demand(true);  // start-up code paths are done with
-    daemon.run();
-  });
-  {
-    std::unique_lock lock(stop_mutex);
-    stop_cv.wait(lock, [&] { return stopping.load(); });
-  }
-  daemon.stop();
-  runner.join();
-  return restore_on_shutdown(daemon, config.restore_timeout);
+  AgentProcess process(config);
+  return process.run();
 }
 
 }  // namespace joulie::agent

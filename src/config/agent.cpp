@@ -57,7 +57,7 @@ std::vector<FlagSpec> agent_flag_specs() {
       {"state-dir", "STATE_DIR", "/var/lib/joulie", "where original host settings are recorded",
        "PATH"},
       {"simulate-only", "SIMULATE_ONLY", "false", "log what would be applied, touch nothing", ""},
-      {"pool-node-selector", "POOL_NODE_SELECTOR", "joulie.io/managed=true",
+      {"pool-node-selector", "POOL_NODE_SELECTOR", std::string(api::kDefaultNodeSelector),
        "pool mode: label selector of the nodes to drive", "SELECTOR"},
       {"pool-shards", "POOL_SHARDS", "1", "pool mode: number of shards", "N"},
       {"pool-shard-id", "POOL_SHARD_ID", "POD_NAME's trailing -<n>, else 0",

@@ -54,16 +54,24 @@ std::vector<FlagSpec> operator_flag_specs() {
        "CPU package cap of performance nodes", "WATTS"},
       {"eco-cap-watts", "ECO_CAP_WATTS", shown(d.eco_cap_watts), "CPU package cap of eco nodes",
        "WATTS"},
-      {"static-hp-frac", "STATIC_HP_FRAC", shown(d.static_hp_frac),
-       "static_partition: fraction of nodes in performance", "FRACTION"},
-      {"queue-hp-base-frac", "QUEUE_HP_BASE_FRAC", shown(d.queue_hp_base_frac),
-       "queue_aware_v1: base fraction of nodes in performance", "FRACTION"},
-      {"queue-hp-min", "QUEUE_HP_MIN", std::to_string(d.queue_hp_min),
-       "queue_aware_v1: minimum performance nodes", "N"},
-      {"queue-hp-max", "QUEUE_HP_MAX", std::to_string(d.queue_hp_max),
-       "queue_aware_v1: maximum performance nodes", "N"},
-      {"queue-perf-per-hp-node", "QUEUE_PERF_PER_HP_NODE", std::to_string(d.queue_perf_per_hp_node),
-       "queue_aware_v1: performance pods one performance node absorbs", "N"},
+      {"static-hp-frac", "STATIC_HP_FRAC",
+       shown(policy::default_base_fraction(policy::PolicyKind::static_partition)),
+       "static_partition: fraction of nodes in performance (policy file: "
+       "performance.baseFraction)",
+       "FRACTION"},
+      {"queue-hp-base-frac", "QUEUE_HP_BASE_FRAC",
+       shown(policy::default_base_fraction(policy::PolicyKind::queue_aware_v1)),
+       "queue_aware_v1: base fraction of nodes in performance (policy file: "
+       "performance.baseFraction)",
+       "FRACTION"},
+      {"queue-hp-min", "QUEUE_HP_MIN", std::to_string(d.min),
+       "queue_aware_v1: minimum performance nodes (policy file: performance.min)", "N"},
+      {"queue-hp-max", "QUEUE_HP_MAX", std::to_string(d.max),
+       "queue_aware_v1: maximum performance nodes (policy file: performance.max)", "N"},
+      {"queue-perf-per-hp-node", "QUEUE_PERF_PER_HP_NODE", std::to_string(d.perf_pods_per_node),
+       "queue_aware_v1: performance pods one performance node absorbs (policy file: "
+       "performance.perfPodsPerNode)",
+       "N"},
       {"max-concurrent-writes", "MAX_CONCURRENT_WRITES", "8",
        "nodes written at once in a pass (each node's writes in order; 1: one request at a time)",
        "N"},
@@ -110,12 +118,20 @@ Result<OperatorConfig> read_operator(const FlagSet& flags, const EnvLookup& env)
   p.performance_cap_watts =
       r.number("performance-cap-watts", p.performance_cap_watts, package_cap_watts);
   p.eco_cap_watts = r.number("eco-cap-watts", p.eco_cap_watts, package_cap_watts);
-  p.static_hp_frac = r.number("static-hp-frac", p.static_hp_frac, fraction);
-  p.queue_hp_base_frac = r.number("queue-hp-base-frac", p.queue_hp_base_frac, fraction);
+  auto given_fraction = [&r](std::string_view name) -> std::optional<double> {
+    if (!r.setting(name)) {
+      return std::nullopt;
+    }
+    return r.number(name, 0, fraction);
+  };
+  c.static_hp_frac = given_fraction("static-hp-frac");
+  c.queue_hp_base_frac = given_fraction("queue-hp-base-frac");
+  p.base_fraction =
+      p.kind == policy::PolicyKind::static_partition ? c.static_hp_frac : c.queue_hp_base_frac;
   // Not validated against each other: the queue policy clamps them.
-  p.queue_hp_min = r.integer("queue-hp-min", p.queue_hp_min);
-  p.queue_hp_max = r.integer("queue-hp-max", p.queue_hp_max);
-  p.queue_perf_per_hp_node = r.integer("queue-perf-per-hp-node", p.queue_perf_per_hp_node);
+  p.min = r.integer("queue-hp-min", p.min);
+  p.max = r.integer("queue-hp-max", p.max);
+  p.perf_pods_per_node = r.integer("queue-perf-per-hp-node", p.perf_pods_per_node);
   c.max_concurrent_writes =
       r.integer("max-concurrent-writes", c.max_concurrent_writes, [](const int64_t& v) {
         return v >= 1 && v <= 64 ? std::nullopt
@@ -179,4 +195,16 @@ Result<OperatorConfig> read_operator(const FlagSet& flags, const EnvLookup& env)
 }
 
 }  // namespace detail
+policy::PolicyConfig policy_settings(const OperatorConfig& config, const policy::PolicyFile* file) {
+  policy::PolicyConfig p = config.policy;
+  if (file == nullptr) {
+    return p;
+  }
+  // The file may choose another policy: the base fraction flag is that policy's.
+  const policy::PolicyKind kind = file->policy.value_or(p.kind);
+  p.base_fraction = kind == policy::PolicyKind::static_partition ? config.static_hp_frac
+                                                                 : config.queue_hp_base_frac;
+  return policy::apply_file(std::move(p), *file);
+}
+
 }  // namespace joulie::config

@@ -3,7 +3,10 @@
 // sets `stop` or when nothing arrives for the read-idle timeout.
 #include <fmt/format.h>
 
+#include <atomic>
 #include <condition_variable>
+#include <mutex>
+#include <optional>
 #include <thread>
 
 #include "client_impl.hpp"
@@ -45,6 +48,72 @@ std::string watch_path(const Resource& r, std::string_view ns, const WatchOption
   return path;
 }
 
+// The streaming GET, without its callbacks.
+httplib::Request watch_request(std::string url_path, const std::string& user_agent,
+                               const std::string& host, const std::string& token) {
+  httplib::Request req;
+  req.method = "GET";
+  req.path = std::move(url_path);
+  req.headers.emplace("User-Agent", user_agent);
+  req.headers.emplace("Accept", "application/json");
+  req.headers.emplace("Host", host);
+  if (!token.empty()) {
+    req.headers.emplace("Authorization", "Bearer " + token);
+  }
+  return req;
+}
+
+// What the streaming request saw, filled by httplib's callbacks.
+struct WatchStream {
+  std::atomic<int64_t> last_activity{now_ns()};
+  int http_status = 0;
+  std::string error_body;  // of a non-200 answer, bounded
+  std::optional<Error> decode_error;
+};
+
+// The companion thread: ends the request on the caller's stop or when nothing arrived for
+// `idle_ns`. stop() is repeated because it is a no-op while the socket is still being connected.
+class WatchCompanion {
+ public:
+  WatchCompanion(httplib::ClientImpl& http, const std::atomic<bool>& stop,
+                 const std::atomic<int64_t>& last_activity, int64_t idle_ns)
+      : thread_([this, &http, &stop, &last_activity, idle_ns] {
+          std::unique_lock<std::mutex> lock(mutex_);
+          while (!done_cv_.wait_for(lock, kStopPoll, [&] { return done_; })) {
+            const bool stopping = stop.load();
+            if (!stopping && now_ns() - last_activity.load() >= idle_ns) {
+              idle_ = true;
+            }
+            if (stopping || idle_.load()) {
+              http.stop();
+            }
+          }
+        }) {}
+  WatchCompanion(const WatchCompanion&) = delete;
+  WatchCompanion& operator=(const WatchCompanion&) = delete;
+  ~WatchCompanion() { finish(); }
+
+  // The request has returned: end the thread.
+  void finish() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      done_ = true;
+    }
+    done_cv_.notify_all();
+    if (thread_.joinable()) {
+      thread_.join();
+    }
+  }
+  bool idle() const { return idle_.load(); }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable done_cv_;
+  bool done_ = false;
+  std::atomic<bool> idle_{false};
+  std::thread thread_;  // last: started once the members above exist
+};
+
 }  // namespace
 
 Status Client::watch(const Resource& r, std::string_view ns, const WatchOptions& options,
@@ -74,89 +143,56 @@ Status Client::watch(const Resource& r, std::string_view ns, const WatchOptions&
     return handler(std::move(event));
   });
 
-  std::atomic<int64_t> last_activity{now_ns()};
-  int http_status = 0;
-  std::string error_body;
-  std::optional<Error> decode_error;
-
-  httplib::Request req;
-  req.method = "GET";
-  req.path = impl.url_path(path);
-  req.headers.emplace("User-Agent", impl.user_agent());
-  req.headers.emplace("Accept", "application/json");
-  req.headers.emplace("Host", impl.connections.server().host_header);
-  if (!credentials->token.empty()) {
-    req.headers.emplace("Authorization", "Bearer " + credentials->token);
-  }
+  WatchStream stream;
+  httplib::Request req = watch_request(impl.url_path(path), impl.user_agent(),
+                                       impl.connections.server().host_header, credentials->token);
   req.response_handler = [&](const httplib::Response& res) {
-    http_status = res.status;
-    last_activity = now_ns();
+    stream.http_status = res.status;
+    stream.last_activity = now_ns();
     return true;
   };
   req.content_receiver = [&](const char* data, size_t n, uint64_t, uint64_t) {
-    last_activity = now_ns();
+    stream.last_activity = now_ns();
     if (stop.load()) {
       return false;
     }
-    if (http_status != 200) {
-      if (error_body.size() < kMaxErrorBody) {
-        error_body.append(data, std::min(n, kMaxErrorBody - error_body.size()));
+    if (stream.http_status != 200) {
+      if (stream.error_body.size() < kMaxErrorBody) {
+        stream.error_body.append(data, std::min(n, kMaxErrorBody - stream.error_body.size()));
       }
       return true;
     }
     if (Status s = decoder.feed(std::string_view(data, n)); !s.ok()) {
-      decode_error = s.error();
+      stream.decode_error = s.error();
       return false;
     }
     return !decoder.stopped();
   };
 
-  // The companion: ends the request on stop or idleness. stop() is repeated because it is a
-  // no-op while the socket is still being connected.
-  std::mutex mutex;
-  std::condition_variable done_cv;
-  bool done = false;
-  std::atomic<bool> idle{false};
   const int64_t idle_ns =
       std::chrono::duration_cast<std::chrono::nanoseconds>(options.read_idle_timeout).count();
-  std::thread companion([&] {
-    std::unique_lock<std::mutex> lock(mutex);
-    while (!done_cv.wait_for(lock, kStopPoll, [&] { return done; })) {
-      const bool stopping = stop.load();
-      if (!stopping && now_ns() - last_activity.load() >= idle_ns) {
-        idle = true;
-      }
-      if (stopping || idle.load()) {
-        conn.http->stop();
-      }
-    }
-  });
-
+  WatchCompanion companion(*conn.http, stop, stream.last_activity, idle_ns);
   httplib::Response res;
   httplib::Error err = httplib::Error::Success;
   const bool completed = conn.http->send(req, res, err);
-  {
-    std::lock_guard<std::mutex> lock(mutex);
-    done = true;
+  companion.finish();
+  if (stream.http_status == 0 && completed) {
+    stream.http_status = res.status;
   }
-  done_cv.notify_all();
-  companion.join();
-  if (http_status == 0 && completed) {
-    http_status = res.status;
-  }
+  const int http_status = stream.http_status;
   impl.count("watch", r, http_status != 0 ? std::to_string(http_status) : "<error>");
 
   if (event_error) {
     return *event_error;
   }
-  if (decode_error) {
-    return *decode_error;
+  if (stream.decode_error) {
+    return *stream.decode_error;
   }
   if (decoder.stopped() || stop.load()) {
     return Status::success();  // the handler or the caller ended the watch
   }
-  if (idle.load() ||
-      (!completed && err == httplib::Error::Read && now_ns() - last_activity.load() >= idle_ns)) {
+  if (companion.idle() || (!completed && err == httplib::Error::Read &&
+                           now_ns() - stream.last_activity.load() >= idle_ns)) {
     return Error(Errc::timeout, fmt::format("{}: watch idle: nothing received for {} ms", what,
                                             options.read_idle_timeout.count()));
   }
@@ -164,7 +200,7 @@ Status Client::watch(const Resource& r, std::string_view ns, const WatchOptions&
     if (http_status == 401) {
       impl.credentials.invalidate();  // the next watch attempt gets fresh credentials
     }
-    return error_from_response(http_status, error_body);
+    return error_from_response(http_status, stream.error_body);
   }
   if (!completed) {
     if (http_status == 200) {

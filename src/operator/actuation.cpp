@@ -37,13 +37,6 @@ bool same_cap(const std::optional<double>& a, const std::optional<double>& b) {
   return !a || std::fabs(*a - *b) < 1e-9;
 }
 
-FieldChange diff(const std::optional<std::string>& current, const std::string& target) {
-  if (current == target) {
-    return FieldChange::keep();
-  }
-  return FieldChange::set(target);
-}
-
 }  // namespace
 
 bool spec_matches(const NppInfo& current, const api::NodePowerProfileSpec& desired) {
@@ -51,68 +44,6 @@ bool spec_matches(const NppInfo& current, const api::NodePowerProfileSpec& desir
          current.profile == api::to_string(desired.profile) &&
          same_cap(current.cap_watts, desired.package_power_cap_watts) &&
          current.policy_name == desired.policy_name;
-}
-
-std::vector<Write> plan_node_writes(const NodeWriteInput& in) {
-  std::vector<Write> writes;
-
-  std::optional<Write> profile_write;
-  if (!in.profile) {
-    profile_write = Write{WriteKind::create_profile,
-                          api::canonical_profile_name(in.node),
-                          in.target_spec,
-                          {},
-                          {},
-                          {},
-                          {}};
-  } else if (!spec_matches(*in.profile, in.target_spec)) {
-    profile_write = Write{WriteKind::patch_profile,
-                          api::canonical_profile_name(in.node),
-                          in.target_spec,
-                          {},
-                          {},
-                          {},
-                          {}};
-  }
-
-  std::optional<Write> node_write;
-  FieldChange label = diff(in.label, in.target_label);
-  FieldChange annotation;
-  switch (in.target_draining_since.op) {
-    case FieldChange::Op::keep:
-      break;
-    case FieldChange::Op::set:
-      annotation = diff(in.draining_since, in.target_draining_since.value);
-      break;
-    case FieldChange::Op::remove:
-      if (in.draining_since) {
-        annotation = FieldChange::remove();
-      }
-      break;
-  }
-  if (label.touches() || annotation.touches()) {
-    node_write = Write{WriteKind::patch_node, in.node, {}, label, annotation, {}, {}};
-  }
-
-  const bool downgrade = in.target_spec.profile == api::Profile::eco;
-  if (downgrade) {
-    // The label stops attracting performance-only pods before the cap goes down.
-    if (node_write) {
-      writes.push_back(std::move(*node_write));
-    }
-    if (profile_write) {
-      writes.push_back(std::move(*profile_write));
-    }
-  } else {
-    // The cap goes up before the label invites performance-only pods.
-    if (profile_write) {
-      writes.push_back(std::move(*profile_write));
-    }
-    if (node_write) {
-      writes.push_back(std::move(*node_write));
-    }
-  }
-  return writes;
 }
 
 std::vector<Write> plan_release_writes(const ReleaseInput& in) {

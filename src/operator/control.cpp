@@ -9,6 +9,7 @@
 #include "joulie/api/names.hpp"
 #include "joulie/common/duration.hpp"
 #include "joulie/common/log.hpp"
+#include "json_writer.hpp"
 
 namespace joulie::operator_mode {
 
@@ -72,12 +73,8 @@ void PauseReporter::observe(const Snapshot& snapshot) {
 
 namespace {
 
-using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
-
-void key_string(JsonWriter& w, const char* key, std::string_view value) {
-  w.Key(key);
-  w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
-}
+using JsonWriter = json::Writer;
+using json::key_string;
 
 }  // namespace
 

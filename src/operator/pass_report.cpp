@@ -9,12 +9,14 @@
 #include <string_view>
 
 #include "joulie/common/duration.hpp"
+#include "json_writer.hpp"
 
 namespace joulie::operator_mode {
 
 namespace {
 
-using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
+using JsonWriter = json::Writer;
+using json::number;
 
 // A dry run writes nothing: what a live pass would have applied is reported as "planned".
 std::string_view result_text(bool dry_run, policy::GuardResult result) {
@@ -24,18 +26,7 @@ std::string_view result_text(bool dry_run, policy::GuardResult result) {
   return policy::to_string(result);
 }
 
-void str(JsonWriter& w, std::string_view s) {
-  w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
-}
-
-// Whole watts print as integers (5000, not 5000.0), like the reference.
-void number(JsonWriter& w, double v) {
-  if (std::isfinite(v) && v == std::floor(v) && std::fabs(v) < 9e15) {
-    w.Int64(static_cast<int64_t>(v));
-  } else {
-    w.Double(v);
-  }
-}
+void str(JsonWriter& w, std::string_view s) { json::string(w, s); }
 
 // What holds the node, only when something does: the write planner's wait between two phases
 // ("waiting", "waitUntil") and the policy's stability.minDwell ("heldUntil").

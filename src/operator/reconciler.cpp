@@ -123,15 +123,7 @@ const policy::PolicyPlan& Reconciler::plan_for(const Snapshot& snapshot, PassKin
     options_.enrich_context(context);
   }
   // Every count the policy reads comes from the one Context (no second source beside it).
-  policy::PolicyInput input;
-  input.managed_nodes = names;
-  if (context.pods_known) {
-    input.perf_sensitive_pods = context.workloads.cluster.perf_sensitive();
-  }
-  input.now = context.now;
-  input.context = &context;
-  input.explain = options_.explain;
-  auto planned = policy::plan(options_.policy, input);
+  auto planned = policy::plan(options_.policy, {context, options_.explain});
   if (!planned.ok()) {
     // validate() rejects such configurations at start-up; keep every node performance (safe).
     log::error("operator", "policy failed; keeping nodes in performance",

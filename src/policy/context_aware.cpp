@@ -188,7 +188,7 @@ void count_demand(Planning& p) {
   }
   const std::int64_t pods = ctx.pods_known ? ctx.workloads.cluster.perf_sensitive() : 0;
   hp = queue_aware_count(n, pods, c);
-  const std::int64_t per_node = perf_pods_per_node(c);
+  const std::int64_t per_node = pods_per_performance_node(c);
   if (p.fit.active) {
     hp = fit_aware_count(n, c, per_node, p.nodes, p.fit, parts.keep_perf_pod_hosts, out.reasons);
   } else {

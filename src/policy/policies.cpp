@@ -78,13 +78,9 @@ Result<PolicyKind> parse_policy_kind(std::string_view name) {
 }
 
 Status validate(const PolicyConfig& c) {
-  if (!is_fraction(c.static_hp_frac)) {
+  if (!is_fraction(base_fraction(c))) {
     return invalid(
-        fmt::format("static hp fraction must be within [0,1], got {}", c.static_hp_frac));
-  }
-  if (!is_fraction(c.queue_hp_base_frac)) {
-    return invalid(
-        fmt::format("queue hp base fraction must be within [0,1], got {}", c.queue_hp_base_frac));
+        fmt::format("performance.baseFraction must be within [0,1], got {}", base_fraction(c)));
   }
   if (!is_cap(c.performance_cap_watts)) {
     return invalid(
@@ -98,6 +94,14 @@ Status validate(const PolicyConfig& c) {
                                format_duration(c.interval)));
   }
   return Status::success();
+}
+
+double default_base_fraction(PolicyKind kind) {
+  return kind == PolicyKind::static_partition ? 0.5 : 0.6;
+}
+
+double base_fraction(const PolicyConfig& config) {
+  return config.base_fraction.value_or(default_base_fraction(config.kind));
 }
 
 double cap_watts(const PolicyConfig& config, api::Profile profile) {
@@ -120,14 +124,14 @@ std::int64_t static_partition_count(std::int64_t nodes, double hp_frac) {
 
 std::int64_t queue_aware_count(std::int64_t nodes, std::int64_t perf_sensitive_pods,
                                const PolicyConfig& c) {
-  const std::int64_t min = c.queue_hp_min < 0 ? 0 : c.queue_hp_min;
-  std::int64_t max = c.queue_hp_max <= 0 ? nodes : c.queue_hp_max;
+  const std::int64_t min = c.min < 0 ? 0 : c.min;
+  std::int64_t max = c.max <= 0 ? nodes : c.max;
   if (max < min) {
     max = min;
   }
-  const std::int64_t per_hp = perf_pods_per_node(c);
+  const std::int64_t per_hp = pods_per_performance_node(c);
 
-  const std::int64_t base = fraction_of(nodes, c.queue_hp_base_frac);
+  const std::int64_t base = fraction_of(nodes, base_fraction(c));
   const std::int64_t pods = std::max<std::int64_t>(perf_sensitive_pods, 0);
   const std::int64_t need = pods / per_hp + (pods % per_hp != 0 ? 1 : 0);
   std::int64_t hp = std::max(base, need);
@@ -151,14 +155,13 @@ PolicyConfig in_window(const PolicyConfig& config, const TimeWindow* window) {
     return c;
   }
   if (window->base_fraction) {
-    c.static_hp_frac = *window->base_fraction;
-    c.queue_hp_base_frac = *window->base_fraction;
+    c.base_fraction = *window->base_fraction;
   }
   if (window->min) {
-    c.queue_hp_min = *window->min;
+    c.min = *window->min;
   }
   if (window->max) {
-    c.queue_hp_max = *window->max;
+    c.max = *window->max;
   }
   if (window->eco_cap_watts) {
     c.eco_cap_watts = *window->eco_cap_watts;
@@ -186,55 +189,45 @@ std::string window_reason(const TimeWindow& w, PolicyKind kind) {
   return out;
 }
 
-std::int64_t perf_pods_per_node(const PolicyConfig& config) {
-  return std::max<std::int64_t>(config.queue_perf_per_hp_node, 1);
+std::int64_t pods_per_performance_node(const PolicyConfig& config) {
+  return std::max<std::int64_t>(config.perf_pods_per_node, 1);
 }
 
 Result<PolicyPlan> plan(const PolicyConfig& config, const PolicyInput& input) {
-  const TimeWindow* window =
-      input.context != nullptr ? active_window(config.windows, input.context->local) : nullptr;
+  const Context& context = input.context;
+  const TimeWindow* window = active_window(config.windows, context.local);
   const PolicyConfig effective = in_window(config, window);
-
   if (config.kind == PolicyKind::context_aware_v1) {
-    if (input.context != nullptr) {
-      return plan_context_aware(effective, window, input.managed_nodes, *input.context,
-                                input.explain);
+    std::vector<std::string> names;
+    names.reserve(context.nodes.size());
+    for (const NodeContext& node : context.nodes) {
+      names.push_back(node.name);
     }
-    Context bare;  // names only: no signals, no pods known
-    bare.now = input.now;
-    for (const auto& name : input.managed_nodes) {
-      bare.nodes.push_back(NodeContext{});
-      bare.nodes.back().name = name;
-    }
-    if (input.perf_sensitive_pods) {
-      bare.pods_known = true;
-      bare.workloads.cluster.unknown = *input.perf_sensitive_pods;
-    }
-    return plan_context_aware(effective, nullptr, input.managed_nodes, bare, input.explain);
+    return plan_context_aware(effective, window, names, context, input.explain);
   }
 
-  const auto n = static_cast<std::int64_t>(input.managed_nodes.size());
+  const auto n = static_cast<std::int64_t>(context.nodes.size());
   PolicyPlan out;
   out.policy_name = spec_name(config.kind);
-  out.nodes.reserve(input.managed_nodes.size());
+  out.nodes.reserve(context.nodes.size());
   out.performance_cap_watts = effective.performance_cap_watts;
   out.eco_cap_watts = effective.eco_cap_watts;
 
   std::int64_t eco_index = -1;  // rule_swap_v1: the single eco node
   switch (config.kind) {
     case PolicyKind::static_partition:
-      out.performance_nodes = static_partition_count(n, effective.static_hp_frac);
+      out.performance_nodes = static_partition_count(n, base_fraction(effective));
       break;
     case PolicyKind::queue_aware_v1:
-      out.performance_nodes =
-          queue_aware_count(n, input.perf_sensitive_pods.value_or(0), effective);
+      out.performance_nodes = queue_aware_count(
+          n, context.pods_known ? context.workloads.cluster.perf_sensitive() : 0, effective);
       break;
     case PolicyKind::rule_swap_v1:
       if (config.interval < 1s) {
         return invalid(fmt::format("rule_swap_v1 needs an interval of at least 1s, got {}",
                                    format_duration(config.interval)));
       }
-      eco_index = rule_swap_phase(input.now, config.interval);
+      eco_index = rule_swap_phase(context.now, config.interval);
       out.performance_nodes = eco_index < n ? n - 1 : n;
       break;
     case PolicyKind::context_aware_v1:
@@ -248,7 +241,7 @@ Result<PolicyPlan> plan(const PolicyConfig& config, const PolicyInput& input) {
   for (std::int64_t i = 0; i < n; ++i) {
     const bool performance =
         config.kind == PolicyKind::rule_swap_v1 ? i != eco_index : i < out.performance_nodes;
-    out.nodes.push_back({input.managed_nodes[static_cast<std::size_t>(i)],
+    out.nodes.push_back({context.nodes[static_cast<std::size_t>(i)].name,
                          performance ? api::Profile::performance : api::Profile::eco,
                          {}});
     if (input.explain && window != nullptr) {

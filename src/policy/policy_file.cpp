@@ -64,7 +64,8 @@ std::optional<std::pair<std::size_t, std::size_t>> overlapping_windows(
 }
 
 const TimeWindow* active_window(const std::vector<TimeWindow>& windows, const LocalTime& local) {
-  const int minute = std::clamp(local.weekday, 0, 6) * kDay + std::clamp(local.minute_of_day, 0, kDay - 1);
+  const int minute =
+      std::clamp(local.weekday, 0, 6) * kDay + std::clamp(local.minute_of_day, 0, kDay - 1);
   for (const auto& w : windows) {
     for (const auto& [begin, end] : week_ranges(w)) {
       if (minute >= begin && minute < end) {
@@ -99,17 +100,16 @@ PolicyConfig apply_file(PolicyConfig c, const PolicyFile& file) {
   }
   const PerformanceSettings& p = file.performance;
   if (p.base_fraction) {
-    c.static_hp_frac = *p.base_fraction;
-    c.queue_hp_base_frac = *p.base_fraction;
+    c.base_fraction = *p.base_fraction;
   }
   if (p.min) {
-    c.queue_hp_min = *p.min;
+    c.min = *p.min;
   }
   if (p.max) {
-    c.queue_hp_max = *p.max;
+    c.max = *p.max;
   }
   if (p.perf_pods_per_node) {
-    c.queue_perf_per_hp_node = *p.perf_pods_per_node;
+    c.perf_pods_per_node = *p.perf_pods_per_node;
   }
   if (p.performance_cap_watts) {
     c.performance_cap_watts = *p.performance_cap_watts;

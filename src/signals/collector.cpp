@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <functional>
 #include <regex>
 #include <set>
 
@@ -53,10 +54,10 @@ std::string label_or_empty(const PromSample& sample, const std::string& label) {
 
 // Identity of a signal's configuration: samples survive a reload only when it is unchanged.
 std::string identity(const policy::SignalsConfig& c, const std::string& name) {
-  std::string prom = c.prometheus ? fmt::format("{}|{}|{}", c.prometheus->endpoint,
-                                                c.prometheus->ca_file,
-                                                c.prometheus->bearer_token_file)
-                                  : std::string();
+  std::string prom = c.prometheus
+                         ? fmt::format("{}|{}|{}", c.prometheus->endpoint, c.prometheus->ca_file,
+                                       c.prometheus->bearer_token_file)
+                         : std::string();
   if (name == kNodeTemperature || name == kNodePower) {
     const auto& s = name == kNodePower ? c.node_power : c.node_temperature;
     return s ? fmt::format("{}|{}|{}|{}|{}", prom, s->query, s->node_label, s->instance_label,
@@ -271,123 +272,165 @@ void SignalCollector::run() {
   }
 }
 
-void SignalCollector::collect_once() {
-  std::lock_guard round(round_mutex_);
+namespace {
+
+// One signal's answer in a round.
+struct Update {
+  std::string name;
+  std::string source;
+  bool ok = false;
+  bool source_up = false;
+  std::string error;
+  std::map<std::string, SignalReading> readings;
+};
+
+using Readings = std::map<std::string, SignalReading>;
+using SampleMapper = std::function<Result<Readings>(const std::vector<PromSample>&)>;
+
+// What one round works from, copied under the collector's lock.
+struct Round {
   policy::SignalsConfig config;
   std::uint64_t generation = 0;
   std::shared_ptr<PromClient> prometheus;
   std::vector<double> history;
-  {
-    std::lock_guard lock(mutex_);
-    config = config_;
-    generation = config_generation_;
-    prometheus = prometheus_;
-    if (config.demand_forecast && config.demand_forecast->kserve && options_.demand) {
-      history_.push_back(options_.demand());
-      if (history_.size() > kForecastHistory) {
-        history_.erase(history_.begin());
-      }
-    }
-    history = history_;
+};
+
+template <typename Fn>
+auto timed(metrics::Family<metrics::Histogram>* durations, const std::string& name, Fn&& fn) {
+  auto start = std::chrono::steady_clock::now();
+  auto result = fn();
+  if (durations != nullptr) {
+    durations->with({name}).observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   }
+  return result;
+}
 
-  struct Update {
-    std::string name;
-    std::string source;
-    bool ok = false;
-    bool source_up = false;
-    std::string error;
-    std::map<std::string, SignalReading> readings;
-  };
+Update query_promql(const Round& round, metrics::Family<metrics::Histogram>* durations,
+                    const std::string& name, const std::string& query, const SampleMapper& map) {
+  Update u;
+  u.name = name;
+  u.source = kPrometheus;
+  if (!round.prometheus) {
+    u.error = "signals.prometheus is not configured";
+    return u;
+  }
+  auto result = timed(durations, name, [&] { return round.prometheus->query(query); });
+  if (!result.ok()) {
+    u.error = result.error().message;
+    u.source_up = source_answered(result.error());
+    return u;
+  }
+  u.source_up = true;
+  auto readings = map(result->samples);
+  if (!readings.ok()) {
+    u.error = readings.error().message;
+  } else {
+    u.ok = true;
+    u.readings = std::move(readings.value());
+  }
+  return u;
+}
+
+Update query_model(const Round& round, metrics::Family<metrics::Histogram>* durations,
+                   HttpClientPool& pool, const Clock& clock) {
+  Update u;
+  u.name = kDemandForecast;
+  u.source = kKServe;
+  OipClient model(pool, *round.config.demand_forecast->kserve);
+  auto value = timed(durations, kDemandForecast, [&]() -> Result<double> {
+    if (Status ready = model.ready(); !ready.ok()) {
+      return ready.error();
+    }
+    return model.infer(forecast_inputs(round.history, clock.now()));
+  });
+  if (value.ok()) {
+    u.ok = true;
+    u.source_up = true;
+    u.readings[""] = SignalReading{*value, clock.now(), SignalHealth::ok, {}};
+  } else {
+    u.error = value.error().message;
+    // A model that is not ready or answers garbage is "down" as a source too: the forecast is
+    // the only thing it serves.
+    u.source_up = false;
+  }
+  return u;
+}
+
+// Every configured signal, queried in turn.
+std::vector<Update> query_signals(const Round& round,
+                                  metrics::Family<metrics::Histogram>* durations,
+                                  HttpClientPool& pool, const Clock& clock) {
+  const policy::SignalsConfig& config = round.config;
   std::vector<Update> updates;
-
-  auto timed = [this](const std::string& name, auto&& fn) {
-    auto start = std::chrono::steady_clock::now();
-    auto result = fn();
-    if (query_duration_ != nullptr) {
-      query_duration_->with({name}).observe(
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-    }
-    return result;
+  auto promql = [&](const std::string& name, const std::string& query, const SampleMapper& map) {
+    updates.push_back(query_promql(round, durations, name, query, map));
   };
-
-  auto run_promql = [&](const std::string& name, const std::string& query, auto&& map) {
-    Update u;
-    u.name = name;
-    u.source = kPrometheus;
-    if (!prometheus) {
-      u.error = "signals.prometheus is not configured";
-      updates.push_back(std::move(u));
-      return;
-    }
-    auto result = timed(name, [&] { return prometheus->query(query); });
-    if (!result.ok()) {
-      u.error = result.error().message;
-      u.source_up = source_answered(result.error());
-    } else {
-      u.source_up = true;
-      auto readings = map(result->samples);
-      if (!readings.ok()) {
-        u.error = readings.error().message;
-      } else {
-        u.ok = true;
-        u.readings = std::move(readings.value());
-      }
-    }
-    updates.push_back(std::move(u));
-  };
-
   if (config.node_temperature) {
-    run_promql(kNodeTemperature, config.node_temperature->query, [&](const auto& samples) {
+    promql(kNodeTemperature, config.node_temperature->query, [&](const auto& samples) {
       return readings_by_node(samples, *config.node_temperature);
     });
   }
   if (config.node_power) {
-    run_promql(kNodePower, config.node_power->query,
-               [&](const auto& samples) { return readings_by_node(samples, *config.node_power); });
+    promql(kNodePower, config.node_power->query,
+           [&](const auto& samples) { return readings_by_node(samples, *config.node_power); });
   }
   auto scope = [&](const char* name, const std::optional<policy::ScopeSignalConfig>& c) {
     if (c) {
-      run_promql(name, c->query, [&](const auto& samples) {
-        return Result<std::map<std::string, SignalReading>>(
-            readings_by_zone(samples, c->zone_label));
+      promql(name, c->query, [&](const auto& samples) {
+        return Result<Readings>(readings_by_zone(samples, c->zone_label));
       });
     }
   };
   scope(kPue, config.pue);
   scope(kAmbient, config.ambient);
   if (config.demand_forecast && !config.demand_forecast->kserve) {
-    run_promql(kDemandForecast, config.demand_forecast->query, [&](const auto& samples) {
-      return Result<std::map<std::string, SignalReading>>(readings_by_zone(samples, ""));
-    });
+    promql(kDemandForecast, config.demand_forecast->query,
+           [&](const auto& samples) { return Result<Readings>(readings_by_zone(samples, "")); });
   } else if (config.demand_forecast) {
-    Update u;
-    u.name = kDemandForecast;
-    u.source = kKServe;
-    OipClient model(pool_, *config.demand_forecast->kserve);
-    auto value = timed(kDemandForecast, [&]() -> Result<double> {
-      if (Status ready = model.ready(); !ready.ok()) {
-        return ready.error();
-      }
-      return model.infer(forecast_inputs(history, clock_.now()));
-    });
-    if (value.ok()) {
-      u.ok = true;
-      u.source_up = true;
-      u.readings[""] = SignalReading{*value, clock_.now(), SignalHealth::ok, {}};
-    } else {
-      u.error = value.error().message;
-      // A model that is not ready or answers garbage is "down" as a source too: the forecast
-      // is the only thing it serves.
-      u.source_up = false;
-    }
-    updates.push_back(std::move(u));
+    updates.push_back(query_model(round, durations, pool, clock));
   }
+  return updates;
+}
 
-  std::map<std::string, std::pair<bool, std::string>> sources;  // source → (up, why not)
+// Per source: up unless one of its signals found it down (then the first such error).
+std::map<std::string, std::pair<bool, std::string>> source_states(
+    const std::vector<Update>& updates) {
+  std::map<std::string, std::pair<bool, std::string>> sources;
+  for (const auto& u : updates) {
+    auto [it, inserted] = sources.try_emplace(u.source, u.source_up, u.source_up ? "" : u.error);
+    if (!inserted && it->second.first && !u.source_up) {
+      it->second = {false, u.error};
+    }
+  }
+  return sources;
+}
+
+}  // namespace
+
+void SignalCollector::collect_once() {
+  std::lock_guard round_lock(round_mutex_);
+  Round round;
   {
     std::lock_guard lock(mutex_);
-    if (generation == config_generation_) {
+    round.config = config_;
+    round.generation = config_generation_;
+    round.prometheus = prometheus_;
+    if (config_.demand_forecast && config_.demand_forecast->kserve && options_.demand) {
+      history_.push_back(options_.demand());
+      if (history_.size() > kForecastHistory) {
+        history_.erase(history_.begin());
+      }
+    }
+    round.history = history_;
+  }
+
+  std::vector<Update> updates = query_signals(round, query_duration_, pool_, clock_);
+
+  {
+    std::lock_guard lock(mutex_);
+    // A reload during the round: its answers are for a configuration that is gone.
+    if (round.generation == config_generation_) {
       for (auto& u : updates) {
         auto it = states_.find(u.name);
         if (it == states_.end()) {
@@ -408,13 +451,7 @@ void SignalCollector::collect_once() {
       update_ages(clock_.now());
     }
   }
-  for (const auto& u : updates) {
-    auto [it, inserted] = sources.try_emplace(u.source, u.source_up, u.source_up ? "" : u.error);
-    if (!inserted && it->second.first && !u.source_up) {
-      it->second = {false, u.error};
-    }
-  }
-  for (const auto& [source, state] : sources) {
+  for (const auto& [source, state] : source_states(updates)) {
     note_source(source, state.first, state.second);
   }
   rounds_.fetch_add(1);

@@ -30,6 +30,7 @@
 #include "joulie/agent/http_route.hpp"
 #include "joulie/agent/node_controller.hpp"
 #include "joulie/agent/reporting.hpp"
+#include "joulie/api/names.hpp"
 #include "joulie/kube/api.hpp"
 #include "joulie/kube/informer.hpp"
 
@@ -38,7 +39,7 @@ namespace joulie::agent {
 struct DaemonOptions {
   bool pool_mode = false;
   std::string node;  // daemonset mode
-  std::string pool_node_selector = "joulie.io/managed=true";
+  std::string pool_node_selector = std::string(api::kDefaultNodeSelector);
   std::uint32_t pool_shards = 1;
   std::uint32_t pool_shard_id = 0;
   std::size_t workers = 1;
@@ -108,6 +109,7 @@ class AgentDaemon {
   void drop_node(const std::string& name);
   void wake(const std::vector<std::string>& nodes);
   void wake_all();
+  std::vector<SlotPtr> all_slots() const;  // a copy, taken under slots_mutex_
   void enqueue(const SlotPtr& slot, bool force);
   void worker_loop();
   void process(const SlotPtr& slot, bool force);

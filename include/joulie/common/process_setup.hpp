@@ -3,7 +3,10 @@
 // metrics endpoint and the Pod the process runs in. One place, so the two cannot drift apart
 // (they did: the operator once read POD_NAME twice with two namespace fallbacks).
 
+#include <atomic>
+#include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -38,6 +41,26 @@ ReadinessCheck ready_when_synced(Source& source) {
     }
     return Readiness{false, "caches not synced: " + source.sync_status()};
   };
+}
+
+// How a wait for the caches ended.
+enum class SyncWait { synced, stopped, timed_out };
+
+// Waits until `source` reports its caches synced, in 100 ms slices so that `stopping` ends the
+// wait at once; no `timeout` waits as long as it takes.
+template <typename Source>
+SyncWait wait_until_synced(Source& source, const std::atomic<bool>& stopping,
+                           std::optional<std::chrono::steady_clock::duration> timeout) {
+  const auto start = std::chrono::steady_clock::now();
+  while (!source.wait_synced(std::chrono::milliseconds(100))) {
+    if (stopping) {
+      return SyncWait::stopped;
+    }
+    if (timeout && std::chrono::steady_clock::now() - start >= *timeout) {
+      return SyncWait::timed_out;
+    }
+  }
+  return SyncWait::synced;
 }
 
 }  // namespace joulie

@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 
+#include "joulie/api/names.hpp"
 #include "joulie/common/duration.hpp"
 #include "joulie/config/global.hpp"
 
@@ -24,7 +25,7 @@ struct AgentConfig {
   std::string sysfs_root = "/host-sys";
   std::string state_dir = "/var/lib/joulie";
   bool simulate_only = false;
-  std::string pool_node_selector = "joulie.io/managed=true";
+  std::string pool_node_selector = std::string(api::kDefaultNodeSelector);
   int pool_shards = 1;
   int pool_shard_id = 0;
   double dvfs_ema_alpha = 0.3;

@@ -18,10 +18,17 @@ namespace joulie::config {
 struct OperatorConfig {
   GlobalConfig global;
   // The policy's settings as the flags give them: the very type the policy plans with, so each
-  // setting has one name, one default (policy::PolicyConfig's) and one range check from the
-  // command line to the plan. A policy file's keys are applied onto it at start-up and on
-  // reload (policy::apply_file). The names (--policy spelling) are policy::config_name's.
+  // setting has one name (the policy file's key), one default (policy::PolicyConfig's) and one
+  // range check from the command line to the plan. policy_settings() applies the policy file's
+  // keys onto it, at start-up and on reload. The names (--policy spelling) are
+  // policy::config_name's.
   policy::PolicyConfig policy;
+  // The policy file's baseFraction has one flag per policy, each with its own default:
+  // --static-hp-frac (static_partition) and --queue-hp-base-frac (the others). nullopt: not
+  // given (policy::default_base_fraction). policy_settings() sets policy.base_fraction from the
+  // flag of the policy in force.
+  std::optional<double> static_hp_frac;
+  std::optional<double> queue_hp_base_frac;
   Duration interval = std::chrono::minutes(1);  // also policy.interval (rule_swap_v1's period)
   // Label selectors are kept as text here; the policy area parses them (see cli.cpp).
   std::string node_selector = std::string(api::kDefaultNodeSelector);
@@ -54,5 +61,9 @@ struct OperatorConfig {
   // (docs/design.md#context-and-signals).
   Duration context_interval = std::chrono::seconds(15);
 };
+
+// The settings the policy plans with: the flags', with `file`'s keys (if any) applied over them
+// (the policy file wins; docs/policies.md).
+policy::PolicyConfig policy_settings(const OperatorConfig& config, const policy::PolicyFile* file);
 
 }  // namespace joulie::config

@@ -43,19 +43,6 @@ struct Write {
 // Does the cached object already carry this spec?
 bool spec_matches(const NppInfo& current, const api::NodePowerProfileSpec& desired);
 
-struct NodeWriteInput {
-  std::string node;
-  std::optional<std::string> label;           // current label value
-  std::optional<std::string> draining_since;  // current annotation value
-  std::optional<NppInfo> profile;             // current NodePowerProfile with the canonical name
-  std::string target_label;
-  FieldChange target_draining_since;  // keep / set / remove, already decided
-  api::NodePowerProfileSpec target_spec;
-};
-
-// Ordered writes: profile then label, except a downgrade to eco (label first, then profile).
-std::vector<Write> plan_node_writes(const NodeWriteInput& input);
-
 struct ReleaseInput {
   std::string node;
   bool node_exists = true;  // a deleted node needs no label patch

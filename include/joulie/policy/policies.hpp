@@ -46,16 +46,19 @@ struct ContextAwareParts {
   bool hardware_classes = true;     // per-class caps, class minimums
 };
 
+// The policy's settings. The fields are named after the policy file's keys (docs/policies.md,
+// block `performance`); the flag that sets each is named beside it (docs/configuration.md).
 struct PolicyConfig {
-  PolicyKind kind = PolicyKind::static_partition;
-  double static_hp_frac = 0.5;
-  double queue_hp_base_frac = 0.6;
-  std::int64_t queue_hp_min = 1;
-  std::int64_t queue_hp_max = 1000000;
-  std::int64_t queue_perf_per_hp_node = 10;
-  Duration interval = std::chrono::minutes(1);  // rule_swap_v1's swap period
-  double performance_cap_watts = 5000;
-  double eco_cap_watts = 120;
+  PolicyKind kind = PolicyKind::static_partition;  // policy, --policy
+  // baseFraction: nullopt reads as default_base_fraction(kind). The flags have one per policy
+  // (--static-hp-frac, --queue-hp-base-frac); config::policy_settings gives the one in force.
+  std::optional<double> base_fraction;
+  std::int64_t min = 1;                         // min, --queue-hp-min (below 0 reads as 0)
+  std::int64_t max = 1000000;                   // max, --queue-hp-max (0 or below reads as N)
+  std::int64_t perf_pods_per_node = 10;         // perfPodsPerNode, --queue-perf-per-hp-node
+  Duration interval = std::chrono::minutes(1);  // rule_swap_v1's swap period, --interval
+  double performance_cap_watts = 5000;          // performanceCapWatts, --performance-cap-watts
+  double eco_cap_watts = 120;                   // ecoCapWatts, --eco-cap-watts
 
   // From the policy file (docs/design.md#policy-file); empty/defaults without one. Windows apply to
   // every policy (baseFraction/min/max/ecoCapWatts while in force); the rest only to
@@ -69,8 +72,13 @@ struct PolicyConfig {
   ContextAwareParts parts;
 };
 
+// baseFraction when neither a flag nor the file sets it: static_partition 0.5, the others 0.6.
+double default_base_fraction(PolicyKind kind);
+// The base fraction in force: `config.base_fraction`, else the policy's default.
+double base_fraction(const PolicyConfig& config);
+
 // The configuration in force inside `window` (nullptr: `config` itself): its baseFraction sets
-// both base fractions, min/max the queue bounds, ecoCapWatts the eco cap.
+// the base fraction, min/max the bounds, ecoCapWatts the eco cap.
 PolicyConfig in_window(const PolicyConfig& config, const TimeWindow* window);
 
 // What a usage error is at start-up: fractions outside [0,1] or not finite, caps not finite or
@@ -80,20 +88,16 @@ PolicyConfig in_window(const PolicyConfig& config, const TimeWindow* window);
 Status validate(const PolicyConfig& config);
 
 // perfPodsPerNode as the policies read it: values below 1 count as 1 (the one clamp).
-std::int64_t perf_pods_per_node(const PolicyConfig& config);
+std::int64_t pods_per_performance_node(const PolicyConfig& config);
 
 // The cap a profile carries (performance or eco cap flag).
 double cap_watts(const PolicyConfig& config, api::Profile profile);
 
 struct PolicyInput {
-  std::span<const std::string> managed_nodes;  // sorted byte-wise (eligibility.hpp)
-  // Cluster-wide performance-sensitive pods, pending ones included; nullopt while the pod cache
-  // is not synced. Only queue_aware_v1 reads it.
-  std::optional<std::int64_t> perf_sensitive_pods;
-  SystemTime now{};  // only rule_swap_v1 reads it
-  // The full snapshot (nodes in the same order as managed_nodes). context_aware_v1 needs it;
-  // the other policies read only its local time (for windows). Null: no window applies.
-  const Context* context = nullptr;
+  // The one source of what a policy reads: the managed nodes (context.nodes, sorted byte-wise),
+  // the performance-sensitive pods (context.workloads, unknown while !context.pods_known), now
+  // (rule_swap_v1) and the local time (windows).
+  const Context& context;
   bool explain = true;  // per-node reasons (the plan itself does not depend on it)
 };
 

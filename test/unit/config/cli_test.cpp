@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "joulie/config/cli.hpp"
+#include "joulie/policy/policy_file.hpp"
 
 using namespace std::chrono_literals;
 using joulie::config::Command;
@@ -57,11 +58,13 @@ TEST_CASE("operator defaults follow docs/configuration.md") {
   CHECK(c.profile_label == "joulie.io/power-profile");
   CHECK(c.policy.performance_cap_watts == 5000);
   CHECK(c.policy.eco_cap_watts == 120);
-  CHECK(c.policy.static_hp_frac == 0.5);
-  CHECK(c.policy.queue_hp_base_frac == 0.6);
-  CHECK(c.policy.queue_hp_min == 1);
-  CHECK(c.policy.queue_hp_max == 1000000);
-  CHECK(c.policy.queue_perf_per_hp_node == 10);
+  CHECK_FALSE(c.static_hp_frac);
+  CHECK_FALSE(c.queue_hp_base_frac);
+  CHECK(joulie::policy::base_fraction(c.policy) == 0.5);  // static_partition's
+  CHECK(joulie::policy::default_base_fraction(PolicyKind::queue_aware_v1) == 0.6);
+  CHECK(c.policy.min == 1);
+  CHECK(c.policy.max == 1000000);
+  CHECK(c.policy.perf_pods_per_node == 10);
   CHECK(c.drain_timeout == 0s);
   CHECK_FALSE(c.leader_elect);
   CHECK(c.leader_election_id == "joulie-operator");
@@ -108,16 +111,15 @@ TEST_CASE("precedence: flag beats env beats default, for every operator setting"
       {"eco-cap-watts", "ECO_CAP_WATTS", "90", "80",
        [&](const OperatorConfig& c) { return num(c.policy.eco_cap_watts); }, num(120)},
       {"static-hp-frac", "STATIC_HP_FRAC", "0.25", "1",
-       [&](const OperatorConfig& c) { return num(c.policy.static_hp_frac); }, num(0.5)},
+       [&](const OperatorConfig& c) { return num(c.static_hp_frac.value_or(0.5)); }, num(0.5)},
       {"queue-hp-base-frac", "QUEUE_HP_BASE_FRAC", "0", "0.34",
-       [&](const OperatorConfig& c) { return num(c.policy.queue_hp_base_frac); }, num(0.6)},
+       [&](const OperatorConfig& c) { return num(c.queue_hp_base_frac.value_or(0.6)); }, num(0.6)},
       {"queue-hp-min", "QUEUE_HP_MIN", "-3", "2",
-       [](const OperatorConfig& c) { return std::to_string(c.policy.queue_hp_min); }, "1"},
+       [](const OperatorConfig& c) { return std::to_string(c.policy.min); }, "1"},
       {"queue-hp-max", "QUEUE_HP_MAX", "0", "7",
-       [](const OperatorConfig& c) { return std::to_string(c.policy.queue_hp_max); }, "1000000"},
+       [](const OperatorConfig& c) { return std::to_string(c.policy.max); }, "1000000"},
       {"queue-perf-per-hp-node", "QUEUE_PERF_PER_HP_NODE", "3", "0",
-       [](const OperatorConfig& c) { return std::to_string(c.policy.queue_perf_per_hp_node); },
-       "10"},
+       [](const OperatorConfig& c) { return std::to_string(c.policy.perf_pods_per_node); }, "10"},
       {"drain-timeout", "DRAIN_TIMEOUT", "5m", "1h30m",
        [&](const OperatorConfig& c) { return dur(c.drain_timeout); }, dur(0s)},
       {"leader-elect", "LEADER_ELECT", "false", "true",
@@ -339,10 +341,10 @@ TEST_CASE("--kube-list-page-size: operator 1000, agent 500; 0 means one unpagina
 
 TEST_CASE("queue min/max hygiene is not a usage error (the policy clamps)") {
   auto c = op({"--queue-hp-min=-2", "--queue-hp-max=0", "--queue-perf-per-hp-node=-1"});
-  CHECK(c.policy.queue_hp_min == -2);
-  CHECK(c.policy.queue_hp_max == 0);
-  CHECK(c.policy.queue_perf_per_hp_node == -1);
-  CHECK(op({"--queue-hp-min=9", "--queue-hp-max=3"}).policy.queue_hp_max == 3);
+  CHECK(c.policy.min == -2);
+  CHECK(c.policy.max == 0);
+  CHECK(c.policy.perf_pods_per_node == -1);
+  CHECK(op({"--queue-hp-min=9", "--queue-hp-max=3"}).policy.max == 3);
 }
 
 TEST_CASE("rule_swap_v1 accepts an interval of exactly 1s") {
@@ -417,4 +419,18 @@ TEST_CASE("version prints text or a JSON object") {
   REQUIRE(json.ok());
   CHECK(joulie::config::version_text("0.1.0", "abc\"123", json->output) ==
         "{\"version\":\"0.1.0\",\"commit\":\"abc\\\"123\"}\n");
+}
+
+TEST_CASE("the base fraction flag of the policy in force sets performance.baseFraction") {
+  auto stat = op({"--static-hp-frac=0.25", "--queue-hp-base-frac=0.75"});
+  CHECK(joulie::policy::base_fraction(stat.policy) == 0.25);
+  auto queue = op({"--policy=queue_aware_v1", "--static-hp-frac=0.25"});
+  CHECK(joulie::policy::base_fraction(queue.policy) == 0.6);  // its own flag's default
+  // A policy file that chooses another policy takes that policy's flag; its own key wins.
+  joulie::policy::PolicyFile file;
+  file.policy = PolicyKind::queue_aware_v1;
+  CHECK(joulie::policy::base_fraction(joulie::config::policy_settings(stat, &file)) == 0.75);
+  file.performance.base_fraction = 0.1;
+  CHECK(joulie::policy::base_fraction(joulie::config::policy_settings(stat, &file)) == 0.1);
+  CHECK(joulie::policy::base_fraction(joulie::config::policy_settings(stat, nullptr)) == 0.25);
 }

@@ -41,10 +41,10 @@ void typed_node(Fixture& f, const std::string& name, const std::string& type,
 void context_aware(Fixture& f) {
   policy::PolicyConfig& c = f.options.policy;
   c.kind = policy::PolicyKind::context_aware_v1;
-  c.queue_hp_base_frac = 0;
-  c.queue_hp_min = 0;
-  c.queue_hp_max = 100;
-  c.queue_perf_per_hp_node = 10;
+  c.base_fraction = 0;
+  c.min = 0;
+  c.max = 100;
+  c.perf_pods_per_node = 10;
   c.performance_cap_watts = 500;
   c.eco_cap_watts = 150;
   policy::HardwareClass big;

@@ -72,7 +72,7 @@ struct Fixture {
     projection.reserved_label = "joulie.io/reserved";
     projection.profile_label = "joulie.io/power-profile";
     options.policy.kind = policy::PolicyKind::static_partition;
-    options.policy.static_hp_frac = 0.5;
+    options.policy.base_fraction = 0.5;
     api.call_hook([this](Verb verb, const kube::Resource& r) -> std::optional<Error> {
       if (verb == Verb::update) {
         std::lock_guard lock(writes_mutex);

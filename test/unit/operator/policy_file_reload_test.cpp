@@ -25,8 +25,8 @@ namespace {
 
 void context_aware(Fixture& f, double base, std::int64_t min) {
   f.options.policy.kind = PolicyKind::context_aware_v1;
-  f.options.policy.queue_hp_base_frac = base;
-  f.options.policy.queue_hp_min = min;
+  f.options.policy.base_fraction = base;
+  f.options.policy.min = min;
   f.restart();
 }
 
@@ -67,7 +67,7 @@ TEST_CASE("operator: a window's eco cap is written while it is in force, and onl
   Fixture f;
   f.add_node("n1");
   f.add_node("n2");
-  f.options.policy.static_hp_frac = 0.5;
+  f.options.policy.base_fraction = 0.5;
   joulie::policy::TimeWindow w;
   w.name = "quiet";
   w.days.fill(true);
@@ -154,7 +154,7 @@ TEST_CASE("operator: a reloaded policy re-plans at the next pass") {
   f.pass();
   CHECK(f.label("n3") == "eco");
   joulie::policy::PolicyConfig all = f.options.policy;
-  all.static_hp_frac = 1.0;
+  all.base_fraction = 1.0;
   all.eco_cap_watts = 99;
   f.reconciler->set_policy(all, joulie::policy::TimeZone::utc(), {});
   f.pass(PassKind::reguard);  // even a re-guard pass uses the new policy
@@ -169,7 +169,7 @@ TEST_CASE("operator: the same snapshot twice gives byte-identical plan JSON") {
     Fixture f;
     f.options.dry_run = true;
     f.options.policy.kind = static_cast<PolicyKind>(pick(4));
-    f.options.policy.queue_hp_base_frac = pick(11) / 10.0;
+    f.options.policy.base_fraction = pick(11) / 10.0;
     f.options.policy.stability.change_budget = joulie::policy::ChangeBudget{1 + pick(3), false};
     const int n = 1 + pick(30);
     for (int i = 0; i < n; ++i) {
@@ -288,7 +288,7 @@ joulie::operator_mode::PassResult converged_no_change_pass(
     f.add_node(fmt::format("node-{:05}", i));
   }
   f.options.policy.kind = kind;
-  f.options.policy.queue_hp_base_frac = 0.3;
+  f.options.policy.base_fraction = 0.3;
   f.options.policy.topology.min_performance_per_zone = 2;
   f.options.policy.stability.min_dwell = 10min;
   f.options.policy.stability.change_budget = joulie::policy::ChangeBudget{100, true};

@@ -1,16 +1,16 @@
 #include "joulie/operator/reconciler.hpp"
 
-#include <catch2/catch.hpp>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
+#include <catch2/catch.hpp>
 
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <mutex>
-#include <initializer_list>
 #include <set>
 
 #include "joulie/operator/pass_report.hpp"
@@ -120,12 +120,12 @@ TEST_CASE("reconciler: writes are trusted until the cache catches up (no duplica
 TEST_CASE("reconciler: upgrade writes the profile first, downgrade the label first") {
   Fixture f;
   f.add_node("n1");
-  f.options.policy.static_hp_frac = 1.0;
+  f.options.policy.base_fraction = 1.0;
   f.restart();
   f.pass();
   REQUIRE(f.label("n1") == "performance");
 
-  f.options.policy.static_hp_frac = 0.0;
+  f.options.policy.base_fraction = 0.0;
   f.restart();
   f.writes.clear();
   f.pass();
@@ -133,7 +133,7 @@ TEST_CASE("reconciler: upgrade writes the profile first, downgrade the label fir
   CHECK(f.label("n1") == "eco");
   CHECK(f.profile("n1")->profile == "eco");
 
-  f.options.policy.static_hp_frac = 1.0;
+  f.options.policy.base_fraction = 1.0;
   f.restart();
   f.writes.clear();
   f.pass();
@@ -152,9 +152,9 @@ TEST_CASE("reconciler: every upgrade of a pass is written before any downgrade (
   f.options.policy.interval = 10s;
   f.restart();
   auto phase = [&f] {
-    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                  f.clock.now().time_since_epoch())
-                  .count();
+    auto ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(f.clock.now().time_since_epoch())
+            .count();
     return (ms / 10000) & 1;
   };
   while (phase() != 1) {
@@ -191,9 +191,9 @@ TEST_CASE("reconciler: a drain cancel is an upgrade: written before the pass's d
   f.options.policy.interval = 10s;
   f.restart();
   auto phase = [&f] {
-    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                  f.clock.now().time_since_epoch())
-                  .count();
+    auto ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(f.clock.now().time_since_epoch())
+            .count();
     return (ms / 10000) & 1;
   };
   while (phase() != 0) {
@@ -222,10 +222,10 @@ TEST_CASE("reconciler: a drain cancel is an upgrade: written before the pass's d
 TEST_CASE("reconciler: a busy node drains; the last pod leaving completes the downgrade") {
   Fixture f;
   f.add_node("n1");
-  f.options.policy.static_hp_frac = 1.0;
+  f.options.policy.base_fraction = 1.0;
   f.restart();
   f.pass();
-  f.options.policy.static_hp_frac = 0.0;
+  f.options.policy.base_fraction = 0.0;
   f.restart();
   f.perf_pods["n1"] = 2;
 
@@ -265,7 +265,7 @@ TEST_CASE("reconciler: a busy node drains; the last pod leaving completes the do
 TEST_CASE("reconciler: draining-since survives a restart and the drain is forced at the timeout") {
   Fixture f;
   f.add_node("n1", "\"joulie.io/power-profile\":\"performance\"");
-  f.options.policy.static_hp_frac = 0.0;
+  f.options.policy.base_fraction = 0.0;
   f.options.drain_timeout = 10min;
   f.restart();
   f.perf_pods["n1"] = 1;
@@ -293,13 +293,13 @@ TEST_CASE("reconciler: draining-since survives a restart and the drain is forced
 TEST_CASE("reconciler: a drain is cancelled when the policy wants performance again") {
   Fixture f;
   f.add_node("n1", "\"joulie.io/power-profile\":\"performance\"");
-  f.options.policy.static_hp_frac = 0.0;
+  f.options.policy.base_fraction = 0.0;
   f.restart();
   f.perf_pods["n1"] = 1;
   f.pass();
   REQUIRE(f.label("n1") == "draining-performance");
 
-  f.options.policy.static_hp_frac = 1.0;
+  f.options.policy.base_fraction = 1.0;
   f.restart();
   auto r = f.pass();
   CHECK(r.nodes[0].state == NodeState::active_performance);
@@ -310,7 +310,7 @@ TEST_CASE("reconciler: a drain is cancelled when the policy wants performance ag
 TEST_CASE("reconciler: nothing is downgraded while pod data is unknown") {
   Fixture f;
   f.add_node("n1", "\"joulie.io/power-profile\":\"performance\"");
-  f.options.policy.static_hp_frac = 0.0;
+  f.options.policy.base_fraction = 0.0;
   f.restart();
   f.pods_known = false;
   auto r = f.pass();
@@ -365,7 +365,7 @@ TEST_CASE("reconciler: nodes leaving management are released; foreign profiles u
   }
   f.api.put(kNpps, R"({"apiVersion":"joulie.io/v1alpha1","kind":"NodePowerProfile",
     "metadata":{"name":"handmade"},"spec":{"nodeName":"n4","profile":"eco"}})");
-  f.options.policy.static_hp_frac = 0.0;
+  f.options.policy.base_fraction = 0.0;
   f.restart();
   f.perf_pods["n3"] = 1;
   f.pass();
@@ -457,17 +457,20 @@ void swap_setup(Fixture& f, int count, int workers) {
   for (int i = 1; i <= count; ++i) {
     const std::string n = fmt::format("n{:02}", i);
     const bool eco = i <= count / 2;
-    joulie::operator_mode::NodeWriteInput wi;
-    wi.node = n;
-    wi.label = f.label(n);
-    wi.profile = f.profile(n);
-    wi.target_label = eco ? "eco" : "performance";
-    wi.target_draining_since = FieldChange::remove();
-    wi.target_spec.node_name = n;
-    wi.target_spec.profile = eco ? joulie::api::Profile::eco : joulie::api::Profile::performance;
-    wi.target_spec.package_power_cap_watts = eco ? 120 : 5000;
-    wi.target_spec.policy_name = "static-partition-v1";
-    REQUIRE(f.actuation->execute(joulie::operator_mode::plan_node_writes(wi)).status.ok());
+    using joulie::operator_mode::Write;
+    using joulie::operator_mode::WriteKind;
+    Write profile;  // every node has its profile after the first pass
+    profile.kind = WriteKind::patch_profile;
+    profile.name = joulie::api::canonical_profile_name(n);
+    profile.spec.node_name = n;
+    profile.spec.profile = eco ? joulie::api::Profile::eco : joulie::api::Profile::performance;
+    profile.spec.package_power_cap_watts = eco ? 120 : 5000;
+    profile.spec.policy_name = "static-partition-v1";
+    Write label;
+    label.kind = WriteKind::patch_node;
+    label.name = n;
+    label.label = FieldChange::set(eco ? "eco" : "performance");
+    REQUIRE(f.actuation->execute({profile, label}).status.ok());
   }
   f.restart();
   f.writes.clear();
@@ -654,8 +657,8 @@ TEST_CASE("reconciler: one writer and eight give the same outcomes, events and r
     f->pass(PassKind::reguard);
     f->writes.clear();
     auto quiet = f->pass(PassKind::reguard);
-    out.push_back(fmt::format("quiet pass: {} writes, {} requests", f->writes.size(),
-                              quiet.write_requests));
+    out.push_back(
+        fmt::format("quiet pass: {} writes, {} requests", f->writes.size(), quiet.write_requests));
     return out;
   };
   const auto one = run(1);
@@ -732,7 +735,7 @@ TEST_CASE("reconciler: a performance pod bound after the snapshot stops the node
     f.add_node("n1");
     f.add_node("n2");
     f.options.max_concurrent_writes = workers;
-    f.options.policy.static_hp_frac = 1.0;
+    f.options.policy.base_fraction = 1.0;
     f.restart();
     f.pass();
     REQUIRE(f.label("n1") == "performance");
@@ -743,7 +746,7 @@ TEST_CASE("reconciler: a performance pod bound after the snapshot stops the node
     f.options.live_perf_pods = [&](const std::string& node) -> std::optional<std::int64_t> {
       return live.at(node);
     };
-    f.options.policy.static_hp_frac = 0.0;
+    f.options.policy.base_fraction = 0.0;
     f.restart();
     f.writes.clear();
     auto r = f.pass();
@@ -771,13 +774,13 @@ TEST_CASE("reconciler: a performance pod bound after the snapshot stops the node
 TEST_CASE("reconciler: unknown live pod data also keeps the node out of eco") {
   Fixture f;
   f.add_node("n1");
-  f.options.policy.static_hp_frac = 1.0;
+  f.options.policy.base_fraction = 1.0;
   f.restart();
   f.pass();
   f.options.live_perf_pods = [](const std::string&) -> std::optional<std::int64_t> {
     return std::nullopt;
   };
-  f.options.policy.static_hp_frac = 0.0;
+  f.options.policy.base_fraction = 0.0;
   f.restart();
   auto r = f.pass();
   CHECK(r.raced_nodes == 1);
@@ -812,7 +815,7 @@ void converged(Fixture& f, std::initializer_list<const char*> nodes, double frac
   for (const char* n : nodes) {
     f.add_node(n);
   }
-  f.options.policy.static_hp_frac = fraction;
+  f.options.policy.base_fraction = fraction;
   f.restart();
   f.pass();
 }
@@ -822,7 +825,7 @@ void flip(Fixture& f, double fraction, std::chrono::milliseconds settle,
           std::chrono::milliseconds apply_timeout) {
   f.options.downgrade_settle = settle;
   f.options.upgrade_apply_timeout = apply_timeout;
-  f.options.policy.static_hp_frac = fraction;
+  f.options.policy.base_fraction = fraction;
   f.restart();
 }
 
@@ -874,7 +877,10 @@ TEST_CASE("reconciler: a downgrade lowers the cap only after the eco label has s
   CHECK(f.profile("n2")->profile == "eco");
   CHECK(r.nodes[1].waiting.empty());
   if (auto next = f.reconciler->next_retry()) {
-    FAIL("a wake-up left at +" << std::chrono::duration_cast<std::chrono::milliseconds>(*next - f.clock.monotonic()).count() << " ms");
+    FAIL("a wake-up left at +" << std::chrono::duration_cast<std::chrono::milliseconds>(
+                                      *next - f.clock.monotonic())
+                                      .count()
+                               << " ms");
   }
 
   // The pod leaves: the draining node reaches eco, label and cap in one pass (its
@@ -936,7 +942,7 @@ TEST_CASE("reconciler: after a restart the settle still counts from the eco labe
 TEST_CASE("reconciler: an eco label the operator did not write settles from when it is seen") {
   Fixture f;
   f.add_node("n1", "\"joulie.io/power-profile\":\"eco\"");  // set by hand, no cap, no record
-  f.options.policy.static_hp_frac = 0.0;
+  f.options.policy.base_fraction = 0.0;
   f.options.downgrade_settle = 2s;
   f.restart();
   auto r = f.pass();
@@ -1116,11 +1122,11 @@ TEST_CASE("reconciler: a policy flip between the phases still waits for the agen
   REQUIRE(f.label("n1") == "eco");
   agent_reports(f, "n1", 2, 1);  // the agent has not acted on it yet
   // The policy wants eco again (label eco, cap still performance: settling) ...
-  f.options.policy.static_hp_frac = 0.0;
+  f.options.policy.base_fraction = 0.0;
   f.reconciler->set_policy(f.options.policy, {}, {});
   f.pass();
   // ... and performance once more: no cap write is needed, the label must still wait.
-  f.options.policy.static_hp_frac = 1.0;
+  f.options.policy.base_fraction = 1.0;
   f.reconciler->set_policy(f.options.policy, {}, {});
   f.clock.advance(1s);
   auto r = f.pass();
@@ -1142,7 +1148,7 @@ TEST_CASE("reconciler: a forced drain whose cap write failed is finished, not dr
              "\"joulie.io/draining-since\":\"2000-01-01T00:00:00Z\"");
   f.perf_pods["n1"] = 1;
   f.options.drain_timeout = std::chrono::minutes(1);
-  f.options.policy.static_hp_frac = 0.0;
+  f.options.policy.base_fraction = 0.0;
   f.options.downgrade_settle = 2s;
   f.restart();
   f.api.fail_next(Verb::create, Error(Errc::unavailable, "down"));

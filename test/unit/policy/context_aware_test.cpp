@@ -76,25 +76,16 @@ PolicyConfig config(double base = 0.3, std::int64_t min = 1, std::int64_t max = 
                     std::int64_t per = 10) {
   PolicyConfig c;
   c.kind = PolicyKind::context_aware_v1;
-  c.queue_hp_base_frac = base;
-  c.queue_hp_min = min;
-  c.queue_hp_max = max;
-  c.queue_perf_per_hp_node = per;
+  c.base_fraction = base;
+  c.min = min;
+  c.max = max;
+  c.perf_pods_per_node = per;
   return c;
 }
 
 PolicyPlan run(const PolicyConfig& c, const Context& ctx) {
-  std::vector<std::string> names;
-  for (const auto& n : ctx.nodes) {
-    names.push_back(n.name);
-  }
-  PolicyInput in;
-  in.managed_nodes = names;
-  in.now = ctx.now;
-  in.context = &ctx;
-  auto p = plan(c, in);
+  auto p = plan(c, {ctx});
   REQUIRE(p.ok());
-  // The plan refers to `names` only through copies: safe to return.
   return *p;
 }
 
@@ -224,19 +215,17 @@ TEST_CASE("windows apply to the existing policies too, by what each reads") {
   w.base_fraction = 0.2;
   w.min = 3;
   w.eco_cap_watts = 90;
-  std::vector<std::string> names;
-  for (int i = 0; i < 10; ++i) {
-    names.push_back("n" + std::to_string(i));
-  }
   Context ctx;  // local: Thursday 1970 00:00 UTC, inside the all-day window
-  PolicyInput in;
-  in.managed_nodes = names;
-  in.context = &ctx;
-  in.perf_sensitive_pods = 0;
+  for (int i = 0; i < 10; ++i) {
+    ctx.nodes.push_back(NodeContext{});
+    ctx.nodes.back().name = "n" + std::to_string(i);
+  }
+  ctx.pods_known = true;  // no performance-sensitive pods
+  const PolicyInput in{ctx};
 
   PolicyConfig stat;
   stat.kind = PolicyKind::static_partition;
-  stat.static_hp_frac = 0.5;
+  stat.base_fraction = 0.5;
   stat.windows = {w};
   CHECK(plan(stat, in)->performance_nodes == 2);  // baseFraction only; min is queue-only
   CHECK(plan(stat, in)->eco_cap_watts == 90);
@@ -247,8 +236,8 @@ TEST_CASE("windows apply to the existing policies too, by what each reads") {
   swap.kind = PolicyKind::rule_swap_v1;
   CHECK(plan(swap, in)->performance_nodes == 9);  // untouched count
   CHECK(plan(swap, in)->eco_cap_watts == 90);
-  // Without a context (no local time) no window applies: the exact old vectors.
-  in.context = nullptr;
+  // Outside every window: the exact old vectors.
+  stat.windows.clear();
   CHECK(plan(stat, in)->performance_nodes == 5);
   CHECK(plan(stat, in)->window.empty());
 }
@@ -370,13 +359,14 @@ TEST_CASE("context_aware_v1: a missing signal never downgrades a node by itself"
 
 TEST_CASE("context_aware_v1 stability: minDwell holds a fresh node, upgrades never wait") {
   std::vector<N> ns = plain(4);
-  ns[2].since = 5min;   // became performance 5 minutes ago
-  ns[3].since = 11min;  // 11 minutes ago
+  ns[2].since = 5min;                  // became performance 5 minutes ago
+  ns[3].since = 11min;                 // 11 minutes ago
   PolicyConfig cfg = config(0.25, 0);  // 1 performance
   cfg.stability.min_dwell = 10min;
   auto p = run(cfg, context(ns));
   CHECK(perf(p) == "n0 n2");
-  CHECK_THAT(reasons_of(p, "n2"), Catch::Contains("minDwell 10m0s: 5m0s left in ActivePerformance"));
+  CHECK_THAT(reasons_of(p, "n2"),
+             Catch::Contains("minDwell 10m0s: 5m0s left in ActivePerformance"));
   // Until when, for `kubectl joulie plan`: the last transition + minDwell; nobody else is held.
   const Context ctx = context(ns);
   for (const auto& n : p.nodes) {
@@ -412,7 +402,7 @@ TEST_CASE("context_aware_v1 stability: the change budget spreads a large downgra
     passes.push_back(perf(p));
     for (std::size_t i = 0; i < ns.size(); ++i) {  // apply the plan
       ns[i].state = p.nodes[i].profile == Profile::performance ? NodeState::active_performance
-                                                                : NodeState::active_eco;
+                                                               : NodeState::active_eco;
     }
   }
   CHECK(passes[0] == "n0 n1 n2 n3 n4 n5 n6");  // the hottest three first

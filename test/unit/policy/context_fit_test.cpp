@@ -70,10 +70,10 @@ std::vector<std::string> performance_nodes(const PolicyPlan& p) {
 
 PolicyConfig config() {
   PolicyConfig c;
-  c.queue_hp_base_frac = 0;
-  c.queue_hp_min = 0;
-  c.queue_hp_max = 100;
-  c.queue_perf_per_hp_node = 10;
+  c.base_fraction = 0;
+  c.min = 0;
+  c.max = 100;
+  c.perf_pods_per_node = 10;
   return c;
 }
 
@@ -134,7 +134,7 @@ TEST_CASE("fit-aware demand: hosts keep their guard, max still bounds, room is u
   // c3 takes two, c1 is upgraded for the other two; a1 stays for its pods.
   CHECK(performance_nodes(plan) == std::vector<std::string>{"a1", "c1", "c3"});
   auto bounded = config();
-  bounded.queue_hp_max = 2;
+  bounded.max = 2;
   plan = f.plan(bounded);
   CHECK(plan.performance_nodes == 2);
   CHECK(performance_nodes(plan) == std::vector<std::string>{"a1", "c3"});

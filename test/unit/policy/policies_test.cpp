@@ -34,6 +34,20 @@ joulie::SystemTime at_unix(std::int64_t seconds) {
   return joulie::SystemTime{} + std::chrono::seconds(seconds);
 }
 
+// A Context of `names` with `pods` performance-sensitive pods (nullopt: pods unknown) at `now`.
+Context context_of(const std::vector<std::string>& names, std::optional<std::int64_t> pods,
+                   joulie::SystemTime now = {}) {
+  Context c;
+  for (const auto& name : names) {
+    c.nodes.push_back(NodeContext{});
+    c.nodes.back().name = name;
+  }
+  c.pods_known = pods.has_value();
+  c.workloads.cluster.unknown = pods.value_or(0);
+  c.now = now;
+  return c;
+}
+
 }  // namespace
 
 TEST_CASE("round half away from zero") {
@@ -69,9 +83,9 @@ TEST_CASE("static_partition vectors") {
 TEST_CASE("static_partition: the first hp nodes of the sorted list are performance") {
   PolicyConfig config;
   config.kind = PolicyKind::static_partition;
-  config.static_hp_frac = 0.6;
+  config.base_fraction = 0.6;
   const auto managed = nodes(5);
-  auto plan_result = plan(config, {managed, std::nullopt, {}});
+  auto plan_result = plan(config, {context_of(managed, std::nullopt)});
   REQUIRE(plan_result.ok());
   CHECK(plan_result->policy_name == "static-partition-v1");
   CHECK(plan_result->performance_nodes == 3);
@@ -112,10 +126,10 @@ TEST_CASE("queue_aware_v1 vectors") {
     INFO(c.what);
     PolicyConfig config;
     config.kind = PolicyKind::queue_aware_v1;
-    config.queue_hp_base_frac = c.base_frac;
-    config.queue_hp_min = c.min;
-    config.queue_hp_max = c.max;
-    config.queue_perf_per_hp_node = c.per_hp;
+    config.base_fraction = c.base_frac;
+    config.min = c.min;
+    config.max = c.max;
+    config.perf_pods_per_node = c.per_hp;
     CHECK(queue_aware_count(c.n, c.pods, config) == c.hp);
   }
 }
@@ -123,18 +137,18 @@ TEST_CASE("queue_aware_v1 vectors") {
 TEST_CASE("queue_aware_v1 plan, and unknown pods plan the base count") {
   PolicyConfig config;
   config.kind = PolicyKind::queue_aware_v1;
-  config.queue_hp_base_frac = 0.6;
-  config.queue_hp_min = 1;
-  config.queue_hp_max = 5;
-  config.queue_perf_per_hp_node = 10;
+  config.base_fraction = 0.6;
+  config.min = 1;
+  config.max = 5;
+  config.perf_pods_per_node = 10;
   const auto managed = nodes(5);
 
-  auto busy = plan(config, {managed, 40, {}});
+  auto busy = plan(config, {context_of(managed, 40)});
   REQUIRE(busy.ok());
   CHECK(busy->policy_name == "queue-aware-v1");
   CHECK(profiles(*busy) == "PPPPE");
 
-  auto unknown = plan(config, {managed, std::nullopt, {}});
+  auto unknown = plan(config, {context_of(managed, std::nullopt)});
   REQUIRE(unknown.ok());
   CHECK(profiles(*unknown) == "PPPEE");
 }
@@ -171,7 +185,7 @@ TEST_CASE("rule_swap_v1 plans") {
   for (const auto& c : cases) {
     INFO("N=" << c.n << " t=" << c.unix_seconds);
     const auto managed = nodes(c.n);
-    auto p = plan(config, {managed, std::nullopt, at_unix(c.unix_seconds)});
+    auto p = plan(config, {context_of(managed, std::nullopt, at_unix(c.unix_seconds))});
     REQUIRE(p.ok());
     CHECK(p->policy_name == "rule-swap-v1");
     CHECK(profiles(*p) == c.expected);
@@ -185,7 +199,7 @@ TEST_CASE("rule_swap_v1 refuses sub-second intervals instead of crashing") {
   const auto managed = nodes(3);
   for (auto interval : {joulie::Duration(0), joulie::Duration(999ms), joulie::Duration(-5s)}) {
     config.interval = interval;
-    auto p = plan(config, {managed, std::nullopt, at_unix(100)});
+    auto p = plan(config, {context_of(managed, std::nullopt, at_unix(100))});
     REQUIRE_FALSE(p.ok());
     CHECK(p.error().code == Errc::invalid_argument);
     CHECK_THAT(p.error().message, Catch::Contains("at least 1s"));
@@ -217,12 +231,17 @@ TEST_CASE("configuration validation names the bad field") {
     const char* needle;
   };
   const Case cases[] = {
-      {"static frac > 1", [](PolicyConfig& c) { c.static_hp_frac = 1.5; }, "static hp fraction"},
-      {"static frac < 0", [](PolicyConfig& c) { c.static_hp_frac = -0.1; }, "static hp fraction"},
-      {"static frac NaN",
-       [](PolicyConfig& c) { c.static_hp_frac = std::numeric_limits<double>::quiet_NaN(); },
-       "static hp fraction"},
-      {"queue frac", [](PolicyConfig& c) { c.queue_hp_base_frac = 2; }, "queue hp base fraction"},
+      {"frac > 1", [](PolicyConfig& c) { c.base_fraction = 1.5; }, "baseFraction"},
+      {"frac < 0", [](PolicyConfig& c) { c.base_fraction = -0.1; }, "baseFraction"},
+      {"frac NaN",
+       [](PolicyConfig& c) { c.base_fraction = std::numeric_limits<double>::quiet_NaN(); },
+       "baseFraction"},
+      {"queue frac",
+       [](PolicyConfig& c) {
+         c.kind = PolicyKind::queue_aware_v1;
+         c.base_fraction = 2;
+       },
+       "baseFraction"},
       {"negative performance cap", [](PolicyConfig& c) { c.performance_cap_watts = -1; },
        "performance cap"},
       {"eco cap 0", [](PolicyConfig& c) { c.eco_cap_watts = 0; }, "eco cap"},
@@ -242,9 +261,9 @@ TEST_CASE("configuration validation names the bad field") {
   }
   // Queue bounds are read per docs/design.md#policies, never rejected.
   PolicyConfig odd;
-  odd.queue_hp_min = -5;
-  odd.queue_hp_max = 0;
-  odd.queue_perf_per_hp_node = 0;
+  odd.min = -5;
+  odd.max = 0;
+  odd.perf_pods_per_node = 0;
   CHECK(validate(odd).ok());
 }
 
