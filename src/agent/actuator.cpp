@@ -111,11 +111,9 @@ RouteProviders make_route_providers(const std::string& node, const RouteConfig& 
   }
   if (route.thermal == SourceType::prometheus && context.pool != nullptr &&
       !route.thermal_query.empty() && parse_http_url(route.thermal_endpoint).ok()) {
-    providers.thermal = std::make_unique<PrometheusThermal>(*context.pool, route.thermal_endpoint,
-                                                            route.thermal_query, node,
-                                                            kDefaultHttpTimeout, clock,
-                                                            PromAuth{route.thermal_ca_file,
-                                                                     route.thermal_token_file});
+    providers.thermal = std::make_unique<PrometheusThermal>(
+        *context.pool, route.thermal_endpoint, route.thermal_query, node, kDefaultHttpTimeout,
+        clock, PromAuth{route.thermal_ca_file, route.thermal_token_file});
   }
   return providers;
 }

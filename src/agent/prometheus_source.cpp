@@ -27,8 +27,8 @@ PromReading single_prom_value(const Result<signals::PromResult>& result, SystemT
   PromReading out;
   out.timestamp = now;
   if (!result.ok()) {
-    out.missing_reason = fmt::format("prometheus {} query failed: {}", what,
-                                     result.error().message);
+    out.missing_reason =
+        fmt::format("prometheus {} query failed: {}", what, result.error().message);
     return out;
   }
   const auto& samples = result->samples;
@@ -37,8 +37,8 @@ PromReading single_prom_value(const Result<signals::PromResult>& result, SystemT
     return out;
   }
   if (samples.size() > 1) {
-    out.missing_reason = fmt::format(
-        "prometheus {} query returned {} series, expected exactly one", what, samples.size());
+    out.missing_reason = fmt::format("prometheus {} query returned {} series, expected exactly one",
+                                     what, samples.size());
     return out;
   }
   const auto& sample = samples.front();

@@ -136,7 +136,8 @@ std::string describe_route(const RouteConfig& route) {
   if (route.source == SourceType::http) {
     text += fmt::format(" telemetry={}", route.telemetry_endpoint);
   } else if (route.source == SourceType::prometheus) {
-    text += fmt::format(" prometheus={} query={:?}", route.telemetry_endpoint, route.telemetry_query);
+    text +=
+        fmt::format(" prometheus={} query={:?}", route.telemetry_endpoint, route.telemetry_query);
   }
   if (route.thermal == SourceType::prometheus) {
     text += fmt::format(" thermal=prometheus query={:?}", route.thermal_query);

@@ -7,10 +7,10 @@
 #include <optional>
 #include <string>
 
-#include "options.hpp"
-#include "status.hpp"
 #include "joulie/common/result.hpp"
 #include "joulie/kube/api.hpp"
+#include "options.hpp"
+#include "status.hpp"
 
 namespace joulie::cli {
 

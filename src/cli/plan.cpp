@@ -14,8 +14,6 @@
 #include <sstream>
 
 #include "commands.hpp"
-#include "json_util.hpp"
-#include "render.hpp"
 #include "joulie/api/names.hpp"
 #include "joulie/common/duration.hpp"
 #include "joulie/common/strings.hpp"
@@ -24,6 +22,8 @@
 #include "joulie/operator/run.hpp"
 #include "joulie/policy/classify.hpp"
 #include "joulie/policy/write_planner.hpp"
+#include "json_util.hpp"
+#include "render.hpp"
 
 namespace joulie::cli {
 

@@ -10,10 +10,6 @@
 #include <thread>
 
 #include "commands.hpp"
-#include "json_util.hpp"
-#include "options.hpp"
-#include "render.hpp"
-#include "status.hpp"
 #include "joulie/api/names.hpp"
 #include "joulie/common/duration.hpp"
 #include "joulie/common/http_client.hpp"
@@ -24,6 +20,10 @@
 #include "joulie/kube/config.hpp"
 #include "joulie/kube/pagination.hpp"
 #include "joulie/signals/promql.hpp"
+#include "json_util.hpp"
+#include "options.hpp"
+#include "render.hpp"
+#include "status.hpp"
 
 namespace joulie::cli {
 

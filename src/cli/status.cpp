@@ -7,13 +7,13 @@
 #include <map>
 #include <set>
 
-#include "json_util.hpp"
-#include "render.hpp"
 #include "joulie/api/names.hpp"
 #include "joulie/common/duration.hpp"
 #include "joulie/policy/classify.hpp"
 #include "joulie/policy/guard.hpp"
 #include "joulie/policy/write_planner.hpp"
+#include "json_util.hpp"
+#include "render.hpp"
 
 namespace joulie::cli {
 

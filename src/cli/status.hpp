@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "options.hpp"
 #include "joulie/common/clock.hpp"
+#include "options.hpp"
 
 namespace joulie::cli {
 

@@ -16,8 +16,8 @@ struct Unit {
 };
 
 constexpr Unit kUnits[] = {
-    {"ns", 1.0},        {"us", 1e3},  {"\xC2\xB5s", 1e3}, {"\xCE\xBCs", 1e3},
-    {"ms", 1e6},        {"s", 1e9},   {"m", 60e9},        {"h", 3600e9},
+    {"ns", 1.0}, {"us", 1e3}, {"\xC2\xB5s", 1e3}, {"\xCE\xBCs", 1e3},
+    {"ms", 1e6}, {"s", 1e9},  {"m", 60e9},        {"h", 3600e9},
 };
 
 Error bad(std::string_view text, std::string_view why) {
@@ -146,9 +146,7 @@ std::string format_rfc3339(std::chrono::system_clock::time_point t, bool millis)
 }
 
 Result<std::chrono::system_clock::time_point> parse_rfc3339(std::string_view text) {
-  auto fail = [&] {
-    return Error(Errc::parse, fmt::format("invalid RFC 3339 time \"{}\"", text));
-  };
+  auto fail = [&] { return Error(Errc::parse, fmt::format("invalid RFC 3339 time \"{}\"", text)); };
   auto num = [&](size_t pos, size_t len, int& out) {
     if (pos + len > text.size()) {
       return false;
@@ -164,10 +162,9 @@ Result<std::chrono::system_clock::time_point> parse_rfc3339(std::string_view tex
     return true;
   };
   int year, mon, day, hour, min, sec;
-  if (text.size() < 20 || !num(0, 4, year) || text[4] != '-' || !num(5, 2, mon) ||
-      text[7] != '-' || !num(8, 2, day) || (text[10] != 'T' && text[10] != 't') ||
-      !num(11, 2, hour) || text[13] != ':' || !num(14, 2, min) || text[16] != ':' ||
-      !num(17, 2, sec)) {
+  if (text.size() < 20 || !num(0, 4, year) || text[4] != '-' || !num(5, 2, mon) || text[7] != '-' ||
+      !num(8, 2, day) || (text[10] != 'T' && text[10] != 't') || !num(11, 2, hour) ||
+      text[13] != ':' || !num(14, 2, min) || text[16] != ':' || !num(17, 2, sec)) {
     return fail();
   }
   if (mon < 1 || mon > 12 || day < 1 || day > 31 || hour > 23 || min > 59 || sec > 60) {

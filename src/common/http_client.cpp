@@ -214,8 +214,9 @@ Result<HttpClientPool::Response> HttpClientPool::post(const std::string& url,
         req.headers = headers;
         req.set_header("Content-Type", content_type);
         req.body = body;
-        req.content_receiver = [&receiver](const char* data, size_t length, uint64_t,
-                                           uint64_t) { return receiver(data, length); };
+        req.content_receiver = [&receiver](const char* data, size_t length, uint64_t, uint64_t) {
+          return receiver(data, length);
+        };
         return client.send(req);
       });
 }

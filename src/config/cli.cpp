@@ -34,7 +34,9 @@ std::vector<FlagSpec> concat(std::vector<FlagSpec> a, const std::vector<FlagSpec
 }
 
 // The global flags with each mode's defaults (metrics address, list page size, rate limit).
-std::vector<FlagSpec> operator_globals() { return detail::global_flag_specs(detail::kOperatorGlobals); }
+std::vector<FlagSpec> operator_globals() {
+  return detail::global_flag_specs(detail::kOperatorGlobals);
+}
 
 std::vector<FlagSpec> agent_globals() { return detail::global_flag_specs(detail::kAgentGlobals); }
 

@@ -74,19 +74,20 @@ GlobalConfig read_global(Resolver& r, const GlobalDefaults& defaults) {
                           {"warn", log::Level::warn},
                           {"error", log::Level::error}});
   g.metrics_addr = r.text("metrics-addr", std::string(defaults.metrics_addr), listen_address);
-  g.kube_qps = r.number("kube-qps", defaults.kube_qps, [](const double& v) -> std::optional<std::string> {
-    if (!(v > 0)) {
-      return "must be greater than 0";
-    }
-    return std::nullopt;
-  });
-  g.kube_burst = static_cast<int>(
-      r.integer("kube-burst", defaults.kube_burst, [](const int64_t& v) -> std::optional<std::string> {
-        if (v < 1 || v > 1000000) {
-          return "must be between 1 and 1000000";
+  g.kube_qps =
+      r.number("kube-qps", defaults.kube_qps, [](const double& v) -> std::optional<std::string> {
+        if (!(v > 0)) {
+          return "must be greater than 0";
         }
         return std::nullopt;
-      }));
+      });
+  g.kube_burst = static_cast<int>(r.integer("kube-burst", defaults.kube_burst,
+                                            [](const int64_t& v) -> std::optional<std::string> {
+                                              if (v < 1 || v > 1000000) {
+                                                return "must be between 1 and 1000000";
+                                              }
+                                              return std::nullopt;
+                                            }));
   // Every page is one rate-limited request (see kOperatorListPageSize). 0 asks for one
   // unpaginated list.
   g.kube_list_page_size = r.integer("kube-list-page-size", defaults.list_page_size,

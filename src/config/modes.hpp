@@ -37,8 +37,8 @@ inline constexpr int64_t kAgentKubeBurst = 40;
 
 inline constexpr GlobalDefaults kOperatorGlobals{kOperatorMetricsAddr, kOperatorListPageSize,
                                                  kOperatorKubeQps, kOperatorKubeBurst};
-inline constexpr GlobalDefaults kAgentGlobals{kAgentMetricsAddr, kAgentListPageSize,
-                                              kAgentKubeQps, kAgentKubeBurst};
+inline constexpr GlobalDefaults kAgentGlobals{kAgentMetricsAddr, kAgentListPageSize, kAgentKubeQps,
+                                              kAgentKubeBurst};
 
 std::vector<FlagSpec> operator_flag_specs();  // mode flags only (globals come separately)
 std::vector<FlagSpec> agent_flag_specs();

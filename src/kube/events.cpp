@@ -213,9 +213,9 @@ Status EventRecorder::patch_event(const Pending& event, Series& series) {
 void EventRecorder::send(const Pending& event) {
   std::lock_guard lock(send_mutex_);
   prune(event.at_mono);
-  SeriesKey key{event.node.kind == "Node" ? event.node.name
-                                          : event.node.kind + "/" + event.node.ns + "/" +
-                                                event.node.name,
+  SeriesKey key{event.node.kind == "Node"
+                    ? event.node.name
+                    : event.node.kind + "/" + event.node.ns + "/" + event.node.name,
                 event.type, event.reason, event.message};
   auto it = series_.find(key);
   Status status;

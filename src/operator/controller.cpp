@@ -50,8 +50,8 @@ void Controller::stop() {
 bool Controller::replan_pending() const {
   std::lock_guard lock(mutex_);
   const auto now = Steady::now();
-  return tick_now_ || (next_tick_ && now >= *next_tick_) ||
-         (replan_due_ && now >= *replan_due_) || (wake_due_ && now >= *wake_due_);
+  return tick_now_ || (next_tick_ && now >= *next_tick_) || (replan_due_ && now >= *replan_due_) ||
+         (wake_due_ && now >= *wake_due_);
 }
 
 std::uint64_t Controller::passes() const {

@@ -30,8 +30,8 @@ SignalSources::SignalSources(kube::Api& api, SignalSourcesOptions options)
                         "context source " + source + " is down: " + message);
     }
   };
-  collector_ = std::make_unique<::joulie::signals::SignalCollector>(options_.signals,
-                                                                   collector_options);
+  collector_ =
+      std::make_unique<::joulie::signals::SignalCollector>(options_.signals, collector_options);
 }
 
 SignalSources::~SignalSources() { stop(); }

@@ -240,8 +240,8 @@ std::optional<Header> read_header(std::string_view b, std::size_t at) {
 }
 
 std::size_t block_size(const Header& h, std::size_t time_size) {
-  return static_cast<std::size_t>(h.time) * time_size + h.time + std::size_t{h.type} * 6 +
-         h.chars + static_cast<std::size_t>(h.leap) * (time_size + 4) + h.isstd + h.isut;
+  return static_cast<std::size_t>(h.time) * time_size + h.time + std::size_t{h.type} * 6 + h.chars +
+         static_cast<std::size_t>(h.leap) * (time_size + 4) + h.isstd + h.isut;
 }
 
 }  // namespace
@@ -345,9 +345,8 @@ Result<TimeZone> TimeZone::from_tzif(std::string name, std::string_view b) {
   }
   tz.transitions_.reserve(h.time);
   for (std::uint32_t i = 0; i < h.time; ++i) {
-    tz.transitions_.push_back(time_size == 8
-                                  ? be64(b, at + i * 8)
-                                  : static_cast<std::int32_t>(be32(b, at + i * 4)));
+    tz.transitions_.push_back(time_size == 8 ? be64(b, at + i * 8)
+                                             : static_cast<std::int32_t>(be32(b, at + i * 4)));
   }
   at += std::size_t{h.time} * time_size;
   for (std::uint32_t i = 0; i < h.time; ++i) {
@@ -411,8 +410,7 @@ std::pair<std::int64_t, std::string> TimeZone::offset_at(std::int64_t t) const {
 }
 
 LocalTime TimeZone::local(SystemTime utc) const {
-  const std::int64_t t =
-      std::chrono::floor<std::chrono::seconds>(utc.time_since_epoch()).count();
+  const std::int64_t t = std::chrono::floor<std::chrono::seconds>(utc.time_since_epoch()).count();
   auto [offset, abbr] = offset_at(t);
   const std::int64_t local = t + offset;
   const std::int64_t days = floor_div(local, 86400);
@@ -444,8 +442,8 @@ bool valid_zone_name(std::string_view name) {
   std::size_t start = 0;
   while (start <= name.size()) {
     const std::size_t slash = name.find('/', start);
-    const std::string_view part =
-        name.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
+    const std::string_view part = name.substr(
+        start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
     if (part.empty() || part == "." || part == ".." || part.front() == '.') {
       return false;
     }

@@ -43,11 +43,11 @@ std::vector<OipTensor> forecast_inputs(const std::vector<double>& history, Syste
   double week_seconds = static_cast<double>((((since_epoch + 3 * 86400) % week) + week) % week);
   double hour_angle = 2 * std::numbers::pi * day_seconds / 86400.0;
   double week_angle = 2 * std::numbers::pi * week_seconds / static_cast<double>(week);
-  OipTensor time{"time_features",
-                 {1, 4},
-                 {static_cast<float>(std::sin(hour_angle)), static_cast<float>(std::cos(hour_angle)),
-                  static_cast<float>(std::sin(week_angle)),
-                  static_cast<float>(std::cos(week_angle))}};
+  OipTensor time{
+      "time_features",
+      {1, 4},
+      {static_cast<float>(std::sin(hour_angle)), static_cast<float>(std::cos(hour_angle)),
+       static_cast<float>(std::sin(week_angle)), static_cast<float>(std::cos(week_angle))}};
   return {std::move(demand), std::move(time)};
 }
 
@@ -144,10 +144,10 @@ Status OipClient::ready() {
     return reply.error();
   }
   if (reply->status != 200) {
-    return Error(Errc::unavailable,
-                 fmt::format("model {} is not ready (HTTP {})", peer_text(config_.model, 60),
-                             reply->status),
-                 reply->status);
+    return Error(
+        Errc::unavailable,
+        fmt::format("model {} is not ready (HTTP {})", peer_text(config_.model, 60), reply->status),
+        reply->status);
   }
   return Status::success();
 }
@@ -155,8 +155,8 @@ Status OipClient::ready() {
 Result<double> OipClient::infer(const std::vector<OipTensor>& inputs) {
   HttpRequestOptions options;
   options.max_body = kMaxReply;
-  auto reply =
-      pool_.post_json(model_url() + "/infer", encode_infer_request(inputs), config_.timeout, options);
+  auto reply = pool_.post_json(model_url() + "/infer", encode_infer_request(inputs),
+                               config_.timeout, options);
   if (!reply.ok()) {
     return reply.error();
   }

@@ -51,8 +51,8 @@ Result<PromSample> decode_pair(const Value& pair) {
   }
   auto value = parse_prom_value(view_of(pair[1]));
   if (!value) {
-    return malformed(fmt::format("sample value {:?} is not a number",
-                                 peer_text(view_of(pair[1]), 40)));
+    return malformed(
+        fmt::format("sample value {:?} is not a number", peer_text(view_of(pair[1]), 40)));
   }
   PromSample sample;
   sample.value = *value;
@@ -108,8 +108,7 @@ Result<PromResult> decode_data(const Value& data) {
         if (!label.value.IsString()) {
           return malformed("a label value is not a string");
         }
-        sample->labels.emplace(std::string(view_of(label.name)),
-                               std::string(view_of(label.value)));
+        sample->labels.emplace(std::string(view_of(label.name)), std::string(view_of(label.value)));
       }
     }
     out.samples.push_back(std::move(sample.value()));

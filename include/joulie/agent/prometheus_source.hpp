@@ -37,8 +37,8 @@ class PrometheusTelemetry final : public TelemetryProvider {
  public:
   // `query` still holds "{node}"; it is expanded here.
   PrometheusTelemetry(HttpClientPool& pool, const std::string& endpoint, const std::string& query,
-                      const std::string& node, std::chrono::nanoseconds timeout,
-                      const Clock& clock, const PromAuth& auth = {});
+                      const std::string& node, std::chrono::nanoseconds timeout, const Clock& clock,
+                      const PromAuth& auth = {});
   TelemetrySample sample() override;
   const std::string& query() const { return query_; }
 

@@ -36,10 +36,11 @@ struct Field {
   Field(std::string k, std::string v) : key(std::move(k)), value(std::move(v)) {}
   Field(std::string k, std::string_view v) : key(std::move(k)), value(v) {}
   Field(std::string k, const char* v) : key(std::move(k)), value(v) {}
-  Field(std::string k, bool v) : key(std::move(k)), value(v ? "true" : "false"), kind(Kind::boolean) {}
+  Field(std::string k, bool v)
+      : key(std::move(k)), value(v ? "true" : "false"), kind(Kind::boolean) {}
   template <typename Int>
-    requires(std::is_integral_v<Int> && !std::is_same_v<Int, bool>)
-  Field(std::string k, Int v) : key(std::move(k)), value(std::to_string(v)), kind(Kind::number) {}
+  requires(std::is_integral_v<Int> && !std::is_same_v<Int, bool>) Field(std::string k, Int v)
+      : key(std::move(k)), value(std::to_string(v)), kind(Kind::number) {}
   Field(std::string k, double v);
   Field(std::string k, const Error& e) : key(std::move(k)), value(e.describe()) {}
 };

@@ -10,12 +10,12 @@ namespace joulie {
 
 enum class Errc {
   ok = 0,
-  invalid_argument,   // our own configuration or caller input is wrong
-  parse,              // malformed data from outside (JSON, YAML, sysfs, durations)
-  io,                 // file or socket I/O failed
-  tls,                // TLS handshake or certificate verification failed
-  timeout,            // a bounded wait expired
-  unavailable,        // peer unreachable, connection refused, resource not present on host
+  invalid_argument,  // our own configuration or caller input is wrong
+  parse,             // malformed data from outside (JSON, YAML, sysfs, durations)
+  io,                // file or socket I/O failed
+  tls,               // TLS handshake or certificate verification failed
+  timeout,           // a bounded wait expired
+  unavailable,       // peer unreachable, connection refused, resource not present on host
   // Kubernetes Status reasons (kube/errors.hpp maps HTTP code + reason onto these).
   bad_request,
   unauthorized,
@@ -50,8 +50,8 @@ struct Error {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : data_(std::move(value)) {}           // NOLINT(google-explicit-constructor)
-  Result(Error error) : data_(std::move(error)) {}       // NOLINT(google-explicit-constructor)
+  Result(T value) : data_(std::move(value)) {}      // NOLINT(google-explicit-constructor)
+  Result(Error error) : data_(std::move(error)) {}  // NOLINT(google-explicit-constructor)
 
   bool ok() const { return data_.index() == 0; }
   explicit operator bool() const { return ok(); }

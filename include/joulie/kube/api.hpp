@@ -44,7 +44,7 @@ extern const Resource telemetry_profiles;
 struct ListOptions {
   std::string label_selector;
   std::string field_selector;
-  int64_t limit = 0;             // 0: no pagination requested
+  int64_t limit = 0;  // 0: no pagination requested
   std::string continue_token;
   std::string resource_version;  // "" or "0"
 };
@@ -54,7 +54,7 @@ struct WatchOptions {
   std::string field_selector;
   std::string resource_version;  // start after this version
   bool allow_bookmarks = true;
-  std::chrono::seconds server_timeout{300};  // timeoutSeconds sent to the server
+  std::chrono::seconds server_timeout{300};             // timeoutSeconds sent to the server
   std::chrono::milliseconds read_idle_timeout{180000};  // nothing at all received → dead stream
 };
 

@@ -34,7 +34,7 @@ class Controller {
 
   Controller(ControllerOptions options, PassFn pass, Gate may_run = {});
 
-  void request_replan();   // debounced re-plan
+  void request_replan();  // debounced re-plan
   // Re-plan at `when` (a time window's boundary); the earliest request wins, any re-plan
   // clears it.
   void request_replan_at(SteadyTime when);

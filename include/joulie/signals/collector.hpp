@@ -55,8 +55,8 @@ struct SignalReading {
 // expected). Pure; exposed for tests. An invalid instance_regex is Errc::invalid_argument.
 // Series without the mapping label are ignored; several series for one key are an error
 // reading naming the count; NaN/±Inf are missing readings.
-Result<std::map<std::string, SignalReading>> readings_by_node(const std::vector<PromSample>& samples,
-                                                      const policy::NodeSignalConfig& config);
+Result<std::map<std::string, SignalReading>> readings_by_node(
+    const std::vector<PromSample>& samples, const policy::NodeSignalConfig& config);
 std::map<std::string, SignalReading> readings_by_zone(const std::vector<PromSample>& samples,
                                                       const std::string& zone_label);
 
@@ -109,10 +109,10 @@ class SignalCollector {
 
  private:
   struct SignalState {
-    std::string source;                          // "prometheus" or "kserve"
+    std::string source;                           // "prometheus" or "kserve"
     std::map<std::string, SignalReading> by_key;  // node, zone, or "" for a cluster-wide value
-    bool answered = false;                   // at least one successful query
-    std::optional<std::string> last_error;   // of the last attempt; reset by a success
+    bool answered = false;                        // at least one successful query
+    std::optional<std::string> last_error;        // of the last attempt; reset by a success
     std::chrono::nanoseconds max_age{};
   };
   void run();
@@ -131,9 +131,9 @@ class SignalCollector {
   policy::SignalsConfig config_;
   std::uint64_t config_generation_ = 0;
   std::map<std::string, SignalState> states_;
-  std::vector<double> history_;  // demand samples for the forecast model, oldest first
+  std::vector<double> history_;               // demand samples for the forecast model, oldest first
   std::map<std::string, bool> source_state_;  // last known up/down per source
-  std::shared_ptr<PromClient> prometheus_;  // rebuilt when signals.prometheus changes
+  std::shared_ptr<PromClient> prometheus_;    // rebuilt when signals.prometheus changes
 
   std::mutex round_mutex_;  // one round at a time
   std::atomic<std::uint64_t> rounds_{0};

@@ -170,6 +170,6 @@ TEST_CASE("measured power fills the POWER column where Prometheus knows it") {
   CHECK(json.find("\"measuredPowerWatts\": 312.5") != std::string::npos);
   v.power_source = "http://prom:9090";
   v.power_error = "connection refused";
-  CHECK(render_status(v, Output::table, now).find(
-            "Power:    unknown (http://prom:9090: connection refused)") != std::string::npos);
+  CHECK(render_status(v, Output::table, now)
+            .find("Power:    unknown (http://prom:9090: connection refused)") != std::string::npos);
 }

@@ -6,9 +6,9 @@ using joulie::log::Format;
 using joulie::log::Level;
 
 TEST_CASE("text log lines follow the spec shape") {
-  auto line = joulie::log::format_line(Format::text, Level::info, "2026-11-29T10:00:00.123Z",
-                                       "operator", "assigned profiles",
-                                       {{"policy", "static_partition"}, {"nodes", 4}});
+  auto line =
+      joulie::log::format_line(Format::text, Level::info, "2026-11-29T10:00:00.123Z", "operator",
+                               "assigned profiles", {{"policy", "static_partition"}, {"nodes", 4}});
   CHECK(line ==
         "2026-11-29T10:00:00.123Z INFO operator: assigned profiles policy=static_partition "
         "nodes=4\n");

@@ -54,7 +54,7 @@ TEST_CASE("agent defaults follow docs/configuration.md") {
   CHECK_FALSE(c.restore);
   CHECK(c.global.metrics_addr == ":8080");
   CHECK(c.global.kube_list_page_size == 500);  // the operator's is 1000 (cli_test.cpp)
-  CHECK(c.global.kube_qps == 20);                // the operator's are 100/200 (cli_test.cpp)
+  CHECK(c.global.kube_qps == 20);              // the operator's are 100/200 (cli_test.cpp)
   CHECK(c.global.kube_burst == 40);
 }
 

@@ -22,9 +22,8 @@ namespace {
 const std::string kZoneinfo = "/usr/share/zoneinfo";  // Debian's tzdata (scripts/deps.sh)
 
 joulie::Result<joulie::config::LoadedPolicyFile> parse(const std::string& text) {
-  return parse_policy_file(text, "policy.yaml", [](const std::string& name) {
-    return load_zone(name, kZoneinfo);
-  });
+  return parse_policy_file(text, "policy.yaml",
+                           [](const std::string& name) { return load_zone(name, kZoneinfo); });
 }
 
 // The error message of a file that must be refused.
@@ -138,22 +137,26 @@ TEST_CASE("policy file: errors name the file, the line and the key") {
   const Case cases[] = {
       {"policy: static_partition\nperfomance: {min: 1}\n",
        "policy.yaml:2: perfomance: unknown key"},
-      {"performance:\n  baseFraction: 0.3\n  mni: 1\n", "policy.yaml:3: performance.mni: unknown key"},
+      {"performance:\n  baseFraction: 0.3\n  mni: 1\n",
+       "policy.yaml:3: performance.mni: unknown key"},
       {"stability: {minDwell: 10 minutes}\n", "policy.yaml:1: stability.minDwell:"},
       {"stability: {minDwell: -1m}\n", "stability.minDwell: must be a non-negative duration"},
       {"stability: {changeBudget: \"0\"}\n", "stability.changeBudget:"},
       {"stability: {changeBudget: 150%}\n", "stability.changeBudget:"},
-      {"timeZone: Europe/Atlantis\n", "policy.yaml:1: timeZone: unknown time zone \"Europe/Atlantis\""},
+      {"timeZone: Europe/Atlantis\n",
+       "policy.yaml:1: timeZone: unknown time zone \"Europe/Atlantis\""},
       {"timeZone: ../etc/passwd\n", "policy.yaml:1: timeZone: \"../etc/passwd\" is not an IANA"},
       {"windows:\n  - {name: a, days: [Mon, Funday], start: \"01:00\", end: \"02:00\"}\n",
        "policy.yaml:2: windows[0].days[1]: unknown weekday \"Funday\""},
       {"windows:\n  - {name: a, days: [Mon], start: \"25:00\", end: \"02:00\"}\n",
        "windows[0].start: \"25:00\" is not a time of day"},
-      {"windows:\n  - {name: a, days: [Mon], start: \"01:00\"}\n", "windows[0].end: required key missing"},
+      {"windows:\n  - {name: a, days: [Mon], start: \"01:00\"}\n",
+       "windows[0].end: required key missing"},
       {"windows:\n"
        "  - {name: night, days: [Mon], start: \"22:00\", end: \"06:00\"}\n"
        "  - {name: early, days: [Tue], start: \"05:00\", end: \"07:00\"}\n",
-       "policy.yaml:3: windows[1]: window \"early\" overlaps window \"night\" (windows[0], line 2)"},
+       "policy.yaml:3: windows[1]: window \"early\" overlaps window \"night\" (windows[0], line "
+       "2)"},
       {"windows:\n"
        "  - {name: sunday-night, days: [Sun], start: \"23:00\", end: \"01:00\"}\n"
        "  - {name: monday, days: [Mon], start: \"00:30\", end: \"02:00\"}\n",
@@ -167,11 +170,13 @@ TEST_CASE("policy file: errors name the file, the line and the key") {
       {"performance: {baseFraction: 1.5}\n", "performance.baseFraction: must be a fraction"},
       {"performance: {min: 5, max: 2}\n", "performance.max: must not be below min"},
       {"performance: {perfPodsPerNode: 0}\n", "performance.perfPodsPerNode: must be at least 1"},
-      {"performance: {ecoCapWatts: 5}\n", "performance.ecoCapWatts: must be between 10 and 100000 W"},
+      {"performance: {ecoCapWatts: 5}\n",
+       "performance.ecoCapWatts: must be between 10 and 100000 W"},
       {"performance: {ecoCapWatts: abc}\n", "performance.ecoCapWatts: \"abc\" is not a number"},
       {"policy: fastest\n", "policy.yaml:1: policy: unknown policy \"fastest\""},
       {"kind: Deployment\n", "kind: \"Deployment\" is not supported"},
-      {"topology: {minPerformancePerZone: -1}\n", "topology.minPerformancePerZone: must be at least 0"},
+      {"topology: {minPerformancePerZone: -1}\n",
+       "topology.minPerformancePerZone: must be at least 0"},
       {"topology: {zoneLabel: \"bad key!\"}\n", "topology.zoneLabel: invalid label key"},
       {"signals:\n  nodeTemperature: {query: \"up\"}\n",
        "signals.prometheus: PromQL signals need signals.prometheus.endpoint"},
@@ -232,8 +237,7 @@ TEST_CASE("operator flags: --policy-config reads the file; a bad one is a usage 
   joulie::test::write_file(bad, "policy: context_aware_v1\nstability: {minDwel: 1m}\n");
   auto env = [](std::string_view) -> std::optional<std::string> { return std::nullopt; };
 
-  auto ok = joulie::config::parse_command_line(
-      {"operator", "--policy-config", good.string()}, env);
+  auto ok = joulie::config::parse_command_line({"operator", "--policy-config", good.string()}, env);
   REQUIRE(ok.ok());
   const auto& config = ok->operator_config;
   REQUIRE(config.policy_file);
@@ -249,9 +253,9 @@ TEST_CASE("operator flags: --policy-config reads the file; a bad one is a usage 
   auto refused_file = joulie::config::parse_command_line({"operator"}, from_env);
   REQUIRE_FALSE(refused_file.ok());
   CHECK(refused_file.error().code == joulie::Errc::invalid_argument);
-  CHECK_THAT(refused_file.error().message,
-             Catch::Contains("POLICY_CONFIG") && Catch::Contains(bad.string() + ":2:") &&
-                 Catch::Contains("stability.minDwel: unknown key"));
+  CHECK_THAT(refused_file.error().message, Catch::Contains("POLICY_CONFIG") &&
+                                               Catch::Contains(bad.string() + ":2:") &&
+                                               Catch::Contains("stability.minDwel: unknown key"));
 }
 
 TEST_CASE("policy file and TZif: mangled input is an error value, never a crash") {

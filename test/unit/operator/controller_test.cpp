@@ -122,17 +122,16 @@ TEST_CASE("controller: a re-plan requested while a pass runs is visible to that 
   bool in_pass = false, release = false;
   int passes = 0;
   std::unique_ptr<Controller> controller;
-  controller = std::make_unique<Controller>(
-      ControllerOptions{std::chrono::hours(1), 10ms},
-      [&](PassKind) -> std::optional<joulie::SteadyTime> {
-        std::unique_lock lock(m);
-        if (++passes == 1) {
-          in_pass = true;
-          cv.notify_all();
-          cv.wait_for(lock, 10s, [&] { return release; });
-        }
-        return std::nullopt;
-      });
+  controller = std::make_unique<Controller>(ControllerOptions{std::chrono::hours(1), 10ms},
+                                            [&](PassKind) -> std::optional<joulie::SteadyTime> {
+                                              std::unique_lock lock(m);
+                                              if (++passes == 1) {
+                                                in_pass = true;
+                                                cv.notify_all();
+                                                cv.wait_for(lock, 10s, [&] { return release; });
+                                              }
+                                              return std::nullopt;
+                                            });
   std::thread thread([&] { controller->run(); });
   {
     std::unique_lock lock(m);

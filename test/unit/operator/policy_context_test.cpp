@@ -67,11 +67,15 @@ TEST_CASE("policy context: zone, rack and allocatable CPU of managed nodes") {
   c.zone_label = "example.com/zone";
   CHECK(project_node(parse_json(json), c)->zone.empty());
   // Garbage allocatable: unknown (0), never a crash.
-  auto bad = project_node(parse_json(R"({"metadata":{"name":"n","labels":{"joulie.io/managed":"true"}},
-      "status":{"allocatable":{"cpu":7}}})"), config());
+  auto bad =
+      project_node(parse_json(R"({"metadata":{"name":"n","labels":{"joulie.io/managed":"true"}},
+      "status":{"allocatable":{"cpu":7}}})"),
+                   config());
   CHECK(bad->allocatable_cpu == 0);
-  auto odd = project_node(parse_json(R"({"metadata":{"name":"n","labels":{"joulie.io/managed":"true"}},
-      "status":"x"})"), config());
+  auto odd =
+      project_node(parse_json(R"({"metadata":{"name":"n","labels":{"joulie.io/managed":"true"}},
+      "status":"x"})"),
+                   config());
   CHECK(odd->allocatable_cpu == 0);
 }
 
@@ -81,7 +85,7 @@ TEST_CASE("policy context: pod counts by class, per node, cluster-wide and pendi
   counts.add(pod(interner, "n1", PodClass::performance_only));
   counts.add(pod(interner, "n1", PodClass::general));
   counts.add(pod(interner, "n2", PodClass::eco_only));
-  counts.add(pod(interner, "", PodClass::unknown));  // pending
+  counts.add(pod(interner, "", PodClass::unknown));           // pending
   counts.add(pod(interner, "n2", PodClass::general, false));  // finished: not counted
   auto by = counts.by_class();
   CHECK(by.cluster.performance_only == 1);

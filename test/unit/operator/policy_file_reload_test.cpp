@@ -57,7 +57,8 @@ TEST_CASE("operator: context_aware_v1 keeps the node hosting performance pods in
   CHECK(f.profile("n4")->policy_name == "context-aware-v1");
   CHECK_THAT(joined(r.nodes[3].reasons), Catch::Contains("hosts 3 performance-sensitive pod(s)"));
   const std::string json = format_pass_json(r);
-  CHECK(json.find(R"json("reasons":["hosts 3 performance-sensitive pod(s)")json") != std::string::npos);
+  CHECK(json.find(R"json("reasons":["hosts 3 performance-sensitive pod(s)")json") !=
+        std::string::npos);
   CHECK(json.find(R"("context":{"timeZone":"UTC")") != std::string::npos);
   CHECK(json.find(R"json("demand: 3 performance-sensitive pod(s) at 10 per node; count 1")json") !=
         std::string::npos);
@@ -185,8 +186,7 @@ TEST_CASE("operator: the same snapshot twice gives byte-identical plan JSON") {
     f.restart();
     const auto snapshot = f.snapshot();
     const std::string first = format_pass_json(f.reconciler->run_pass(snapshot, PassKind::replan));
-    const std::string second =
-        format_pass_json(f.reconciler->run_pass(snapshot, PassKind::replan));
+    const std::string second = format_pass_json(f.reconciler->run_pass(snapshot, PassKind::replan));
     CHECK(first == second);
     f.restart();  // and a fresh process plans the same
     CHECK(format_pass_json(f.reconciler->run_pass(snapshot, PassKind::replan)) == first);
@@ -352,7 +352,8 @@ TEST_CASE("bench: context_aware_v1 no-change pass at 5000 nodes, all signals", "
     CHECK(again.write_requests == 0);
   }
   std::sort(ms.begin(), ms.end());
-  fmt::print("{}, 5000 nodes, all signals, no-change pass: min {:.2f} ms, "
-             "median {:.2f} ms, max {:.2f} ms CPU (10 passes)\n",
-             joulie::policy::config_name(kind), ms.front(), ms[ms.size() / 2], ms.back());
+  fmt::print(
+      "{}, 5000 nodes, all signals, no-change pass: min {:.2f} ms, "
+      "median {:.2f} ms, max {:.2f} ms CPU (10 passes)\n",
+      joulie::policy::config_name(kind), ms.front(), ms[ms.size() / 2], ms.back());
 }

@@ -68,13 +68,12 @@ struct Bench {
 
 TEST_CASE("per-node signals: value and sample time, NaN missing, duplicates an error") {
   Bench b;
-  b.prometheus.script("/api/v1/query",
-                      {{200, prom_vector({{{{"node", "n1"}}, "150"},
-                                          {{{"node", "n2"}}, "NaN"},
-                                          {{{"node", "n3"}}, "1"},
-                                          {{{"node", "n3"}, {"x", "y"}}, "2"},
-                                          {{{"other", "n4"}}, "5"}},
-                                         kSampleTs)}});
+  b.prometheus.script("/api/v1/query", {{200, prom_vector({{{{"node", "n1"}}, "150"},
+                                                           {{{"node", "n2"}}, "NaN"},
+                                                           {{{"node", "n3"}}, "1"},
+                                                           {{{"node", "n3"}, {"x", "y"}}, "2"},
+                                                           {{{"other", "n4"}}, "5"}},
+                                                          kSampleTs)}});
   SignalCollector collector(b.power_config(), b.options());
   collector.collect_once();
   auto c = context_with_nodes({{"n1", ""}, {"n2", ""}, {"n3", ""}, {"n4", ""}}, b.clock.now());
@@ -100,8 +99,7 @@ TEST_CASE("per-node signals: value and sample time, NaN missing, duplicates an e
 TEST_CASE("a failed query keeps the freshest sample until maxAge, then the signal is stale") {
   Bench b;
   b.prometheus.script("/api/v1/query",
-                      {{200, prom_vector({{{{"node", "n1"}}, "150"}}, kSampleTs)},
-                       {500, "down"}});
+                      {{200, prom_vector({{{{"node", "n1"}}, "150"}}, kSampleTs)}, {500, "down"}});
   SignalCollector collector(b.power_config(), b.options());
   collector.collect_once();
   collector.collect_once();  // fails (500 twice: one retry)
@@ -154,8 +152,9 @@ TEST_CASE("a source going down and coming back is one change each, not one per r
 
 TEST_CASE("a status: error answer makes the signal an error but the source stays up") {
   Bench b;
-  b.prometheus.script("/api/v1/query",
-                      {{400, R"({"status":"error","errorType":"bad_data","error":"parse error"})"}});
+  b.prometheus.script(
+      "/api/v1/query",
+      {{400, R"({"status":"error","errorType":"bad_data","error":"parse error"})"}});
   SignalCollector collector(b.power_config(), b.options());
   collector.collect_once();
   auto c = context_with_nodes({{"n1", ""}}, b.clock.now());
@@ -171,10 +170,10 @@ TEST_CASE("instance label and regex map series to nodes") {
   auto config = b.power_config();
   config.node_power->instance_label = "instance";
   config.node_power->instance_regex = "([^:]+):9100";
-  b.prometheus.script("/api/v1/query",
-                      {{200, prom_vector({{{{"instance", "n1:9100"}}, "80"},
-                                          {{{"instance", "n2:9999"}}, "90"}},
-                                         kSampleTs)}});
+  b.prometheus.script(
+      "/api/v1/query",
+      {{200, prom_vector({{{{"instance", "n1:9100"}}, "80"}, {{{"instance", "n2:9999"}}, "90"}},
+                         kSampleTs)}});
   SignalCollector collector(config, b.options());
   collector.collect_once();
   auto c = context_with_nodes({{"n1", ""}, {"n2", ""}}, b.clock.now());
@@ -195,9 +194,9 @@ TEST_CASE("pue per zone and cluster-wide; several series for a cluster value are
   policy::SignalsConfig config;
   config.prometheus = policy::PrometheusConfig{b.prometheus.url(), "", "", 1s};
   config.pue = policy::ScopeSignalConfig{"pue", "zone", 5min};
-  b.prometheus.script("/api/v1/query", {{200, prom_vector({{{{"zone", "a"}}, "1.2"},
-                                                           {{{"zone", "b"}}, "+Inf"}},
-                                                          kSampleTs)}});
+  b.prometheus.script(
+      "/api/v1/query",
+      {{200, prom_vector({{{{"zone", "a"}}, "1.2"}, {{{"zone", "b"}}, "+Inf"}}, kSampleTs)}});
   SignalCollector collector(config, b.options());
   collector.collect_once();
   auto c = context_with_nodes({{"n1", "a"}, {"n2", "b"}, {"n3", "c"}}, b.clock.now());
@@ -221,8 +220,8 @@ TEST_CASE("demandForecast from an OIP v2 model: ready → value; not ready or Na
   Bench b;
   ScriptedServer model;
   policy::SignalsConfig config;
-  config.demand_forecast = policy::ForecastConfig{
-      "", policy::KServeConfig{model.url(), "demand", 1s}, 5min, 1.0};
+  config.demand_forecast =
+      policy::ForecastConfig{"", policy::KServeConfig{model.url(), "demand", 1s}, 5min, 1.0};
   int demand = 3;
   auto options = b.options();
   options.demand = [&demand] { return static_cast<double>(demand); };
@@ -293,27 +292,23 @@ TEST_CASE("benchmark: a 5 000-node reply decoded, and fill() for 5 000 nodes", "
   for (int i = 0; i < kDecodes; ++i) {
     REQUIRE(decode_prom_reply(200, body).ok());
   }
-  double decode_ms =
-      (cpu_now() - start) /
-      kDecodes;
+  double decode_ms = (cpu_now() - start) / kDecodes;
   b.prometheus.script("/api/v1/query", {{200, body}});
   auto config = b.power_config();
   config.node_temperature = config.node_power;
   SignalCollector collector(config, b.options());
   start = cpu_now();
   collector.collect_once();
-  double round_ms =
-      (cpu_now() - start);
+  double round_ms = (cpu_now() - start);
   auto c = context_with_nodes(nodes, b.clock.now());
   constexpr int kFills = 50;
   start = cpu_now();
   for (int i = 0; i < kFills; ++i) {
     collector.fill(c);
   }
-  double fill_ms =
-      (cpu_now() - start) /
-      kFills;
+  double fill_ms = (cpu_now() - start) / kFills;
   REQUIRE(c.nodes[4999].power_watts.get() == 123.5);
-  std::printf("reply %zu bytes, CPU time: decode %.2f ms; round (2 signals, HTTP) %.2f ms; fill %.3f ms\n",
-              body.size(), decode_ms, round_ms, fill_ms);
+  std::printf(
+      "reply %zu bytes, CPU time: decode %.2f ms; round (2 signals, HTTP) %.2f ms; fill %.3f ms\n",
+      body.size(), decode_ms, round_ms, fill_ms);
 }

@@ -24,7 +24,7 @@ TEST_CASE("forecast inputs: history padded with its oldest value, time features 
   CHECK(inputs[0].data == expected);
   CHECK(inputs[1].name == "time_features");
   CHECK(inputs[1].shape == std::vector<std::int64_t>{1, 4});
-  CHECK(inputs[1].data[0] == Approx(1.0));   // sin(2π·6/24)
+  CHECK(inputs[1].data[0] == Approx(1.0));  // sin(2π·6/24)
   CHECK(inputs[1].data[1] == Approx(0.0).margin(1e-6));
   CHECK(inputs[1].data[2] == Approx(std::sin(2 * M_PI * 0.25 / 7)));
   CHECK(inputs[1].data[3] == Approx(std::cos(2 * M_PI * 0.25 / 7)));
@@ -56,10 +56,10 @@ TEST_CASE("infer replies: one finite value, anything else is an error") {
   REQUIRE(ok.ok());
   CHECK(*ok == 12.5);
   CHECK(decode_infer_reply(200, R"({"outputs":[{"data":[[3]]}]})").value() == 3);
-  for (const char* bad :
-       {"", "garbage", R"({"outputs":[]})", R"({"outputs":[{"data":[1,2]}]})",
-        R"({"outputs":[{"data":["NaN"]}]})", R"({"outputs":[{"data":[null]}]})",
-        R"({"outputs":[{"shape":[1]}]})", R"({"outputs":{}})", R"({"outputs":[{"data":[1e999]}]})"}) {
+  for (const char* bad : {"", "garbage", R"({"outputs":[]})", R"({"outputs":[{"data":[1,2]}]})",
+                          R"({"outputs":[{"data":["NaN"]}]})", R"({"outputs":[{"data":[null]}]})",
+                          R"({"outputs":[{"shape":[1]}]})", R"({"outputs":{}})",
+                          R"({"outputs":[{"data":[1e999]}]})"}) {
     INFO(bad);
     CHECK_FALSE(decode_infer_reply(200, bad).ok());
   }

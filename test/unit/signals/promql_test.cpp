@@ -51,10 +51,9 @@ TEST_CASE("status error is a typed error carrying errorType, message and HTTP st
     const char* type;
     Errc code;
   };
-  for (auto c : {Case{400, "bad_data", Errc::invalid_argument},
-                 Case{422, "execution", Errc::server_error},
-                 Case{503, "timeout", Errc::timeout},
-                 Case{503, "unavailable", Errc::unavailable}}) {
+  for (auto c :
+       {Case{400, "bad_data", Errc::invalid_argument}, Case{422, "execution", Errc::server_error},
+        Case{503, "timeout", Errc::timeout}, Case{503, "unavailable", Errc::unavailable}}) {
     std::string body = std::string(R"({"status":"error","errorType":")") + c.type +
                        R"(","error":"parse error at char 5"})";
     auto r = decode_prom_reply(c.http, body);
@@ -67,24 +66,26 @@ TEST_CASE("status error is a typed error carrying errorType, message and HTTP st
 }
 
 TEST_CASE("malformed and unsupported replies are errors, never crashes") {
-  for (const char* body :
-       {"", "not json", "[]", R"({"status":"success"})", R"({"status":"success","data":{}})",
-        R"({"status":"success","data":{"resultType":"vector","result":{}}})",
-        R"({"status":"success","data":{"resultType":"vector","result":[{"metric":{}}]}})",
-        R"({"status":"success","data":{"resultType":"vector","result":[{"value":[1,2]}]}})",
-        R"({"status":"success","data":{"resultType":"vector","result":[{"value":[1,"x"]}]}})",
-        R"({"status":"success","data":{"resultType":"vector","result":[{"value":[1e300,"1"]}]}})",
-        // Year 2529: would overflow SystemTime's nanoseconds (found by fuzzing).
-        R"({"status":"success","data":{"resultType":"vector","result":[{"value":[17640000123,"1"]}]}})",
-        R"({"status":"success","data":{"resultType":"vector","result":[{"metric":{"a":1},"value":[1,"1"]}]}})",
-        R"({"status":"success","data":{"resultType":"scalar","result":[1]}})",
-        R"({"status":"maybe","data":{"resultType":"scalar","result":[1,"1"]}})"}) {
+  for (
+      const char* body :
+      {"", "not json", "[]", R"({"status":"success"})", R"({"status":"success","data":{}})",
+       R"({"status":"success","data":{"resultType":"vector","result":{}}})",
+       R"({"status":"success","data":{"resultType":"vector","result":[{"metric":{}}]}})",
+       R"({"status":"success","data":{"resultType":"vector","result":[{"value":[1,2]}]}})",
+       R"({"status":"success","data":{"resultType":"vector","result":[{"value":[1,"x"]}]}})",
+       R"({"status":"success","data":{"resultType":"vector","result":[{"value":[1e300,"1"]}]}})",
+       // Year 2529: would overflow SystemTime's nanoseconds (found by fuzzing).
+       R"({"status":"success","data":{"resultType":"vector","result":[{"value":[17640000123,"1"]}]}})",
+       R"({"status":"success","data":{"resultType":"vector","result":[{"metric":{"a":1},"value":[1,"1"]}]}})",
+       R"({"status":"success","data":{"resultType":"scalar","result":[1]}})",
+       R"({"status":"maybe","data":{"resultType":"scalar","result":[1,"1"]}})"}) {
     INFO(body);
     auto r = decode_prom_reply(200, body);
     REQUIRE_FALSE(r.ok());
     CHECK(r.error().code == Errc::parse);
   }
-  auto matrix = decode_prom_reply(200, R"({"status":"success","data":{"resultType":"matrix","result":[]}})");
+  auto matrix =
+      decode_prom_reply(200, R"({"status":"success","data":{"resultType":"matrix","result":[]}})");
   CHECK(matrix.code() == Errc::unsupported);
   auto gateway = decode_prom_reply(502, "<html>bad gateway</html>");
   CHECK(gateway.code() == Errc::server_error);
@@ -239,7 +240,8 @@ TEST_CASE("a warning is logged once, not on every query") {
 
 TEST_CASE("a query too long for a URL goes as a POST form, a short one as GET") {
   Fixture f;
-  f.server.script("/api/v1/query", {{200, prom_vector({{{}, "1"}})}, {200, prom_vector({{{}, "2"}})}});
+  f.server.script("/api/v1/query",
+                  {{200, prom_vector({{{}, "1"}})}, {200, prom_vector({{{}, "2"}})}});
   auto client = f.client();
   REQUIRE(client.query("up").ok());
   // 150 alternatives of a selector with a regex: over 4 KiB once percent-encoded (and under the

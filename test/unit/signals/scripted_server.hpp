@@ -39,8 +39,7 @@ class ScriptedServer {
       ScriptedReply reply{404, "{}", 0ms};
       {
         std::lock_guard lock(mutex_);
-        SeenRequest seen{req.method, req.path, {}, req.get_header_value("Authorization"),
-                         req.body};
+        SeenRequest seen{req.method, req.path, {}, req.get_header_value("Authorization"), req.body};
         for (const auto& [k, v] : req.params) {
           seen.params[k] = v;
         }
