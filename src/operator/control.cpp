@@ -73,8 +73,8 @@ void PauseReporter::observe(const Snapshot& snapshot) {
 
 namespace {
 
-using JsonWriter = json::Writer;
-using json::key_string;
+using JsonWriter = json_out::Writer;
+using json_out::key_string;
 
 }  // namespace
 

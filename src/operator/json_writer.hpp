@@ -9,7 +9,9 @@
 #include <cstdint>
 #include <string_view>
 
-namespace joulie::operator_mode::json {
+// Named json_out, not json: the unity build compiles this beside context.cpp, whose `json` is
+// kube::json (reading).
+namespace joulie::operator_mode::json_out {
 
 using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
 
@@ -31,4 +33,4 @@ inline void number(Writer& w, double v) {
   }
 }
 
-}  // namespace joulie::operator_mode::json
+}  // namespace joulie::operator_mode::json_out

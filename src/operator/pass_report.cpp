@@ -15,8 +15,8 @@ namespace joulie::operator_mode {
 
 namespace {
 
-using JsonWriter = json::Writer;
-using json::number;
+using JsonWriter = json_out::Writer;
+using json_out::number;
 
 // A dry run writes nothing: what a live pass would have applied is reported as "planned".
 std::string_view result_text(bool dry_run, policy::GuardResult result) {
@@ -26,7 +26,7 @@ std::string_view result_text(bool dry_run, policy::GuardResult result) {
   return policy::to_string(result);
 }
 
-void str(JsonWriter& w, std::string_view s) { json::string(w, s); }
+void str(JsonWriter& w, std::string_view s) { json_out::string(w, s); }
 
 // What holds the node, only when something does: the write planner's wait between two phases
 // ("waiting", "waitUntil") and the policy's stability.minDwell ("heldUntil").

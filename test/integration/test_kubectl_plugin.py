@@ -154,12 +154,17 @@ def test_pause_lifts_every_cap_within_5s_and_survives_a_restart(cluster, procs, 
     assert "the operator has acted on it" in status, status
     wait_for(lambda: events(cluster, reason="OperatorPaused"), 10, 0.1, "an OperatorPaused Event")
 
-    # A restarted operator (a new leader) keeps every cap lifted from its first pass on.
+    # A restarted operator (a new leader) keeps every cap lifted from its first pass on, and says
+    # so with an OperatorPaused Event of its own. That Event, not the Lease's joulie.io/status,
+    # is what proves its first pass: the status the old leader published stays on the Lease until
+    # the new leader's first pass replaces it, so it reads "paused" at once. Resuming before the
+    # new leader's first pass would be a resume it never sees as a change (no OperatorResumed).
     op.stop()
     start(procs, joulie_bin, cluster, name="operator-2")
-    wait_for(lambda: (published(cluster) or {}).get("lastPass") and
-             published(cluster)["paused"], 30, 0.1, "the new leader's first pass, paused")
+    wait_for(lambda: len(events(cluster, reason="OperatorPaused")) == 2, 30, 0.1,
+             "the new leader's first pass: its own OperatorPaused Event")
     assert set(caps(cluster).values()) == {"performance"}, caps(cluster)
+    assert published(cluster)["paused"], published(cluster)
 
     kj(cluster, "resume")
     converged(cluster)

@@ -10,6 +10,10 @@
 using joulie::config::parse_policy_file;
 using namespace joulie::policy;
 
+// The unity build compiles this file with others of its area as one unit: its helpers live in
+// a namespace of their own (docs/testing.md, "Unity build").
+namespace hardware_classes_test {
+
 namespace {
 
 joulie::Result<joulie::config::LoadedPolicyFile> parse(const std::string& text) {
@@ -133,3 +137,5 @@ TEST_CASE("hardware classes: per-node caps", "[classes]") {
   // A tiny fraction never gives less than the NodePowerProfile's minimum of 10 W.
   CHECK(resolve_cap(CapValue{0.001, true}, 100.0, 120).watts == 10.0);
 }
+
+}  // namespace hardware_classes_test

@@ -11,6 +11,10 @@
 using namespace joulie::policy;
 using joulie::api::Profile;
 
+// The unity build compiles this file with others of its area as one unit: its helpers live in
+// a namespace of their own (docs/testing.md, "Unity build").
+namespace context_fit_test {
+
 namespace {
 
 constexpr std::int64_t kGi = 1LL << 30;
@@ -181,3 +185,5 @@ TEST_CASE("hardware classes: per-node caps, class minimum, fractions before the 
   // capped (c2: 5000 − 120 against c1: 420 − 210).
   CHECK(performance_nodes(plan) == std::vector<std::string>{"c2"});
 }
+
+}  // namespace context_fit_test

@@ -11,6 +11,10 @@
 
 using namespace joulie::policy;
 
+// The unity build compiles this file with others of its area as one unit: its helpers live in
+// a namespace of their own (docs/testing.md, "Unity build").
+namespace packing_test {
+
 namespace {
 
 constexpr std::string_view kKey = "joulie.io/power-profile";
@@ -280,3 +284,5 @@ TEST_CASE("bench: packing 5 000 nodes × 2 000 pending pods", "[.bench]") {
       ms[ms.size() / 2], ms.back(), upgrades);
   CHECK(upgrades > 0);
 }
+
+}  // namespace packing_test

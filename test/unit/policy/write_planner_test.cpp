@@ -11,6 +11,10 @@ using joulie::Duration;
 using joulie::SystemTime;
 using joulie::api::Profile;
 
+// The unity build compiles this file with others of its area as one unit: its helpers live in
+// a namespace of their own (docs/testing.md, "Unity build").
+namespace write_planner_test {
+
 namespace {
 
 using S = NodeState;
@@ -303,3 +307,5 @@ TEST_CASE("write planner: the last transition minDwell counts from") {
         kNow - 1min);
   CHECK_FALSE(last_transition(S::draining_performance, {}, std::string("garbage")));
 }
+
+}  // namespace write_planner_test
