@@ -9,7 +9,7 @@ import string
 import time
 import uuid
 
-from kapi import errors, fields, merge, schema
+from kapi import errors, events, fields, merge, schema
 from kapi.errors import ApiError
 from kapi.resources import Registry
 from kapi.selection import FieldSelector, LabelSelector, _KEY_RE, _VALUE_RE
@@ -28,6 +28,7 @@ _LABEL_MSG = ("a lowercase RFC 1123 label must consist of lower case alphanumeri
 
 CRD_KEY = "apiextensions.k8s.io/customresourcedefinitions"
 NS_KEY = "/namespaces"
+EVENTS_KEY = "/events"
 WRITE_VERBS = {"create", "update", "patch", "delete", "deletecollection"}
 
 
@@ -267,7 +268,9 @@ class Api:
     def _validate_meta(self, rt, meta):
         causes = []
         name = meta.get("name")
-        if name:
+        if rt.storage_key == EVENTS_KEY:
+            causes = events.path_segment_causes(meta)
+        elif name:
             if rt.storage_key == NS_KEY:
                 if len(name) > 63 or not _LABEL.match(name):
                     causes.append(("metadata.name", "FieldValueInvalid",
@@ -340,6 +343,10 @@ class Api:
         (strict field validation) and schema validation."""
         if rt.fields is not None:
             self._decode_strictly(rt, obj, field_validation, warnings)
+        if rt.storage_key == EVENTS_KEY:
+            causes = events.event_causes(obj)
+            if causes:
+                raise errors.invalid(rt, name, causes)
         if rt.storage_key == CRD_KEY:
             if not self.version.enabled("CustomResourceFieldSelectors"):
                 # 1.30 with the gate off knows the field but drops it (dropDisabledFields).
