@@ -27,29 +27,26 @@ staging/src/k8s.io/apiserver/pkg/registry/rest/create.go runs after it. The rule
 
 import re
 
+from kapi.names import SUBDOMAIN, SUBDOMAIN_MSG
+
 REPORTING_INSTANCE_LIMIT = 128
 ACTION_LIMIT = 128
 REASON_LIMIT = 128
 NOTE_LIMIT = 1024
 
-_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _QUALIFIED_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
 _QUALIFIED_MSG = ("must consist of alphanumeric characters, '-', '_' or '.', and must start and "
                   "end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or "
                   "'123-abc', regex used for validation is "
                   "'([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')")
-_SUBDOMAIN_MSG = ("a lowercase RFC 1123 subdomain must consist of lower case alphanumeric "
-                  "characters, '-' or '.', and must start and end with an alphanumeric character "
-                  "(e.g. 'example.com', regex used for validation is "
-                  "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')")
 
 
 def _subdomain_errors(value):
     errs = []
     if len(value) > 253:
         errs.append("must be no more than 253 characters")
-    if not _SUBDOMAIN.match(value):
-        errs.append(_SUBDOMAIN_MSG)
+    if not SUBDOMAIN.match(value):
+        errs.append(SUBDOMAIN_MSG)
     return errs
 
 
