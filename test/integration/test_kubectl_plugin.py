@@ -12,6 +12,7 @@ import time
 
 import pytest
 
+import rbac_support
 from harness import MANIFESTS_NAMESPACE, require_kubectl, wait_for
 from operator_support import (create_node, create_pod, events, label, node, npps, patch_node,
                               profile_of, run_once, start_operator)
@@ -293,6 +294,43 @@ def test_plan_and_explain_read_the_operators_per_node_memory(cluster, procs, jou
     seconds = int(age.group(1)) if age and age.group(1) else \
         int(age.group(2)) * 60 + int(age.group(3)) if age else -1
     assert 60 <= seconds < 300, rows["n1"]
+
+
+EXAMPLE_ROLES = os.path.join(os.path.dirname(__file__), "..", "..", "examples", "rbac",
+                             "kubectl-joulie.yaml")
+
+
+def example_role_rules(*names):
+    """kapi rules of the named roles of examples/rbac/kubectl-joulie.yaml, as a binding would
+    grant them: a ClusterRole cluster-wide (ClusterRoleBinding), a Role in its own namespace."""
+    with open(EXAMPLE_ROLES, encoding="utf-8") as f:
+        docs = rbac_support._rbac_docs(f.read(), EXAMPLE_ROLES)
+    roles = {d["metadata"]["name"]: d for d in docs}
+    assert set(names) <= set(roles), sorted(roles)
+    return [rbac_support._kapi_rule(rule, roles[n]["metadata"].get("namespace", ""))
+            for n in names for rule in roles[n].get("rules") or []]
+
+
+def test_every_command_works_with_exactly_the_example_roles(cluster, procs, joulie_bin):
+    """examples/rbac/kubectl-joulie.yaml is what people bind: each command must work with it and
+    the server must refuse nothing (explain and plan run informers that list and watch)."""
+    view = ("joulie-plugin-view", "joulie-plugin-view-operator-state")
+    cluster.add_user("viewer-ex", "tok-viewer-ex", example_role_rules(*view))
+    cluster.add_user("pauser-ex", "tok-pauser-ex",
+                     example_role_rules(*view, "joulie-plugin-pause"))
+    start(procs, joulie_bin, cluster)
+    converged(cluster)
+    wait_for(lambda: published(cluster), 15, 0.1, "the operator's published status")
+
+    for args in (["status"], ["explain", "n2"], ["plan"]):
+        r = kj(cluster, *args, check=False, user="viewer-ex", timeout=30)
+        assert r.returncode == 0, (args, r.stdout, r.stderr)
+    assert cluster.forbidden("viewer-ex") == {}, cluster.forbidden_messages()
+
+    kj(cluster, "pause", "--reason", "drill", user="pauser-ex", timeout=45)
+    assert set(caps(cluster).values()) == {"performance"}, caps(cluster)
+    kj(cluster, "resume", user="pauser-ex", timeout=45)
+    assert cluster.forbidden("pauser-ex") == {}, cluster.forbidden_messages()
 
 
 def test_the_krew_manifest_installs_the_static_binary_as_kubectl_joulie(joulie_bin, tmp_path):
