@@ -122,6 +122,9 @@ def test_help_answers_for_every_command_it_lists(joulie_bin):
     ctl = run(joulie_bin, "help", "ctl")
     assert ctl.stdout == run(joulie_bin, "ctl", "--help").stdout
     assert "kubectl joulie status" in ctl.stdout
+    # Same kubeconfig order as the modes (one loader): $KUBECONFIG, in-cluster, ~/.kube/config.
+    assert "$KUBECONFIG, else in-cluster, else ~/.kube/config" in ctl.stdout
+    assert "default in-cluster, then ~/.kube/config" in run(joulie_bin, "operator", "--help").stdout
     # The usage errors name every command too.
     assert "ctl" in usage_error(run(joulie_bin))
     assert "ctl" in usage_error(run(joulie_bin, "launch"))
