@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include <new>
 #include <thread>
 
 #include "client_impl.hpp"
@@ -99,7 +100,11 @@ Result<RawResponse> execute(Client::Impl& impl, const RequestSpec& spec) {
       // and new buffers are alive together (up to 3x the page at once). Content-Length, when sent
       // and within the limit, sizes it once; chunked answers (total 0) still grow.
       if (offset == 0 && total > 0 && total <= max_bytes) {
-        out.body.reserve(static_cast<size_t>(total));
+        try {
+          out.body.reserve(static_cast<size_t>(total));
+        } catch (const std::bad_alloc&) {
+          // Only an optimisation: the length may lie; the body still grows as it arrives.
+        }
       }
       out.body.append(data, n);
       return true;
