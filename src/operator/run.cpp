@@ -142,6 +142,10 @@ class OperatorProcess {
                {"once", config_.once},
                {"leader_elect", config_.leader_elect},
                {"server", connection_.client->config().source}});
+    for (const std::string& setting : config_.overridden_by_file) {
+      log::warn("operator", "setting overridden by the policy file",
+                {{"setting", setting}, {"file", config_.policy_config}});
+    }
   }
 
   // ---- caches -----------------------------------------------------------------------------------
