@@ -268,6 +268,12 @@ class Reconciler {
   void record_node(NodeWork& work, const Now& now, PassResult& result);
   void release_nodes(const Snapshot& snapshot, SteadyTime now, PassResult& result);
   void publish(const PassResult& result, const std::unordered_set<std::string>& managed);
+  // What publish() last wrote to a node's state and label gauges.
+  struct Published {
+    policy::NodeState state = policy::NodeState::active_performance;
+    std::string label;
+  };
+  std::unordered_map<std::string, Published> published_;
   void log_summary(const PassResult& result) const;
 
   ReconcilerOptions options_;

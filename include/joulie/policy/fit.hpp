@@ -9,6 +9,7 @@
 #include <rapidjson/document.h>
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -140,6 +141,8 @@ bool tolerates(const Toleration& toleration, const Taint& taint);
 // The first blocking taint not tolerated, nullptr when none.
 const Taint* untolerated(const PodRequirement& pod, const NodeFitView& node);
 std::optional<std::string> check_taints(const PodRequirement& pod, const NodeFitView& node);
+// check_taints' text for one taint.
+std::string untolerated_reason(const Taint& taint);
 // NodeResourcesFit: "Too many pods", "Insufficient cpu", "Insufficient memory" (the first that
 // applies) when the request does not fit allocatable minus what bound pods request minus
 // `also_used` (pending pods already placed there by the packing). A zero request always fits.
@@ -157,5 +160,7 @@ std::optional<std::string> check_fit(const PodRequirement& pod, const Resources&
 // The scheduler's summary over nodes: "0/5 nodes are available: 2 Insufficient cpu, 3 node(s)
 // didn't match Pod's node affinity/selector." (counts per reason, sorted like the scheduler).
 std::string summarize_unavailable(std::size_t nodes, const std::vector<std::string>& reasons);
+// The same from each reason's count (a caller that counts causes rather than collecting texts).
+std::string summarize_counts(std::size_t nodes, const std::map<std::string, std::size_t>& counts);
 
 }  // namespace joulie::policy

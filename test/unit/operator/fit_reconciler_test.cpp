@@ -7,6 +7,12 @@
 #include <vector>
 
 #include "fixture.hpp"
+#if __has_include(<valgrind/callgrind.h>)
+#include <valgrind/callgrind.h>
+#else
+#define CALLGRIND_START_INSTRUMENTATION
+#define CALLGRIND_STOP_INSTRUMENTATION
+#endif
 #include "joulie/operator/reconciler.hpp"
 #include "joulie/operator/unschedulable_events.hpp"
 
@@ -288,7 +294,8 @@ TEST_CASE("bench: fit-aware pass at 5000 nodes, 150 000 pods, 2 000 pending", "[
   std::size_t unschedulable = 0;
   for (int i = 0; i < 10; ++i) {
     f.clock.advance(1min);
-    Snapshot s = f.snapshot();  // the informer caches' node and profile maps, not the pass's
+    Snapshot s = f.snapshot();        // the informer caches' node and profile maps, not the pass's
+    CALLGRIND_START_INSTRUMENTATION;  // valgrind --tool=callgrind --instr-atstart=no: the passes
     const double start = cpu_ms();
     const auto classes = counts.by_class();
     const double t1 = cpu_ms();
@@ -297,6 +304,7 @@ TEST_CASE("bench: fit-aware pass at 5000 nodes, 150 000 pods, 2 000 pending", "[
     const double t2 = cpu_ms();
     auto r = f.reconciler->run_pass(s, joulie::operator_mode::PassKind::replan);
     ms.push_back(cpu_ms() - start);
+    CALLGRIND_STOP_INSTRUMENTATION;
     fmt::print("  pod sums {:.2f} ms, per-node context {:.2f} ms, pass {:.2f} ms\n", t1 - start,
                t2 - t1, cpu_ms() - t2);
     CHECK(r.write_requests == 0);
