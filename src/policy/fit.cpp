@@ -186,6 +186,11 @@ bool term_matches(const FitTerm& term, const NodeFitView& node, const FitOptions
 
 }  // namespace
 
+std::optional<std::string_view> fit_label(const NodeFitView& node, std::string_view key,
+                                          const FitOptions& options) {
+  return label_of(node, key, options);
+}
+
 std::optional<double> parse_quantity(std::string_view text) {
   if (text.empty()) {
     return std::nullopt;

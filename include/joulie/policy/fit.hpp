@@ -130,6 +130,10 @@ struct FitOptions {
 // every expression matches (In, NotIn — also true when the label is absent —, Exists,
 // DoesNotExist, Gt/Lt on integer values; matchFields on metadata.name with In/NotIn).
 // kReasonNodeAffinity when it fails.
+// A node's label as NodeAffinity reads it: the profile key reads `profile_value`; nullopt when
+// the node has no such label.
+std::optional<std::string_view> fit_label(const NodeFitView& node, std::string_view key,
+                                          const FitOptions& options = {});
 bool node_affinity_matches(const PodRequirement& pod, const NodeFitView& node,
                            const FitOptions& options = {});
 std::optional<std::string> check_node_affinity(const PodRequirement& pod, const NodeFitView& node,

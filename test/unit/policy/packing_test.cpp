@@ -305,9 +305,13 @@ TEST_CASE("the packing agrees with the reference on random clusters", "[packing]
             50.0 * pick(3));
       c.nodes.back().bound = {pick(4) * 500, pick(8) * kGi, pick(5)};
     }
+    auto affinity = std::make_shared<PodRequirement>(*performance_only());
+    affinity->has_required_affinity = true;
+    affinity->terms = {{{{"node.kubernetes.io/instance-type", FitOperator::not_in, {"B"}}}, {}}};
     std::vector<std::shared_ptr<const PodRequirement>> reqs = {
         needs_type("A"), needs_type("B"),    needs_type("C", true),
-        needs_type("C"), performance_only(), nullptr};
+        needs_type("C"), performance_only(), nullptr,
+        affinity};
     std::vector<PendingPod> pods;
     const int pod_count = pick(60);
     const bool sorted = pick(2) == 0;
@@ -315,7 +319,7 @@ TEST_CASE("the packing agrees with the reference on random clusters", "[packing]
       const std::string name =
           sorted ? fmt::format("ns/p{:03}", p) : fmt::format("ns/p{}", pick(9));
       pods.push_back({name,
-                      reqs[static_cast<std::size_t>(pick(6))],
+                      reqs[static_cast<std::size_t>(pick(7))],
                       {(1 + pick(12)) * 500, (1 + pick(16)) * kGi, 1}});
     }
     const FitOptions options{kKey};
