@@ -159,10 +159,24 @@ void Reconciler::announce_unschedulable(const policy::PolicyPlan& plan,
   if (!events_ || options_.dry_run || plan.unschedulable.empty()) {
     return;
   }
-  for (const policy::UnschedulablePod* pod :
-       unschedulable_.due(plan.unschedulable, clock_.monotonic())) {
-    events_(pod_ref(*pod), kube::EventType::warning, std::string(kNoPerformanceNodeFits),
-            unschedulable_message(*pod, profile_key));
+  const std::size_t held_before = unschedulable_.deferred();
+  const auto due = unschedulable_.due(plan.unschedulable, clock_.monotonic());
+  auto count = [&](const char* result, std::size_t n) {
+    if (metrics_ != nullptr && n > 0) {
+      metrics_->unschedulable_events.with({result}).inc(static_cast<double>(n));
+    }
+  };
+  count("held", unschedulable_.deferred() - held_before);
+  for (const policy::UnschedulablePod* pod : due) {
+    try {
+      events_(pod_ref(*pod), kube::EventType::warning, std::string(kNoPerformanceNodeFits),
+              unschedulable_message(*pod, profile_key));
+      count("sent", 1);
+    } catch (const std::exception& e) {  // an Event lost is no reason to lose the pass
+      count("failed", 1);
+      log::warn("operator", "could not record the NoPerformanceNodeFits Event",
+                {{"pod", pod->pod}, {"error", std::string(e.what())}});
+    }
   }
 }
 

@@ -163,6 +163,44 @@ TEST_CASE("fit events: many unschedulable pods are told a few per pass, memory b
   CHECK(n.remembered() == 0);
 }
 
+TEST_CASE("fit events: the Events sent, held back by the rate limit and failed are counted",
+          "[fit]") {
+  Fixture f;
+  typed_node(f, "a1", "small");
+  context_aware(f);
+  std::vector<policy::PendingPod> pods;
+  for (int i = 0; i < 25; ++i) {
+    pods.push_back(pending(fmt::format("ml/huge-{:02}", i), "small", 64));
+  }
+  auto count = [&](const char* result) {
+    return f.metrics.unschedulable_events.with({result}).value();
+  };
+  CHECK(count("sent") == 0);  // the series exist before the first Event
+  f.reconciler->run_pass(with_pending(f, pods), joulie::operator_mode::PassKind::replan);
+  CHECK(no_fit_events(f).size() == 20);  // at most 20 per re-plan
+  CHECK(count("sent") == 20);
+  CHECK(count("held") == 5);
+  // The next re-plan tells the five held back; the twenty already told are not owed another.
+  f.clock.advance(1min);
+  f.reconciler->run_pass(with_pending(f, pods), joulie::operator_mode::PassKind::replan);
+  CHECK(no_fit_events(f).size() == 25);
+  CHECK(count("sent") == 25);
+  CHECK(count("held") == 5);
+  CHECK(count("failed") == 0);
+  // A recorder that refuses the Event: counted as failed, and the pass still completes.
+  f.reconciler = std::make_unique<joulie::operator_mode::Reconciler>(
+      f.options, *f.actuation, &f.metrics,
+      [](const joulie::kube::NodeRef&, joulie::kube::EventType, std::string, std::string) {
+        throw std::runtime_error("event queue refused");
+      },
+      f.clock);
+  const auto r =
+      f.reconciler->run_pass(with_pending(f, {pods[0]}), joulie::operator_mode::PassKind::replan);
+  CHECK(r.managed == 1);
+  CHECK(count("failed") == 1);
+  CHECK(count("sent") == 25);
+}
+
 TEST_CASE("fit events: quantities read as a user writes them") {
   CHECK(format_cpu(64000) == "64");
   CHECK(format_cpu(500) == "500m");
