@@ -118,7 +118,11 @@ const policy::PolicyPlan& Reconciler::plan_for(const Snapshot& snapshot, PassKin
   if (kind == PassKind::reguard && plan_ && names == plan_nodes_) {
     return *plan_;
   }
-  policy::Context context = make_policy_context(snapshot, options_.time_zone);
+  // Assigned into the last pass's Context: its node vector and strings keep their memory, so a
+  // re-plan does not map (and page-fault) megabytes afresh at thousands of nodes.
+  policy::Context& context = context_;
+  context = snapshot.context;
+  context.local = options_.time_zone.local(snapshot.now);
   if (options_.enrich_context) {
     options_.enrich_context(context);
   }
@@ -505,7 +509,8 @@ void Reconciler::execute_all(std::vector<NodeWork>& work, std::size_t begin, std
   }
 }
 
-void Reconciler::record_node(NodeWork& work, const Now& now, PassResult& result) {
+void Reconciler::record_node(NodeWork& work, const Now& now, PassResult& result,
+                             NodeOutcome& recorded) {
   const ManagedNode& node = *work.node;
   NodeOutcome& out = work.out;
   const bool held = work.plan.waiting != Wait::none;
@@ -534,11 +539,11 @@ void Reconciler::record_node(NodeWork& work, const Now& now, PassResult& result)
                 "pass's snapshot; the next pass drains it",
                 {{"node", node.name}, {"perf_pods", *work.raced}});
     }
-    result.nodes.push_back(std::move(out));
+    recorded = std::move(out);
     return;
   }
   record_writes(work, now, result);
-  result.nodes.push_back(std::move(out));
+  recorded = std::move(out);
 }
 
 void Reconciler::record_writes(NodeWork& work, const Now& now, PassResult& result) {
@@ -788,20 +793,25 @@ PassResult Reconciler::run_pass(const Snapshot& snapshot, PassKind kind) {
   // are made in this order whatever the workers' timing, so logs, events and results are the same
   // with one worker or eight.
   wake_.reset();
-  std::vector<NodeWork> work;
+  // The per-node work lives in a member reused from pass to pass (cleared, capacity kept): a
+  // fresh vector of 5 000 of them was hundreds of page faults per pass.
+  std::vector<NodeWork>& work = work_;
+  work.clear();
   work.reserve(order.size());
   for (std::size_t i : order) {
     const ManagedNode& node = snapshot.managed[i];
     work.push_back(prepare_node(node, desired_of(node.name), snapshot, now));
   }
-  result.nodes.reserve(work.size());
+  // Outcomes are reported in the snapshot's (name) order: each lands at its node's index.
+  result.nodes.resize(work.size());
   auto record = [&](std::size_t k) {
-    record_node(work[k], now, result);
+    NodeOutcome& out = result.nodes[order[k]];
+    record_node(work[k], now, result, out);
     auto it = desired_.find(work[k].node->name);
     if (it != desired_.end()) {
-      result.nodes.back().held_until = plan.nodes[it->second].held_until;
+      out.held_until = plan.nodes[it->second].held_until;
       if (options_.explain) {
-        result.nodes.back().reasons = plan.nodes[it->second].reasons;
+        out.reasons = plan.nodes[it->second].reasons;
       }
     }
   };
@@ -814,11 +824,6 @@ PassResult Reconciler::run_pass(const Snapshot& snapshot, PassKind kind) {
       }));
   execute_all(work, 0, upgrades, {}, record);
   execute_all(work, upgrades, work.size(), options_.yield_downgrades, record);
-  std::vector<NodeOutcome> by_name(result.nodes.size());
-  for (std::size_t k = 0; k < order.size(); ++k) {
-    by_name[order[k]] = std::move(result.nodes[k]);
-  }
-  result.nodes = std::move(by_name);
   const std::string_view waiting_for_agent = policy::to_string(Wait::agent);
   awaiting_agents_ = static_cast<std::size_t>(
       std::count_if(result.nodes.begin(), result.nodes.end(),

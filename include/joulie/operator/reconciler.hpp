@@ -265,7 +265,8 @@ class Reconciler {
   void execute_all(std::vector<NodeWork>& work, std::size_t begin, std::size_t end,
                    const std::function<bool()>& yield,
                    const std::function<void(std::size_t)>& record);
-  void record_node(NodeWork& work, const Now& now, PassResult& result);
+  // Records the node's outcome into `recorded` (its slot in result.nodes).
+  void record_node(NodeWork& work, const Now& now, PassResult& result, NodeOutcome& recorded);
   void release_nodes(const Snapshot& snapshot, SteadyTime now, PassResult& result);
   void publish(const PassResult& result, const std::unordered_set<std::string>& managed);
   // What publish() last wrote to a node's state and label gauges.
@@ -285,6 +286,9 @@ class Reconciler {
   PassContext explain(const policy::Context& context, const policy::PolicyPlan& plan) const;
 
   std::optional<policy::PolicyPlan> plan_;
+  // Reused from pass to pass, capacity kept (page faults, not instructions, bounded the pass).
+  policy::Context context_;
+  std::vector<NodeWork> work_;
   UnschedulableNotifier unschedulable_;
   PassContext plan_context_;
   std::vector<std::string> plan_nodes_;
