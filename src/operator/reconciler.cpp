@@ -219,11 +219,12 @@ std::pair<double, double> Reconciler::node_caps(const std::string& node) const {
   return {performance, eco};
 }
 
-std::optional<NppInfo> Reconciler::resolve_profile(const std::string& name,
-                                                   const Snapshot& snapshot, SteadyTime now) {
-  std::optional<NppInfo> cached;
+const NppInfo* Reconciler::resolve_profile(const std::string& name, const Snapshot& snapshot,
+                                           SteadyTime now) {
+  // A pointer, not a copy: asked three times per node and pass.
+  const NppInfo* cached = nullptr;
   if (auto it = snapshot.npps.find(name); it != snapshot.npps.end()) {
-    cached = it->second;
+    cached = &it->second;
   }
   auto it = expected_profile_.find(name);
   if (it == expected_profile_.end()) {
@@ -231,14 +232,14 @@ std::optional<NppInfo> Reconciler::resolve_profile(const std::string& name,
   }
   // The expectation holds the spec we wrote; the cache also carries generation and status.
   const auto& expected = it->second.value;
-  const bool caught_up = expected.has_value() == cached.has_value() &&
+  const bool caught_up = expected.has_value() == (cached != nullptr) &&
                          (!expected || (expected->same_spec(*cached) &&
                                         expected->apply_wait_until == cached->apply_wait_until));
   if (caught_up || now >= it->second.expires) {
     expected_profile_.erase(it);
     return cached;
   }
-  return it->second.value;
+  return expected ? &*expected : nullptr;
 }
 
 void Reconciler::remember(const std::vector<Write>& writes, SteadyTime now) {
@@ -354,7 +355,7 @@ policy::WritePlanInput Reconciler::planner_input(const ManagedNode& node, api::P
     o.perf_pods = node.perf_pods;
   }
   const std::string profile_name = api::canonical_profile_name(node.name);
-  const std::optional<NppInfo> profile = resolve_profile(profile_name, snapshot, now.steady);
+  const NppInfo* profile = resolve_profile(profile_name, snapshot, now.steady);
   Text apply_wait_until;
   if (profile) {
     o.profile =
@@ -648,15 +649,13 @@ void Reconciler::record_transition(const NodeWork& work) {
   }
 }
 
-void Reconciler::release_nodes(const Snapshot& snapshot, SteadyTime now, PassResult& result) {
-  std::unordered_set<std::string> managed;
-  for (const auto& n : snapshot.managed) {
-    managed.insert(n.name);
-  }
+void Reconciler::release_nodes(const Snapshot& snapshot,
+                               const std::unordered_set<std::string>& managed, SteadyTime now,
+                               PassResult& result) {
   // Operator-managed profiles that must go, by the node they name.
   std::map<std::string, std::vector<std::string>> doomed;
   for (const auto& [name, cached] : snapshot.npps) {
-    auto info = resolve_profile(name, snapshot, now);
+    const NppInfo* info = resolve_profile(name, snapshot, now);
     if (!info) {
       continue;
     }
@@ -743,7 +742,7 @@ std::size_t Reconciler::upgrades_first(const Snapshot& snapshot, SteadyTime now,
     if (!label || *label != performance_label) {
       return true;
     }
-    const auto profile = resolve_profile(api::canonical_profile_name(node.name), snapshot, now);
+    const NppInfo* profile = resolve_profile(api::canonical_profile_name(node.name), snapshot, now);
     return profile && profile->profile != api::to_string(api::Profile::performance);
   };
   order.resize(snapshot.managed.size());
@@ -832,12 +831,12 @@ PassResult Reconciler::run_pass(const Snapshot& snapshot, PassKind kind) {
     log::info("operator", "a re-plan is waiting: the pass's remaining downgrades are left for it",
               {{"left", static_cast<std::int64_t>(result.yielded_nodes)}});
   }
-  release_nodes(snapshot, now.steady, result);
-
   std::unordered_set<std::string> managed;
+  managed.reserve(snapshot.managed.size());
   for (const auto& n : snapshot.managed) {
     managed.insert(n.name);
   }
+  release_nodes(snapshot, managed, now.steady, result);
   forget_departed(snapshot, managed);
   result.seconds = std::chrono::duration<double>(clock_.monotonic() - started).count();
   publish(result, managed);

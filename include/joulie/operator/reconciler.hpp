@@ -226,8 +226,8 @@ class Reconciler {
                const Text& cached, SteadyTime now);
   // The node's performance and eco caps: its hardware class's, else the plan's.
   std::pair<double, double> node_caps(const std::string& node) const;
-  std::optional<NppInfo> resolve_profile(const std::string& name, const Snapshot& snapshot,
-                                         SteadyTime now);
+  // The profile as the pass should read it (nullptr: none); valid until the expectations change.
+  const NppInfo* resolve_profile(const std::string& name, const Snapshot& snapshot, SteadyTime now);
   void remember(const std::vector<Write>& writes, SteadyTime now);
   bool in_backoff(const std::string& key, SteadyTime now) const;
   void failed(const std::string& key, const Error& error, SteadyTime now);
@@ -267,7 +267,8 @@ class Reconciler {
                    const std::function<void(std::size_t)>& record);
   // Records the node's outcome into `recorded` (its slot in result.nodes).
   void record_node(NodeWork& work, const Now& now, PassResult& result, NodeOutcome& recorded);
-  void release_nodes(const Snapshot& snapshot, SteadyTime now, PassResult& result);
+  void release_nodes(const Snapshot& snapshot, const std::unordered_set<std::string>& managed,
+                     SteadyTime now, PassResult& result);
   void publish(const PassResult& result, const std::unordered_set<std::string>& managed);
   // What publish() last wrote to a node's state and label gauges.
   struct Published {
