@@ -220,11 +220,14 @@ std::pair<double, double> Reconciler::node_caps(const std::string& node) const {
 }
 
 const NppInfo* Reconciler::resolve_profile(const std::string& name, const Snapshot& snapshot,
-                                           SteadyTime now) {
+                                           SteadyTime now, const NppInfo** in_cache) {
   // A pointer, not a copy: asked three times per node and pass.
   const NppInfo* cached = nullptr;
   if (auto it = snapshot.npps.find(name); it != snapshot.npps.end()) {
     cached = &it->second;
+  }
+  if (in_cache != nullptr) {
+    *in_cache = cached;
   }
   auto it = expected_profile_.find(name);
   if (it == expected_profile_.end()) {
@@ -355,7 +358,8 @@ policy::WritePlanInput Reconciler::planner_input(const ManagedNode& node, api::P
     o.perf_pods = node.perf_pods;
   }
   const std::string profile_name = api::canonical_profile_name(node.name);
-  const NppInfo* profile = resolve_profile(profile_name, snapshot, now.steady);
+  const NppInfo* cached = nullptr;
+  const NppInfo* profile = resolve_profile(profile_name, snapshot, now.steady, &cached);
   Text apply_wait_until;
   if (profile) {
     o.profile =
@@ -365,10 +369,9 @@ policy::WritePlanInput Reconciler::planner_input(const ManagedNode& node, api::P
   }
   // Whether the node's agent has acted on the profile is read from the cache's status, for the
   // spec the operator believes is there.
-  if (auto it = snapshot.npps.find(profile_name); it != snapshot.npps.end()) {
-    const NppInfo& cached = it->second;
-    o.agent_reports = cached.observed_generation.has_value();
-    o.agent_applied = profile && cached.same_spec(*profile) && cached.applied();
+  if (cached != nullptr) {
+    o.agent_reports = cached->observed_generation.has_value();
+    o.agent_applied = profile && cached->same_spec(*profile) && cached->applied();
   }
   in.memory = policy::read_memory(state_since, apply_wait_until);
   refine_memory(node.name, state_since, apply_wait_until, in.memory);

@@ -227,7 +227,9 @@ class Reconciler {
   // The node's performance and eco caps: its hardware class's, else the plan's.
   std::pair<double, double> node_caps(const std::string& node) const;
   // The profile as the pass should read it (nullptr: none); valid until the expectations change.
-  const NppInfo* resolve_profile(const std::string& name, const Snapshot& snapshot, SteadyTime now);
+  // `in_cache` (optional) receives the informer cache's own copy (nullptr: none).
+  const NppInfo* resolve_profile(const std::string& name, const Snapshot& snapshot, SteadyTime now,
+                                 const NppInfo** in_cache = nullptr);
   void remember(const std::vector<Write>& writes, SteadyTime now);
   bool in_backoff(const std::string& key, SteadyTime now) const;
   void failed(const std::string& key, const Error& error, SteadyTime now);
