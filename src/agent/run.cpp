@@ -33,6 +33,7 @@
 #include "joulie/common/signal_watcher.hpp"
 #include "joulie/common/strings.hpp"
 #include "joulie/config/cli.hpp"
+#include "joulie/config/sync_exit.hpp"
 #include "joulie/kube/client.hpp"
 #include "joulie/kube/connect.hpp"
 #include "joulie/kube/liveness.hpp"
@@ -211,12 +212,6 @@ bool node_usable(const config::AgentConfig& config) {
   return true;
 }
 
-metrics::Registry& process_registry() {
-  metrics::Registry& registry = metrics::default_registry();
-  registry.add_process_metrics();
-  return registry;
-}
-
 // One `joulie agent` process: its parts as members, declared in the order they are built, so
 // that they are destroyed in reverse (what a thread may still touch outlives that thread).
 class AgentProcess {
@@ -246,13 +241,7 @@ class AgentProcess {
 
  private:
   bool connect() {
-    kube::ConnectOptions options;
-    options.component = "agent";
-    options.kubeconfig = config_.global.kubeconfig;
-    options.context = config_.global.context;
-    options.client.qps = config_.global.kube_qps;
-    options.client.burst = config_.global.kube_burst;
-    options.client.metrics = &registry_;
+    kube::ConnectOptions options = kube::connect_options("agent", config_.global, registry_);
     options.liveness_resource = kube::resources::node_power_profiles;
     options.probe_timeout = kProbeTimeout;
     auto connection = kube::connect(options);
@@ -283,18 +272,12 @@ class AgentProcess {
 
   // A one-shot run serves no probes.
   bool start_probes() {
-    if (config_.once) {
-      return true;
-    }
-    endpoint_ = kube::serve_probes(connection_, "agent", config_.global.metrics_addr, registry_,
-                                   ready_when_synced(*daemon_));
-    return endpoint_ != nullptr;
+    return kube::start_probes(config_.once, connection_, "agent", config_.global.metrics_addr,
+                              registry_, ready_when_synced(*daemon_), endpoint_);
   }
 
   void watch_signals() {
-    signals_.start([this](int sig) {
-      log::info("agent", "signal received; restoring the node(s) and stopping",
-                {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+    signals_.start("agent", "signal received; restoring the node(s) and stopping", [this] {
       {
         std::lock_guard lock(stop_mutex_);
         stopping_ = true;
@@ -308,22 +291,11 @@ class AgentProcess {
     const auto timeout = config_.once
                              ? std::optional<std::chrono::steady_clock::duration>(kOnceSyncTimeout)
                              : std::nullopt;
-    switch (wait_until_synced(*daemon_, stopping_, timeout)) {
-      case SyncWait::synced:
-        log::info("agent", "caches synced", {{"nodes", daemon_->owned_nodes()}});
-        return std::nullopt;
-      case SyncWait::stopped:
-        daemon_->stop();
-        return config::kExitOk;
-      case SyncWait::timed_out:
-        break;
+    const SyncWait how = sync_or_stop("agent", *daemon_, stopping_, timeout);
+    if (how == SyncWait::synced) {
+      log::info("agent", "caches synced", {{"nodes", daemon_->owned_nodes()}});
     }
-    log::error("agent",
-               "caches did not sync in time; is the API server reachable and are the "
-               "CRDs installed?",
-               {{"synced", daemon_->sync_status()}});
-    daemon_->stop();
-    return config::kExitRuntimeError;
+    return config::exit_status_after(how);
   }
 
   int run_once() {
