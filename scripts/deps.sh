@@ -7,11 +7,15 @@ set -euo pipefail
 PACKAGES=(
   g++ meson ninja-build pkg-config git
   libssl-dev rapidjson-dev libfmt-dev libcxxopts-dev libyaml-cpp-dev libc-ares-dev catch2
-  python3 python3-pytest python3-pytest-xdist python3-matplotlib openssl prometheus umoci tzdata
-  clang libclang-rt-14-dev
+  python3 python3-pytest python3-pytest-xdist python3-matplotlib python3-yaml openssl prometheus umoci tzdata
+  clang libclang-rt-14-dev clang-format
 )
 
 # python3-pytest-xdist: the integration tests run on several workers (docs/testing.md).
+# python3-yaml: test_agent_trust.py and the evaluation read YAML with PyYAML (on a fresh machine it
+# came only by chance, through clang-tidy).
+# clang-format (14 on Debian 12): test/integration/test_format.py checks src/, include/ and test/
+# against .clang-format.
 # clang + libclang-rt-14-dev: libFuzzer for the fuzz smoke of scripts/test.sh and scripts/fuzz.sh.
 # kubectl: Debian 12's kubernetes-client is kubectl 1.20, too old for the manifests (kustomize
 # labels/components, server-side field validation); it is not installed from here. Tests that need

@@ -53,6 +53,11 @@ int main(int argc, char** argv) {
   if (!args.empty() && args.front() == "ctl") {
     return joulie::cli::run_plugin(std::vector<std::string>(args.begin() + 1, args.end()));
   }
+  // `joulie help` lists ctl among the commands, so `joulie help ctl` must answer like the others.
+  if (args.size() == 2 && args[1] == "ctl" &&
+      (args[0] == "help" || args[0] == "--help" || args[0] == "-h")) {
+    return joulie::cli::run_plugin({"--help"});
+  }
   auto invocation = joulie::config::parse_command_line(args, joulie::config::process_env());
   if (!invocation) {
     std::fprintf(stderr, "joulie: %s\n", invocation.error().message.c_str());

@@ -51,16 +51,20 @@ PromReading single_prom_value(const Result<signals::PromResult>& result, SystemT
   return out;
 }
 
-PrometheusTelemetry::PrometheusTelemetry(HttpClientPool& pool, const std::string& endpoint,
-                                         const std::string& query, const std::string& node,
-                                         std::chrono::nanoseconds timeout, const Clock& clock,
-                                         const PromAuth& auth)
+PromValueQuery::PromValueQuery(HttpClientPool& pool, const std::string& endpoint,
+                               const std::string& query, const std::string& node,
+                               std::chrono::nanoseconds timeout, const Clock& clock,
+                               const PromAuth& auth)
     : client_(pool, client_options(endpoint, timeout, auth), clock),
       query_(signals::expand_node(query, node)),
       clock_(clock) {}
 
+PromReading PromValueQuery::read(const char* what) {
+  return single_prom_value(client_.query(query_), clock_.now(), what);
+}
+
 TelemetrySample PrometheusTelemetry::sample() {
-  PromReading reading = single_prom_value(client_.query(query_), clock_.now(), "power");
+  PromReading reading = read("power");
   TelemetrySample out;
   out.timestamp = reading.timestamp;
   out.missing_reason = std::move(reading.missing_reason);
@@ -70,18 +74,6 @@ TelemetrySample PrometheusTelemetry::sample() {
     out.watts = reading.value;
   }
   return out;
-}
-
-PrometheusThermal::PrometheusThermal(HttpClientPool& pool, const std::string& endpoint,
-                                     const std::string& query, const std::string& node,
-                                     std::chrono::nanoseconds timeout, const Clock& clock,
-                                     const PromAuth& auth)
-    : client_(pool, client_options(endpoint, timeout, auth), clock),
-      query_(signals::expand_node(query, node)),
-      clock_(clock) {}
-
-PromReading PrometheusThermal::sample() {
-  return single_prom_value(client_.query(query_), clock_.now(), "temperature");
 }
 
 }  // namespace joulie::agent

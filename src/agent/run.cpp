@@ -3,6 +3,9 @@
 #include "joulie/agent/run.hpp"
 
 #include <pthread.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -33,6 +36,7 @@
 #include "joulie/common/signal_watcher.hpp"
 #include "joulie/common/strings.hpp"
 #include "joulie/config/cli.hpp"
+#include "joulie/config/sync_exit.hpp"
 #include "joulie/kube/client.hpp"
 #include "joulie/kube/connect.hpp"
 #include "joulie/kube/liveness.hpp"
@@ -80,6 +84,32 @@ void map_code_on_demand(bool drop_resident) {
     // Clean, read-only file pages: they come back from the page cache when next used.
     (void)madvise(base, end - start, MADV_DONTNEED);
   }
+}
+
+// Pool mode lists every node of the cluster in pages of multi-MiB JSON (real Node objects are
+// ~9 KB: 500 per page is ~4.4 MB of body plus its parsed document). glibc raises its mmap
+// threshold to the size of the largest block freed (up to 32 MiB), so after the first page the
+// next pages' bodies come from the heap instead of fresh mappings; freed, they stay in the
+// informer threads' arenas, fragmented, and RSS never comes down (measured: 77–80 MiB steady
+// with real-size nodes, 54 MiB with the threshold held at its default; docs/benchmarks.md §5).
+// Holding the threshold fixed keeps every block of 128 KiB or more in its own mapping, returned
+// to the kernel when freed; small blocks are unaffected. Daemonset mode lists one node: no need.
+constexpr int kPoolMmapThreshold = 128 * 1024;
+
+void hold_mmap_threshold() {
+#if defined(__GLIBC__)
+  if (mallopt(M_MMAP_THRESHOLD, kPoolMmapThreshold) != 1) {
+    log::debug("agent", "mallopt(M_MMAP_THRESHOLD) refused");  // only costs memory
+  }
+#endif
+}
+
+// The initial sync's pages (parsed documents, item copies) were freed into the heap; give what
+// the allocator can spare back to the kernel once, when the caches are full (costs a few ms).
+void release_freed_heap() {
+#if defined(__GLIBC__)
+  (void)malloc_trim(0);
+#endif
 }
 
 // Exit status of a restore (SIGTERM or --restore): 0 every recorded original is back; 3 the
@@ -211,12 +241,6 @@ bool node_usable(const config::AgentConfig& config) {
   return true;
 }
 
-metrics::Registry& process_registry() {
-  metrics::Registry& registry = metrics::default_registry();
-  registry.add_process_metrics();
-  return registry;
-}
-
 // One `joulie agent` process: its parts as members, declared in the order they are built, so
 // that they are destroyed in reverse (what a thread may still touch outlives that thread).
 class AgentProcess {
@@ -246,13 +270,7 @@ class AgentProcess {
 
  private:
   bool connect() {
-    kube::ConnectOptions options;
-    options.component = "agent";
-    options.kubeconfig = config_.global.kubeconfig;
-    options.context = config_.global.context;
-    options.client.qps = config_.global.kube_qps;
-    options.client.burst = config_.global.kube_burst;
-    options.client.metrics = &registry_;
+    kube::ConnectOptions options = kube::connect_options("agent", config_.global, registry_);
     options.liveness_resource = kube::resources::node_power_profiles;
     options.probe_timeout = kProbeTimeout;
     auto connection = kube::connect(options);
@@ -283,18 +301,12 @@ class AgentProcess {
 
   // A one-shot run serves no probes.
   bool start_probes() {
-    if (config_.once) {
-      return true;
-    }
-    endpoint_ = kube::serve_probes(connection_, "agent", config_.global.metrics_addr, registry_,
-                                   ready_when_synced(*daemon_));
-    return endpoint_ != nullptr;
+    return kube::start_probes(config_.once, connection_, "agent", config_.global.metrics_addr,
+                              registry_, ready_when_synced(*daemon_), endpoint_);
   }
 
   void watch_signals() {
-    signals_.start([this](int sig) {
-      log::info("agent", "signal received; restoring the node(s) and stopping",
-                {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+    signals_.start("agent", "signal received; restoring the node(s) and stopping", [this] {
       {
         std::lock_guard lock(stop_mutex_);
         stopping_ = true;
@@ -308,22 +320,14 @@ class AgentProcess {
     const auto timeout = config_.once
                              ? std::optional<std::chrono::steady_clock::duration>(kOnceSyncTimeout)
                              : std::nullopt;
-    switch (wait_until_synced(*daemon_, stopping_, timeout)) {
-      case SyncWait::synced:
-        log::info("agent", "caches synced", {{"nodes", daemon_->owned_nodes()}});
-        return std::nullopt;
-      case SyncWait::stopped:
-        daemon_->stop();
-        return config::kExitOk;
-      case SyncWait::timed_out:
-        break;
+    const SyncWait how = sync_or_stop("agent", *daemon_, stopping_, timeout);
+    if (how == SyncWait::synced) {
+      log::info("agent", "caches synced", {{"nodes", daemon_->owned_nodes()}});
+      if (config_.mode == config::AgentMode::pool) {
+        release_freed_heap();
+      }
     }
-    log::error("agent",
-               "caches did not sync in time; is the API server reachable and are the "
-               "CRDs installed?",
-               {{"synced", daemon_->sync_status()}});
-    daemon_->stop();
-    return config::kExitRuntimeError;
+    return config::exit_status_after(how);
   }
 
   int run_once() {
@@ -382,6 +386,9 @@ int run_agent(const config::AgentConfig& config) {
   }
   if (!node_usable(config)) {
     return config::kExitUsage;
+  }
+  if (config.mode == config::AgentMode::pool) {
+    hold_mmap_threshold();  // before any thread allocates
   }
   AgentProcess process(config);
   return process.run();

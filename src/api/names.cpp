@@ -34,7 +34,9 @@ std::string canonical_profile_name(std::string_view node) {
     plain = plain && is_plain_char(c);
   }
   if (plain) {
-    return fmt::format("{}{}", kPrefix, node);
+    std::string name;  // (called several times per node and pass: no format string)
+    name.reserve(kPrefix.size() + node.size());
+    return name.append(kPrefix).append(node);
   }
 
   // Not usable verbatim (other characters, empty, trailing '-', too long): a readable form

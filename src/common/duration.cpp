@@ -207,15 +207,15 @@ Result<std::chrono::system_clock::time_point> parse_rfc3339(std::string_view tex
   if (pos != text.size()) {
     return fail();
   }
-  std::tm tm{};
-  tm.tm_year = year - 1900;
-  tm.tm_mon = mon - 1;
-  tm.tm_mday = day;
-  tm.tm_hour = hour;
-  tm.tm_min = min;
-  tm.tm_sec = sec;
-  std::time_t tt = timegm(&tm);
-  auto tp = std::chrono::system_clock::from_time_t(tt) - std::chrono::minutes(offset_min);
+  // Calendar arithmetic, not timegm (which takes the time-zone lock and normalises through
+  // struct tm; the pass reads thousands of these). A day past the month's end counts on into
+  // the next month and second 60 into the next minute, as timegm does.
+  namespace c = std::chrono;
+  const c::sys_days first{
+      c::year_month_day(c::year(year), c::month(static_cast<unsigned>(mon)), c::day(1))};
+  const auto tp = c::time_point_cast<c::system_clock::duration>(
+      first + c::days(day - 1) + c::hours(hour) + c::minutes(min) + c::seconds(sec) -
+      c::minutes(offset_min));
   return tp + std::chrono::duration_cast<std::chrono::system_clock::duration>(
                   std::chrono::nanoseconds(frac_ns));
 }

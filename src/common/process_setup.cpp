@@ -3,6 +3,7 @@
 #include <cstdlib>
 
 #include "joulie/common/log.hpp"
+#include "joulie/common/metrics.hpp"
 
 namespace joulie {
 
@@ -14,6 +15,12 @@ std::string env_or_empty(const char* name) {
 }
 
 }  // namespace
+
+metrics::Registry& process_registry() {
+  metrics::Registry& registry = metrics::default_registry();
+  registry.add_process_metrics();
+  return registry;
+}
 
 PodIdentity pod_identity_from_environment(std::string_view fallback_namespace) {
   PodIdentity pod;

@@ -5,6 +5,8 @@
 #include <ctime>
 #include <utility>
 
+#include "joulie/common/log.hpp"
+
 namespace joulie {
 
 SignalWatcher::SignalWatcher() {
@@ -22,7 +24,10 @@ SignalWatcher::~SignalWatcher() {
   pthread_sigmask(SIG_UNBLOCK, &set_, nullptr);
 }
 
-void SignalWatcher::start(std::function<void(int)> on_signal) {
+void SignalWatcher::start(std::string_view component, std::string message,
+                          std::function<void()> on_signal) {
+  component_ = std::string(component);
+  message_ = std::move(message);
   on_signal_ = std::move(on_signal);
   thread_ = std::thread([this] {
     // A short timeout so the destructor is never kept waiting for a signal that never comes.
@@ -31,7 +36,8 @@ void SignalWatcher::start(std::function<void(int)> on_signal) {
       int sig = sigtimedwait(&set_, nullptr, &timeout);
       if (sig > 0) {
         received_ = sig;
-        on_signal_(sig);
+        log::info(component_, message_, {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+        on_signal_();
       }
     }
   });

@@ -91,7 +91,8 @@ Error usage_error(std::string message) { return Error(Errc::invalid_argument, st
 Result<Invocation> parse_command_line(const std::vector<std::string>& args, const EnvLookup& env) {
   if (args.empty()) {
     return usage_error(
-        "missing command (operator, agent, version or help); run \"joulie help\" for usage");
+        "missing command (operator, agent, version, ctl or help); run \"joulie help\" for "
+        "usage");
   }
   const std::string& command = args.front();
   std::vector<std::string> rest(args.begin() + 1, args.end());
@@ -112,8 +113,11 @@ Result<Invocation> parse_command_line(const std::vector<std::string>& args, cons
     if (rest[0] == "version") {
       return help(version_usage());
     }
-    return usage_error(
-        fmt::format("unknown command \"{}\" (want operator, agent, version or help)", rest[0]));
+    if (rest[0] == "help") {
+      return help(full_usage());
+    }
+    return usage_error(fmt::format(
+        "unknown command \"{}\" (want operator, agent, version, ctl or help)", rest[0]));
   }
 
   if (command == "version") {
@@ -172,7 +176,7 @@ Result<Invocation> parse_command_line(const std::vector<std::string>& args, cons
   }
 
   return usage_error(
-      fmt::format("unknown command \"{}\" (want operator, agent, version or help)", command));
+      fmt::format("unknown command \"{}\" (want operator, agent, version, ctl or help)", command));
 }
 
 std::string version_text(std::string_view version, std::string_view commit, OutputFormat output) {

@@ -1,6 +1,9 @@
 #include "joulie/config/operator.hpp"
 
+#include <algorithm>
 #include <chrono>
+#include <iterator>
+#include <string_view>
 
 #include <fmt/format.h>
 
@@ -99,6 +102,47 @@ std::vector<FlagSpec> operator_flag_specs() {
   };
 }
 
+namespace {
+
+// The settings given on the command line or in the environment that `file` overrides (its keys
+// win, docs/policies.md). Each is named as the user wrote it, with the key that wins.
+std::vector<std::string> settings_the_file_overrides(const Resolver& r,
+                                                     const policy::PolicyFile& file) {
+  const policy::PerformanceSettings& p = file.performance;
+  const std::pair<const char*, bool> keys[] = {
+      {"policy", file.policy.has_value()},
+      {"performance.baseFraction", p.base_fraction.has_value()},
+      {"performance.min", p.min.has_value()},
+      {"performance.max", p.max.has_value()},
+      {"performance.perfPodsPerNode", p.perf_pods_per_node.has_value()},
+      {"performance.performanceCapWatts", p.performance_cap_watts.has_value()},
+      {"performance.ecoCapWatts", p.eco_cap_watts.has_value()},
+  };
+  const std::pair<const char*, const char*> flags[] = {
+      {"policy", "policy"},
+      {"static-hp-frac", "performance.baseFraction"},
+      {"queue-hp-base-frac", "performance.baseFraction"},
+      {"queue-hp-min", "performance.min"},
+      {"queue-hp-max", "performance.max"},
+      {"queue-perf-per-hp-node", "performance.perfPodsPerNode"},
+      {"performance-cap-watts", "performance.performanceCapWatts"},
+      {"eco-cap-watts", "performance.ecoCapWatts"},
+  };
+  std::vector<std::string> out;
+  for (const auto& [flag, key] : flags) {
+    const auto set = r.setting(flag);
+    const bool in_file = std::any_of(std::begin(keys), std::end(keys), [&](const auto& k) {
+      return k.second && std::string_view(k.first) == key;
+    });
+    if (set && in_file) {
+      out.push_back(fmt::format("{} (policy file key {})", set->origin, key));
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
 Result<OperatorConfig> read_operator(const FlagSet& flags, const EnvLookup& env) {
   Resolver r(flags, env);
   OperatorConfig c;
@@ -163,6 +207,7 @@ Result<OperatorConfig> read_operator(const FlagSet& flags, const EnvLookup& env)
       r.fail(r.setting("policy-config")->origin + ": " + loaded.error().message);
     } else {
       c.policy_file = std::move(*loaded);
+      c.overridden_by_file = settings_the_file_overrides(r, c.policy_file->file);
     }
   }
 

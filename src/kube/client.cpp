@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include <new>
 #include <thread>
 
 #include "client_impl.hpp"
@@ -90,10 +91,20 @@ Result<RawResponse> execute(Client::Impl& impl, const RequestSpec& spec) {
     RawResponse out;
     bool too_large = false;
     const size_t max_bytes = impl.options.max_response_bytes;
-    req.content_receiver = [&](const char* data, size_t n, uint64_t, uint64_t) {
+    req.content_receiver = [&](const char* data, size_t n, uint64_t offset, uint64_t total) {
       if (out.body.size() + n > max_bytes) {
         too_large = true;
         return false;
+      }
+      // A list page is MiBs: grown by appending, its body is copied at every doubling and the old
+      // and new buffers are alive together (up to 3x the page at once). Content-Length, when sent
+      // and within the limit, sizes it once; chunked answers (total 0) still grow.
+      if (offset == 0 && total > 0 && total <= max_bytes) {
+        try {
+          out.body.reserve(static_cast<size_t>(total));
+        } catch (const std::bad_alloc&) {
+          // Only an optimisation: the length may lie; the body still grows as it arrives.
+        }
       }
       out.body.append(data, n);
       return true;

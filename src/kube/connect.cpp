@@ -3,9 +3,22 @@
 #include "joulie/common/log.hpp"
 #include "joulie/common/process_setup.hpp"
 #include "joulie/common/strings.hpp"
+#include "joulie/config/global.hpp"
 #include "joulie/kube/config.hpp"
 
 namespace joulie::kube {
+
+ConnectOptions connect_options(std::string component, const config::GlobalConfig& global,
+                               metrics::Registry& registry) {
+  ConnectOptions options;
+  options.component = std::move(component);
+  options.kubeconfig = global.kubeconfig;
+  options.context = global.context;
+  options.client.qps = global.kube_qps;
+  options.client.burst = global.kube_burst;
+  options.client.metrics = &registry;
+  return options;
+}
 
 std::optional<ClusterConnection> connect(const ConnectOptions& options) {
   auto cluster =
@@ -49,6 +62,16 @@ std::unique_ptr<HttpEndpoint> serve_probes(ClusterConnection& connection,
     connection.liveness->start();
   }
   return endpoint;
+}
+
+bool start_probes(bool once, ClusterConnection& connection, std::string_view component,
+                  const std::string& address, const metrics::Registry& registry,
+                  ReadinessCheck ready, std::unique_ptr<HttpEndpoint>& endpoint) {
+  if (once) {
+    return true;
+  }
+  endpoint = serve_probes(connection, component, address, registry, std::move(ready));
+  return endpoint != nullptr;
 }
 
 }  // namespace joulie::kube

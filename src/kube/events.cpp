@@ -42,6 +42,14 @@ std::string truncate_utf8(std::string text, size_t max_bytes) {
   return text;
 }
 
+// Where an Event about `object` lives. The API server refuses (422) a core/v1 Event without
+// eventTime whose namespace differs from its involvedObject's, or, for an object without a
+// namespace, is anything but "default" (Kubernetes' legacyValidateEvent).
+const std::string& event_namespace(const NodeRef& object) {
+  static const std::string kDefault = "default";
+  return object.ns.empty() ? kDefault : object.ns;
+}
+
 rapidjson::Value str(std::string_view s, rapidjson::Document::AllocatorType& a) {
   return rapidjson::Value(s.data(), static_cast<rapidjson::SizeType>(s.size()), a);
 }
@@ -147,7 +155,7 @@ Status EventRecorder::create_event(const Pending& event, Series& series) {
   body.AddMember("kind", "Event", a);
   rapidjson::Value metadata(rapidjson::kObjectType);
   metadata.AddMember("name", str(name, a), a);
-  const std::string& ns = event.node.ns.empty() ? options_.ns : event.node.ns;
+  const std::string& ns = event_namespace(event.node);
   metadata.AddMember("namespace", str(ns, a), a);
   body.AddMember("metadata", metadata, a);
   rapidjson::Value involved(rapidjson::kObjectType);
@@ -195,8 +203,7 @@ Status EventRecorder::patch_event(const Pending& event, Series& series) {
   std::string patch =
       fmt::format(R"({{"count":{},"lastTimestamp":"{}"}})", count, format_rfc3339(event.at, false));
   Status status = with_retries([&]() -> Status {
-    auto patched = api_.merge_patch(options_.events_resource,
-                                    event.node.ns.empty() ? options_.ns : event.node.ns,
+    auto patched = api_.merge_patch(options_.events_resource, event_namespace(event.node),
                                     series.event_name, patch);
     if (!patched.ok()) {
       return patched.error();

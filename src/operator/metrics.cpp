@@ -21,6 +21,11 @@ OperatorMetrics::OperatorMetrics(metrics::Registry& registry)
       unschedulable_perf_pods(registry.gauge(
           "joulie_operator_unschedulable_perf_pods",
           "Pending performance-sensitive pods that fit no managed node even at performance")),
+      unschedulable_events(registry.counter(
+          "joulie_operator_unschedulable_events_total",
+          "NoPerformanceNodeFits Events on pods that fit no managed node, by result: sent, held "
+          "(rate limit: the pod is told on a later pass) or failed",
+          {"result"})),
       is_leader(registry.gauge("joulie_operator_is_leader",
                                "1 while this process holds the leader lease (or runs without "
                                "leader election)")),
@@ -35,6 +40,9 @@ OperatorMetrics::OperatorMetrics(metrics::Registry& registry)
   planned_nodes.with({"performance"});
   planned_nodes.with({"eco"});
   unschedulable_perf_pods.with({});
+  for (const char* result : {"sent", "held", "failed"}) {
+    unschedulable_events.with({result});
+  }
   config_reloads.with({});
   config_reload_failures.with({});
 }

@@ -71,14 +71,19 @@ PassContext Reconciler::explain(const policy::Context& ctx, const policy::Policy
 
   auto per_node = [&](std::string name, bool configured,
                       const policy::Signal policy::NodeContext::*field) {
+    // A family neither configured nor present on any node is not reported: found before its
+    // per-node readings are built (thousands of map entries a pass would throw away).
+    const bool any = configured || std::any_of(ctx.nodes.begin(), ctx.nodes.end(),
+                                               [&](const auto& n) { return present(n.*field); });
+    if (!any) {
+      return;
+    }
     SignalReport r;
     r.name = std::move(name);
     r.per_node = true;
-    bool any = configured;
     double oldest = -1;
     for (const auto& n : ctx.nodes) {
       const policy::Signal& s = n.*field;
-      any = any || present(s);
       r.by_node.emplace(n.name, node_report(s, ctx.now));
       switch (s.health) {
         case policy::SignalHealth::ok:
@@ -98,9 +103,6 @@ PassContext Reconciler::explain(const policy::Context& ctx, const policy::Policy
           ++r.error;
           break;
       }
-    }
-    if (!any) {
-      return;
     }
     r.health = r.error > 0 ? "error" : r.missing > 0 ? "missing" : r.stale > 0 ? "stale" : "ok";
     if (oldest >= 0) {

@@ -118,7 +118,11 @@ const policy::PolicyPlan& Reconciler::plan_for(const Snapshot& snapshot, PassKin
   if (kind == PassKind::reguard && plan_ && names == plan_nodes_) {
     return *plan_;
   }
-  policy::Context context = make_policy_context(snapshot, options_.time_zone);
+  // Assigned into the last pass's Context: its node vector and strings keep their memory, so a
+  // re-plan does not map (and page-fault) megabytes afresh at thousands of nodes.
+  policy::Context& context = context_;
+  context = snapshot.context;
+  context.local = options_.time_zone.local(snapshot.now);
   if (options_.enrich_context) {
     options_.enrich_context(context);
   }
@@ -159,10 +163,24 @@ void Reconciler::announce_unschedulable(const policy::PolicyPlan& plan,
   if (!events_ || options_.dry_run || plan.unschedulable.empty()) {
     return;
   }
-  for (const policy::UnschedulablePod* pod :
-       unschedulable_.due(plan.unschedulable, clock_.monotonic())) {
-    events_(pod_ref(*pod), kube::EventType::warning, std::string(kNoPerformanceNodeFits),
-            unschedulable_message(*pod, profile_key));
+  const std::size_t held_before = unschedulable_.deferred();
+  const auto due = unschedulable_.due(plan.unschedulable, clock_.monotonic());
+  auto count = [&](const char* result, std::size_t n) {
+    if (metrics_ != nullptr && n > 0) {
+      metrics_->unschedulable_events.with({result}).inc(static_cast<double>(n));
+    }
+  };
+  count("held", unschedulable_.deferred() - held_before);
+  for (const policy::UnschedulablePod* pod : due) {
+    try {
+      events_(pod_ref(*pod), kube::EventType::warning, std::string(kNoPerformanceNodeFits),
+              unschedulable_message(*pod, profile_key));
+      count("sent", 1);
+    } catch (const std::exception& e) {  // an Event lost is no reason to lose the pass
+      count("failed", 1);
+      log::warn("operator", "could not record the NoPerformanceNodeFits Event",
+                {{"pod", pod->pod}, {"error", std::string(e.what())}});
+    }
   }
 }
 
@@ -201,11 +219,15 @@ std::pair<double, double> Reconciler::node_caps(const std::string& node) const {
   return {performance, eco};
 }
 
-std::optional<NppInfo> Reconciler::resolve_profile(const std::string& name,
-                                                   const Snapshot& snapshot, SteadyTime now) {
-  std::optional<NppInfo> cached;
+const NppInfo* Reconciler::resolve_profile(const std::string& name, const Snapshot& snapshot,
+                                           SteadyTime now, const NppInfo** in_cache) {
+  // A pointer, not a copy: asked three times per node and pass.
+  const NppInfo* cached = nullptr;
   if (auto it = snapshot.npps.find(name); it != snapshot.npps.end()) {
-    cached = it->second;
+    cached = &it->second;
+  }
+  if (in_cache != nullptr) {
+    *in_cache = cached;
   }
   auto it = expected_profile_.find(name);
   if (it == expected_profile_.end()) {
@@ -213,14 +235,14 @@ std::optional<NppInfo> Reconciler::resolve_profile(const std::string& name,
   }
   // The expectation holds the spec we wrote; the cache also carries generation and status.
   const auto& expected = it->second.value;
-  const bool caught_up = expected.has_value() == cached.has_value() &&
+  const bool caught_up = expected.has_value() == (cached != nullptr) &&
                          (!expected || (expected->same_spec(*cached) &&
                                         expected->apply_wait_until == cached->apply_wait_until));
   if (caught_up || now >= it->second.expires) {
     expected_profile_.erase(it);
     return cached;
   }
-  return it->second.value;
+  return expected ? &*expected : nullptr;
 }
 
 void Reconciler::remember(const std::vector<Write>& writes, SteadyTime now) {
@@ -336,7 +358,8 @@ policy::WritePlanInput Reconciler::planner_input(const ManagedNode& node, api::P
     o.perf_pods = node.perf_pods;
   }
   const std::string profile_name = api::canonical_profile_name(node.name);
-  const std::optional<NppInfo> profile = resolve_profile(profile_name, snapshot, now.steady);
+  const NppInfo* cached = nullptr;
+  const NppInfo* profile = resolve_profile(profile_name, snapshot, now.steady, &cached);
   Text apply_wait_until;
   if (profile) {
     o.profile =
@@ -346,10 +369,9 @@ policy::WritePlanInput Reconciler::planner_input(const ManagedNode& node, api::P
   }
   // Whether the node's agent has acted on the profile is read from the cache's status, for the
   // spec the operator believes is there.
-  if (auto it = snapshot.npps.find(profile_name); it != snapshot.npps.end()) {
-    const NppInfo& cached = it->second;
-    o.agent_reports = cached.observed_generation.has_value();
-    o.agent_applied = profile && cached.same_spec(*profile) && cached.applied();
+  if (cached != nullptr) {
+    o.agent_reports = cached->observed_generation.has_value();
+    o.agent_applied = profile && cached->same_spec(*profile) && cached->applied();
   }
   in.memory = policy::read_memory(state_since, apply_wait_until);
   refine_memory(node.name, state_since, apply_wait_until, in.memory);
@@ -491,7 +513,8 @@ void Reconciler::execute_all(std::vector<NodeWork>& work, std::size_t begin, std
   }
 }
 
-void Reconciler::record_node(NodeWork& work, const Now& now, PassResult& result) {
+void Reconciler::record_node(NodeWork& work, const Now& now, PassResult& result,
+                             NodeOutcome& recorded) {
   const ManagedNode& node = *work.node;
   NodeOutcome& out = work.out;
   const bool held = work.plan.waiting != Wait::none;
@@ -520,11 +543,11 @@ void Reconciler::record_node(NodeWork& work, const Now& now, PassResult& result)
                 "pass's snapshot; the next pass drains it",
                 {{"node", node.name}, {"perf_pods", *work.raced}});
     }
-    result.nodes.push_back(std::move(out));
+    recorded = std::move(out);
     return;
   }
   record_writes(work, now, result);
-  result.nodes.push_back(std::move(out));
+  recorded = std::move(out);
 }
 
 void Reconciler::record_writes(NodeWork& work, const Now& now, PassResult& result) {
@@ -629,15 +652,13 @@ void Reconciler::record_transition(const NodeWork& work) {
   }
 }
 
-void Reconciler::release_nodes(const Snapshot& snapshot, SteadyTime now, PassResult& result) {
-  std::unordered_set<std::string> managed;
-  for (const auto& n : snapshot.managed) {
-    managed.insert(n.name);
-  }
+void Reconciler::release_nodes(const Snapshot& snapshot,
+                               const std::unordered_set<std::string>& managed, SteadyTime now,
+                               PassResult& result) {
   // Operator-managed profiles that must go, by the node they name.
   std::map<std::string, std::vector<std::string>> doomed;
   for (const auto& [name, cached] : snapshot.npps) {
-    auto info = resolve_profile(name, snapshot, now);
+    const NppInfo* info = resolve_profile(name, snapshot, now);
     if (!info) {
       continue;
     }
@@ -724,7 +745,7 @@ std::size_t Reconciler::upgrades_first(const Snapshot& snapshot, SteadyTime now,
     if (!label || *label != performance_label) {
       return true;
     }
-    const auto profile = resolve_profile(api::canonical_profile_name(node.name), snapshot, now);
+    const NppInfo* profile = resolve_profile(api::canonical_profile_name(node.name), snapshot, now);
     return profile && profile->profile != api::to_string(api::Profile::performance);
   };
   order.resize(snapshot.managed.size());
@@ -774,20 +795,25 @@ PassResult Reconciler::run_pass(const Snapshot& snapshot, PassKind kind) {
   // are made in this order whatever the workers' timing, so logs, events and results are the same
   // with one worker or eight.
   wake_.reset();
-  std::vector<NodeWork> work;
+  // The per-node work lives in a member reused from pass to pass (cleared, capacity kept): a
+  // fresh vector of 5 000 of them was hundreds of page faults per pass.
+  std::vector<NodeWork>& work = work_;
+  work.clear();
   work.reserve(order.size());
   for (std::size_t i : order) {
     const ManagedNode& node = snapshot.managed[i];
     work.push_back(prepare_node(node, desired_of(node.name), snapshot, now));
   }
-  result.nodes.reserve(work.size());
+  // Outcomes are reported in the snapshot's (name) order: each lands at its node's index.
+  result.nodes.resize(work.size());
   auto record = [&](std::size_t k) {
-    record_node(work[k], now, result);
+    NodeOutcome& out = result.nodes[order[k]];
+    record_node(work[k], now, result, out);
     auto it = desired_.find(work[k].node->name);
     if (it != desired_.end()) {
-      result.nodes.back().held_until = plan.nodes[it->second].held_until;
+      out.held_until = plan.nodes[it->second].held_until;
       if (options_.explain) {
-        result.nodes.back().reasons = plan.nodes[it->second].reasons;
+        out.reasons = plan.nodes[it->second].reasons;
       }
     }
   };
@@ -800,11 +826,6 @@ PassResult Reconciler::run_pass(const Snapshot& snapshot, PassKind kind) {
       }));
   execute_all(work, 0, upgrades, {}, record);
   execute_all(work, upgrades, work.size(), options_.yield_downgrades, record);
-  std::vector<NodeOutcome> by_name(result.nodes.size());
-  for (std::size_t k = 0; k < order.size(); ++k) {
-    by_name[order[k]] = std::move(result.nodes[k]);
-  }
-  result.nodes = std::move(by_name);
   const std::string_view waiting_for_agent = policy::to_string(Wait::agent);
   awaiting_agents_ = static_cast<std::size_t>(
       std::count_if(result.nodes.begin(), result.nodes.end(),
@@ -813,12 +834,12 @@ PassResult Reconciler::run_pass(const Snapshot& snapshot, PassKind kind) {
     log::info("operator", "a re-plan is waiting: the pass's remaining downgrades are left for it",
               {{"left", static_cast<std::int64_t>(result.yielded_nodes)}});
   }
-  release_nodes(snapshot, now.steady, result);
-
   std::unordered_set<std::string> managed;
+  managed.reserve(snapshot.managed.size());
   for (const auto& n : snapshot.managed) {
     managed.insert(n.name);
   }
+  release_nodes(snapshot, managed, now.steady, result);
   forget_departed(snapshot, managed);
   result.seconds = std::chrono::duration<double>(clock_.monotonic() - started).count();
   publish(result, managed);
@@ -838,6 +859,13 @@ void Reconciler::publish(const PassResult& result, const std::unordered_set<std:
   metrics_->unschedulable_perf_pods.with({}).set(
       plan_ ? static_cast<double>(plan_->unschedulable.size()) : 0.0);
   for (const auto& n : result.nodes) {
+    // Six labelled series per node: only a node whose state or label moved is written (at
+    // 5 000 nodes the lookups were a quarter of a pass that changes nothing).
+    auto [last, fresh] = published_.try_emplace(n.node);
+    if (!fresh && last->second.state == n.state && last->second.label == n.label) {
+      continue;
+    }
+    last->second = {n.state, n.label};
     for (NodeState s : kStates) {
       metrics_->node_state.with({n.node, std::string(policy::to_string(s))})
           .set(s == n.state ? 1 : 0);
@@ -850,6 +878,7 @@ void Reconciler::publish(const PassResult& result, const std::unordered_set<std:
   for (const auto& name : previously_managed_) {
     if (!managed.contains(name)) {
       metrics_->remove_node(name);
+      published_.erase(name);
     }
   }
 }

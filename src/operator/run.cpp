@@ -26,6 +26,7 @@
 #include "joulie/common/signal_watcher.hpp"
 #include "joulie/common/strings.hpp"
 #include "joulie/config/cli.hpp"
+#include "joulie/config/sync_exit.hpp"
 #include "joulie/kube/client.hpp"
 #include "joulie/kube/connect.hpp"
 #include "joulie/kube/events.hpp"
@@ -52,12 +53,6 @@ constexpr auto kSyncTimeout = std::chrono::seconds(60);
 constexpr auto kLeaderWaitOnce = std::chrono::seconds(60);
 constexpr auto kEventFlushTimeout = std::chrono::seconds(5);
 constexpr auto kFirstSignalsWait = std::chrono::seconds(15);
-
-metrics::Registry& process_registry() {
-  metrics::Registry& registry = metrics::default_registry();
-  registry.add_process_metrics();
-  return registry;
-}
 
 // One `joulie operator` process: its parts as members, declared in the order they are built, so
 // that they are destroyed in reverse (what a thread may still touch outlives that thread). Each
@@ -101,13 +96,7 @@ class OperatorProcess {
  private:
   // ---- Kubernetes clients -----------------------------------------------------------------------
   bool connect() {
-    kube::ConnectOptions options;
-    options.component = "operator";
-    options.kubeconfig = config_.global.kubeconfig;
-    options.context = config_.global.context;
-    options.client.qps = config_.global.kube_qps;
-    options.client.burst = config_.global.kube_burst;
-    options.client.metrics = &registry_;
+    kube::ConnectOptions options = kube::connect_options("operator", config_.global, registry_);
     // One kept-alive connection per concurrent node writer, plus the informers' lists and the
     // pass's re-reads: fewer would close and reopen (TLS handshake) connections on every write.
     options.client.max_idle_connections =
@@ -153,6 +142,10 @@ class OperatorProcess {
                {"once", config_.once},
                {"leader_elect", config_.leader_elect},
                {"server", connection_.client->config().source}});
+    for (const std::string& setting : config_.overridden_by_file) {
+      log::warn("operator", "setting overridden by the policy file",
+                {{"setting", setting}, {"file", config_.policy_config}});
+    }
   }
 
   // ---- caches -----------------------------------------------------------------------------------
@@ -232,18 +225,12 @@ class OperatorProcess {
   // ---- probes, signals, sync --------------------------------------------------------------------
   // A one-shot run serves no probes.
   bool start_probes() {
-    if (config_.once) {
-      return true;
-    }
-    endpoint_ = kube::serve_probes(connection_, "operator", config_.global.metrics_addr, registry_,
-                                   ready_when_synced(*context_));
-    return endpoint_ != nullptr;
+    return kube::start_probes(config_.once, connection_, "operator", config_.global.metrics_addr,
+                              registry_, ready_when_synced(*context_), endpoint_);
   }
 
   void watch_signals() {
-    signals_.start([this](int sig) {
-      log::info("operator", "signal received; stopping",
-                {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+    signals_.start("operator", "signal received; stopping", [this] {
       stopping_ = true;
       if (Controller* c = controller_.load()) {
         c->stop();
@@ -254,22 +241,11 @@ class OperatorProcess {
   // nullopt once synced; otherwise the exit status.
   std::optional<int> sync_caches() {
     context_->start();
-    switch (wait_until_synced(*context_, stopping_, kSyncTimeout)) {
-      case SyncWait::synced:
-        log::info("operator", "caches synced");
-        return std::nullopt;
-      case SyncWait::stopped:
-        context_->stop();
-        return config::kExitOk;
-      case SyncWait::timed_out:
-        break;
+    const SyncWait how = sync_or_stop("operator", *context_, stopping_, kSyncTimeout);
+    if (how == SyncWait::synced) {
+      log::info("operator", "caches synced");
     }
-    log::error("operator",
-               "caches did not sync in time; is the API server reachable and are "
-               "the CRDs installed?",
-               {{"timeout", format_duration(kSyncTimeout)}, {"synced", context_->sync_status()}});
-    context_->stop();
-    return config::kExitRuntimeError;
+    return config::exit_status_after(how);
   }
 
   // ---- writers ----------------------------------------------------------------------------------

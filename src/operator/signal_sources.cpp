@@ -9,7 +9,6 @@ SignalSources::SignalSources(kube::Api& api, SignalSourcesOptions options)
   if (options_.record_events && !options_.pod_name.empty() && !options_.pod_namespace.empty()) {
     kube::EventRecorderOptions event_options;
     event_options.component = "joulie-operator";
-    event_options.ns = options_.pod_namespace;
     recorder_ = std::make_unique<kube::EventRecorder>(api, event_options);
   }
   ::joulie::signals::CollectorOptions collector_options;

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <map>
 #include <unordered_map>
@@ -285,6 +286,10 @@ void rank_nodes(Planning& p) {
   for (std::size_t i = 0; i < order.size(); ++i) {
     order[i] = i;
   }
+  // The operator hands the managed list sorted and unique: the name tie-break is then the index
+  // order, without comparing thousands of names per pass.
+  const bool by_index =
+      std::adjacent_find(managed.begin(), managed.end(), std::greater_equal<>()) == managed.end();
   std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
     const Candidate& x = cands[a];
     const Candidate& y = cands[b];
@@ -301,7 +306,7 @@ void rank_nodes(Planning& p) {
     if (x.cap_loss != y.cap_loss) {
       return x.cap_loss > y.cap_loss;
     }
-    return managed[a] < managed[b];
+    return by_index ? a < b : managed[a] < managed[b];
   });
 }
 

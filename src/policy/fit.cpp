@@ -186,6 +186,11 @@ bool term_matches(const FitTerm& term, const NodeFitView& node, const FitOptions
 
 }  // namespace
 
+std::optional<std::string_view> fit_label(const NodeFitView& node, std::string_view key,
+                                          const FitOptions& options) {
+  return label_of(node, key, options);
+}
+
 std::optional<double> parse_quantity(std::string_view text) {
   if (text.empty()) {
     return std::nullopt;
@@ -307,9 +312,13 @@ const Taint* untolerated(const PodRequirement& pod, const NodeFitView& node) {
   return nullptr;
 }
 
+std::string untolerated_reason(const Taint& taint) {
+  return fmt::format("node(s) had untolerated taint {{{}: {}}}", taint.key, taint.value);
+}
+
 std::optional<std::string> check_taints(const PodRequirement& pod, const NodeFitView& node) {
   if (const Taint* taint = untolerated(pod, node)) {
-    return fmt::format("node(s) had untolerated taint {{{}: {}}}", taint->key, taint->value);
+    return untolerated_reason(*taint);
   }
   return std::nullopt;
 }
@@ -357,7 +366,12 @@ std::string summarize_unavailable(std::size_t nodes, const std::vector<std::stri
   for (const auto& r : reasons) {
     ++counts[r];
   }
+  return summarize_counts(nodes, counts);
+}
+
+std::string summarize_counts(std::size_t nodes, const std::map<std::string, std::size_t>& counts) {
   std::vector<std::string> parts;
+  parts.reserve(counts.size());
   for (const auto& [reason, count] : counts) {
     parts.push_back(fmt::format("{} {}", count, reason));
   }

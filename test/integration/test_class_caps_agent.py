@@ -30,6 +30,20 @@ def reported_max(kube, node):
     return ((npp(kube, "node-" + node) or {}).get("status") or {}).get("packageMaxPowerWatts")
 
 
+def wait_caps(kube, tree, sim, profile, fraction, plain_watts):
+    """`fraction` of each class node's own maximum in its NodePowerProfile, on both RAPL packages
+    of r1 and on s1's simulator; the node outside every class at `plain_watts`."""
+    r1_w, s1_w = round(fraction * RAPL_MAX_W), round(fraction * SIM_MAX_W)
+    wait_for(lambda: (cap(kube, "r1"), cap(kube, "s1"), cap(kube, "plain")) ==
+             (r1_w, s1_w, plain_watts), 20,
+             what="per-node %s watts from the class fraction (%s, %s, %s)"
+             % (profile, r1_w, s1_w, plain_watts))
+    wait_for(lambda: [limit_uw(tree, n) for n in (0, 1)] == [r1_w * 1_000_000] * 2, 20,
+             what="RAPL limits at %s x %s W on both packages" % (fraction, RAPL_MAX_W))
+    wait_for(lambda: sim.state("s1").get("capWatts") == s1_w, 20,
+             what="the simulator's cap at %s x %s W" % (fraction, SIM_MAX_W))
+
+
 def test_fraction_caps_reach_rapl_and_the_simulator(apiserver, procs, joulie_bin, tmp_path):
     kube = apiserver
     kube.apply_crds()
@@ -55,22 +69,12 @@ def test_fraction_caps_reach_rapl_and_the_simulator(apiserver, procs, joulie_bin
              what="r1's agent reporting the RAPL package maximum")
     wait_for(lambda: reported_max(kube, "s1") == SIM_MAX_W, 20,
              what="s1's agent reporting the simulator's package maximum")
-    wait_for(lambda: (cap(kube, "r1"), cap(kube, "s1"), cap(kube, "plain")) == (125, 100, 150),
-             20, what="per-node eco watts from the class fraction")
-    wait_for(lambda: [limit_uw(tree, n) for n in (0, 1)] == [125_000_000] * 2, 20,
-             what="RAPL limits at 0.5 x 250 W on both packages")
-    wait_for(lambda: sim.state("s1").get("capWatts") == 100, 20,
-             what="the simulator's cap at 0.5 x 200 W")
+    wait_caps(kube, tree, sim, "eco", 0.5, plain_watts=150)
 
     # Pinned performance: the class's performance fraction of each node's own maximum.
     for n in ("r1", "s1"):
         patch_node(kube, n, {"metadata": {"annotations": {"joulie.io/pin": "performance"}}})
-    wait_for(lambda: (cap(kube, "r1"), cap(kube, "s1"), cap(kube, "plain")) == (200, 160, 150),
-             20, what="per-node performance watts from the class fraction")
-    wait_for(lambda: [limit_uw(tree, n) for n in (0, 1)] == [200_000_000] * 2, 20,
-             what="RAPL limits at 0.8 x 250 W")
-    wait_for(lambda: sim.state("s1").get("capWatts") == 160, 20,
-             what="the simulator's cap at 0.8 x 200 W")
+    wait_caps(kube, tree, sim, "performance", 0.8, plain_watts=150)
 
     # kubectl get npp: the CPU-Watts column is each node's own watts.
     if kubectl_path():

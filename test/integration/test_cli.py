@@ -112,6 +112,24 @@ def test_mode_help(joulie_bin, mode, own, other):
     assert run(joulie_bin, "help", mode).stdout == proc.stdout
 
 
+def test_help_answers_for_every_command_it_lists(joulie_bin):
+    """`joulie help` lists ctl among the commands; `joulie help ctl` printed "unknown command"."""
+    listed = re.findall(r"^  joulie (\w+)", run(joulie_bin, "help").stdout, re.M)
+    assert "ctl" in listed, listed
+    for command in listed:
+        proc = run(joulie_bin, "help", command)
+        assert proc.returncode == 0 and proc.stdout, (command, proc.returncode, proc.stderr)
+    ctl = run(joulie_bin, "help", "ctl")
+    assert ctl.stdout == run(joulie_bin, "ctl", "--help").stdout
+    assert "kubectl joulie status" in ctl.stdout
+    # Same kubeconfig order as the modes (one loader): $KUBECONFIG, in-cluster, ~/.kube/config.
+    assert "$KUBECONFIG, else in-cluster, else ~/.kube/config" in ctl.stdout
+    assert "default in-cluster, then ~/.kube/config" in run(joulie_bin, "operator", "--help").stdout
+    # The usage errors name every command too.
+    assert "ctl" in usage_error(run(joulie_bin))
+    assert "ctl" in usage_error(run(joulie_bin, "launch"))
+
+
 @pytest.mark.parametrize("args,env,expected", [
     (["operator", "--interval", "abc"], {},
      'joulie: invalid value "abc" for --interval: invalid duration "abc"'),

@@ -121,6 +121,30 @@ def test_multi_mib_valid_body_and_user_agent(probe, rogue):
     assert headers.get("Authorization") == "Bearer t"
 
 
+def short_body(announced, data):
+    """Announces ``announced`` bytes of body, sends ``data`` and closes the connection."""
+    def answer(h):
+        h.send_response(200)
+        h.send_header("Content-Type", "application/json")
+        h.send_header("Content-Length", str(announced))
+        h.end_headers()
+        h.wfile.write(data)
+        h.wfile.flush()
+        h.close_connection = True
+    return answer
+
+
+# The client sizes a body from Content-Length before reading it (list pages are MiBs): a length
+# that lies, within the 256 MiB response limit or beyond it, must end as a typed error, and the
+# next, honest answer must be read whole.
+@pytest.mark.parametrize("announced", [200 << 20, 1 << 40], ids=["200MiB", "1TiB"])
+def test_lying_content_length_is_an_error(probe, rogue, announced):
+    rogue.routes["/api/v1/nodes/x"] = short_body(announced, b'{"metadata":{"name":"x"}}')
+    failed(probe("get", "nodes", "x"))
+    rogue.routes["/api/v1/nodes/x"] = body(200, b'{"metadata":{"name":"x"}}')
+    assert json.loads(ok(probe("get", "nodes", "x")))["metadata"]["name"] == "x"
+
+
 def test_non_status_error_bodies_are_typed_by_http_code(probe, rogue):
     rogue.routes["/api/v1/nodes/html"] = body(403, b"<html><body>denied by proxy</body></html>",
                                               "text/html")

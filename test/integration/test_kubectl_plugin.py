@@ -12,6 +12,7 @@ import time
 
 import pytest
 
+import rbac_support
 from harness import MANIFESTS_NAMESPACE, require_kubectl, wait_for
 from operator_support import (create_node, create_pod, events, label, node, npps, patch_node,
                               profile_of, run_once, start_operator)
@@ -300,38 +301,72 @@ def test_plan_and_explain_read_the_operators_per_node_memory(cluster, procs, jou
     assert 60 <= seconds < 300, rows["n1"]
 
 
+EXAMPLE_ROLES = os.path.join(os.path.dirname(__file__), "..", "..", "examples", "rbac",
+                             "kubectl-joulie.yaml")
+
+
+def example_role_rules(*names):
+    """kapi rules of the named roles of examples/rbac/kubectl-joulie.yaml, as a binding would
+    grant them: a ClusterRole cluster-wide (ClusterRoleBinding), a Role in its own namespace."""
+    with open(EXAMPLE_ROLES, encoding="utf-8") as f:
+        docs = rbac_support._rbac_docs(f.read(), EXAMPLE_ROLES)
+    roles = {d["metadata"]["name"]: d for d in docs}
+    assert set(names) <= set(roles), sorted(roles)
+    return [rbac_support._kapi_rule(rule, roles[n]["metadata"].get("namespace", ""))
+            for n in names for rule in roles[n].get("rules") or []]
+
+
+def test_every_command_works_with_exactly_the_example_roles(cluster, procs, joulie_bin):
+    """examples/rbac/kubectl-joulie.yaml is what people bind: each command must work with it and
+    the server must refuse nothing (explain and plan run informers that list and watch)."""
+    view = ("joulie-plugin-view", "joulie-plugin-view-operator-state")
+    cluster.add_user("viewer-ex", "tok-viewer-ex", example_role_rules(*view))
+    cluster.add_user("pauser-ex", "tok-pauser-ex",
+                     example_role_rules(*view, "joulie-plugin-pause"))
+    start(procs, joulie_bin, cluster)
+    converged(cluster)
+    wait_for(lambda: published(cluster), 15, 0.1, "the operator's published status")
+
+    for args in (["status"], ["explain", "n2"], ["plan"]):
+        r = kj(cluster, *args, check=False, user="viewer-ex", timeout=30)
+        assert r.returncode == 0, (args, r.stdout, r.stderr)
+    assert cluster.forbidden("viewer-ex") == {}, cluster.forbidden_messages()
+
+    kj(cluster, "pause", "--reason", "drill", user="pauser-ex", timeout=45)
+    assert set(caps(cluster).values()) == {"performance"}, caps(cluster)
+    kj(cluster, "resume", user="pauser-ex", timeout=45)
+    assert cluster.forbidden("pauser-ex") == {}, cluster.forbidden_messages()
+
+
 def test_the_krew_manifest_installs_the_static_binary_as_kubectl_joulie(joulie_bin, tmp_path):
     """scripts/krew-package.sh: the archive and the krew manifest (plugins/krew/joulie.yaml) that
-    `kubectl krew install --manifest --archive` takes. Checked as krew checks them: the manifest
-    parses with krew's apiVersion and kind, names the plugin `joulie` (kubectl joulie), one
-    linux/amd64 platform whose sha256 is the archive's and whose bin is kubectl-joulie, a file
-    of the archive that is the binary and runs as the plugin."""
+    `kubectl krew install --manifest --archive` takes. Checked with krew's own rules
+    (test/support/krew_manifest.py: structure, version, platforms, the install's file moves, bin
+    and LICENSE), then ours: the plugin is `joulie` (kubectl joulie), one linux/amd64 platform
+    whose sha256 is the archive's and whose bin is the static binary, which runs as the plugin."""
     import hashlib
     import tarfile
-    import yaml
+    import krew_manifest
     repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     out = tmp_path / "krew"
     r = subprocess.run(["sh", os.path.join(repo, "scripts", "krew-package.sh"), str(joulie_bin),
                         str(out)], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
-    manifest = yaml.safe_load((out / "joulie.yaml").read_text())
-    assert manifest["apiVersion"] == "krew.googlecontainertools.github.com/v1alpha2"
-    assert manifest["kind"] == "Plugin" and manifest["metadata"]["name"] == "joulie"
-    spec = manifest["spec"]
-    assert re.fullmatch(r"v\d+\.\d+\.\d+", spec["version"]), spec["version"]
-    assert spec["shortDescription"] and "@" not in (out / "joulie.yaml").read_text()
-    [platform] = spec["platforms"]
-    assert platform["selector"]["matchLabels"] == {"os": "linux", "arch": "amd64"}
-    assert platform["bin"] == "kubectl-joulie"
+    text = (out / "joulie.yaml").read_text()
+    assert "@" not in text, text
+    manifest = krew_manifest.load(text)
     archive = out / "kubectl-joulie_linux_amd64.tar.gz"
+    with tarfile.open(archive) as t:
+        archive_files = [m.name for m in t.getmembers() if m.isfile()]
+        krew_manifest.check(manifest, "joulie.yaml", archive_files)
+        t.extractall(tmp_path / "x")
+    assert manifest["metadata"]["name"] == "joulie"
+    [platform] = manifest["spec"]["platforms"]
+    assert platform["selector"]["matchLabels"] == {"os": "linux", "arch": "amd64"}
     assert platform["uri"] == "file://%s" % archive
     assert platform["sha256"] == hashlib.sha256(archive.read_bytes()).hexdigest()
-    with tarfile.open(archive) as t:
-        names = t.getnames()
-        for f in platform["files"]:
-            assert f["from"] in names, (f, names)
-        t.extractall(tmp_path / "x")
-    plugin = tmp_path / "x" / "kubectl-joulie"
+    assert krew_manifest.check_install(platform, archive_files) == {"kubectl-joulie", "LICENSE"}
+    plugin = tmp_path / "x" / platform["bin"]
     assert plugin.read_bytes() == open(joulie_bin, "rb").read(), "the static binary, as is"
     assert os.access(plugin, os.X_OK)
     h = subprocess.run([str(plugin), "--help"], capture_output=True, text=True, timeout=30)

@@ -69,8 +69,11 @@ def test_a_bad_edit_is_refused_at_runtime_and_the_last_good_version_keeps_runnin
     f = tmp_path / "policy.yaml"
     write(f, "policy: static_partition\nperformance: {baseFraction: 0.5, ecoCapWatts: 110}\n")
     op = start_operator(procs, joulie_bin, kube, "--policy-config", f, "--policy-config-poll",
-                        "200ms", "--interval", "1s", env={"POD_NAME": "joulie-operator-0"})
+                        "200ms", "--interval", "1s",
+                        env={"POD_NAME": "joulie-operator-0", "ECO_CAP_WATTS": "200"})
     port = metrics_port(op)
+    # The file's ecoCapWatts wins over ECO_CAP_WATTS, and the operator says so once at start-up.
+    op.wait_for_log(r"setting overridden by the policy file.*ECO_CAP_WATTS.*performance\.ecoCapWatts", 10)
     wait_labels(kube, {"r1": "performance", "r2": "performance", "r3": "eco", "r4": "eco"})
     # The eco cap follows the eco label once it has settled (--downgrade-settle).
     wait_for(lambda: (npp(kube, "node-r3") or {}).get("spec", {}).get("profile") == "eco", 10,

@@ -33,14 +33,19 @@ struct PromAuth {
   std::string bearer_token_file;
 };
 
-class PrometheusTelemetry final : public TelemetryProvider {
+// One instant query of a single value, `{node}` expanded: what both prometheus sources are. They
+// inherit its constructor, so the two cannot drift apart in how they build the client.
+class PromValueQuery {
  public:
   // `query` still holds "{node}"; it is expanded here.
-  PrometheusTelemetry(HttpClientPool& pool, const std::string& endpoint, const std::string& query,
-                      const std::string& node, std::chrono::nanoseconds timeout, const Clock& clock,
-                      const PromAuth& auth = {});
-  TelemetrySample sample() override;
+  PromValueQuery(HttpClientPool& pool, const std::string& endpoint, const std::string& query,
+                 const std::string& node, std::chrono::nanoseconds timeout, const Clock& clock,
+                 const PromAuth& auth = {});
   const std::string& query() const { return query_; }
+
+ protected:
+  // `what` names the quantity in the missing reasons.
+  PromReading read(const char* what);
 
  private:
   signals::PromClient client_;
@@ -48,19 +53,18 @@ class PrometheusTelemetry final : public TelemetryProvider {
   const Clock& clock_;
 };
 
+class PrometheusTelemetry final : public TelemetryProvider, public PromValueQuery {
+ public:
+  using PromValueQuery::PromValueQuery;
+  TelemetrySample sample() override;
+};
+
 // The thermal family: the node's temperature in °C, exported as a metric (a reading for the
 // operator's context and for dashboards; no control acts on it).
-class PrometheusThermal {
+class PrometheusThermal : public PromValueQuery {
  public:
-  PrometheusThermal(HttpClientPool& pool, const std::string& endpoint, const std::string& query,
-                    const std::string& node, std::chrono::nanoseconds timeout, const Clock& clock,
-                    const PromAuth& auth = {});
-  PromReading sample();
-
- private:
-  signals::PromClient client_;
-  std::string query_;
-  const Clock& clock_;
+  using PromValueQuery::PromValueQuery;
+  PromReading sample() { return read("temperature"); }
 };
 
 }  // namespace joulie::agent

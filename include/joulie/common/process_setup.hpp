@@ -10,7 +10,9 @@
 #include <string>
 #include <string_view>
 
+#include "joulie/common/duration.hpp"
 #include "joulie/common/http_endpoint.hpp"
+#include "joulie/common/log.hpp"
 
 namespace joulie::metrics {
 class Registry;
@@ -19,6 +21,9 @@ class Registry;
 namespace joulie {
 
 // The Pod this process runs in, from the downward API.
+// The process-wide metrics registry with the process metrics (CPU, RSS, threads, ...) added.
+metrics::Registry& process_registry();
+
 struct PodIdentity {
   std::string name;  // POD_NAME; "" outside a Pod (a local run): no Events about ourselves
   std::string ns;    // POD_NAMESPACE, else `fallback_namespace` (the kubeconfig's namespace)
@@ -61,6 +66,26 @@ SyncWait wait_until_synced(Source& source, const std::atomic<bool>& stopping,
     }
   }
   return SyncWait::synced;
+}
+
+// wait_until_synced, plus what both processes do when the wait ends without the caches: stop
+// `source` (its informers), and after a time-out log one error line from `component` naming what
+// has not synced. Returns how the wait ended; the caller picks the exit status.
+template <typename Source>
+SyncWait sync_or_stop(std::string_view component, Source& source, const std::atomic<bool>& stopping,
+                      std::optional<std::chrono::steady_clock::duration> timeout) {
+  const SyncWait how = wait_until_synced(source, stopping, timeout);
+  if (how == SyncWait::timed_out) {
+    log::error(component,
+               "caches did not sync in time; is the API server reachable and are the CRDs "
+               "installed?",
+               {{"timeout", format_duration(std::chrono::duration_cast<Duration>(*timeout))},
+                {"synced", source.sync_status()}});
+  }
+  if (how != SyncWait::synced) {
+    source.stop();
+  }
+  return how;
 }
 
 }  // namespace joulie

@@ -8,6 +8,8 @@
 
 #include <atomic>
 #include <functional>
+#include <string>
+#include <string_view>
 #include <thread>
 
 namespace joulie {
@@ -19,15 +21,18 @@ class SignalWatcher {
   SignalWatcher(const SignalWatcher&) = delete;
   SignalWatcher& operator=(const SignalWatcher&) = delete;
 
-  // `on_signal` runs on the watcher thread.
-  void start(std::function<void(int)> on_signal);
+  // On each signal: one info line from `component` with `message` and the signal's name, then
+  // `on_signal`, on the watcher thread.
+  void start(std::string_view component, std::string message, std::function<void()> on_signal);
   bool received() const { return received_.load() != 0; }
 
  private:
   sigset_t set_;
   std::atomic<bool> done_{false};
   std::atomic<int> received_{0};
-  std::function<void(int)> on_signal_;
+  std::string component_;
+  std::string message_;
+  std::function<void()> on_signal_;
   std::thread thread_;
 };
 

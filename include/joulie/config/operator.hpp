@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "joulie/api/names.hpp"
 #include "joulie/common/duration.hpp"
@@ -56,6 +57,10 @@ struct OperatorConfig {
   std::string policy_config;
   std::optional<LoadedPolicyFile> policy_file;
   std::string zoneinfo_root = "/usr/share/zoneinfo";
+  // The flags and variables the user set that the policy file's keys override at start-up, as
+  // "<origin> (policy file key <key>)": the operator logs one warning for each, since a set
+  // POLICY_TYPE that silently does nothing is a trap (docs/configuration.md).
+  std::vector<std::string> overridden_by_file;
   Duration policy_config_poll = std::chrono::seconds(5);
   // --context-interval / CONTEXT_INTERVAL: how often the signals are queried
   // (docs/design.md#context-and-signals).

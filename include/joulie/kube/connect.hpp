@@ -15,6 +15,10 @@
 #include "joulie/kube/client.hpp"
 #include "joulie/kube/liveness.hpp"
 
+namespace joulie::config {
+struct GlobalConfig;
+}
+
 namespace joulie::kube {
 
 struct ConnectOptions {
@@ -25,6 +29,11 @@ struct ConnectOptions {
   Resource liveness_resource;  // what the liveness probe lists (limit=1)
   std::chrono::milliseconds probe_timeout{5000};
 };
+
+// The options both processes take from their shared flags (--kubeconfig, --context,
+// --kube-qps, --kube-burst) and their metrics registry; each then sets what is its own.
+ConnectOptions connect_options(std::string component, const config::GlobalConfig& global,
+                               metrics::Registry& registry);
 
 struct ClusterConnection {
   std::string default_namespace;  // the kubeconfig's namespace
@@ -43,5 +52,11 @@ std::optional<ClusterConnection> connect(const ConnectOptions& options);
 std::unique_ptr<HttpEndpoint> serve_probes(ClusterConnection& connection,
                                            std::string_view component, const std::string& address,
                                            const metrics::Registry& registry, ReadinessCheck ready);
+
+// The probes of a long-running process into `endpoint`; a one-shot run (`once`) serves none.
+// False (after serve_probes' error line) only when the address cannot be served.
+bool start_probes(bool once, ClusterConnection& connection, std::string_view component,
+                  const std::string& address, const metrics::Registry& registry,
+                  ReadinessCheck ready, std::unique_ptr<HttpEndpoint>& endpoint);
 
 }  // namespace joulie::kube

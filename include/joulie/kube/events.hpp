@@ -28,7 +28,6 @@ namespace joulie::kube {
 
 struct EventRecorderOptions {
   Resource events_resource{"", "v1", "events", "Event", true};
-  std::string ns = "default";  // where Events about cluster-scoped Nodes live
   std::string component = "joulie-operator";
   std::string instance;  // reportingInstance (e.g. the leader identity); "" to omit
   std::chrono::milliseconds aggregation_window{600000};
@@ -44,7 +43,9 @@ struct NodeRef {
   std::string name;
   std::string uid;
   // The involved object is a Node unless set otherwise; a namespaced object (the operator's
-  // own Pod, for policy-file reload events) carries its namespace, where its Events live.
+  // own Pod, for policy-file reload events) carries its namespace, where its Events live. An
+  // object without one (a Node) has its Events in "default": the only namespace a real API
+  // server takes for a core/v1 Event without eventTime about a cluster-scoped object.
   std::string kind = "Node";
   std::string ns = {};
 };

@@ -19,6 +19,10 @@ struct OperatorMetrics {
   metrics::Family<metrics::Gauge>& planned_nodes;  // {profile}
   // Pending performance pods that fit no managed node even at performance (fit-aware demand).
   metrics::Family<metrics::Gauge>& unschedulable_perf_pods;
+  // Their NoPerformanceNodeFits Events {result}: sent (handed to the Event recorder), held (owed
+  // but held back by the per-pass cap or the memory bound, told on a later pass), failed (the
+  // recorder refused it).
+  metrics::Family<metrics::Counter>& unschedulable_events;
   metrics::Family<metrics::Gauge>& is_leader;
   metrics::Family<metrics::Counter>& config_reloads;          // policy file
   metrics::Family<metrics::Counter>& config_reload_failures;  // policy file refused

@@ -226,8 +226,10 @@ class Reconciler {
                const Text& cached, SteadyTime now);
   // The node's performance and eco caps: its hardware class's, else the plan's.
   std::pair<double, double> node_caps(const std::string& node) const;
-  std::optional<NppInfo> resolve_profile(const std::string& name, const Snapshot& snapshot,
-                                         SteadyTime now);
+  // The profile as the pass should read it (nullptr: none); valid until the expectations change.
+  // `in_cache` (optional) receives the informer cache's own copy (nullptr: none).
+  const NppInfo* resolve_profile(const std::string& name, const Snapshot& snapshot, SteadyTime now,
+                                 const NppInfo** in_cache = nullptr);
   void remember(const std::vector<Write>& writes, SteadyTime now);
   bool in_backoff(const std::string& key, SteadyTime now) const;
   void failed(const std::string& key, const Error& error, SteadyTime now);
@@ -265,9 +267,17 @@ class Reconciler {
   void execute_all(std::vector<NodeWork>& work, std::size_t begin, std::size_t end,
                    const std::function<bool()>& yield,
                    const std::function<void(std::size_t)>& record);
-  void record_node(NodeWork& work, const Now& now, PassResult& result);
-  void release_nodes(const Snapshot& snapshot, SteadyTime now, PassResult& result);
+  // Records the node's outcome into `recorded` (its slot in result.nodes).
+  void record_node(NodeWork& work, const Now& now, PassResult& result, NodeOutcome& recorded);
+  void release_nodes(const Snapshot& snapshot, const std::unordered_set<std::string>& managed,
+                     SteadyTime now, PassResult& result);
   void publish(const PassResult& result, const std::unordered_set<std::string>& managed);
+  // What publish() last wrote to a node's state and label gauges.
+  struct Published {
+    policy::NodeState state = policy::NodeState::active_performance;
+    std::string label;
+  };
+  std::unordered_map<std::string, Published> published_;
   void log_summary(const PassResult& result) const;
 
   ReconcilerOptions options_;
@@ -279,6 +289,9 @@ class Reconciler {
   PassContext explain(const policy::Context& context, const policy::PolicyPlan& plan) const;
 
   std::optional<policy::PolicyPlan> plan_;
+  // Reused from pass to pass, capacity kept (page faults, not instructions, bounded the pass).
+  policy::Context context_;
+  std::vector<NodeWork> work_;
   UnschedulableNotifier unschedulable_;
   PassContext plan_context_;
   std::vector<std::string> plan_nodes_;

@@ -9,6 +9,7 @@
 #include <rapidjson/document.h>
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -129,6 +130,10 @@ struct FitOptions {
 // every expression matches (In, NotIn — also true when the label is absent —, Exists,
 // DoesNotExist, Gt/Lt on integer values; matchFields on metadata.name with In/NotIn).
 // kReasonNodeAffinity when it fails.
+// A node's label as NodeAffinity reads it: the profile key reads `profile_value`; nullopt when
+// the node has no such label.
+std::optional<std::string_view> fit_label(const NodeFitView& node, std::string_view key,
+                                          const FitOptions& options = {});
 bool node_affinity_matches(const PodRequirement& pod, const NodeFitView& node,
                            const FitOptions& options = {});
 std::optional<std::string> check_node_affinity(const PodRequirement& pod, const NodeFitView& node,
@@ -140,6 +145,8 @@ bool tolerates(const Toleration& toleration, const Taint& taint);
 // The first blocking taint not tolerated, nullptr when none.
 const Taint* untolerated(const PodRequirement& pod, const NodeFitView& node);
 std::optional<std::string> check_taints(const PodRequirement& pod, const NodeFitView& node);
+// check_taints' text for one taint.
+std::string untolerated_reason(const Taint& taint);
 // NodeResourcesFit: "Too many pods", "Insufficient cpu", "Insufficient memory" (the first that
 // applies) when the request does not fit allocatable minus what bound pods request minus
 // `also_used` (pending pods already placed there by the packing). A zero request always fits.
@@ -157,5 +164,7 @@ std::optional<std::string> check_fit(const PodRequirement& pod, const Resources&
 // The scheduler's summary over nodes: "0/5 nodes are available: 2 Insufficient cpu, 3 node(s)
 // didn't match Pod's node affinity/selector." (counts per reason, sorted like the scheduler).
 std::string summarize_unavailable(std::size_t nodes, const std::vector<std::string>& reasons);
+// The same from each reason's count (a caller that counts causes rather than collecting texts).
+std::string summarize_counts(std::size_t nodes, const std::map<std::string, std::size_t>& counts);
 
 }  // namespace joulie::policy

@@ -287,81 +287,72 @@ def write_hetero_outputs(out, hetero_raw):
     return not fails, fails
 
 
-def main_hetero(args, out):
-    """--scenario hetero: run it, keep its raw results, write the report."""
-    from . import hetero
+def run_in_workroot(args, prefix, body):
+    """Runs body(workroot) -> exit status in a fresh folder for the daemons' logs. Both scenarios
+    share what surrounds a run: no binary exits 2 before anything starts; an EvalError is one
+    "failed:" line and exit 1; the folder is removed after a clean run (unless --keep-logs) and
+    named otherwise, so a failure keeps the logs that explain it."""
     if not os.access(args.joulie, os.X_OK):
         log("no joulie binary at %s (build it, or set JOULIE_BIN)" % args.joulie)
         return 2
-    workroot = tempfile.mkdtemp(prefix="joulie-eval-hetero-")
-    started, load_before = time.time(), os.getloadavg()
-    ok = False
+    workroot = tempfile.mkdtemp(prefix=prefix)
+    status = 1
     try:
-        raw, jobs = hetero.run(args, args.quick, workroot, ECO_CAP)
-        raw["run"] = report.run_meta(args, started, time.time(), load_before, os.getloadavg(), jobs)
-        raw_dir = os.path.join(out, "evaluation", "raw")
-        os.makedirs(raw_dir, exist_ok=True)
-        rawio.write(os.path.join(raw_dir, HETERO_RAW), raw)
-        ok, fails = write_hetero_outputs(out, raw)
-        for f in fails:
-            log("INVARIANT FAILED: " + f)
-        return 0 if ok else 1
+        status = body(workroot)
+        return status
     except runner.EvalError as e:
         log("failed: %s" % e)
         return 1
     finally:
-        if ok and not args.keep_logs:
+        if status == 0 and not args.keep_logs:
             shutil.rmtree(workroot, ignore_errors=True)
         else:
             log("daemon logs in %s" % workroot)
 
 
-def main(argv=None):
-    args = parse(argv)
-    kind = QUICK if args.quick else FULL
-    if args.out:
-        out = os.path.abspath(args.out)
-    elif args.quick and not args.report_from:
-        out = tempfile.mkdtemp(prefix="joulie-eval-")
-    else:
-        out = os.path.join(ROOT, "docs")
-    os.makedirs(os.path.join(out, "evaluation"), exist_ok=True)
-    if args.report_from:
-        raw = rawio.read(args.report_from)
-        if raw.get("scenario") == "hetero":
-            return 0 if write_hetero_outputs(out, raw)[0] else 1
-        if args.resweep:
-            t0 = time.time()
-            types = {k: physics.HardwareType.from_dict(d) for k, d in raw["hardware"].items()}
-            raw["sweep"] = sweep(comparisons(raw), types)
-            raw["sweep"]["realSeconds"] = round(time.time() - t0, 1)
-            raw["sweep"]["recomputed"] = True
-            os.makedirs(os.path.join(out, "evaluation", "raw"), exist_ok=True)
-            rawio.write(os.path.join(out, "evaluation", "raw", "results.json.gz"), raw)
-        summary = write_outputs(out, raw, hetero_beside(args.report_from))
-        return 0 if summary["invariants"]["ok"] else 1
-    if args.scenario == "hetero":
-        return main_hetero(args, out)
-    if not os.access(args.joulie, os.X_OK):
-        log("no joulie binary at %s (build it, or set JOULIE_BIN)" % args.joulie)
-        return 2
-    try:
-        hardware = hwfile.load(args.hardware) if args.hardware else None
-        groups, _ = build_plan(args, kind, hardware)
-    except (OSError, ValueError) as e:
-        log(str(e))
-        return 2
-    workroot = tempfile.mkdtemp(prefix="joulie-eval-work-")
-    started = time.time()
-    load_before = os.getloadavg()
-    load_samples = []  # the 1-minute load average every 30 s: what else ran on the machine
-    stop_sampling = threading.Event()
+def exit_status(failures):
+    for f in failures:
+        log("INVARIANT FAILED: " + f)
+    return 1 if failures else 0
 
-    def sample_load():
-        while not stop_sampling.wait(30.0):
-            load_samples.append(round(os.getloadavg()[0], 2))
-    threading.Thread(target=sample_load, daemon=True).start()
-    ok = False
+
+def main_hetero(args, out):
+    """--scenario hetero: run it, keep its raw results, write the report."""
+    from . import hetero
+
+    def body(workroot):
+        started, load_before = time.time(), os.getloadavg()
+        raw, jobs = hetero.run(args, args.quick, workroot, ECO_CAP)
+        raw["run"] = report.run_meta(args, started, time.time(), load_before, os.getloadavg(), jobs)
+        raw_dir = os.path.join(out, "evaluation", "raw")
+        os.makedirs(raw_dir, exist_ok=True)
+        rawio.write(os.path.join(raw_dir, HETERO_RAW), raw)
+        return exit_status(write_hetero_outputs(out, raw)[1])
+    return run_in_workroot(args, "joulie-eval-hetero-", body)
+
+
+class LoadSampler:
+    """The 1-minute load average every 30 s while a run lasts: what else ran on the machine."""
+
+    def __init__(self):
+        self.samples = []
+        self._stop = threading.Event()
+        threading.Thread(target=self._sample, daemon=True).start()
+
+    def _sample(self):
+        while not self._stop.wait(30.0):
+            self.samples.append(round(os.getloadavg()[0], 2))
+
+    def stop(self):
+        self._stop.set()
+        return list(self.samples)
+
+
+def run_main_scenario(args, out, kind, groups, hardware, workroot):
+    """The baselines' runs, the sweep and the report; the raw results are written before the
+    sweep so that the runs are safe if it fails. Returns the exit status."""
+    started, load_before = time.time(), os.getloadavg()
+    sampler = LoadSampler()
     try:
         raw_groups, jobs = run_groups(groups, args, kind, hardware, workroot)
         raw = {"version": 1, "groups": raw_groups, "ecoCapWatts": ECO_CAP,
@@ -382,22 +373,55 @@ def main(argv=None):
             raw["sweep"] = sweep(comparisons(raw), runner.hardware_types(hardware))
             raw["sweep"]["realSeconds"] = round(time.time() - sweep_started, 1)
         raw["run"] = report.run_meta(args, started, time.time(), load_before, os.getloadavg(), jobs)
-        raw["run"]["loadSamples"] = list(load_samples)
-        rawio.write(raw_path, raw)
-        log("raw results in %s (--report-from rebuilds the report from them)" % raw_path)
-        summary = write_outputs(out, raw, hetero_beside(raw_path))
-        for f in summary["invariants"]["failures"]:
-            log("INVARIANT FAILED: " + f)
-        ok = summary["invariants"]["ok"]
-        return 0 if ok else 1
-    except runner.EvalError as e:
-        log("failed: %s" % e)
-        return 1
     finally:
-        if ok and not args.keep_logs:
-            shutil.rmtree(workroot, ignore_errors=True)
-        else:
-            log("daemon logs in %s" % workroot)
+        load_samples = sampler.stop()
+    raw["run"]["loadSamples"] = load_samples
+    rawio.write(raw_path, raw)
+    log("raw results in %s (--report-from rebuilds the report from them)" % raw_path)
+    summary = write_outputs(out, raw, hetero_beside(raw_path))
+    return exit_status(summary["invariants"]["failures"])
+
+
+def main(argv=None):
+    args = parse(argv)
+    kind = QUICK if args.quick else FULL
+    if args.out:
+        out = os.path.abspath(args.out)
+    elif args.quick and not args.report_from:
+        out = tempfile.mkdtemp(prefix="joulie-eval-")
+    else:
+        out = os.path.join(ROOT, "docs")
+    os.makedirs(os.path.join(out, "evaluation"), exist_ok=True)
+    if args.report_from:
+        return report_from(args, out)
+    if args.scenario == "hetero":
+        return main_hetero(args, out)
+    try:
+        hardware = hwfile.load(args.hardware) if args.hardware else None
+        groups, _ = build_plan(args, kind, hardware)
+    except (OSError, ValueError) as e:
+        log(str(e))
+        return 2
+    return run_in_workroot(args, "joulie-eval-work-",
+                           lambda workroot: run_main_scenario(args, out, kind, groups, hardware,
+                                                              workroot))
+
+
+def report_from(args, out):
+    """--report-from: rebuild the report from recorded raw results (re-sweeping with --resweep)."""
+    raw = rawio.read(args.report_from)
+    if raw.get("scenario") == "hetero":
+        return 0 if write_hetero_outputs(out, raw)[0] else 1
+    if args.resweep:
+        t0 = time.time()
+        types = {k: physics.HardwareType.from_dict(d) for k, d in raw["hardware"].items()}
+        raw["sweep"] = sweep(comparisons(raw), types)
+        raw["sweep"]["realSeconds"] = round(time.time() - t0, 1)
+        raw["sweep"]["recomputed"] = True
+        os.makedirs(os.path.join(out, "evaluation", "raw"), exist_ok=True)
+        rawio.write(os.path.join(out, "evaluation", "raw", "results.json.gz"), raw)
+    summary = write_outputs(out, raw, hetero_beside(args.report_from))
+    return 0 if summary["invariants"]["ok"] else 1
 
 
 if __name__ == "__main__":

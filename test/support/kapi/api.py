@@ -4,30 +4,21 @@ validation and pruning, namespace existence, CRD installation)."""
 
 import json
 import random
-import re
 import string
 import time
 import uuid
 
-from kapi import errors, fields, merge, schema
+from kapi import errors, events, fields, merge, schema
+from kapi.names import LABEL, LABEL_MSG, SUBDOMAIN, SUBDOMAIN_MSG
 from kapi.errors import ApiError
 from kapi.resources import Registry
 from kapi.selection import FieldSelector, LabelSelector, _KEY_RE, _VALUE_RE
 from kapi.store import ADDED, DELETED, MODIFIED, Store, dumps, make_stored
 from kapi.versions import ServerVersion
 
-_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_SUBDOMAIN_MSG = ("a lowercase RFC 1123 subdomain must consist of lower case alphanumeric "
-                  "characters, '-' or '.', and must start and end with an alphanumeric character "
-                  "(e.g. 'example.com', regex used for validation is "
-                  "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')")
-_LABEL_MSG = ("a lowercase RFC 1123 label must consist of lower case alphanumeric characters or "
-              "'-', and must start and end with an alphanumeric character (e.g. 'my-name',  or "
-              "'123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')")
-
 CRD_KEY = "apiextensions.k8s.io/customresourcedefinitions"
 NS_KEY = "/namespaces"
+EVENTS_KEY = "/events"
 WRITE_VERBS = {"create", "update", "patch", "delete", "deletecollection"}
 
 
@@ -267,14 +258,16 @@ class Api:
     def _validate_meta(self, rt, meta):
         causes = []
         name = meta.get("name")
-        if name:
+        if rt.storage_key == EVENTS_KEY:
+            causes = events.path_segment_causes(meta)
+        elif name:
             if rt.storage_key == NS_KEY:
-                if len(name) > 63 or not _LABEL.match(name):
+                if len(name) > 63 or not LABEL.match(name):
                     causes.append(("metadata.name", "FieldValueInvalid",
-                                   'Invalid value: "%s": %s' % (name, _LABEL_MSG)))
-            elif len(name) > 253 or not _SUBDOMAIN.match(name):
+                                   'Invalid value: "%s": %s' % (name, LABEL_MSG)))
+            elif len(name) > 253 or not SUBDOMAIN.match(name):
                 causes.append(("metadata.name", "FieldValueInvalid",
-                               'Invalid value: "%s": %s' % (name, _SUBDOMAIN_MSG)))
+                               'Invalid value: "%s": %s' % (name, SUBDOMAIN_MSG)))
         for field in ("labels", "annotations"):
             m = meta.get(field)
             if m is None:
@@ -340,6 +333,10 @@ class Api:
         (strict field validation) and schema validation."""
         if rt.fields is not None:
             self._decode_strictly(rt, obj, field_validation, warnings)
+        if rt.storage_key == EVENTS_KEY:
+            causes = events.event_causes(obj)
+            if causes:
+                raise errors.invalid(rt, name, causes)
         if rt.storage_key == CRD_KEY:
             if not self.version.enabled("CustomResourceFieldSelectors"):
                 # 1.30 with the gate off knows the field but drops it (dropDisabledFields).

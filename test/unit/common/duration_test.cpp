@@ -1,5 +1,9 @@
 #include <catch2/catch.hpp>
 
+#include <fmt/format.h>
+
+#include <ctime>
+
 #include "joulie/common/duration.hpp"
 
 using namespace std::chrono_literals;
@@ -50,4 +54,31 @@ TEST_CASE("RFC 3339 times outside the clock's range are rejected, not overflowed
   CHECK_FALSE(joulie::parse_rfc3339("1013-11-29T10:00:00Z").ok());
   CHECK_FALSE(joulie::parse_rfc3339("9999-01-01T00:00:00Z").ok());
   CHECK(joulie::parse_rfc3339("2261-01-01T00:00:00Z").ok());
+}
+
+TEST_CASE("RFC 3339 parsing agrees with timegm, day and second overflow included") {
+  // parse_rfc3339 computes the calendar itself; timegm is the reference it replaced.
+  for (int year : {1678, 1970, 2000, 2024, 2100, 2261}) {
+    for (int mon = 1; mon <= 12; ++mon) {
+      for (int day : {1, 28, 29, 30, 31}) {
+        for (int sec : {0, 59, 60}) {
+          const std::string text =
+              fmt::format("{:04}-{:02}-{:02}T23:59:{:02}.5+01:30", year, mon, day, sec);
+          std::tm tm{};
+          tm.tm_year = year - 1900;
+          tm.tm_mon = mon - 1;
+          tm.tm_mday = day;
+          tm.tm_hour = 23;
+          tm.tm_min = 59;
+          tm.tm_sec = sec;
+          const auto expected = std::chrono::system_clock::from_time_t(timegm(&tm)) -
+                                std::chrono::minutes(90) + std::chrono::milliseconds(500);
+          auto parsed = joulie::parse_rfc3339(text);
+          INFO(text);
+          REQUIRE(parsed.ok());
+          CHECK(*parsed == expected);
+        }
+      }
+    }
+  }
 }

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "joulie/common/metrics.hpp"
+#include "joulie/config/sync_exit.hpp"
 
 using joulie::pod_identity_from_environment;
 
@@ -91,4 +92,37 @@ TEST_CASE("process setup: probes serve readiness from the caches' owner; a bad a
   CHECK(ready->status == 200);
 
   CHECK(joulie::serve_probes("test", "not an address", registry, {}) == nullptr);
+}
+
+// Both processes end their wait for the caches through sync_or_stop and exit_status_after: a
+// time-out or a signal must stop the informers and give the documented exit status.
+TEST_CASE("process setup: a failed wait for the caches stops them and picks the exit status") {
+  struct Caches {
+    bool synced_now = false;
+    int stops = 0;
+    bool wait_synced(std::chrono::milliseconds) const { return synced_now; }
+    std::string sync_status() const { return "nodes"; }
+    void stop() { ++stops; }
+  };
+  std::atomic<bool> stopping{false};
+
+  Caches synced{true};
+  CHECK(joulie::sync_or_stop("test", synced, stopping, std::chrono::milliseconds(1)) ==
+        joulie::SyncWait::synced);
+  CHECK(synced.stops == 0);
+  CHECK(joulie::config::exit_status_after(joulie::SyncWait::synced) == std::nullopt);
+
+  Caches slow;
+  CHECK(joulie::sync_or_stop("test", slow, stopping, std::chrono::milliseconds(1)) ==
+        joulie::SyncWait::timed_out);
+  CHECK(slow.stops == 1);
+  CHECK(joulie::config::exit_status_after(joulie::SyncWait::timed_out) ==
+        joulie::config::kExitRuntimeError);
+
+  Caches signalled;
+  stopping = true;
+  CHECK(joulie::sync_or_stop("test", signalled, stopping, std::nullopt) ==
+        joulie::SyncWait::stopped);
+  CHECK(signalled.stops == 1);
+  CHECK(joulie::config::exit_status_after(joulie::SyncWait::stopped) == joulie::config::kExitOk);
 }

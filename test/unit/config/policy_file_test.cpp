@@ -315,3 +315,36 @@ TEST_CASE("policy file and TZif: mangled input is an error value, never a crash"
   }
   CHECK(refused > 0);
 }
+
+TEST_CASE("operator flags: a set flag or variable the policy file overrides is named, once") {
+  joulie::test::TempDir dir;
+  const auto file = dir.path() / "policy.yaml";
+  joulie::test::write_file(file,
+                           "policy: context_aware_v1\n"
+                           "performance: {baseFraction: 0.3, ecoCapWatts: 90}\n");
+  auto env = [](std::string_view name) -> std::optional<std::string> {
+    if (name == "POLICY_TYPE") {
+      return "queue_aware_v1";
+    }
+    return std::nullopt;
+  };
+  // POLICY_TYPE and --eco-cap-watts lose to the file; --performance-cap-watts and --queue-hp-max
+  // are set but the file has no such key, so they hold and are not named.
+  auto parsed = joulie::config::parse_command_line(
+      {"operator", "--policy-config", file.string(), "--eco-cap-watts", "120",
+       "--performance-cap-watts", "400", "--queue-hp-max", "3"},
+      env);
+  REQUIRE(parsed.ok());
+  const auto& named = parsed->operator_config.overridden_by_file;
+  REQUIRE(named.size() == 2);
+  CHECK_THAT(named[0], Catch::Contains("POLICY_TYPE") && Catch::Contains("policy file key policy"));
+  CHECK_THAT(named[1],
+             Catch::Contains("--eco-cap-watts") && Catch::Contains("performance.ecoCapWatts"));
+
+  // Nothing set by the user: nothing to name, whatever the file holds.
+  auto quiet = joulie::config::parse_command_line(
+      {"operator", "--policy-config", file.string()},
+      [](std::string_view) -> std::optional<std::string> { return std::nullopt; });
+  REQUIRE(quiet.ok());
+  CHECK(quiet->operator_config.overridden_by_file.empty());
+}

@@ -88,6 +88,31 @@ TEST_CASE("events: record creates a core/v1 Event on the node") {
   CHECK(f.recorder->sent() == 1);
 }
 
+// A real API server refuses (422) a core/v1 Event whose namespace is not its involved object's,
+// or, for a cluster-scoped object, not "default" (test/support/kapi/events.py).
+TEST_CASE("events: an Event lives in its object's namespace; a Node's in default") {
+  Fixture f;
+  NodeRef pod{"train-1", "uid-1", "Pod", "team-a"};
+  f.recorder->record(pod, EventType::warning, "NoPerformanceNodeFits", "no node fits");
+  f.recorder->record(kNode, EventType::normal, "PowerProfileChanged", "eco");
+  f.recorder->process_pending();
+  f.recorder->record(pod, EventType::warning, "NoPerformanceNodeFits", "no node fits");
+  f.recorder->process_pending();  // the repeat patches the Event where it lives
+
+  auto in_team = f.api.list(kEvents, "team-a", {});
+  REQUIRE(in_team.ok());
+  REQUIRE((*in_team)["items"].Size() == 1);
+  const auto& e = (*in_team)["items"][0];
+  CHECK(s(e["metadata"]["namespace"]) == "team-a");
+  CHECK(s(e["involvedObject"]["namespace"]) == "team-a");
+  CHECK(e["count"].GetInt() == 2);
+  auto in_default = f.events();
+  REQUIRE(in_default.size() == 1);
+  CHECK(s(in_default[0]["involvedObject"]["kind"]) == "Node");
+  CHECK_FALSE(in_default[0]["involvedObject"].HasMember("namespace"));
+  CHECK(f.recorder->dropped() == 0);
+}
+
 TEST_CASE("events: repeats within the window update one Event instead of creating more") {
   Fixture f;
   for (int i = 0; i < 5; ++i) {
