@@ -129,9 +129,11 @@ std::vector<std::string> settings_the_file_overrides(const Resolver& r,
       {"eco-cap-watts", "performance.ecoCapWatts"},
   };
   std::vector<std::string> out;
-  for (const auto& [flag, key] : flags) {
-    const auto set = r.setting(flag);
-    const bool in_file = std::any_of(std::begin(keys), std::end(keys), [&](const auto& k) {
+  // No structured binding here: clang 14 (the fuzz tree's compiler) cannot capture one.
+  for (const auto& flag : flags) {
+    const std::string_view key = flag.second;
+    const auto set = r.setting(flag.first);
+    const bool in_file = std::any_of(std::begin(keys), std::end(keys), [key](const auto& k) {
       return k.second && std::string_view(k.first) == key;
     });
     if (set && in_file) {
