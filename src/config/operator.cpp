@@ -1,9 +1,6 @@
 #include "joulie/config/operator.hpp"
 
-#include <algorithm>
 #include <chrono>
-#include <iterator>
-#include <string_view>
 
 #include <fmt/format.h>
 
@@ -109,35 +106,26 @@ namespace {
 std::vector<std::string> settings_the_file_overrides(const Resolver& r,
                                                      const policy::PolicyFile& file) {
   const policy::PerformanceSettings& p = file.performance;
-  const std::pair<const char*, bool> keys[] = {
-      {"policy", file.policy.has_value()},
-      {"performance.baseFraction", p.base_fraction.has_value()},
-      {"performance.min", p.min.has_value()},
-      {"performance.max", p.max.has_value()},
-      {"performance.perfPodsPerNode", p.perf_pods_per_node.has_value()},
-      {"performance.performanceCapWatts", p.performance_cap_watts.has_value()},
-      {"performance.ecoCapWatts", p.eco_cap_watts.has_value()},
+  struct Row {
+    const char* flag;
+    const char* key;
+    bool in_file;
   };
-  const std::pair<const char*, const char*> flags[] = {
-      {"policy", "policy"},
-      {"static-hp-frac", "performance.baseFraction"},
-      {"queue-hp-base-frac", "performance.baseFraction"},
-      {"queue-hp-min", "performance.min"},
-      {"queue-hp-max", "performance.max"},
-      {"queue-perf-per-hp-node", "performance.perfPodsPerNode"},
-      {"performance-cap-watts", "performance.performanceCapWatts"},
-      {"eco-cap-watts", "performance.ecoCapWatts"},
+  const Row rows[] = {
+      {"policy", "policy", file.policy.has_value()},
+      {"static-hp-frac", "performance.baseFraction", p.base_fraction.has_value()},
+      {"queue-hp-base-frac", "performance.baseFraction", p.base_fraction.has_value()},
+      {"queue-hp-min", "performance.min", p.min.has_value()},
+      {"queue-hp-max", "performance.max", p.max.has_value()},
+      {"queue-perf-per-hp-node", "performance.perfPodsPerNode", p.perf_pods_per_node.has_value()},
+      {"performance-cap-watts", "performance.performanceCapWatts",
+       p.performance_cap_watts.has_value()},
+      {"eco-cap-watts", "performance.ecoCapWatts", p.eco_cap_watts.has_value()},
   };
   std::vector<std::string> out;
-  // No structured binding here: clang 14 (the fuzz tree's compiler) cannot capture one.
-  for (const auto& flag : flags) {
-    const std::string_view key = flag.second;
-    const auto set = r.setting(flag.first);
-    const bool in_file = std::any_of(std::begin(keys), std::end(keys), [key](const auto& k) {
-      return k.second && std::string_view(k.first) == key;
-    });
-    if (set && in_file) {
-      out.push_back(fmt::format("{} (policy file key {})", set->origin, key));
+  for (const Row& row : rows) {
+    if (const auto set = r.setting(row.flag); set && row.in_file) {
+      out.push_back(fmt::format("{} (policy file key {})", set->origin, row.key));
     }
   }
   return out;
